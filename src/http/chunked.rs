@@ -1,0 +1,286 @@
+//! An incremental decoder for `Transfer-Encoding: chunked` (RFC 9112 §7.1).
+//!
+//! Bytes may arrive split anywhere, even inside a size line or a CRLF, so the
+//! decoder is a small state machine that remembers where it stopped. Chunk
+//! sizes are parsed with overflow checks (a 17-digit size is an error, not a
+//! wrap-around), extensions are skipped, and trailers are read and discarded
+//! within a byte limit. A bare LF is accepted where CRLF is expected, as most
+//! clients do; a CR followed by anything but LF is malformed.
+
+use crate::error::{Error, ErrorKind, Phase};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Reading hex digits of a chunk size; `digits` counts them.
+    Size { value: u64, digits: u8 },
+    /// After the digits: optional whitespace, then `;ext` or the line end.
+    SizeTail { value: u64, in_ext: bool },
+    /// Saw CR at the end of the size line.
+    SizeLf { value: u64 },
+    /// Inside chunk data.
+    Data { remaining: u64 },
+    /// Expecting the CRLF after chunk data.
+    DataCr,
+    DataLf,
+    /// Reading trailer fields; `line_len` is the current line's length so far.
+    Trailer { line_len: usize },
+    TrailerLf { line_len: usize },
+    Done,
+}
+
+/// The chunked decoder. See the module docs.
+#[derive(Clone, Debug)]
+pub struct ChunkedDecoder {
+    state: State,
+    trailer_bytes: usize,
+    max_trailer_bytes: usize,
+}
+
+fn malformed(detail: &str) -> Error {
+    Error::new(Phase::Body, ErrorKind::Malformed, detail)
+}
+
+impl ChunkedDecoder {
+    /// A decoder that allows at most `max_trailer_bytes` of trailer fields.
+    pub fn new(max_trailer_bytes: usize) -> ChunkedDecoder {
+        ChunkedDecoder {
+            state: State::Size {
+                value: 0,
+                digits: 0,
+            },
+            trailer_bytes: 0,
+            max_trailer_bytes,
+        }
+    }
+
+    /// True once the last chunk and the trailers have been read.
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Decodes from `input`, passing chunk data to `data`. Returns how many bytes
+    /// were consumed; stops right after the end of the chunked body, so bytes
+    /// that follow it are left to the caller. An error from `data` (a body size
+    /// limit, say) stops decoding and is returned.
+    pub fn decode(
+        &mut self,
+        input: &[u8],
+        data: &mut dyn FnMut(&[u8]) -> Result<(), Error>,
+    ) -> Result<usize, Error> {
+        let mut i = 0;
+        while i < input.len() {
+            let b = input[i];
+            match self.state {
+                State::Size { value, digits } => {
+                    if let Some(d) = hex_value(b) {
+                        if digits >= 16 {
+                            return Err(malformed("chunk size overflows 64 bits"));
+                        }
+                        self.state = State::Size {
+                            value: (value << 4) | u64::from(d),
+                            digits: digits + 1,
+                        };
+                        i += 1;
+                    } else if digits == 0 {
+                        return Err(malformed("chunk size line without digits"));
+                    } else {
+                        self.state = State::SizeTail {
+                            value,
+                            in_ext: false,
+                        };
+                    }
+                }
+                State::SizeTail { value, in_ext } => {
+                    i += 1;
+                    match b {
+                        b'\r' => self.state = State::SizeLf { value },
+                        b'\n' => self.end_size_line(value),
+                        b';' => {
+                            self.state = State::SizeTail {
+                                value,
+                                in_ext: true,
+                            }
+                        }
+                        b' ' | b'\t' => {}
+                        _ if in_ext && b >= 0x20 && b != 0x7f => {}
+                        _ => return Err(malformed("bad byte in chunk size line")),
+                    }
+                }
+                State::SizeLf { value } => {
+                    if b != b'\n' {
+                        return Err(malformed("CR without LF in chunk size line"));
+                    }
+                    i += 1;
+                    self.end_size_line(value);
+                }
+                State::Data { remaining } => {
+                    let available = (input.len() - i) as u64;
+                    let take = remaining.min(available) as usize;
+                    data(&input[i..i + take])?;
+                    i += take;
+                    let remaining = remaining - take as u64;
+                    self.state = if remaining == 0 {
+                        State::DataCr
+                    } else {
+                        State::Data { remaining }
+                    };
+                }
+                State::DataCr => {
+                    i += 1;
+                    match b {
+                        b'\r' => self.state = State::DataLf,
+                        b'\n' => self.state = State::Size { value: 0, digits: 0 },
+                        _ => return Err(malformed("chunk data not followed by CRLF")),
+                    }
+                }
+                State::DataLf => {
+                    if b != b'\n' {
+                        return Err(malformed("chunk data not followed by CRLF"));
+                    }
+                    i += 1;
+                    self.state = State::Size {
+                        value: 0,
+                        digits: 0,
+                    };
+                }
+                State::Trailer { line_len } => {
+                    i += 1;
+                    self.trailer_bytes += 1;
+                    if self.trailer_bytes > self.max_trailer_bytes {
+                        return Err(Error::new(
+                            Phase::Body,
+                            ErrorKind::TooLarge,
+                            format!("trailers over {} bytes", self.max_trailer_bytes),
+                        ));
+                    }
+                    match b {
+                        b'\r' => self.state = State::TrailerLf { line_len },
+                        b'\n' => self.end_trailer_line(line_len),
+                        _ => {
+                            self.state = State::Trailer {
+                                line_len: line_len + 1,
+                            }
+                        }
+                    }
+                }
+                State::TrailerLf { line_len } => {
+                    if b != b'\n' {
+                        return Err(malformed("CR without LF in trailer"));
+                    }
+                    i += 1;
+                    self.end_trailer_line(line_len);
+                }
+                State::Done => return Ok(i),
+            }
+            if self.state == State::Done {
+                return Ok(i);
+            }
+        }
+        Ok(i)
+    }
+
+    fn end_size_line(&mut self, value: u64) {
+        self.state = if value == 0 {
+            State::Trailer { line_len: 0 }
+        } else {
+            State::Data { remaining: value }
+        };
+    }
+
+    fn end_trailer_line(&mut self, line_len: usize) {
+        // An empty line ends the trailer section (and the message).
+        self.state = if line_len == 0 {
+            State::Done
+        } else {
+            State::Trailer { line_len: 0 }
+        };
+    }
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decodes `wire` fed in pieces of `step` bytes; returns (body, consumed).
+    fn decode_in_steps(wire: &[u8], step: usize) -> Result<(Vec<u8>, usize, bool), Error> {
+        let mut d = ChunkedDecoder::new(1024);
+        let mut body = Vec::new();
+        let mut pos = 0;
+        while pos < wire.len() && !d.is_done() {
+            let end = (pos + step).min(wire.len());
+            let used = d.decode(&wire[pos..end], &mut |c| {
+                body.extend_from_slice(c);
+                Ok(())
+            })?;
+            if !d.is_done() {
+                assert_eq!(used, end - pos, "an unfinished decoder consumes all input");
+            }
+            pos += used;
+        }
+        Ok((body, pos, d.is_done()))
+    }
+
+    #[test]
+    fn decodes_at_every_split() {
+        let wire = b"5;ext=1\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-T: 1\r\n\r\nNEXT";
+        for step in 1..wire.len() {
+            let (body, used, done) = decode_in_steps(wire, step).unwrap();
+            assert!(done);
+            assert_eq!(body, b"helloabcdefghijklmnopqrstuvwxyz");
+            assert_eq!(&wire[used..], b"NEXT", "step {step}");
+        }
+    }
+
+    #[test]
+    fn bare_lf_is_accepted() {
+        let (body, _, done) = decode_in_steps(b"3\nabc\n0\n\n", 1).unwrap();
+        assert!(done);
+        assert_eq!(body, b"abc");
+    }
+
+    #[test]
+    fn overflow_and_junk_are_malformed() {
+        for wire in [
+            &b"11111111111111111\r\n"[..],
+            b"\r\n",
+            b"zz\r\n",
+            b"3\r\nabcX",
+            b"3\rX",
+            b"0\r\nX\rY",
+        ] {
+            let e = decode_in_steps(wire, 1).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Malformed, "{:?}", String::from_utf8_lossy(wire));
+        }
+        // 16 hex digits is the most a u64 holds, and is accepted as a size.
+        let mut d = ChunkedDecoder::new(10);
+        assert!(d.decode(b"FFFFFFFFFFFFFFFF\r\nab", &mut |_| Ok(())).is_ok());
+    }
+
+    #[test]
+    fn trailers_are_bounded() {
+        let mut wire = b"0\r\n".to_vec();
+        wire.extend(std::iter::repeat_n(b'a', 2000));
+        let e = decode_in_steps(&wire, 7).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::TooLarge);
+    }
+
+    #[test]
+    fn sink_errors_stop_decoding() {
+        let mut d = ChunkedDecoder::new(10);
+        let e = d
+            .decode(b"5\r\nhello\r\n", &mut |_| {
+                Err(Error::new(Phase::Body, ErrorKind::TooLarge, "cap"))
+            })
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::TooLarge);
+    }
+}

@@ -1,0 +1,174 @@
+//! Sans-IO HTTP/1.1 (RFC 9112): request encoding, response head parsing and body
+//! framing.
+//!
+//! Nothing here touches a socket or a clock. [`encode_request`] appends a request
+//! to a buffer; [`ResponseReader`] takes the bytes that arrived and fills a
+//! [`Response`], telling the caller how many bytes it consumed and whether the
+//! response is complete. Every limit (head size, header count, body size) is a
+//! field of [`Limits`], and every violation is a typed [`Error`](crate::Error).
+//!
+//! ```
+//! use oneloop::http::{encode_request, Limits, Method, Progress, Response, ResponseReader};
+//! use oneloop::url::Url;
+//!
+//! let mut out = Vec::new();
+//! let url = Url::parse("http://example.test/hello").unwrap();
+//! encode_request(&mut out, Method::Get, &url, &[], b"", "oneloop-doc");
+//! assert!(out.starts_with(b"GET /hello HTTP/1.1\r\nHost: example.test\r\n"));
+//!
+//! let mut reader = ResponseReader::new(Limits::default(), Method::Get, true);
+//! let mut resp = Response::default();
+//! let wire = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+//! let (used, progress) = reader.handle_bytes(wire, &mut resp).unwrap();
+//! assert_eq!((used, progress), (wire.len(), Progress::Done));
+//! assert_eq!((resp.status, &resp.body[..]), (200, &b"hello"[..]));
+//! assert!(reader.keep_alive());
+//! ```
+
+mod chunked;
+mod request;
+mod response;
+
+pub use chunked::ChunkedDecoder;
+pub use request::encode_request;
+pub use response::{Progress, ResponseReader};
+
+/// The request methods oneloop sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Method {
+    /// `GET` (the default).
+    #[default]
+    Get,
+    /// `HEAD`: the response has no body, whatever its headers say.
+    Head,
+    /// `POST`: never retried, since it is not idempotent.
+    Post,
+}
+
+impl Method {
+    /// The method's token.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+        }
+    }
+    /// GET and HEAD may be sent twice without harm (RFC 9110 §9.2.2).
+    pub fn is_idempotent(self) -> bool {
+        matches!(self, Method::Get | Method::Head)
+    }
+}
+
+/// Limits on what a response may contain. Exceeding one is a `too_large` error,
+/// never unbounded memory.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest response head (status line + headers), in bytes. Default 64 KiB.
+    pub max_head_bytes: usize,
+    /// Most header fields in one head. Default 100; at most 256.
+    pub max_headers: usize,
+    /// Largest body, in bytes, after chunked decoding. Default 10 MiB.
+    pub max_body_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_head_bytes: 64 * 1024,
+            max_headers: 100,
+            max_body_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
+/// The most header fields the parser has room for, whatever the limit says.
+pub const MAX_HEADERS_CAP: usize = 256;
+
+/// Response header fields, kept in one reusable buffer.
+///
+/// A crawler sees millions of heads; this keeps each in two vectors that are
+/// cleared and refilled, never a `String` per header.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    raw: Vec<u8>,
+    spans: Vec<[u32; 3]>, // name start, value start, value end (name ends at value start)
+}
+
+impl Headers {
+    /// Removes every field, keeping the buffers.
+    pub fn clear(&mut self) {
+        self.raw.clear();
+        self.spans.clear();
+    }
+    /// Appends a field.
+    pub fn push(&mut self, name: &str, value: &[u8]) {
+        let start = self.raw.len() as u32;
+        self.raw.extend_from_slice(name.as_bytes());
+        let vstart = self.raw.len() as u32;
+        self.raw.extend_from_slice(value);
+        self.spans.push([start, vstart, self.raw.len() as u32]);
+    }
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+    /// True when there are no fields.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+    /// The fields in order, as `(name, value)`.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
+        self.spans.iter().map(move |&[n, v, e]| {
+            let name = std::str::from_utf8(&self.raw[n as usize..v as usize]).unwrap_or("");
+            (name, &self.raw[v as usize..e as usize])
+        })
+    }
+    /// The first value of field `name` (case-insensitive).
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+    /// The first value of `name` as UTF-8 text, if it is.
+    pub fn get_str(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(|v| std::str::from_utf8(v).ok())
+    }
+}
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(
+                self.iter()
+                    .map(|(n, v)| (n, String::from_utf8_lossy(v).into_owned())),
+            )
+            .finish()
+    }
+}
+
+/// A response: status, headers and body.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Response {
+    /// The status code (never 1xx: interim responses are skipped).
+    pub status: u16,
+    /// The minor version: 1 for HTTP/1.1, 0 for HTTP/1.0.
+    pub version: u8,
+    /// The header fields.
+    pub headers: Headers,
+    /// The body, decoded from chunked framing, when the crawl keeps bodies.
+    pub body: Vec<u8>,
+    /// The body's length in bytes (counted even when the body is not kept).
+    pub body_len: u64,
+}
+
+impl Response {
+    /// Empties the response for reuse, keeping its buffers.
+    pub fn clear(&mut self) {
+        self.status = 0;
+        self.version = 1;
+        self.headers.clear();
+        self.body.clear();
+        self.body_len = 0;
+    }
+}

@@ -1,0 +1,523 @@
+//! The response reader: head parsing with `httparse`, then body framing per
+//! RFC 9112 §6.3.
+
+use super::{ChunkedDecoder, Limits, Method, Response, MAX_HEADERS_CAP};
+use crate::error::{Error, ErrorKind, Phase};
+use std::mem::MaybeUninit;
+
+/// What the reader needs next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// More bytes are needed (or, for a close-delimited body, the end of input).
+    NeedMore,
+    /// The response is complete.
+    Done,
+}
+
+/// How the body's end is known (RFC 9112 §6.3).
+#[derive(Clone, Debug)]
+enum Framing {
+    /// Exactly this many bytes remain.
+    Length(u64),
+    /// Chunked transfer coding.
+    Chunked(ChunkedDecoder),
+    /// The body ends when the server closes the connection.
+    UntilClose,
+}
+
+#[derive(Clone, Debug)]
+enum State {
+    Head,
+    Body(Framing),
+    Done,
+}
+
+/// Reads one response from the bytes of a connection. Sans-IO: feed it with
+/// [`handle_bytes`](ResponseReader::handle_bytes) and tell it about the end of
+/// input with [`handle_eof`](ResponseReader::handle_eof).
+#[derive(Clone, Debug)]
+pub struct ResponseReader {
+    limits: Limits,
+    method: Method,
+    keep_body: bool,
+    state: State,
+    keep_alive: bool,
+    head_bytes_seen: usize,
+}
+
+fn head_error(kind: ErrorKind, detail: impl Into<String>) -> Error {
+    Error::new(Phase::Head, kind, detail)
+}
+
+impl ResponseReader {
+    /// A reader for the response to a `method` request. With `keep_body` false
+    /// the body is counted but not stored.
+    pub fn new(limits: Limits, method: Method, keep_body: bool) -> ResponseReader {
+        ResponseReader {
+            limits,
+            method,
+            keep_body,
+            state: State::Head,
+            keep_alive: false,
+            head_bytes_seen: 0,
+        }
+    }
+
+    /// Readies the reader for the next response on the same connection.
+    pub fn reset(&mut self, method: Method) {
+        self.method = method;
+        self.state = State::Head;
+        self.keep_alive = false;
+        self.head_bytes_seen = 0;
+    }
+
+    /// True once a final (non-1xx) head has been parsed.
+    pub fn head_done(&self) -> bool {
+        !matches!(self.state, State::Head)
+    }
+
+    /// True once the whole response has been read.
+    pub fn is_done(&self) -> bool {
+        matches!(self.state, State::Done)
+    }
+
+    /// May the connection carry another request after this response? Only when
+    /// the response is complete, was framed by length or chunks (not by close),
+    /// and the server agreed to keep the connection open.
+    pub fn keep_alive(&self) -> bool {
+        self.is_done() && self.keep_alive
+    }
+
+    /// Consumes bytes from `input` into `resp`. Returns how many bytes were used
+    /// and whether the response is complete. Bytes of an incomplete head are
+    /// not consumed: call again with the same bytes plus more.
+    pub fn handle_bytes(
+        &mut self,
+        input: &[u8],
+        resp: &mut Response,
+    ) -> Result<(usize, Progress), Error> {
+        let mut used = 0;
+        loop {
+            match &mut self.state {
+                State::Head => match self.parse_head(&input[used..], resp)? {
+                    Some(n) => used += n,
+                    None => return Ok((used, Progress::NeedMore)),
+                },
+                State::Body(framing) => {
+                    let rest = &input[used..];
+                    let limits = self.limits;
+                    let keep_body = self.keep_body;
+                    let mut sink = |chunk: &[u8]| append_body(resp, chunk, &limits, keep_body);
+                    match framing {
+                        Framing::Length(remaining) => {
+                            let take = (*remaining).min(rest.len() as u64) as usize;
+                            sink(&rest[..take])?;
+                            *remaining -= take as u64;
+                            used += take;
+                            if *remaining == 0 {
+                                self.state = State::Done;
+                            }
+                        }
+                        Framing::Chunked(decoder) => {
+                            used += decoder.decode(rest, &mut sink)?;
+                            if decoder.is_done() {
+                                self.state = State::Done;
+                            }
+                        }
+                        Framing::UntilClose => {
+                            sink(rest)?;
+                            used += rest.len();
+                        }
+                    }
+                    return Ok((
+                        used,
+                        if self.is_done() {
+                            Progress::Done
+                        } else {
+                            Progress::NeedMore
+                        },
+                    ));
+                }
+                State::Done => return Ok((used, Progress::Done)),
+            }
+        }
+    }
+
+    /// The connection reached end of input. Completes a close-delimited body;
+    /// anything else unfinished is an `unexpected_eof` error in its phase.
+    pub fn handle_eof(&mut self) -> Result<Progress, Error> {
+        match &self.state {
+            State::Done => Ok(Progress::Done),
+            State::Body(Framing::UntilClose) => {
+                self.state = State::Done;
+                self.keep_alive = false;
+                Ok(Progress::Done)
+            }
+            State::Body(Framing::Length(remaining)) => Err(Error::new(
+                Phase::Body,
+                ErrorKind::UnexpectedEof,
+                format!("connection closed with {remaining} body bytes missing"),
+            )),
+            State::Body(Framing::Chunked(_)) => Err(Error::new(
+                Phase::Body,
+                ErrorKind::UnexpectedEof,
+                "connection closed inside a chunked body",
+            )),
+            State::Head => Err(head_error(
+                ErrorKind::UnexpectedEof,
+                "connection closed before a complete response head",
+            )),
+        }
+    }
+
+    /// Tries to parse a head from `input`. `Ok(None)`: incomplete.
+    fn parse_head(&mut self, input: &[u8], resp: &mut Response) -> Result<Option<usize>, Error> {
+        let max_headers = self.limits.max_headers.min(MAX_HEADERS_CAP);
+        let mut storage: [MaybeUninit<httparse::Header<'_>>; MAX_HEADERS_CAP] =
+            [const { MaybeUninit::uninit() }; MAX_HEADERS_CAP];
+        let mut parsed = httparse::Response::new(&mut []);
+        // Uninitialized header storage: a 256-slot array costs nothing to set up,
+        // so every parse attempt (one per read while a head is incomplete) is cheap.
+        let status = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+            &mut parsed,
+            input,
+            &mut storage[..max_headers],
+        );
+        let n = match status {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) => {
+                if self.head_bytes_seen + input.len() > self.limits.max_head_bytes {
+                    return Err(head_error(
+                        ErrorKind::TooLarge,
+                        format!("response head over {} bytes", self.limits.max_head_bytes),
+                    ));
+                }
+                return Ok(None);
+            }
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err(head_error(
+                    ErrorKind::TooLarge,
+                    format!("more than {max_headers} header fields"),
+                ))
+            }
+            Err(e) => return Err(head_error(ErrorKind::Malformed, format!("bad head: {e}"))),
+        };
+        self.head_bytes_seen += n;
+        if self.head_bytes_seen > self.limits.max_head_bytes {
+            return Err(head_error(
+                ErrorKind::TooLarge,
+                format!("response head over {} bytes", self.limits.max_head_bytes),
+            ));
+        }
+        let code = parsed.code.unwrap_or(0);
+        let version = parsed.version.unwrap_or(1);
+        if (100..200).contains(&code) && code != 101 {
+            // Interim response (100 Continue, 103 Early Hints...): skip it and
+            // parse the final head that follows.
+            return Ok(Some(n));
+        }
+        resp.status = code;
+        resp.version = version;
+        resp.headers.clear();
+        let mut content_length: Option<u64> = None;
+        let mut chunked = false;
+        let mut has_transfer_encoding = false;
+        let mut connection_close = false;
+        let mut connection_keep_alive = false;
+        for h in parsed.headers.iter() {
+            resp.headers.push(h.name, h.value);
+            if h.name.eq_ignore_ascii_case("content-length") {
+                for part in h.value.split(|&b| b == b',') {
+                    let v = parse_content_length(part)?;
+                    if content_length.is_some_and(|old| old != v) {
+                        return Err(head_error(
+                            ErrorKind::Malformed,
+                            "conflicting Content-Length values",
+                        ));
+                    }
+                    content_length = Some(v);
+                }
+            } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                has_transfer_encoding = true;
+                // Only the last coding decides (RFC 9112 §6.3 rule 4).
+                let last = h.value.rsplit(|&b| b == b',').next().unwrap_or(b"");
+                chunked = trim(last).eq_ignore_ascii_case(b"chunked");
+            } else if h.name.eq_ignore_ascii_case("connection") {
+                for token in h.value.split(|&b| b == b',') {
+                    let token = trim(token);
+                    connection_close |= token.eq_ignore_ascii_case(b"close");
+                    connection_keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+                }
+            }
+        }
+        self.keep_alive = !connection_close && (version == 1 || connection_keep_alive);
+        let no_body = self.method == Method::Head || code == 204 || code == 304 || code == 101;
+        let framing = if no_body {
+            if code == 101 {
+                self.keep_alive = false;
+            }
+            Framing::Length(0)
+        } else if has_transfer_encoding {
+            if chunked {
+                Framing::Chunked(ChunkedDecoder::new(self.limits.max_head_bytes))
+            } else {
+                Framing::UntilClose
+            }
+        } else if let Some(len) = content_length {
+            if len > self.limits.max_body_bytes {
+                return Err(Error::new(
+                    Phase::Body,
+                    ErrorKind::TooLarge,
+                    format!(
+                        "Content-Length {len} over the {} byte limit",
+                        self.limits.max_body_bytes
+                    ),
+                ));
+            }
+            Framing::Length(len)
+        } else {
+            Framing::UntilClose
+        };
+        if matches!(framing, Framing::UntilClose) {
+            self.keep_alive = false;
+        }
+        self.state = match framing {
+            Framing::Length(0) => State::Done,
+            f => State::Body(f),
+        };
+        Ok(Some(n))
+    }
+}
+
+fn trim(s: &[u8]) -> &[u8] {
+    let start = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
+    let end = s.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    &s[start..end]
+}
+
+fn parse_content_length(v: &[u8]) -> Result<u64, Error> {
+    let v = trim(v);
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return Err(head_error(
+            ErrorKind::Malformed,
+            format!("bad Content-Length {:?}", String::from_utf8_lossy(v)),
+        ));
+    }
+    Ok(v.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
+}
+
+fn append_body(resp: &mut Response, chunk: &[u8], limits: &Limits, keep: bool) -> Result<(), Error> {
+    resp.body_len += chunk.len() as u64;
+    if resp.body_len > limits.max_body_bytes {
+        return Err(Error::new(
+            Phase::Body,
+            ErrorKind::TooLarge,
+            format!("body over the {} byte limit", limits.max_body_bytes),
+        ));
+    }
+    if keep {
+        resp.body.extend_from_slice(chunk);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq)]
+    struct Outcome {
+        status: u16,
+        body: Vec<u8>,
+        keep_alive: bool,
+        leftover: Vec<u8>,
+    }
+
+    /// Feeds `wire` the way a connection would: bytes are appended to a buffer
+    /// in pieces of `step`; consumed bytes are drained. At the end, EOF.
+    fn read(wire: &[u8], step: usize, method: Method, limits: Limits) -> Result<Outcome, Error> {
+        let mut reader = ResponseReader::new(limits, method, true);
+        let mut resp = Response::default();
+        let mut buf = Vec::new();
+        let mut pos = 0;
+        let mut done = false;
+        while !done {
+            if pos < wire.len() {
+                let end = (pos + step).min(wire.len());
+                buf.extend_from_slice(&wire[pos..end]);
+                pos = end;
+                let (used, progress) = reader.handle_bytes(&buf, &mut resp)?;
+                buf.drain(..used);
+                done = progress == Progress::Done;
+            } else {
+                done = reader.handle_eof()? == Progress::Done;
+            }
+        }
+        buf.extend_from_slice(&wire[pos..]);
+        Ok(Outcome {
+            status: resp.status,
+            body: resp.body,
+            keep_alive: reader.keep_alive(),
+            leftover: buf,
+        })
+    }
+
+    fn read_all_splits(wire: &[u8], method: Method) -> Result<Outcome, Error> {
+        let whole = read(wire, wire.len().max(1), method, Limits::default());
+        for step in 1..wire.len() {
+            let split = read(wire, step, method, Limits::default());
+            assert_eq!(split, whole, "step {step} differs");
+        }
+        whole
+    }
+
+    fn ok(status: u16, body: &[u8], keep_alive: bool) -> Outcome {
+        Outcome {
+            status,
+            body: body.to_vec(),
+            keep_alive,
+            leftover: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn content_length() {
+        let r = read_all_splits(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", Method::Get);
+        assert_eq!(r.unwrap(), ok(200, b"abc", true));
+    }
+
+    #[test]
+    fn chunked_with_trailers() {
+        let wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n\
+                     4\r\nWiki\r\n5;x=y\r\npedia\r\n0\r\nExpires: never\r\n\r\n";
+        assert_eq!(read_all_splits(wire, Method::Get).unwrap(), ok(200, b"Wikipedia", true));
+    }
+
+    #[test]
+    fn read_to_close_is_not_reusable() {
+        let r = read_all_splits(b"HTTP/1.1 200 OK\r\n\r\nuntil close", Method::Get);
+        assert_eq!(r.unwrap(), ok(200, b"until close", false));
+        // A transfer coding other than chunked is also read to close.
+        let r = read_all_splits(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzz", Method::Get);
+        assert_eq!(r.unwrap(), ok(200, b"zz", false));
+    }
+
+    #[test]
+    fn no_body_cases() {
+        for wire in [
+            &b"HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n"[..],
+            b"HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ] {
+            assert_eq!(read_all_splits(wire, Method::Get).unwrap().body, b"");
+        }
+        let r = read_all_splits(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", Method::Head);
+        assert_eq!(r.unwrap(), ok(200, b"", true));
+    }
+
+    #[test]
+    fn interim_responses_are_skipped() {
+        let wire = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s>\r\n\r\n\
+                     HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok";
+        assert_eq!(read_all_splits(wire, Method::Get).unwrap(), ok(201, b"ok", true));
+    }
+
+    #[test]
+    fn keep_alive_rules() {
+        let r = read_all_splits(
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+            Method::Get,
+        );
+        assert!(!r.unwrap().keep_alive);
+        let r = read_all_splits(b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx", Method::Get);
+        assert!(!r.unwrap().keep_alive);
+        let r = read_all_splits(
+            b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 1\r\n\r\nx",
+            Method::Get,
+        );
+        assert!(r.unwrap().keep_alive);
+    }
+
+    #[test]
+    fn bytes_after_the_response_are_left_alone() {
+        let r = read_all_splits(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nxHTTP", Method::Get);
+        assert_eq!(r.unwrap().leftover, b"HTTP");
+    }
+
+    #[test]
+    fn content_length_rules() {
+        let same = b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\nContent-Length: 2\r\n\r\nab";
+        assert_eq!(read_all_splits(same, Method::Get).unwrap().body, b"ab");
+        for bad in [
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc"[..],
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2, 3\r\n\r\nabc",
+            b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
+        ] {
+            let e = read_all_splits(bad, Method::Get).unwrap_err();
+            assert_eq!((e.phase, e.kind), (Phase::Head, ErrorKind::Malformed));
+        }
+        // Transfer-Encoding wins over Content-Length.
+        let both = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n";
+        assert_eq!(read_all_splits(both, Method::Get).unwrap().body, b"a");
+    }
+
+    #[test]
+    fn truncated_bodies_are_unexpected_eof() {
+        for wire in [
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"[..],
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+        ] {
+            let e = read_all_splits(wire, Method::Get).unwrap_err();
+            assert_eq!((e.phase, e.kind), (Phase::Body, ErrorKind::UnexpectedEof));
+        }
+        let e = read_all_splits(b"HTTP/1.1 200 OK\r\nContent-", Method::Get).unwrap_err();
+        assert_eq!((e.phase, e.kind), (Phase::Head, ErrorKind::UnexpectedEof));
+    }
+
+    #[test]
+    fn malformed_heads() {
+        for wire in [&b"HTTP/1.1 2x0 OK\r\n\r\n"[..], b"HTTX/1.1 200 OK\r\n\r\n", b"\x00\x01garbage\r\n\r\n"] {
+            let e = read_all_splits(wire, Method::Get).unwrap_err();
+            assert_eq!((e.phase, e.kind), (Phase::Head, ErrorKind::Malformed));
+        }
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let limits = Limits {
+            max_head_bytes: 100,
+            max_headers: 3,
+            max_body_bytes: 5,
+        };
+        let mut big_head = b"HTTP/1.1 200 OK\r\nX: ".to_vec();
+        big_head.extend(std::iter::repeat_n(b'a', 200));
+        let e = read(&big_head, 7, Method::Get, limits).unwrap_err();
+        assert_eq!((e.phase, e.kind), (Phase::Head, ErrorKind::TooLarge));
+
+        let many = b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\n\r\n";
+        let e = read(many, 5, Method::Get, limits).unwrap_err();
+        assert_eq!((e.phase, e.kind), (Phase::Head, ErrorKind::TooLarge));
+
+        for body in [
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nabcdef"[..],
+            b"HTTP/1.1 200 OK\r\n\r\nabcdefghijkl",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n",
+        ] {
+            let e = read(body, 4, Method::Get, limits).unwrap_err();
+            assert_eq!((e.phase, e.kind), (Phase::Body, ErrorKind::TooLarge));
+        }
+    }
+
+    #[test]
+    fn headers_are_kept() {
+        let mut reader = ResponseReader::new(Limits::default(), Method::Get, false);
+        let mut resp = Response::default();
+        let wire = b"HTTP/1.1 404 Not Found\r\nServer: t\r\nContent-Length: 4\r\n\r\nnope";
+        reader.handle_bytes(wire, &mut resp).unwrap();
+        assert_eq!(resp.status, 404);
+        assert_eq!(resp.headers.get_str("server"), Some("t"));
+        assert_eq!(resp.headers.len(), 2);
+        assert_eq!(resp.body_len, 4);
+        assert!(resp.body.is_empty(), "keep_body=false counts but does not store");
+    }
+}

@@ -1,0 +1,5 @@
+//! oneloop
+pub mod error;
+pub mod http;
+pub mod url;
+pub use error::{Error, ErrorKind, Phase};

@@ -1,0 +1,494 @@
+//! URL parsing and the origin key `(scheme, host, port)`.
+//!
+//! A crawler parses every input once, so this parser is small and strict about
+//! what it can fetch: `http` and `https` URLs with an ASCII host. It normalizes
+//! so that one origin has one spelling: lowercase scheme and host, no default
+//! port, no fragment, and unsafe bytes in the path percent-encoded. Thanks to
+//! that, the origin key is simply a prefix of the normalized URL string
+//! ([`Url::origin`]), which admission, the pool and DNS use as a map key without
+//! allocating.
+//!
+//! ```
+//! use oneloop::url::{Url, Scheme};
+//! let u = Url::parse("HTTP://Example.COM:80/a b?q=1#frag").unwrap();
+//! assert_eq!(u.as_str(), "http://example.com/a%20b?q=1");
+//! assert_eq!(u.origin(), "http://example.com");
+//! assert_eq!((u.scheme(), u.host(), u.port()), (Scheme::Http, "example.com", 80));
+//! assert_eq!(u.path_and_query(), "/a%20b?q=1");
+//! ```
+
+use crate::error::{Error, ErrorKind, Phase};
+use std::fmt;
+
+/// The two schemes oneloop fetches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scheme {
+    /// Plain HTTP, default port 80.
+    Http,
+    /// HTTP over TLS, default port 443.
+    Https,
+}
+
+impl Scheme {
+    /// The scheme's name, lowercase.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+    /// The port used when the URL names none.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        }
+    }
+}
+
+/// A parsed, normalized `http`/`https` URL.
+///
+/// Stored as one string plus offsets, so parsing an already-normal URL takes
+/// ownership of the caller's string and allocates nothing.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Url {
+    s: String,
+    scheme: Scheme,
+    host_start: u16,
+    host_end: u16,
+    path_start: u32,
+    port: u16,
+}
+
+fn invalid(detail: impl Into<String>) -> Error {
+    Error::new(Phase::Url, ErrorKind::InvalidUrl, detail)
+}
+
+/// Bytes that may not appear raw in a request target (RFC 9112 §3.2 uses RFC
+/// 3986's grammar): controls, space, non-ASCII, and the few ASCII characters
+/// that URI syntax excludes. They are percent-encoded; `%` itself is kept, as
+/// the input is assumed to be already encoded where it uses `%`.
+fn needs_encoding(b: u8) -> bool {
+    b <= 0x20 || b >= 0x7f || matches!(b, b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}')
+}
+
+fn valid_reg_name(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 253 + 1
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+}
+
+impl Url {
+    /// Parses and normalizes `input`. Takes a `String` so a URL that is already
+    /// normal is kept without copying.
+    pub fn parse_owned(input: String) -> Result<Url, Error> {
+        let trimmed = input.trim();
+        let (scheme, rest) = match trimmed.find("://") {
+            Some(i) => {
+                let name = &trimmed[..i];
+                let scheme = if name.eq_ignore_ascii_case("http") {
+                    Scheme::Http
+                } else if name.eq_ignore_ascii_case("https") {
+                    Scheme::Https
+                } else if !name.is_empty()
+                    && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+                {
+                    return Err(Error::new(
+                        Phase::Url,
+                        ErrorKind::UnsupportedScheme,
+                        format!("scheme {name:?} (only http and https)"),
+                    ));
+                } else {
+                    return Err(invalid("no scheme"));
+                };
+                (scheme, &trimmed[i + 3..])
+            }
+            None => {
+                if let Some(colon) = trimmed.find(':') {
+                    let name = &trimmed[..colon];
+                    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphabetic()) {
+                        return Err(Error::new(
+                            Phase::Url,
+                            ErrorKind::UnsupportedScheme,
+                            format!("scheme {name:?} (only http and https)"),
+                        ));
+                    }
+                }
+                return Err(invalid("missing scheme://"));
+            }
+        };
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let authority = &rest[..authority_end];
+        let mut tail = &rest[authority_end..];
+        if let Some(hash) = tail.find('#') {
+            tail = &tail[..hash];
+        }
+        if authority.contains('@') {
+            return Err(invalid("credentials in URLs are not supported"));
+        }
+        // Split host and port; an IPv6 literal is bracketed and contains colons.
+        let (host, port_str) = if let Some(stripped) = authority.strip_prefix('[') {
+            let close = stripped
+                .find(']')
+                .ok_or_else(|| invalid("unclosed '[' in host"))?;
+            let inside = &stripped[..close];
+            if inside.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err(invalid(format!("bad IPv6 literal {inside:?}")));
+            }
+            let after = &stripped[close + 1..];
+            let port = match after.strip_prefix(':') {
+                Some(p) => Some(p),
+                None if after.is_empty() => None,
+                None => return Err(invalid("junk after IPv6 literal")),
+            };
+            (&authority[..close + 2], port)
+        } else {
+            match authority.rfind(':') {
+                Some(i) => (&authority[..i], Some(&authority[i + 1..])),
+                None => (authority, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(invalid("empty host"));
+        }
+        if !host.starts_with('[') && !valid_reg_name(host) {
+            return Err(invalid(format!("bad host {host:?}")));
+        }
+        let port = match port_str {
+            None | Some("") => scheme.default_port(),
+            Some(p) => {
+                if p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(invalid(format!("bad port {p:?}")));
+                }
+                let n: u32 = p.parse().map_err(|_| invalid(format!("bad port {p:?}")))?;
+                if n == 0 || n > 65535 {
+                    return Err(invalid(format!("port {n} out of range")));
+                }
+                n as u16
+            }
+        };
+        if host.len() > 1000 {
+            return Err(invalid("host too long"));
+        }
+
+        // Is the input already in normal form? Then keep the caller's string.
+        let scheme_str = scheme.as_str();
+        let explicit_port = port != scheme.default_port();
+        let is_normal = trimmed.len() == input.len()
+            && trimmed.starts_with(scheme_str)
+            && !host.bytes().any(|b| b.is_ascii_uppercase())
+            && port_str != Some("")
+            && (explicit_port == port_str.is_some())
+            && !tail.is_empty()
+            && tail.starts_with('/')
+            && tail.len() == rest.len() - authority_end
+            && !tail.bytes().any(needs_encoding);
+        let host_start = scheme_str.len() + 3;
+        let host_end = host_start + host.len();
+        if is_normal {
+            let path_start = (input.len() - tail.len()) as u32;
+            return Ok(Url {
+                s: input,
+                scheme,
+                host_start: host_start as u16,
+                host_end: host_end as u16,
+                path_start,
+                port,
+            });
+        }
+        let mut s = String::with_capacity(input.len() + 8);
+        s.push_str(scheme_str);
+        s.push_str("://");
+        for c in host.chars() {
+            s.push(c.to_ascii_lowercase());
+        }
+        if explicit_port {
+            s.push(':');
+            s.push_str(&port.to_string());
+        }
+        let path_start = s.len() as u32;
+        if !tail.starts_with('/') {
+            s.push('/');
+        }
+        for &b in tail.as_bytes() {
+            if needs_encoding(b) {
+                s.push('%');
+                s.push(char::from(b"0123456789ABCDEF"[(b >> 4) as usize]));
+                s.push(char::from(b"0123456789ABCDEF"[(b & 15) as usize]));
+            } else {
+                s.push(char::from(b));
+            }
+        }
+        Ok(Url {
+            s,
+            scheme,
+            host_start: host_start as u16,
+            host_end: host_end as u16,
+            path_start,
+            port,
+        })
+    }
+
+    /// Parses and normalizes `input`.
+    // Named like url::Url::parse; the FromStr impl below forwards here.
+    #[allow(clippy::should_implement_trait)]
+    pub fn parse(input: &str) -> Result<Url, Error> {
+        Url::parse_owned(input.to_string())
+    }
+
+    /// The normalized URL.
+    pub fn as_str(&self) -> &str {
+        &self.s
+    }
+    /// Gives the normalized URL string back.
+    pub fn into_string(self) -> String {
+        self.s
+    }
+    /// `http` or `https`.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+    /// The host, lowercase; IPv6 literals keep their brackets.
+    pub fn host(&self) -> &str {
+        &self.s[self.host_start as usize..self.host_end as usize]
+    }
+    /// The host without IPv6 brackets: what DNS and the TLS server name use.
+    pub fn host_bare(&self) -> &str {
+        let h = self.host();
+        h.strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(h)
+    }
+    /// The port, explicit or default.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+    /// `host[:port]`, as the `Host` header wants it (port only when not default).
+    pub fn authority(&self) -> &str {
+        &self.s[self.host_start as usize..self.path_start as usize]
+    }
+    /// The request target: path and query, never empty.
+    pub fn path_and_query(&self) -> &str {
+        &self.s[self.path_start as usize..]
+    }
+    /// The origin key `scheme://host[:port]`, a prefix of [`Url::as_str`]. Two
+    /// URLs have the same origin exactly when these strings are equal.
+    pub fn origin(&self) -> &str {
+        &self.s[..self.path_start as usize]
+    }
+
+    /// Resolves a reference (e.g. a `Location` header) against this URL, per
+    /// RFC 3986 §5.2: absolute URLs, scheme-relative `//host/...`,
+    /// absolute paths, relative paths with dot segments, query-only and
+    /// fragment-only references.
+    pub fn join(&self, reference: &str) -> Result<Url, Error> {
+        let r = reference.trim();
+        // A scheme is letters/digits/+-. before the first ':' with no '/' before it.
+        let has_scheme = r
+            .find(':')
+            .map(|i| {
+                let name = &r[..i];
+                !name.is_empty()
+                    && name.as_bytes()[0].is_ascii_alphabetic()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+            })
+            .unwrap_or(false);
+        if has_scheme {
+            return Url::parse(r);
+        }
+        let r = match r.find('#') {
+            Some(i) => &r[..i],
+            None => r,
+        };
+        if let Some(rest) = r.strip_prefix("//") {
+            return Url::parse(&format!("{}://{}", self.scheme.as_str(), rest));
+        }
+        let base_pq = self.path_and_query();
+        let (base_path, base_query) = match base_pq.find('?') {
+            Some(i) => (&base_pq[..i], Some(&base_pq[i..])),
+            None => (base_pq, None),
+        };
+        let (r_path, r_query) = match r.find('?') {
+            Some(i) => (&r[..i], Some(&r[i..])),
+            None => (r, None),
+        };
+        let (path, query) = if r_path.is_empty() {
+            (base_path.to_string(), r_query.or(base_query).unwrap_or(""))
+        } else if r_path.starts_with('/') {
+            (remove_dot_segments(r_path), r_query.unwrap_or(""))
+        } else {
+            let dir = match base_path.rfind('/') {
+                Some(i) => &base_path[..=i],
+                None => "/",
+            };
+            (
+                remove_dot_segments(&format!("{dir}{r_path}")),
+                r_query.unwrap_or(""),
+            )
+        };
+        Url::parse(&format!("{}{}{}", self.origin(), path, query))
+    }
+}
+
+/// RFC 3986 §5.2.4, on an absolute path.
+fn remove_dot_segments(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let last = segments.len().saturating_sub(1);
+    let mut trailing_slash = false;
+    for (i, seg) in segments.iter().enumerate() {
+        match *seg {
+            "." => trailing_slash = i == last,
+            ".." => {
+                out.pop();
+                trailing_slash = i == last;
+            }
+            s => {
+                out.push(s);
+                trailing_slash = false;
+            }
+        }
+    }
+    let mut s = String::with_capacity(path.len());
+    for seg in &out {
+        s.push('/');
+        s.push_str(seg);
+    }
+    if trailing_slash || s.is_empty() {
+        s.push('/');
+    }
+    s
+}
+
+impl std::str::FromStr for Url {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Url, Error> {
+        Url::parse(s)
+    }
+}
+
+impl fmt::Display for Url {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.s)
+    }
+}
+
+impl fmt::Debug for Url {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Url({:?})", self.s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<Url, Error> {
+        Url::parse(s)
+    }
+
+    #[test]
+    fn normal_urls_are_kept_as_they_are() {
+        let s = "http://127.0.0.1:8080/page/1?x=2".to_string();
+        let ptr = s.as_ptr();
+        let u = Url::parse_owned(s).unwrap();
+        assert_eq!(u.as_str().as_ptr(), ptr, "no copy for a normal URL");
+        assert_eq!(u.host(), "127.0.0.1");
+        assert_eq!(u.port(), 8080);
+        assert_eq!(u.origin(), "http://127.0.0.1:8080");
+        assert_eq!(u.authority(), "127.0.0.1:8080");
+        assert_eq!(u.path_and_query(), "/page/1?x=2");
+    }
+
+    #[test]
+    fn normalization() {
+        assert_eq!(p("HTTPS://A.b.C").unwrap().as_str(), "https://a.b.c/");
+        assert_eq!(p("https://x:443/").unwrap().as_str(), "https://x/");
+        assert_eq!(p("http://x:443/").unwrap().as_str(), "http://x:443/");
+        assert_eq!(p("http://x?q").unwrap().as_str(), "http://x/?q");
+        assert_eq!(p("http://x/a#f").unwrap().as_str(), "http://x/a");
+        assert_eq!(p("  http://x/é ").unwrap().as_str(), "http://x/%C3%A9");
+        assert_eq!(p("http://x:/").unwrap().as_str(), "http://x/");
+    }
+
+    #[test]
+    fn ipv6_literals() {
+        let u = p("http://[::1]:8080/x").unwrap();
+        assert_eq!(u.host(), "[::1]");
+        assert_eq!(u.host_bare(), "::1");
+        assert_eq!(u.port(), 8080);
+        assert_eq!(u.origin(), "http://[::1]:8080");
+        assert!(p("http://[::1/").is_err());
+        assert!(p("http://[zz]/").is_err());
+    }
+
+    #[test]
+    fn bad_urls_are_typed_errors() {
+        let kinds = |s: &str| p(s).unwrap_err().kind;
+        assert_eq!(kinds("ftp://x/"), ErrorKind::UnsupportedScheme);
+        assert_eq!(kinds("mailto:a@b"), ErrorKind::UnsupportedScheme);
+        for bad in [
+            "",
+            "x",
+            "http://",
+            "http:///a",
+            "http://x:99999/",
+            "http://x:0/",
+            "http://x:12a/",
+            "http://u:p@x/",
+            "http://bad host/",
+            "http://ex%41mple/",
+            "://x",
+        ] {
+            let e = p(bad).unwrap_err();
+            assert_eq!(e.phase, Phase::Url, "{bad:?}");
+            assert_eq!(e.kind, ErrorKind::InvalidUrl, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn join_follows_rfc3986_examples() {
+        // RFC 3986 §5.4.1, with base http://a/b/c/d;p?q
+        let base = p("http://a/b/c/d;p?q").unwrap();
+        let cases = [
+            ("g", "http://a/b/c/g"),
+            ("./g", "http://a/b/c/g"),
+            ("g/", "http://a/b/c/g/"),
+            ("/g", "http://a/g"),
+            ("//g", "http://g/"),
+            ("?y", "http://a/b/c/d;p?y"),
+            ("g?y", "http://a/b/c/g?y"),
+            ("#s", "http://a/b/c/d;p?q"),
+            ("g#s", "http://a/b/c/g"),
+            ("", "http://a/b/c/d;p?q"),
+            (".", "http://a/b/c/"),
+            ("./", "http://a/b/c/"),
+            ("..", "http://a/b/"),
+            ("../", "http://a/b/"),
+            ("../g", "http://a/b/g"),
+            ("../..", "http://a/"),
+            ("../../", "http://a/"),
+            ("../../g", "http://a/g"),
+            ("../../../g", "http://a/g"),
+            ("/./g", "http://a/g"),
+            ("/../g", "http://a/g"),
+            ("g.", "http://a/b/c/g."),
+            ("..g", "http://a/b/c/..g"),
+            ("./../g", "http://a/b/g"),
+            ("g/./h", "http://a/b/c/g/h"),
+            ("g/../h", "http://a/b/c/h"),
+            ("https://other:8443/x", "https://other:8443/x"),
+        ];
+        for (r, want) in cases {
+            assert_eq!(base.join(r).unwrap().as_str(), want, "reference {r:?}");
+        }
+        assert_eq!(
+            base.join("ftp://x/").unwrap_err().kind,
+            ErrorKind::UnsupportedScheme
+        );
+    }
+}
