@@ -1,0 +1,61 @@
+//! The reactor's parts: `mio` token encoding, timers, loop statistics.
+//!
+//! The loop itself lives in the crawler (it is the driver); this module holds
+//! what any mio loop needs and that can be tested on its own.
+//!
+//! **Tokens and stale events.** Connections live in a `slab::Slab`, and a slab
+//! reuses freed slots. One `poll` can return two events for the same token: if
+//! the first closes the connection and a new one takes its slot, the second
+//! event would be delivered to the wrong connection. So a token carries the
+//! slot *and* a generation counter ([`Token`]); a connection remembers the
+//! generation it was born with, and the driver drops events whose generation
+//! does not match.
+
+mod stats;
+mod timers;
+
+pub use stats::{LoopStats, Stall, STALLS_KEPT};
+pub use timers::{TimerId, Timers};
+
+/// The token reserved for the cross-thread [`mio::Waker`].
+pub const WAKER_TOKEN: mio::Token = mio::Token(usize::MAX);
+
+/// A slab slot plus the generation of the object living in it, packed into
+/// one `mio::Token` (slot in the low 32 bits, generation in the high ones).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Token {
+    /// The slab slot.
+    pub slot: usize,
+    /// The generation of the slot's occupant.
+    pub generation: u32,
+}
+
+impl Token {
+    /// Packs into a mio token.
+    pub fn to_mio(self) -> mio::Token {
+        debug_assert!(self.slot < (u32::MAX as usize));
+        mio::Token(((self.generation as usize) << 32) | self.slot)
+    }
+    /// Unpacks a mio token.
+    pub fn from_mio(token: mio::Token) -> Token {
+        Token {
+            slot: token.0 & 0xffff_ffff,
+            generation: (token.0 >> 32) as u32,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip() {
+        let t = Token {
+            slot: 12345,
+            generation: 0xdead_beef,
+        };
+        assert_eq!(Token::from_mio(t.to_mio()), t);
+        assert_ne!(t.to_mio(), WAKER_TOKEN);
+    }
+}
