@@ -1,1 +1,372 @@
-fn main(){}
+//! The `oneloop` command-line tool. Depends on std and the library only:
+//! argument parsing, JSON Lines and the progress line are written by hand.
+
+use oneloop::demo::DemoServer;
+use oneloop::{Config, Crawler, Method, Outcome, Summary};
+use std::io::{self, BufRead, BufWriter, IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "\
+oneloop: fetch very many HTTP pages from one thread
+
+USAGE:
+    oneloop crawl [FILE|-] [OPTIONS]   URLs from FILE (one per line; default: stdin),
+                                       JSON Lines on stdout, summary on stderr
+    oneloop demo [OPTIONS]             crawl an embedded loopback server, print the summary
+
+DEMO OPTIONS:
+    --urls N                   URLs to crawl (default 100000)
+    --hosts N                  virtual hosts (loopback ports) (default 10)
+    --page-size BYTES          size of each page (default 1024)
+    --jsonl                    also print one JSON line per outcome on stdout
+
+CRAWL OPTIONS (both commands):
+    --concurrency N            requests in flight, all hosts (default 100)
+    --per-host N               requests in flight per origin (default 6)
+    --max-connections N        open connections, all origins (default 100)
+    --max-connections-per-host N
+    --idle-timeout SECS        close pooled connections idle this long (default 90)
+    --max-requests-per-connection N   (default 0: unlimited)
+    --connect-timeout SECS     (default 10)
+    --head-timeout SECS        from sending to the end of the response head (default 30)
+    --body-idle-timeout SECS   longest silence inside a body (default 30)
+    --total-timeout SECS       per request, queue time included (default 120)
+    --max-head-bytes N         (default 65536)
+    --max-headers N            (default 100)
+    --max-body-bytes N         (default 10485760)
+    --max-parked N             URLs read ahead of being started (default 1024)
+    --method GET|HEAD          (default GET)
+    --header 'Name: value'     extra request header (repeatable)
+    --user-agent STRING
+    --no-body                  count body bytes, do not keep them
+    --resolve HOST=IP          use IP for HOST (repeatable)
+    --stall-threshold-ms N     report callbacks longer than this (default 20)
+    --trace                    log connection state transitions (with a log backend)
+    --no-progress              never print the progress line
+";
+
+struct Options {
+    config: Config,
+    input: Option<String>,
+    urls: u64,
+    hosts: usize,
+    page_size: usize,
+    jsonl: bool,
+    progress: bool,
+}
+
+fn parse_args(args: &[String], demo: bool) -> Result<Options, String> {
+    let mut o = Options {
+        config: Config::default(),
+        input: None,
+        urls: 100_000,
+        hosts: 10,
+        page_size: 1024,
+        jsonl: !demo,
+        progress: true,
+    };
+    let c = &mut o.config;
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].as_str();
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
+            _ => (arg, None),
+        };
+        let takes_value = !matches!(
+            name,
+            "--jsonl" | "--no-body" | "--trace" | "--no-progress" | "-h" | "--help"
+        ) && name.starts_with('-')
+            && name != "-";
+        let value = if takes_value {
+            match inline {
+                Some(v) => v,
+                None => {
+                    i += 1;
+                    args.get(i)
+                        .cloned()
+                        .ok_or_else(|| format!("{name} needs a value"))?
+                }
+            }
+        } else {
+            String::new()
+        };
+        let num = |v: &str| -> Result<u64, String> {
+            v.parse::<u64>()
+                .map_err(|_| format!("{name}: not a number: {v}"))
+        };
+        let secs = |v: &str| -> Result<Duration, String> {
+            match v.parse::<f64>() {
+                Ok(s) if s > 0.0 && s.is_finite() && s < 1e9 => Ok(Duration::from_secs_f64(s)),
+                _ => Err(format!("{name}: not a positive number of seconds: {v}")),
+            }
+        };
+        match name {
+            "-h" | "--help" => return Err(String::new()),
+            "--urls" if demo => o.urls = num(&value)?,
+            "--hosts" if demo => o.hosts = num(&value)?.clamp(1, 1000) as usize,
+            "--page-size" if demo => o.page_size = num(&value)? as usize,
+            "--jsonl" => o.jsonl = true,
+            "--no-progress" => o.progress = false,
+            "--concurrency" => c.concurrency = num(&value)? as usize,
+            "--per-host" => c.per_host = num(&value)? as usize,
+            "--max-connections" => c.max_connections = num(&value)? as usize,
+            "--max-connections-per-host" => c.max_connections_per_host = num(&value)? as usize,
+            "--idle-timeout" => c.idle_timeout = secs(&value)?,
+            "--max-requests-per-connection" => {
+                c.max_requests_per_connection = num(&value)?.min(u32::MAX as u64) as u32
+            }
+            "--connect-timeout" => c.connect_timeout = secs(&value)?,
+            "--head-timeout" => c.head_timeout = secs(&value)?,
+            "--body-idle-timeout" => c.body_idle_timeout = secs(&value)?,
+            "--total-timeout" => c.total_timeout = secs(&value)?,
+            "--max-head-bytes" => c.limits.max_head_bytes = num(&value)? as usize,
+            "--max-headers" => c.limits.max_headers = num(&value)? as usize,
+            "--max-body-bytes" => c.limits.max_body_bytes = num(&value)?,
+            "--max-parked" => c.max_parked = num(&value)? as usize,
+            "--method" => {
+                c.method = match value.to_ascii_uppercase().as_str() {
+                    "GET" => Method::Get,
+                    "HEAD" => Method::Head,
+                    _ => return Err(format!("--method: GET or HEAD, not {value}")),
+                }
+            }
+            "--header" => {
+                let (n, v) = value
+                    .split_once(':')
+                    .ok_or_else(|| format!("--header: expected 'Name: value', got {value}"))?;
+                c.headers.push((n.trim().to_string(), v.trim().to_string()));
+            }
+            "--user-agent" => c.user_agent = value,
+            "--no-body" => c.keep_body = false,
+            "--resolve" => {
+                let (host, ip) = value
+                    .rsplit_once('=')
+                    .ok_or_else(|| format!("--resolve: expected HOST=IP, got {value}"))?;
+                let ip = ip
+                    .trim_matches(|ch| ch == '[' || ch == ']')
+                    .parse()
+                    .map_err(|_| format!("--resolve: not an IP address: {ip}"))?;
+                c.resolve.push((host.to_string(), ip));
+            }
+            "--stall-threshold-ms" => c.stall_threshold = Duration::from_millis(num(&value)?),
+            "--trace" => c.trace = true,
+            _ if !demo && o.input.is_none() && (!name.starts_with('-') || name == "-") => {
+                o.input = Some(arg.to_string())
+            }
+            _ => return Err(format!("unknown argument: {arg}")),
+        }
+        i += 1;
+    }
+    Ok(o)
+}
+
+/// Appends `s` as a JSON string literal.
+fn json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1e3)
+}
+
+/// One outcome as one JSON object (no trailing newline).
+fn outcome_json(out: &mut String, o: &Outcome) {
+    out.push_str(&format!("{{\"id\":{},\"url\":", o.id));
+    json_str(out, &o.url);
+    match &o.result {
+        Ok(r) => out.push_str(&format!(
+            ",\"status\":{},\"bytes\":{}",
+            r.status, r.body_len
+        )),
+        Err(e) => {
+            out.push_str(",\"error\":{\"phase\":");
+            json_str(out, e.phase.as_str());
+            out.push_str(",\"kind\":");
+            json_str(out, e.kind.as_str());
+            out.push_str(",\"detail\":");
+            json_str(out, &e.detail);
+            out.push('}');
+        }
+    }
+    let t = &o.timings;
+    out.push_str(&format!(
+        ",\"attempts\":{},\"reused\":{},\"ms\":{{\"queued\":{},\"connect\":{},\"ttfb\":{},\"total\":{}}}}}",
+        o.attempts,
+        o.reused,
+        ms(t.queued),
+        t.connect.map_or("null".into(), ms),
+        t.ttfb.map_or("null".into(), ms),
+        ms(t.total)
+    ));
+}
+
+/// The callback shared by both commands: JSON Lines and the progress line.
+struct Reporter {
+    out: Option<BufWriter<io::Stdout>>,
+    line: String,
+    progress: bool,
+    started: Instant,
+    last_progress: Instant,
+    done: u64,
+    errors: u64,
+    broken_pipe: bool,
+}
+
+impl Reporter {
+    fn new(jsonl: bool, progress: bool) -> Reporter {
+        let now = Instant::now();
+        Reporter {
+            out: jsonl.then(|| BufWriter::with_capacity(64 * 1024, io::stdout())),
+            line: String::new(),
+            progress: progress && io::stderr().is_terminal(),
+            started: now,
+            last_progress: now,
+            done: 0,
+            errors: 0,
+            broken_pipe: false,
+        }
+    }
+
+    fn on_outcome(&mut self, o: &Outcome) {
+        self.done += 1;
+        self.errors += o.result.is_err() as u64;
+        if let Some(out) = &mut self.out {
+            self.line.clear();
+            outcome_json(&mut self.line, o);
+            self.line.push('\n');
+            if out.write_all(self.line.as_bytes()).is_err() {
+                self.broken_pipe = true;
+            }
+        }
+        if self.progress && self.done % 256 == 0 {
+            let now = Instant::now();
+            if now - self.last_progress >= Duration::from_millis(200) {
+                self.last_progress = now;
+                let secs = (now - self.started).as_secs_f64();
+                eprint!(
+                    "\r{} done, {} errors, {:.0}/s   ",
+                    self.done,
+                    self.errors,
+                    self.done as f64 / secs.max(1e-9)
+                );
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(out) = &mut self.out {
+            let _ = out.flush();
+        }
+        if self.progress {
+            eprint!("\r\x1b[K");
+        }
+    }
+}
+
+fn run_crawl(o: Options) -> Result<Summary, String> {
+    let mut crawler = Crawler::new(o.config).map_err(|e| e.to_string())?;
+    let reader: Box<dyn BufRead> = match o.input.as_deref() {
+        None | Some("-") => Box::new(io::stdin().lock()),
+        Some(path) => Box::new(io::BufReader::new(
+            std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?,
+        )),
+    };
+    // Lazy input: lines are read only as the admission queue asks for them.
+    // Blank lines and `#` comments are skipped; read errors end the input.
+    let urls = reader
+        .lines()
+        .map_while(Result::ok)
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty() && !l.starts_with('#'));
+    let mut rep = Reporter::new(o.jsonl, o.progress);
+    let handle = crawler.handle();
+    let summary = crawler.run(urls, |outcome| {
+        rep.on_outcome(outcome);
+        if rep.broken_pipe {
+            handle.stop();
+        }
+    });
+    rep.finish();
+    Ok(summary)
+}
+
+fn run_demo(o: Options) -> Result<Summary, String> {
+    let server = DemoServer::start(o.hosts, o.page_size).map_err(|e| e.to_string())?;
+    eprintln!(
+        "demo: {} URLs over {} loopback hosts ({}..), concurrency {}, per host {}",
+        o.urls,
+        server.addrs().len(),
+        server.addrs()[0],
+        o.config.concurrency,
+        o.config.per_host
+    );
+    let mut crawler = Crawler::new(o.config).map_err(|e| e.to_string())?;
+    let mut rep = Reporter::new(o.jsonl, o.progress);
+    let summary = crawler.run(server.urls(o.urls), |outcome| rep.on_outcome(outcome));
+    rep.finish();
+    Ok(summary)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(command) = args.first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let demo = match command.as_str() {
+        "crawl" => false,
+        "demo" => true,
+        "-h" | "--help" | "help" => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        other => {
+            eprintln!("unknown command: {other}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let options = match parse_args(&args[1..], demo) {
+        Ok(o) => o,
+        Err(msg) if msg.is_empty() => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(msg) => {
+            eprintln!("oneloop: {msg}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = if demo {
+        run_demo(options)
+    } else {
+        run_crawl(options)
+    };
+    match result {
+        Ok(summary) => {
+            if demo {
+                println!("{summary}");
+            } else {
+                eprintln!("{summary}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(msg) => {
+            eprintln!("oneloop: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}

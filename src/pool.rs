@@ -173,6 +173,38 @@ impl<H: Copy + PartialEq> Pool<H> {
         }
     }
 
+    /// Like [`checkout`](Self::checkout) but never reuses: for a retry after a
+    /// reused connection failed, when the other idle connections of the key
+    /// are suspect too. At the per-key limit, the key's oldest idle
+    /// connection makes room.
+    pub fn checkout_fresh(&mut self, key: &str) -> Checkout<H> {
+        if let Some(entry) = self.entries.get_mut(key) {
+            if entry.open >= self.config.max_per_key {
+                if entry.idle.is_empty() {
+                    return Checkout::Full;
+                }
+                let conn = entry.idle.remove(0);
+                self.idle -= 1;
+                self.stats.evicted += 1;
+                self.stats.opened += 1;
+                return Checkout::OpenAfterEvict(conn.handle);
+            }
+        }
+        if self.open < self.config.max_total {
+            self.count_open(key);
+            return Checkout::Open;
+        }
+        match self.pop_lru() {
+            Some((evicted_key, conn)) => {
+                self.forget_one(&evicted_key);
+                self.stats.evicted += 1;
+                self.count_open(key);
+                Checkout::OpenAfterEvict(conn.handle)
+            }
+            None => Checkout::Full,
+        }
+    }
+
     /// A busy connection of `key` is idle again and may be reused.
     pub fn checkin(&mut self, key: &str, handle: H, now: Instant) {
         let seq = self.next_seq;
@@ -388,6 +420,21 @@ mod tests {
         assert_eq!(p.open(), 0);
         assert!(p.entries.is_empty(), "no memory kept for closed origins");
         assert_eq!(p.poll_timeout(), None);
+    }
+
+    #[test]
+    fn fresh_checkout_never_reuses() {
+        let mut p = pool(10, 2);
+        let t = Instant::now();
+        p.checkout("a");
+        p.checkout("a");
+        p.checkin("a", 1, t);
+        assert_eq!(p.checkout_fresh("a"), Checkout::OpenAfterEvict(1));
+        assert_eq!(p.open_for("a"), 2);
+        assert_eq!(p.checkout_fresh("a"), Checkout::Full);
+        p.closed("a");
+        assert_eq!(p.checkout_fresh("a"), Checkout::Open);
+        assert_eq!(p.open(), 2);
     }
 
     #[test]

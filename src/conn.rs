@@ -1,0 +1,492 @@
+//! One connection's lifecycle, as one `enum` of states.
+//!
+//! ```text
+//!             ┌────────────── next address on failure ─┐
+//!             v                                         │
+//!   new ──> Connecting ──> Sending ──> ReadingHead ──> ReadingBody ──> Idle ──> Sending (reuse)
+//!             │              │            │               │            │
+//!             └──────────────┴────────────┴───────────────┴────────────┴──> Closed
+//! ```
+//!
+//! [`Conn::drive`] runs the machine as far as the socket allows (mio is
+//! edge-triggered, so every step does its I/O until `WouldBlock`) and reports
+//! what happened as a [`ConnEvent`]. It never decides *which* request to send
+//! or what to do with a finished response: that is the crawler's business. The
+//! HTTP work itself is the sans-IO [`ResponseReader`]; this module only moves
+//! bytes between it and the socket.
+//!
+//! Every transition goes through [`Conn::set_state`], which logs it at `trace`
+//! level (`RUST_LOG`-style filtering is up to the `log` backend you install).
+
+use crate::error::{Error, ErrorKind, Phase};
+use crate::http::{Limits, Method, Progress, Response, ResponseReader};
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// The states of a connection. See the [module docs](self).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnState {
+    /// TCP handshake in progress with `addrs[addr_idx]`.
+    Connecting,
+    /// Writing the request.
+    Sending,
+    /// Waiting for / reading the response head.
+    ReadingHead,
+    /// Reading the response body.
+    ReadingBody,
+    /// Open and unused, parked in the pool.
+    Idle,
+    /// Done; the socket is closed or about to be.
+    Closed,
+}
+
+impl ConnState {
+    /// The phase a failure in this state is reported in.
+    pub fn phase(self) -> Phase {
+        match self {
+            ConnState::Connecting => Phase::Connect,
+            ConnState::Sending => Phase::Send,
+            ConnState::ReadingHead | ConnState::Idle | ConnState::Closed => Phase::Head,
+            ConnState::ReadingBody => Phase::Body,
+        }
+    }
+}
+
+/// What [`Conn::drive`] has to report.
+#[derive(Debug)]
+pub enum ConnEvent {
+    /// Nothing to report: waiting for readiness.
+    Pending,
+    /// The TCP connection is up (the request is being sent).
+    Connected,
+    /// The response is complete and is in [`Conn::response`].
+    Done,
+    /// The current request failed; the connection is closed.
+    Failed(Error),
+    /// The connection was idle and the server closed it (or sent junk).
+    IdleClosed,
+}
+
+const READ_CHUNK: usize = 16 * 1024;
+
+/// The per-phase timeouts a connection enforces (the per-request total
+/// deadline is the crawler's).
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// From the start of a connect attempt to the connection being up.
+    pub connect: std::time::Duration,
+    /// From the start of sending to the end of the response head.
+    pub head: std::time::Duration,
+    /// The longest silence while reading the body.
+    pub body_idle: std::time::Duration,
+}
+
+/// A connection. Fields are public to the crate: the crawler is its driver.
+pub struct Conn {
+    /// The generation this connection was born with (see [`crate::reactor::Token`]).
+    pub generation: u32,
+    /// The origin key (`scheme://host:port`) this connection belongs to.
+    pub key: Box<str>,
+    /// Where the machine is.
+    pub state: ConnState,
+    stream: Option<TcpStream>,
+    addrs: Vec<SocketAddr>,
+    addr_idx: usize,
+    /// The last connect error, reported if every address fails.
+    last_connect_error: Option<io::Error>,
+    out: Vec<u8>,
+    out_pos: usize,
+    inbuf: Vec<u8>,
+    in_start: usize,
+    in_end: usize,
+    reader: ResponseReader,
+    /// The response being read.
+    pub response: Response,
+    /// Requests completed on this connection.
+    pub served: u32,
+    /// The request (crawler slab slot) this connection carries, if any.
+    pub request: Option<usize>,
+    /// Whether any byte of the current response arrived (a reused connection
+    /// that fails before that is retried on a fresh one).
+    pub got_response_bytes: bool,
+    connect_since: Instant,
+    send_since: Instant,
+    last_read: Instant,
+    /// A timer is armed for this instant (the crawler re-arms lazily).
+    pub timer_at: Option<(crate::reactor::TimerId, Instant)>,
+    /// When the TCP connect finished.
+    pub connected_at: Option<Instant>,
+    /// When the first response byte arrived.
+    pub first_byte_at: Option<Instant>,
+    trace: bool,
+    id: u64,
+}
+
+impl Conn {
+    /// A connection to one of `addrs` (tried in order), for origin `key`.
+    /// Call [`start_connect`](Self::start_connect) next.
+    pub fn new(
+        id: u64,
+        generation: u32,
+        key: Box<str>,
+        addrs: Vec<SocketAddr>,
+        limits: Limits,
+        keep_body: bool,
+        trace: bool,
+        now: Instant,
+    ) -> Conn {
+        Conn {
+            generation,
+            key,
+            state: ConnState::Connecting,
+            stream: None,
+            addrs,
+            addr_idx: 0,
+            last_connect_error: None,
+            out: Vec::new(),
+            out_pos: 0,
+            inbuf: Vec::new(),
+            in_start: 0,
+            in_end: 0,
+            reader: ResponseReader::new(limits, Method::Get, keep_body),
+            response: Response::default(),
+            served: 0,
+            request: None,
+            got_response_bytes: false,
+            connect_since: now,
+            send_since: now,
+            last_read: now,
+            timer_at: None,
+            connected_at: None,
+            first_byte_at: None,
+            trace,
+            id,
+        }
+    }
+
+    /// Every transition passes here, so a trace shows the whole life.
+    pub fn set_state(&mut self, next: ConnState, now: Instant) {
+        if self.trace {
+            log::trace!("conn {} {}: {:?} -> {:?}", self.id, self.key, self.state, next);
+        }
+        if next == ConnState::Sending {
+            self.send_since = now;
+        }
+        self.state = next;
+    }
+
+    /// When the current phase times out: the connect timeout runs from the
+    /// connect attempt, the head timeout from the start of sending, the body
+    /// timeout from the last byte received (it is an *idle* timeout).
+    pub fn deadline(&self, t: &Timeouts) -> Option<Instant> {
+        match self.state {
+            ConnState::Connecting => Some(self.connect_since + t.connect),
+            ConnState::Sending | ConnState::ReadingHead => Some(self.send_since + t.head),
+            ConnState::ReadingBody => Some(self.last_read + t.body_idle),
+            ConnState::Idle | ConnState::Closed => None,
+        }
+    }
+
+    /// The request bytes buffer, to be filled by the caller before
+    /// [`begin_request`](Self::begin_request).
+    pub fn out_buffer(&mut self) -> &mut Vec<u8> {
+        self.out.clear();
+        self.out_pos = 0;
+        &mut self.out
+    }
+
+    /// Starts a request whose bytes are in [`out_buffer`](Self::out_buffer).
+    /// On a fresh connection the bytes go out once connected.
+    pub fn begin_request(&mut self, method: Method, request: usize, now: Instant) {
+        self.reader.reset(method);
+        self.response.clear();
+        self.request = Some(request);
+        self.got_response_bytes = false;
+        self.first_byte_at = None;
+        if self.state == ConnState::Idle {
+            self.set_state(ConnState::Sending, now);
+        }
+    }
+
+    /// Opens a socket to the next address and registers it. On failure of
+    /// every remaining address, returns the connect error.
+    pub fn start_connect(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        now: Instant,
+    ) -> Result<(), Error> {
+        self.close_socket(registry);
+        self.connect_since = now;
+        while self.addr_idx < self.addrs.len() {
+            let addr = self.addrs[self.addr_idx];
+            self.addr_idx += 1;
+            match TcpStream::connect(addr) {
+                Ok(mut stream) => {
+                    // Both interests, once: edge-triggered readiness costs nothing
+                    // while idle, and saves a reregister per state change.
+                    match registry.register(
+                        &mut stream,
+                        token,
+                        Interest::READABLE | Interest::WRITABLE,
+                    ) {
+                        Ok(()) => {
+                            self.stream = Some(stream);
+                            return Ok(());
+                        }
+                        Err(e) => self.last_connect_error = Some(e),
+                    }
+                }
+                Err(e) => self.last_connect_error = Some(e),
+            }
+        }
+        Err(self.connect_error())
+    }
+
+    fn connect_error(&mut self) -> Error {
+        match self.last_connect_error.take() {
+            Some(e) => Error::from_io(Phase::Connect, &e),
+            None => Error::new(Phase::Connect, ErrorKind::Io, "no address to connect to"),
+        }
+    }
+
+    /// Is there another address to try after a connect failure or timeout?
+    pub fn has_next_address(&self) -> bool {
+        self.addr_idx < self.addrs.len()
+    }
+
+    /// The address of the current (or last) connect attempt.
+    pub fn current_address(&self) -> Option<SocketAddr> {
+        self.addrs.get(self.addr_idx.wrapping_sub(1)).copied()
+    }
+
+    /// Deregisters and drops the socket.
+    pub fn close_socket(&mut self, registry: &Registry) {
+        if let Some(mut s) = self.stream.take() {
+            let _ = registry.deregister(&mut s);
+        }
+    }
+
+    /// Closes for good.
+    pub fn close(&mut self, registry: &Registry, now: Instant) {
+        self.close_socket(registry);
+        self.set_state(ConnState::Closed, now);
+    }
+
+    /// Runs the machine as far as the socket allows.
+    pub fn drive(&mut self, registry: &Registry, token: Token, now: Instant) -> ConnEvent {
+        loop {
+            match self.state {
+                ConnState::Connecting => match self.check_connected() {
+                    Ok(false) => return ConnEvent::Pending,
+                    Ok(true) => {
+                        self.connected_at = Some(now);
+                        if let Some(s) = &self.stream {
+                            let _ = s.set_nodelay(true);
+                        }
+                        self.set_state(ConnState::Sending, now);
+                        // Report, then continue with Sending on the next call.
+                        return ConnEvent::Connected;
+                    }
+                    Err(e) => {
+                        self.last_connect_error = Some(e);
+                        if self.has_next_address() {
+                            match self.start_connect(registry, token, now) {
+                                Ok(()) => return ConnEvent::Pending,
+                                Err(e) => return self.fail(registry, e, now),
+                            }
+                        }
+                        let e = self.connect_error();
+                        return self.fail(registry, e, now);
+                    }
+                },
+                ConnState::Sending => match self.write_out() {
+                    Ok(true) => self.set_state(ConnState::ReadingHead, now),
+                    Ok(false) => return ConnEvent::Pending,
+                    Err(e) => {
+                        let e = Error::from_io(Phase::Send, &e);
+                        return self.fail(registry, e, now);
+                    }
+                },
+                ConnState::ReadingHead | ConnState::ReadingBody => {
+                    return self.read_response(registry, now)
+                }
+                ConnState::Idle => return self.check_idle(registry, now),
+                ConnState::Closed => return ConnEvent::Pending,
+            }
+        }
+    }
+
+    fn fail(&mut self, registry: &Registry, e: Error, now: Instant) -> ConnEvent {
+        self.close(registry, now);
+        ConnEvent::Failed(e)
+    }
+
+    /// mio's recipe for a non-blocking connect: a pending error means failure;
+    /// `peer_addr` succeeding means connected; `NotConnected` means not yet.
+    fn check_connected(&mut self) -> io::Result<bool> {
+        let Some(s) = &self.stream else {
+            return Err(io::Error::new(io::ErrorKind::NotConnected, "no socket"));
+        };
+        if let Some(e) = s.take_error()? {
+            return Err(e);
+        }
+        match s.peer_addr() {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
+            Err(e) if e.raw_os_error() == Some(libc_einprogress()) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes pending request bytes; true when all are out.
+    fn write_out(&mut self) -> io::Result<bool> {
+        let Some(s) = &mut self.stream else {
+            return Err(io::Error::new(io::ErrorKind::NotConnected, "no socket"));
+        };
+        while self.out_pos < self.out.len() {
+            match s.write(&self.out[self.out_pos..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.out_pos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Makes room at the end of the input buffer: compacts, then grows up to
+    /// what the head limit needs.
+    fn make_room(&mut self) {
+        if self.in_start == self.in_end {
+            self.in_start = 0;
+            self.in_end = 0;
+        } else if self.in_start > 0 && self.in_end == self.inbuf.len() {
+            self.inbuf.copy_within(self.in_start..self.in_end, 0);
+            self.in_end -= self.in_start;
+            self.in_start = 0;
+        }
+        if self.in_end == self.inbuf.len() {
+            let new_len = (self.inbuf.len() * 2).max(READ_CHUNK);
+            self.inbuf.resize(new_len, 0);
+        }
+    }
+
+    fn read_response(&mut self, registry: &Registry, now: Instant) -> ConnEvent {
+        loop {
+            self.make_room();
+            let Some(s) = &mut self.stream else {
+                let e = Error::new(self.state.phase(), ErrorKind::Io, "no socket");
+                return self.fail(registry, e, now);
+            };
+            match s.read(&mut self.inbuf[self.in_end..]) {
+                Ok(0) => {
+                    let result = self.reader.handle_eof();
+                    return match result {
+                        Ok(_) => {
+                            self.got_response_bytes = true;
+                            self.close(registry, now);
+                            ConnEvent::Done
+                        }
+                        Err(mut e) => {
+                            e.phase = self.state.phase();
+                            self.fail(registry, e, now)
+                        }
+                    };
+                }
+                Ok(n) => {
+                    if !self.got_response_bytes {
+                        self.got_response_bytes = true;
+                        self.first_byte_at = Some(now);
+                    }
+                    self.in_end += n;
+                    self.last_read = now;
+                    if let Some(ev) = self.feed(registry, now) {
+                        return ev;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ConnEvent::Pending,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let e = Error::from_io(self.state.phase(), &e);
+                    return self.fail(registry, e, now);
+                }
+            }
+        }
+    }
+
+    /// Hands buffered bytes to the reader. `Some` when there is news.
+    fn feed(&mut self, registry: &Registry, now: Instant) -> Option<ConnEvent> {
+        let input = &self.inbuf[self.in_start..self.in_end];
+        match self.reader.handle_bytes(input, &mut self.response) {
+            Ok((used, progress)) => {
+                self.in_start += used;
+                if self.state == ConnState::ReadingHead && self.reader.head_done() {
+                    self.set_state(ConnState::ReadingBody, now);
+                }
+                if progress == Progress::Done {
+                    return Some(ConnEvent::Done);
+                }
+                // Otherwise: an incomplete head stays in the buffer, and a body
+                // needs more bytes. Read on.
+                None
+            }
+            Err(e) => Some(self.fail(registry, e, now)),
+        }
+    }
+
+    /// After [`ConnEvent::Done`]: may this connection carry another request?
+    /// Only if the response allows keep-alive and the server sent nothing
+    /// beyond it.
+    pub fn reusable(&self) -> bool {
+        self.state != ConnState::Closed
+            && self.reader.keep_alive()
+            && self.in_start == self.in_end
+            && self.stream.is_some()
+    }
+
+    /// Parks the connection in the idle state.
+    pub fn make_idle(&mut self, now: Instant) {
+        self.request = None;
+        self.served += 1;
+        self.in_start = 0;
+        self.in_end = 0;
+        self.set_state(ConnState::Idle, now);
+    }
+
+    /// An idle connection became readable: the server closed it (EOF), reset
+    /// it, or sent bytes nobody asked for. All of these end it.
+    fn check_idle(&mut self, registry: &Registry, now: Instant) -> ConnEvent {
+        let Some(s) = &mut self.stream else {
+            self.close(registry, now);
+            return ConnEvent::IdleClosed;
+        };
+        let mut probe = [0u8; 1];
+        match s.read(&mut probe) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => ConnEvent::Pending,
+            _ => {
+                self.close(registry, now);
+                ConnEvent::IdleClosed
+            }
+        }
+    }
+
+    /// Bytes of input kept by this connection (for memory accounting).
+    pub fn buffer_bytes(&self) -> usize {
+        self.inbuf.capacity() + self.out.capacity() + self.response.body.capacity()
+    }
+}
+
+/// `EINPROGRESS`, which some platforms report from `peer_addr` on a socket
+/// that is still connecting.
+fn libc_einprogress() -> i32 {
+    if cfg!(target_os = "linux") {
+        115
+    } else {
+        36
+    }
+}

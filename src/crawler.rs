@@ -1,0 +1,867 @@
+//! The driver: one thread, one `mio::Poll`, moving bytes between sockets and
+//! the sans-IO cores (admission queue, pool, HTTP reader, timers).
+//!
+//! One turn of the loop:
+//! 1. pull input while the admission queue wants more, and start every request
+//!    it lets through (check out a connection, or open one);
+//! 2. block in `poll` until the earliest deadline (request, connection phase,
+//!    pooled idle connection);
+//! 3. drive every connection that had an event;
+//! 4. fire the timers that are due.
+//!
+//! Each finished request becomes one [`Outcome`] handed to the callback, then
+//! its places in the admission queue are freed and the next requests start.
+
+use crate::admission::{Admission, AdmissionConfig, HostId};
+use crate::conn::{Conn, ConnEvent, ConnState, Timeouts};
+use crate::dns::Resolver;
+use crate::error::{Error, ErrorKind, Phase};
+use crate::http::{encode_request, Limits, Method, Response};
+use crate::pool::{Checkout, Pool, PoolConfig};
+use crate::reactor::{LoopStats, TimerId, Timers, Token, WAKER_TOKEN};
+use crate::summary::Summary;
+use crate::url::Url;
+use mio::{Events, Poll, Waker};
+use slab::Slab;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Everything a crawl can be told. `Config::default()` is a polite,
+/// reasonable start; every field can be set from the command line.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Requests in flight at once, over all hosts.
+    pub concurrency: usize,
+    /// Requests in flight at once per origin (scheme, host, port).
+    pub per_host: usize,
+    /// Open connections, busy or idle, over all origins (raised to at least
+    /// `concurrency` so the pool never makes an admitted request wait).
+    pub max_connections: usize,
+    /// Open connections per origin (raised to at least `per_host`).
+    pub max_connections_per_host: usize,
+    /// Idle pooled connections are closed after this long.
+    pub idle_timeout: Duration,
+    /// A connection is closed after this many requests (0: no limit).
+    pub max_requests_per_connection: u32,
+    /// From the start of a connect attempt to the connection being up. On
+    /// expiry the next address is tried, if any.
+    pub connect_timeout: Duration,
+    /// From the start of sending the request to the end of the response head.
+    pub head_timeout: Duration,
+    /// The longest silence allowed while reading a body.
+    pub body_idle_timeout: Duration,
+    /// Everything for one request, from being pulled off the input (so time
+    /// waiting in the admission queue counts) to the end of the response.
+    pub total_timeout: Duration,
+    /// Limits on response heads and bodies.
+    pub limits: Limits,
+    /// The request method.
+    pub method: Method,
+    /// Extra request headers.
+    pub headers: Vec<(String, String)>,
+    /// The `User-Agent` header.
+    pub user_agent: String,
+    /// Keep response bodies (false: count their bytes only).
+    pub keep_body: bool,
+    /// Requests pulled from the input ahead of being started (bounds memory).
+    pub max_parked: usize,
+    /// A callback running longer than this is logged as a stall.
+    pub stall_threshold: Duration,
+    /// Name overrides, like curl's `--resolve`: (host, address).
+    pub resolve: Vec<(String, IpAddr)>,
+    /// Log every connection state transition at `trace` level.
+    pub trace: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            concurrency: 100,
+            per_host: 6,
+            max_connections: 100,
+            max_connections_per_host: 6,
+            idle_timeout: Duration::from_secs(90),
+            max_requests_per_connection: 0,
+            connect_timeout: Duration::from_secs(10),
+            head_timeout: Duration::from_secs(30),
+            body_idle_timeout: Duration::from_secs(30),
+            total_timeout: Duration::from_secs(120),
+            limits: Limits::default(),
+            method: Method::Get,
+            headers: Vec::new(),
+            user_agent: concat!("oneloop/", env!("CARGO_PKG_VERSION")).to_string(),
+            keep_body: true,
+            max_parked: 1024,
+            stall_threshold: Duration::from_millis(20),
+            resolve: Vec::new(),
+            trace: false,
+        }
+    }
+}
+
+impl Config {
+    fn validate(&self) -> Result<(), Error> {
+        let bad = |what: &str| Err(Error::new(Phase::Admission, ErrorKind::Malformed, what));
+        if self.concurrency == 0 || self.per_host == 0 {
+            return bad("concurrency and per_host must be at least 1");
+        }
+        if self.connect_timeout.is_zero()
+            || self.head_timeout.is_zero()
+            || self.body_idle_timeout.is_zero()
+            || self.total_timeout.is_zero()
+        {
+            return bad("timeouts must be positive");
+        }
+        if self.limits.max_head_bytes < 64 || self.limits.max_headers == 0 {
+            return bad("head limits are too small to read any response");
+        }
+        Ok(())
+    }
+}
+
+/// One input item: a URL, with an optional caller-chosen id.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// The URL to fetch.
+    pub url: String,
+    /// The id the outcome carries; `None` means "its position in the input".
+    pub id: Option<u64>,
+}
+
+impl From<String> for Request {
+    fn from(url: String) -> Request {
+        Request { url, id: None }
+    }
+}
+
+impl From<&str> for Request {
+    fn from(url: &str) -> Request {
+        Request {
+            url: url.to_string(),
+            id: None,
+        }
+    }
+}
+
+impl From<(u64, String)> for Request {
+    fn from((id, url): (u64, String)) -> Request {
+        Request { url, id: Some(id) }
+    }
+}
+
+/// Where a request's time went. Phases that did not happen (no connect on a
+/// reused connection) are `None`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timings {
+    /// Waiting in the admission queue.
+    pub queued: Duration,
+    /// Connecting, on a fresh connection (all addresses tried).
+    pub connect: Option<Duration>,
+    /// From start to the first response byte.
+    pub ttfb: Option<Duration>,
+    /// From start (leaving the admission queue) to the end.
+    pub total: Duration,
+}
+
+/// The result of one input item. Every item yields exactly one.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The request's id (its position in the input unless the caller set one).
+    pub id: u64,
+    /// The URL as given.
+    pub url: String,
+    /// Attempts made (more than one after a retry on a fresh connection).
+    pub attempts: u32,
+    /// Whether the final attempt used a pooled (reused) connection.
+    pub reused: bool,
+    /// Where the time went.
+    pub timings: Timings,
+    /// The response, or a typed error naming the phase that failed.
+    pub result: Result<Response, Error>,
+}
+
+/// Stops a running crawl from another thread (or from the callback).
+#[derive(Clone)]
+pub struct Handle {
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+}
+
+impl Handle {
+    /// Stops pulling input; requests not yet started end as `cancelled`
+    /// outcomes, requests in flight finish.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.waker.wake();
+    }
+}
+
+/// The crawler. See [the crate docs](crate) for an example.
+pub struct Crawler {
+    config: Config,
+    poll: Poll,
+    waker: Arc<Waker>,
+    stop: Arc<AtomicBool>,
+    resolver: Resolver,
+}
+
+/// A request the crawler knows about: parked or in flight.
+struct Req {
+    generation: u32,
+    id: u64,
+    url: Url,
+    host: HostId,
+    attempts: u32,
+    pulled_at: Instant,
+    started_at: Option<Instant>,
+    conn: Option<usize>,
+    timer: TimerId,
+    reused: bool,
+    connect_time: Option<Duration>,
+    ttfb: Option<Duration>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TimerKind {
+    Conn(Token),
+    Request(Token),
+}
+
+/// The state of one `run`.
+struct Run<'a> {
+    config: &'a Config,
+    resolver: &'a Resolver,
+    timeouts: Timeouts,
+    poll: &'a mut Poll,
+    conns: Slab<Conn>,
+    reqs: Slab<Req>,
+    generation: u32,
+    next_conn_id: u64,
+    admission: Admission<Token>,
+    pool: Pool<Token>,
+    timers: Timers<TimerKind>,
+    stats: LoopStats,
+    summary: Summary,
+    spare_responses: Vec<Response>,
+    addr_buf: Vec<IpAddr>,
+    /// Outcomes produced inside protocol work, delivered after it (so the
+    /// callback never runs with a connection half-updated).
+    ready: Vec<Outcome>,
+}
+
+impl Crawler {
+    /// A crawler with this configuration. Fails on a nonsensical config or if
+    /// the OS refuses an event queue.
+    pub fn new(config: Config) -> Result<Crawler, Error> {
+        config.validate()?;
+        let poll = Poll::new().map_err(|e| Error::from_io(Phase::Admission, &e))?;
+        let waker = Waker::new(poll.registry(), WAKER_TOKEN)
+            .map_err(|e| Error::from_io(Phase::Admission, &e))?;
+        let resolver = Resolver::new(&config.resolve);
+        Ok(Crawler {
+            config,
+            poll,
+            waker: Arc::new(waker),
+            stop: Arc::new(AtomicBool::new(false)),
+            resolver,
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// A handle that can stop the crawl from another thread.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            stop: self.stop.clone(),
+            waker: self.waker.clone(),
+        }
+    }
+
+    /// Fetches every URL of `input`, pulling it lazily, and calls `on_outcome`
+    /// once per item. Returns when every item has its outcome (or the crawl
+    /// was stopped and every started request has finished).
+    pub fn run<I, F>(&mut self, input: I, mut on_outcome: F) -> Summary
+    where
+        I: IntoIterator,
+        I::Item: Into<Request>,
+        F: FnMut(&Outcome),
+    {
+        self.stop.store(false, Ordering::SeqCst);
+        let config = &self.config;
+        let concurrency = config.concurrency;
+        let per_host = config.per_host.min(concurrency);
+        let mut run = Run {
+            config,
+            resolver: &self.resolver,
+            timeouts: Timeouts {
+                connect: config.connect_timeout,
+                head: config.head_timeout,
+                body_idle: config.body_idle_timeout,
+            },
+            poll: &mut self.poll,
+            conns: Slab::with_capacity(concurrency),
+            reqs: Slab::with_capacity(concurrency + config.max_parked.min(1 << 16)),
+            generation: 0,
+            next_conn_id: 0,
+            admission: Admission::new(AdmissionConfig {
+                max_in_flight: concurrency,
+                max_per_host: per_host,
+                max_parked: config.max_parked,
+            }),
+            pool: Pool::new(PoolConfig {
+                max_total: config.max_connections.max(concurrency),
+                max_per_key: config.max_connections_per_host.max(per_host),
+                idle_timeout: config.idle_timeout,
+            }),
+            timers: Timers::new(),
+            stats: LoopStats::default(),
+            summary: Summary::default(),
+            spare_responses: Vec::new(),
+            addr_buf: Vec::new(),
+            ready: Vec::new(),
+        };
+        let started = Instant::now();
+        let mut input = input.into_iter();
+        let mut next_id: u64 = 0;
+        let mut input_done = false;
+        let mut events = Events::with_capacity(1024);
+        let stop = self.stop.clone();
+        loop {
+            let turn_start = Instant::now();
+            // 1. Pull input and start what the limits allow.
+            if stop.load(Ordering::Relaxed) && !run.summary.stopped {
+                run.summary.stopped = true;
+                input_done = true;
+                run.cancel_parked(turn_start);
+            }
+            while !input_done && run.admission.wants_more() {
+                match input.next() {
+                    Some(item) => {
+                        let item: Request = item.into();
+                        let id = item.id.unwrap_or(next_id);
+                        next_id += 1;
+                        run.accept(id, item.url, turn_start);
+                    }
+                    None => input_done = true,
+                }
+                run.start_ready(turn_start);
+                run.deliver(&mut on_outcome);
+            }
+            run.start_ready(turn_start);
+            run.deliver(&mut on_outcome);
+            if input_done && run.reqs.is_empty() {
+                break;
+            }
+            // 2. Wait for readiness or the next deadline.
+            let now = Instant::now();
+            let deadline = match (run.timers.next_deadline(), run.pool.poll_timeout()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let timeout = deadline.map(|d| d.saturating_duration_since(now));
+            let protocol_before_poll = now - turn_start;
+            if let Err(e) = run.poll.poll(&mut events, timeout) {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    log::error!("poll failed: {e}");
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+            let after_poll = Instant::now();
+            run.stats.iterations += 1;
+            run.stats.time_in_poll += after_poll - now;
+            let n = events.iter().count() as u64;
+            run.stats.events += n;
+            run.stats.max_events_per_poll = run.stats.max_events_per_poll.max(n);
+            // 3. Drive the connections that are ready.
+            for event in events.iter() {
+                if event.token() == WAKER_TOKEN {
+                    continue;
+                }
+                run.on_ready(Token::from_mio(event.token()), after_poll);
+            }
+            // 4. Timers.
+            run.fire_timers(Instant::now());
+            let callbacks_before = run.stats.time_in_callbacks;
+            run.deliver(&mut on_outcome);
+            let in_callbacks = run.stats.time_in_callbacks - callbacks_before;
+            let turn = turn_start.elapsed();
+            run.stats.time_in_protocol +=
+                (turn.saturating_sub(after_poll - now)).saturating_sub(in_callbacks);
+            let _ = protocol_before_poll;
+        }
+        // Close what is left in the pool.
+        let now = Instant::now();
+        for (_, conn) in run.conns.iter_mut() {
+            conn.close(run.poll.registry(), now);
+        }
+        run.summary.elapsed = started.elapsed();
+        run.summary.pool = run.pool.stats();
+        run.summary.loop_stats = run.stats;
+        run.summary
+    }
+}
+
+impl Run<'_> {
+    fn next_generation(&mut self) -> u32 {
+        self.generation = self.generation.wrapping_add(1);
+        self.generation
+    }
+
+    /// A new input item: parse, then park in the admission queue (or fail now).
+    fn accept(&mut self, id: u64, raw: String, now: Instant) {
+        let url = match Url::parse_owned(raw.clone()) {
+            Ok(url) => url,
+            Err(e) => {
+                self.ready.push(Outcome {
+                    id,
+                    url: raw,
+                    attempts: 0,
+                    reused: false,
+                    timings: Timings::default(),
+                    result: Err(e),
+                });
+                return;
+            }
+        };
+        drop(raw);
+        let generation = self.next_generation();
+        let entry = self.reqs.vacant_entry();
+        let token = Token {
+            slot: entry.key(),
+            generation,
+        };
+        let timer = self
+            .timers
+            .insert(now + self.config.total_timeout, TimerKind::Request(token));
+        let host = self.admission.push(url.origin(), token);
+        entry.insert(Req {
+            generation,
+            id,
+            url,
+            host,
+            attempts: 0,
+            pulled_at: now,
+            started_at: None,
+            conn: None,
+            timer,
+            reused: false,
+            connect_time: None,
+            ttfb: None,
+        });
+    }
+
+    /// Starts every request the admission queue lets through.
+    fn start_ready(&mut self, now: Instant) {
+        while let Some((token, _host)) = self.admission.pop_ready() {
+            self.summary.max_in_flight = self.summary.max_in_flight.max(self.admission.in_flight());
+            let req = &mut self.reqs[token.slot];
+            req.started_at = Some(now);
+            self.dispatch(token.slot, false, now);
+        }
+    }
+
+    /// Finds a connection for an admitted request and sends it.
+    fn dispatch(&mut self, slot: usize, fresh_only: bool, now: Instant) {
+        self.reqs[slot].attempts += 1;
+        let key = self.reqs[slot].url.origin().to_string();
+        let checkout = if fresh_only {
+            self.pool.checkout_fresh(&key)
+        } else {
+            self.pool.checkout(&key)
+        };
+        match checkout {
+            Checkout::Reuse(ct) => {
+                self.reqs[slot].reused = true;
+                self.send_on(ct.slot, slot, now);
+            }
+            Checkout::Open => self.open_conn(slot, key, now),
+            Checkout::OpenAfterEvict(old) => {
+                self.drop_conn(old.slot, now);
+                self.open_conn(slot, key, now);
+            }
+            Checkout::Full => {
+                // Unreachable through the admission limits (see pool docs);
+                // fail loudly rather than hang.
+                let e = Error::new(Phase::Admission, ErrorKind::Io, "connection pool full");
+                self.finish(slot, Err(e), now);
+            }
+        }
+    }
+
+    fn open_conn(&mut self, slot: usize, key: String, now: Instant) {
+        let url = &self.reqs[slot].url;
+        self.addr_buf.clear();
+        if let Err(e) = self.resolver.lookup(url.host_bare(), &mut self.addr_buf) {
+            self.pool.closed(&key);
+            self.finish(slot, Err(e), now);
+            return;
+        }
+        let port = url.port();
+        let addrs: Vec<SocketAddr> = self
+            .addr_buf
+            .iter()
+            .map(|ip| SocketAddr::new(*ip, port))
+            .collect();
+        let generation = self.next_generation();
+        let id = self.next_conn_id;
+        self.next_conn_id += 1;
+        let entry = self.conns.vacant_entry();
+        let token = Token {
+            slot: entry.key(),
+            generation,
+        };
+        let mut conn = Conn::new(
+            id,
+            generation,
+            key.into_boxed_str(),
+            addrs,
+            self.config.limits,
+            self.config.keep_body,
+            self.config.trace,
+            now,
+        );
+        let connected = conn.start_connect(self.poll.registry(), token.to_mio(), now);
+        entry.insert(conn);
+        self.reqs[slot].reused = false;
+        self.reqs[slot].conn = Some(token.slot);
+        match connected {
+            Ok(()) => {
+                self.prepare_request(token.slot, slot, now);
+                self.arm_conn_timer(token.slot, now);
+            }
+            Err(e) => self.conn_failed(token.slot, e, now),
+        }
+    }
+
+    /// Encodes the request into the connection's output buffer.
+    fn prepare_request(&mut self, cslot: usize, rslot: usize, now: Instant) {
+        let req = &self.reqs[rslot];
+        let conn = &mut self.conns[cslot];
+        let out = conn.out_buffer();
+        encode_request(
+            out,
+            self.config.method,
+            &req.url,
+            &self.config.headers,
+            b"",
+            &self.config.user_agent,
+        );
+        conn.begin_request(self.config.method, rslot, now);
+        if let Some(mut resp) = self.spare_responses.pop() {
+            resp.clear();
+            std::mem::swap(&mut conn.response, &mut resp);
+        }
+    }
+
+    /// Sends a request on an idle pooled connection.
+    fn send_on(&mut self, cslot: usize, rslot: usize, now: Instant) {
+        self.reqs[rslot].conn = Some(cslot);
+        self.prepare_request(cslot, rslot, now);
+        self.drive(cslot, now);
+    }
+
+    fn on_ready(&mut self, token: Token, now: Instant) {
+        match self.conns.get(token.slot) {
+            Some(c) if c.generation == token.generation => self.drive(token.slot, now),
+            _ => {} // a stale event for a connection that is gone
+        }
+    }
+
+    /// Runs a connection's state machine and acts on what it reports.
+    fn drive(&mut self, cslot: usize, now: Instant) {
+        loop {
+            let token = Token {
+                slot: cslot,
+                generation: self.conns[cslot].generation,
+            };
+            let event = self.conns[cslot].drive(self.poll.registry(), token.to_mio(), now);
+            match event {
+                ConnEvent::Pending => {
+                    self.arm_conn_timer(cslot, now);
+                    return;
+                }
+                ConnEvent::Connected => {
+                    if let Some(r) = self.conns[cslot].request {
+                        let req = &mut self.reqs[r];
+                        let since = req.started_at.unwrap_or(now);
+                        req.connect_time = Some(now.saturating_duration_since(since));
+                    }
+                    // Continue: send the request.
+                }
+                ConnEvent::Done => {
+                    self.response_done(cslot, now);
+                    return;
+                }
+                ConnEvent::Failed(e) => {
+                    self.conn_failed(cslot, e, now);
+                    return;
+                }
+                ConnEvent::IdleClosed => {
+                    let conn = self.conns.remove(cslot);
+                    self.pool.remove_idle(&conn.key, token);
+                    self.cancel_conn_timer(&conn);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn response_done(&mut self, cslot: usize, now: Instant) {
+        let conn = &mut self.conns[cslot];
+        let Some(rslot) = conn.request.take() else {
+            return;
+        };
+        let resp = std::mem::take(&mut conn.response);
+        let first_byte = conn.first_byte_at;
+        let max = self.config.max_requests_per_connection;
+        let keep = conn.reusable() && (max == 0 || conn.served + 1 < max);
+        if keep {
+            conn.make_idle(now);
+            let token = Token {
+                slot: cslot,
+                generation: conn.generation,
+            };
+            let key = conn.key.clone();
+            self.pool.checkin(&key, token, now);
+        } else {
+            self.drop_conn_busy(cslot, now);
+        }
+        let req = &mut self.reqs[rslot];
+        if let (Some(t), Some(s)) = (first_byte, req.started_at) {
+            req.ttfb = Some(t.saturating_duration_since(s));
+        }
+        self.finish(rslot, Ok(resp), now);
+    }
+
+    /// The request on this connection failed and the connection is closed.
+    fn conn_failed(&mut self, cslot: usize, e: Error, now: Instant) {
+        let conn = self.conns.remove(cslot);
+        self.cancel_conn_timer(&conn);
+        self.pool.closed(&conn.key);
+        let Some(rslot) = conn.request else {
+            return;
+        };
+        let req = &self.reqs[rslot];
+        // A reused connection that failed before any byte of the response:
+        // the server most likely closed it while idle. Try once more on a
+        // fresh one (idempotent methods only).
+        if req.reused
+            && req.attempts == 1
+            && !conn.got_response_bytes
+            && self.config.method.is_idempotent()
+            && matches!(e.phase, Phase::Send | Phase::Head)
+        {
+            self.reqs[rslot].conn = None;
+            self.dispatch(rslot, true, now);
+            return;
+        }
+        self.finish(rslot, Err(e), now);
+    }
+
+    /// Closes a busy connection that is done with its request.
+    fn drop_conn_busy(&mut self, cslot: usize, now: Instant) {
+        let mut conn = self.conns.remove(cslot);
+        conn.close(self.poll.registry(), now);
+        self.cancel_conn_timer(&conn);
+        self.pool.closed(&conn.key);
+    }
+
+    /// Closes a connection the pool already forgot (evicted or expired).
+    fn drop_conn(&mut self, cslot: usize, now: Instant) {
+        let mut conn = self.conns.remove(cslot);
+        conn.close(self.poll.registry(), now);
+        self.cancel_conn_timer(&conn);
+    }
+
+    fn cancel_conn_timer(&mut self, conn: &Conn) {
+        if let Some((id, _)) = conn.timer_at {
+            self.timers.cancel(id);
+        }
+    }
+
+    /// Makes sure a timer fires no later than the connection's deadline.
+    /// Deadlines that move later (the body idle timeout, on every read) do
+    /// not touch the heap: the early timer fires, sees the later deadline,
+    /// and re-arms once.
+    fn arm_conn_timer(&mut self, cslot: usize, _now: Instant) {
+        let conn = &mut self.conns[cslot];
+        let Some(deadline) = conn.deadline(&self.timeouts) else {
+            return;
+        };
+        match conn.timer_at {
+            Some((_, at)) if at <= deadline => {}
+            other => {
+                if let Some((id, _)) = other {
+                    self.timers.cancel(id);
+                }
+                let token = Token {
+                    slot: cslot,
+                    generation: conn.generation,
+                };
+                let id = self.timers.insert(deadline, TimerKind::Conn(token));
+                conn.timer_at = Some((id, deadline));
+            }
+        }
+    }
+
+    fn fire_timers(&mut self, now: Instant) {
+        while let Some(kind) = self.timers.pop_expired(now) {
+            match kind {
+                TimerKind::Conn(token) => self.conn_timer(token, now),
+                TimerKind::Request(token) => self.request_timer(token, now),
+            }
+        }
+        while let Some(token) = self.pool.poll_expired(now) {
+            self.drop_conn(token.slot, now);
+        }
+    }
+
+    fn conn_timer(&mut self, token: Token, now: Instant) {
+        let Some(conn) = self.conns.get_mut(token.slot) else {
+            return;
+        };
+        if conn.generation != token.generation {
+            return;
+        }
+        conn.timer_at = None;
+        match conn.deadline(&self.timeouts) {
+            None => {}
+            Some(d) if d > now => self.arm_conn_timer(token.slot, now),
+            Some(_) => {
+                let state = conn.state;
+                if state == ConnState::Connecting && conn.has_next_address() {
+                    let addr = conn.current_address();
+                    log::debug!("connect to {addr:?} timed out, trying the next address");
+                    match conn.start_connect(self.poll.registry(), token.to_mio(), now) {
+                        Ok(()) => self.arm_conn_timer(token.slot, now),
+                        Err(e) => {
+                            conn.close(self.poll.registry(), now);
+                            self.conn_failed(token.slot, e, now);
+                        }
+                    }
+                    return;
+                }
+                let what = match state {
+                    ConnState::Connecting => "connect",
+                    ConnState::ReadingBody => "body idle",
+                    _ => "response head",
+                };
+                let e = Error::new(state.phase(), ErrorKind::Timeout, format!("{what} timeout"));
+                conn.close(self.poll.registry(), now);
+                // A timeout is not retried: the server is alive but slow.
+                let rslot = conn.request;
+                let conn = self.conns.remove(token.slot);
+                self.pool.closed(&conn.key);
+                if let Some(r) = rslot {
+                    self.finish(r, Err(e), now);
+                }
+            }
+        }
+    }
+
+    /// The total deadline of a request passed.
+    fn request_timer(&mut self, token: Token, now: Instant) {
+        let Some(req) = self.reqs.get(token.slot) else {
+            return;
+        };
+        if req.generation != token.generation {
+            return;
+        }
+        let limit = self.config.total_timeout;
+        match req.conn {
+            None if req.started_at.is_none() => {
+                let host = req.host;
+                self.admission.remove_parked(host, &token);
+                let e = Error::new(
+                    Phase::Admission,
+                    ErrorKind::Deadline,
+                    format!("total timeout {limit:?} passed while queued"),
+                );
+                self.finish_parked(token.slot, Err(e), now);
+            }
+            None => {
+                let e = Error::new(Phase::Admission, ErrorKind::Deadline, "total timeout");
+                self.finish(token.slot, Err(e), now);
+            }
+            Some(cslot) => {
+                let mut conn = self.conns.remove(cslot);
+                let phase = conn.state.phase();
+                conn.close(self.poll.registry(), now);
+                self.cancel_conn_timer(&conn);
+                self.pool.closed(&conn.key);
+                let e = Error::new(
+                    phase,
+                    ErrorKind::Deadline,
+                    format!("total timeout {limit:?} passed"),
+                );
+                self.finish(token.slot, Err(e), now);
+            }
+        }
+    }
+
+    /// Ends an admitted request: builds its outcome and frees its places.
+    fn finish(&mut self, rslot: usize, result: Result<Response, Error>, now: Instant) {
+        let host = self.reqs[rslot].host;
+        self.finish_parked(rslot, result, now);
+        self.admission.release(host);
+    }
+
+    /// Ends a request that never started (or builds the outcome of one that
+    /// did; `finish` also releases its admission places).
+    fn finish_parked(&mut self, rslot: usize, result: Result<Response, Error>, now: Instant) {
+        let req = self.reqs.remove(rslot);
+        self.timers.cancel(req.timer);
+        let started = req.started_at.unwrap_or(now);
+        let timings = Timings {
+            queued: started.saturating_duration_since(req.pulled_at),
+            connect: if req.reused { None } else { req.connect_time },
+            ttfb: req.ttfb,
+            total: now.saturating_duration_since(started),
+        };
+        self.ready.push(Outcome {
+            id: req.id,
+            url: req.url.into_string(),
+            attempts: req.attempts,
+            reused: req.reused,
+            timings,
+            result,
+        });
+    }
+
+    fn cancel_parked(&mut self, now: Instant) {
+        for token in self.admission.drain_parked() {
+            let e = Error::new(Phase::Admission, ErrorKind::Cancelled, "crawl stopped");
+            self.finish_parked(token.slot, Err(e), now);
+        }
+    }
+
+    /// Hands finished outcomes to the callback, timing it.
+    fn deliver<F: FnMut(&Outcome)>(&mut self, on_outcome: &mut F) {
+        for mut outcome in self.ready.drain(..) {
+            self.summary.record(&outcome);
+            let t0 = Instant::now();
+            on_outcome(&outcome);
+            let took = t0.elapsed();
+            if self
+                .stats
+                .record_callback(&outcome.url, took, self.config.stall_threshold)
+            {
+                log::warn!(
+                    "the callback for {} held the loop for {:?}",
+                    outcome.url,
+                    took
+                );
+            }
+            if let Ok(resp) = &mut outcome.result {
+                if self.spare_responses.len() < self.config.concurrency {
+                    self.spare_responses.push(std::mem::take(resp));
+                }
+            }
+        }
+    }
+}

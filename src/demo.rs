@@ -1,0 +1,259 @@
+//! An embedded loopback HTTP/1.1 server for `oneloop demo`, examples and
+//! benchmarks: no internet needed.
+//!
+//! It runs on its own thread with its own `mio::Poll`, listens on `hosts`
+//! loopback ports (each port plays one virtual host, so the crawler's
+//! per-host limits and pool keys apply), keeps connections alive, and answers
+//! every `GET /...` with the same page of `page_size` bytes. Pipelined
+//! requests are answered in order.
+//!
+//! ```
+//! use oneloop::demo::DemoServer;
+//! use oneloop::{Config, Crawler};
+//!
+//! let server = DemoServer::start(2, 512).unwrap();
+//! let mut crawler = Crawler::new(Config::default()).unwrap();
+//! let summary = crawler.run(server.urls(100), |_| {});
+//! assert_eq!(summary.status_classes[2], 100);
+//! ```
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use slab::Slab;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+const WAKE: Token = Token(usize::MAX);
+const MAX_REQUEST_HEAD: usize = 16 * 1024;
+
+/// The running server; stops and joins its thread when dropped.
+pub struct DemoServer {
+    addrs: Vec<SocketAddr>,
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+    served: Arc<AtomicU64>,
+    accepted: Arc<AtomicU64>,
+    thread: Option<JoinHandle<()>>,
+}
+
+struct Client {
+    stream: TcpStream,
+    inbuf: Vec<u8>,
+    out: Vec<u8>,
+    out_pos: usize,
+}
+
+impl DemoServer {
+    /// Starts a server on `hosts` loopback ports answering pages of
+    /// `page_size` bytes.
+    pub fn start(hosts: usize, page_size: usize) -> io::Result<DemoServer> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
+        let mut listeners = Vec::new();
+        let mut addrs = Vec::new();
+        for i in 0..hosts.max(1) {
+            let mut l = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+            poll.registry()
+                .register(&mut l, Token(i), Interest::READABLE)?;
+            addrs.push(l.local_addr()?);
+            listeners.push(l);
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let served = Arc::new(AtomicU64::new(0));
+        let accepted = Arc::new(AtomicU64::new(0));
+        let page = page(page_size);
+        let (s, sv, ac) = (stop.clone(), served.clone(), accepted.clone());
+        let thread = std::thread::Builder::new()
+            .name("oneloop-demo-server".into())
+            .spawn(move || serve(poll, listeners, page, s, sv, ac))?;
+        Ok(DemoServer {
+            addrs,
+            stop,
+            waker,
+            served,
+            accepted,
+            thread: Some(thread),
+        })
+    }
+
+    /// The listening addresses, one per virtual host.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// `n` URLs spread round robin over the hosts, generated lazily: the
+    /// iterator holds no list, so a crawl of millions costs no memory here.
+    pub fn urls(&self, n: u64) -> impl Iterator<Item = String> + Send + 'static {
+        let ports: Vec<u16> = self.addrs.iter().map(|a| a.port()).collect();
+        (0..n).map(move |i| {
+            let port = ports[(i % ports.len() as u64) as usize];
+            format!("http://127.0.0.1:{port}/page/{i}")
+        })
+    }
+
+    /// Responses sent so far.
+    pub fn served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for DemoServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.waker.wake();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn page(size: usize) -> (Vec<u8>, Vec<u8>) {
+    let mut body = b"<!doctype html><title>oneloop demo</title><p>".to_vec();
+    while body.len() < size {
+        body.extend_from_slice(b"all work and no play. ");
+    }
+    body.truncate(size);
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let mut get = head.clone().into_bytes();
+    get.extend_from_slice(&body);
+    (get, head.into_bytes())
+}
+
+fn serve(
+    mut poll: Poll,
+    listeners: Vec<TcpListener>,
+    (get_response, head_response): (Vec<u8>, Vec<u8>),
+    stop: Arc<AtomicBool>,
+    served: Arc<AtomicU64>,
+    accepted: Arc<AtomicU64>,
+) {
+    let base = listeners.len();
+    let mut clients: Slab<Client> = Slab::new();
+    let mut events = Events::with_capacity(1024);
+    while !stop.load(Ordering::Relaxed) {
+        if poll.poll(&mut events, None).is_err() {
+            continue;
+        }
+        for ev in events.iter() {
+            let t = ev.token();
+            if t == WAKE {
+                continue;
+            }
+            if t.0 < base {
+                loop {
+                    match listeners[t.0].accept() {
+                        Ok((mut stream, _)) => {
+                            accepted.fetch_add(1, Ordering::Relaxed);
+                            let _ = stream.set_nodelay(true);
+                            let entry = clients.vacant_entry();
+                            let token = Token(base + entry.key());
+                            if poll
+                                .registry()
+                                .register(
+                                    &mut stream,
+                                    token,
+                                    Interest::READABLE | Interest::WRITABLE,
+                                )
+                                .is_ok()
+                            {
+                                entry.insert(Client {
+                                    stream,
+                                    inbuf: Vec::new(),
+                                    out: Vec::new(),
+                                    out_pos: 0,
+                                });
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(_) => break,
+                    }
+                }
+                continue;
+            }
+            let slot = t.0 - base;
+            let Some(client) = clients.get_mut(slot) else {
+                continue;
+            };
+            let alive = handle_client(client, &get_response, &head_response, &served);
+            if !alive {
+                let mut c = clients.remove(slot);
+                let _ = poll.registry().deregister(&mut c.stream);
+            }
+        }
+    }
+}
+
+/// Reads, answers, writes; false when the connection should be dropped.
+fn handle_client(
+    c: &mut Client,
+    get_response: &[u8],
+    head_response: &[u8],
+    served: &AtomicU64,
+) -> bool {
+    let mut buf = [0u8; 8192];
+    let mut eof = false;
+    loop {
+        match c.stream.read(&mut buf) {
+            Ok(0) => {
+                eof = true;
+                break;
+            }
+            Ok(n) => {
+                c.inbuf.extend_from_slice(&buf[..n]);
+                if c.inbuf.len() > MAX_REQUEST_HEAD * 4 {
+                    return false;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+    // Answer every complete request head (requests carry no body here).
+    let mut start = 0;
+    while let Some(end) = find_head_end(&c.inbuf[start..]) {
+        let head = &c.inbuf[start..start + end];
+        if head.starts_with(b"HEAD ") {
+            c.out.extend_from_slice(head_response);
+        } else {
+            c.out.extend_from_slice(get_response);
+        }
+        served.fetch_add(1, Ordering::Relaxed);
+        start += end;
+    }
+    c.inbuf.drain(..start);
+    if c.inbuf.len() > MAX_REQUEST_HEAD {
+        return false;
+    }
+    while c.out_pos < c.out.len() {
+        match c.stream.write(&c.out[c.out_pos..]) {
+            Ok(n) => c.out_pos += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+    if c.out_pos == c.out.len() {
+        c.out.clear();
+        c.out_pos = 0;
+        if c.out.capacity() > 64 * 1024 {
+            c.out.shrink_to(64 * 1024);
+        }
+    }
+    !eof || c.out_pos < c.out.len()
+}
+
+fn find_head_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+}

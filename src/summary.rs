@@ -1,0 +1,262 @@
+//! What a crawl did, in numbers: the [`Summary`] returned by
+//! [`Crawler::run`](crate::Crawler::run), and the fixed-size latency
+//! [`Histogram`] behind its percentiles.
+
+use crate::pool::PoolStats;
+use crate::reactor::LoopStats;
+use crate::Outcome;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+const SUB_BUCKETS: usize = 16;
+const BUCKETS: usize = 64 * SUB_BUCKETS;
+
+/// A log-linear histogram of microseconds: 16 sub-buckets per power of two,
+/// so any value is reported within 1/16 (6%) of itself. Fixed size (8 KiB),
+/// whatever the number of samples: memory does not grow with the crawl.
+#[derive(Clone)]
+pub struct Histogram {
+    counts: Box<[u64; BUCKETS]>,
+    total: u64,
+    max: u64,
+}
+
+impl Default for Histogram {
+    fn default() -> Histogram {
+        Histogram {
+            counts: Box::new([0; BUCKETS]),
+            total: 0,
+            max: 0,
+        }
+    }
+}
+
+impl fmt::Debug for Histogram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Histogram")
+            .field("count", &self.total)
+            .field("p50", &self.percentile(50.0))
+            .field("max", &self.max())
+            .finish()
+    }
+}
+
+fn bucket_of(v: u64) -> usize {
+    if v < SUB_BUCKETS as u64 {
+        return v as usize;
+    }
+    let exp = 63 - v.leading_zeros() as usize; // >= 4
+    let sub = ((v >> (exp - 4)) & (SUB_BUCKETS as u64 - 1)) as usize;
+    (exp - 3) * SUB_BUCKETS + sub
+}
+
+fn bucket_high(b: usize) -> u64 {
+    if b < SUB_BUCKETS {
+        return b as u64;
+    }
+    let exp = b / SUB_BUCKETS + 3;
+    let sub = (b % SUB_BUCKETS) as u64;
+    let low = (1u64 << exp) | (sub << (exp - 4));
+    low + (1u64 << (exp - 4)) - 1
+}
+
+impl Histogram {
+    /// Adds one sample.
+    pub fn record(&mut self, d: Duration) {
+        let us = d.as_micros().min(u64::MAX as u128) as u64;
+        self.counts[bucket_of(us)] += 1;
+        self.total += 1;
+        self.max = self.max.max(us);
+    }
+
+    /// Number of samples.
+    pub fn count(&self) -> u64 {
+        self.total
+    }
+
+    /// The largest sample.
+    pub fn max(&self) -> Duration {
+        Duration::from_micros(self.max)
+    }
+
+    /// The `p`th percentile (0–100), as the upper edge of its bucket.
+    pub fn percentile(&self, p: f64) -> Duration {
+        if self.total == 0 {
+            return Duration::ZERO;
+        }
+        let rank = ((p / 100.0) * self.total as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (b, &c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return Duration::from_micros(bucket_high(b).min(self.max));
+            }
+        }
+        self.max()
+    }
+}
+
+/// The numbers of one crawl.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    /// Outcomes delivered (one per input item).
+    pub outcomes: u64,
+    /// Outcomes carrying a response.
+    pub responses: u64,
+    /// Responses by status class: index 1 = 1xx … 5 = 5xx, 0 = anything else.
+    pub status_classes: [u64; 6],
+    /// Errors by (phase, kind).
+    pub errors: BTreeMap<(&'static str, &'static str), u64>,
+    /// Wall-clock time of the run.
+    pub elapsed: Duration,
+    /// Body bytes received.
+    pub body_bytes: u64,
+    /// Latency from start (admission) to the end of the response, for responses.
+    pub latency: Histogram,
+    /// Requests sent on a reused connection.
+    pub reused_requests: u64,
+    /// Requests retried on a fresh connection after a reused one failed early.
+    pub retries: u64,
+    /// Connection pool counters (connections opened, reused, evicted...).
+    pub pool: PoolStats,
+    /// The event loop's counters.
+    pub loop_stats: LoopStats,
+    /// The most requests in flight at once.
+    pub max_in_flight: usize,
+    /// True if the crawl was stopped early through a [`Handle`](crate::Handle).
+    pub stopped: bool,
+}
+
+impl Summary {
+    /// Outcomes per second of wall-clock time.
+    pub fn throughput(&self) -> f64 {
+        let s = self.elapsed.as_secs_f64();
+        if s > 0.0 {
+            self.outcomes as f64 / s
+        } else {
+            0.0
+        }
+    }
+
+    /// Outcomes that carried an error.
+    pub fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+
+    /// Accounts for one outcome.
+    pub fn record(&mut self, outcome: &Outcome) {
+        self.outcomes += 1;
+        if outcome.reused {
+            self.reused_requests += 1;
+        }
+        if outcome.attempts > 1 {
+            self.retries += u64::from(outcome.attempts - 1);
+        }
+        match &outcome.result {
+            Ok(resp) => {
+                self.responses += 1;
+                let class = (resp.status / 100) as usize;
+                self.status_classes[if (1..=5).contains(&class) { class } else { 0 }] += 1;
+                self.body_bytes += resp.body_len;
+                self.latency.record(outcome.timings.total);
+            }
+            Err(e) => {
+                *self
+                    .errors
+                    .entry((e.phase.as_str(), e.kind.as_str()))
+                    .or_insert(0) += 1;
+            }
+        }
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} outcomes in {:.2}s: {:.0}/s{}",
+            self.outcomes,
+            self.elapsed.as_secs_f64(),
+            self.throughput(),
+            if self.stopped { " (stopped early)" } else { "" }
+        )?;
+        let c = &self.status_classes;
+        writeln!(
+            f,
+            "responses: {} (1xx {}, 2xx {}, 3xx {}, 4xx {}, 5xx {}, other {}), {} body bytes",
+            self.responses, c[1], c[2], c[3], c[4], c[5], c[0], self.body_bytes
+        )?;
+        write!(f, "errors: {}", self.error_count())?;
+        for ((phase, kind), n) in &self.errors {
+            write!(f, ", {phase}:{kind} {n}")?;
+        }
+        writeln!(f)?;
+        writeln!(
+            f,
+            "latency: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            ms(self.latency.percentile(50.0)),
+            ms(self.latency.percentile(90.0)),
+            ms(self.latency.percentile(99.0)),
+            ms(self.latency.max())
+        )?;
+        writeln!(
+            f,
+            "connections: {} opened, {} requests on reused connections, {} evicted, {} idle-expired, {} closed by server, {} retries; max in flight {}",
+            self.pool.opened,
+            self.reused_requests,
+            self.pool.evicted,
+            self.pool.expired,
+            self.pool.closed_by_peer,
+            self.retries,
+            self.max_in_flight
+        )?;
+        write!(f, "loop: {}", self.loop_stats)?;
+        for stall in &self.loop_stats.stall_log {
+            write!(
+                f,
+                "\n  stall {:.1} ms in the callback for {}",
+                ms(stall.duration),
+                stall.url
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_monotonic_and_tight() {
+        let mut last = 0;
+        for v in (0..100_000u64).chain([1 << 40, u64::MAX / 2]) {
+            let b = bucket_of(v);
+            assert!(b >= last || v >= 1 << 40);
+            last = b;
+            let hi = bucket_high(b);
+            assert!(hi >= v, "{v} -> bucket {b} high {hi}");
+            assert!(hi - v <= v / 16 + 1, "{v} -> {hi}");
+        }
+    }
+
+    #[test]
+    fn percentiles() {
+        let mut h = Histogram::default();
+        for i in 1..=1000u64 {
+            h.record(Duration::from_micros(i * 10));
+        }
+        let p50 = h.percentile(50.0).as_micros() as f64;
+        let p99 = h.percentile(99.0).as_micros() as f64;
+        assert!((p50 - 5000.0).abs() / 5000.0 < 0.07, "{p50}");
+        assert!((p99 - 9900.0).abs() / 9900.0 < 0.07, "{p99}");
+        assert_eq!(h.max(), Duration::from_micros(10_000));
+        assert_eq!(h.count(), 1000);
+        assert_eq!(Histogram::default().percentile(50.0), Duration::ZERO);
+    }
+}
