@@ -84,6 +84,17 @@ pub struct Timeouts {
     pub body_idle: std::time::Duration,
 }
 
+/// What a connection needs to know from the configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnOptions {
+    /// Limits on response heads and bodies.
+    pub limits: Limits,
+    /// Keep response bodies (false: count them only).
+    pub keep_body: bool,
+    /// Log state transitions at `trace` level.
+    pub trace: bool,
+}
+
 /// A connection. Fields are public to the crate: the crawler is its driver.
 pub struct Conn {
     /// The generation this connection was born with (see [`crate::reactor::Token`]).
@@ -133,11 +144,14 @@ impl Conn {
         generation: u32,
         key: Box<str>,
         addrs: Vec<SocketAddr>,
-        limits: Limits,
-        keep_body: bool,
-        trace: bool,
+        options: ConnOptions,
         now: Instant,
     ) -> Conn {
+        let ConnOptions {
+            limits,
+            keep_body,
+            trace,
+        } = options;
         Conn {
             generation,
             key,
@@ -170,7 +184,13 @@ impl Conn {
     /// Every transition passes here, so a trace shows the whole life.
     pub fn set_state(&mut self, next: ConnState, now: Instant) {
         if self.trace {
-            log::trace!("conn {} {}: {:?} -> {:?}", self.id, self.key, self.state, next);
+            log::trace!(
+                "conn {} {}: {:?} -> {:?}",
+                self.id,
+                self.key,
+                self.state,
+                next
+            );
         }
         if next == ConnState::Sending {
             self.send_since = now;

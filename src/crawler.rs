@@ -13,7 +13,7 @@
 //! its places in the admission queue are freed and the next requests start.
 
 use crate::admission::{Admission, AdmissionConfig, HostId};
-use crate::conn::{Conn, ConnEvent, ConnState, Timeouts};
+use crate::conn::{Conn, ConnEvent, ConnOptions, ConnState, Timeouts};
 use crate::dns::Resolver;
 use crate::error::{Error, ErrorKind, Phase};
 use crate::http::{encode_request, Limits, Method, Response};
@@ -249,6 +249,7 @@ struct Run<'a> {
     /// Outcomes produced inside protocol work, delivered after it (so the
     /// callback never runs with a connection half-updated).
     ready: Vec<Outcome>,
+    stop: Arc<AtomicBool>,
 }
 
 impl Crawler {
@@ -324,22 +325,18 @@ impl Crawler {
             spare_responses: Vec::new(),
             addr_buf: Vec::new(),
             ready: Vec::new(),
+            stop: self.stop.clone(),
         };
         let started = Instant::now();
         let mut input = input.into_iter();
         let mut next_id: u64 = 0;
         let mut input_done = false;
         let mut events = Events::with_capacity(1024);
-        let stop = self.stop.clone();
         loop {
             let turn_start = Instant::now();
             // 1. Pull input and start what the limits allow.
-            if stop.load(Ordering::Relaxed) && !run.summary.stopped {
-                run.summary.stopped = true;
-                input_done = true;
-                run.cancel_parked(turn_start);
-            }
-            while !input_done && run.admission.wants_more() {
+            run.check_stop(turn_start);
+            while !input_done && !run.summary.stopped && run.admission.wants_more() {
                 match input.next() {
                     Some(item) => {
                         let item: Request = item.into();
@@ -354,7 +351,7 @@ impl Crawler {
             }
             run.start_ready(turn_start);
             run.deliver(&mut on_outcome);
-            if input_done && run.reqs.is_empty() {
+            if (input_done || run.summary.stopped) && run.reqs.is_empty() {
                 break;
             }
             // 2. Wait for readiness or the next deadline.
@@ -455,8 +452,19 @@ impl Run<'_> {
         });
     }
 
+    /// Acts on a stop request: no more input, parked requests cancelled.
+    fn check_stop(&mut self, now: Instant) {
+        if !self.summary.stopped && self.stop.load(Ordering::Relaxed) {
+            self.summary.stopped = true;
+            self.cancel_parked(now);
+        }
+    }
+
     /// Starts every request the admission queue lets through.
     fn start_ready(&mut self, now: Instant) {
+        if self.summary.stopped {
+            return;
+        }
         while let Some((token, _host)) = self.admission.pop_ready() {
             self.summary.max_in_flight = self.summary.max_in_flight.max(self.admission.in_flight());
             let req = &mut self.reqs[token.slot];
@@ -520,9 +528,11 @@ impl Run<'_> {
             generation,
             key.into_boxed_str(),
             addrs,
-            self.config.limits,
-            self.config.keep_body,
-            self.config.trace,
+            ConnOptions {
+                limits: self.config.limits,
+                keep_body: self.config.keep_body,
+                trace: self.config.trace,
+            },
             now,
         );
         let connected = conn.start_connect(self.poll.registry(), token.to_mio(), now);
@@ -842,7 +852,10 @@ impl Run<'_> {
 
     /// Hands finished outcomes to the callback, timing it.
     fn deliver<F: FnMut(&Outcome)>(&mut self, on_outcome: &mut F) {
-        for mut outcome in self.ready.drain(..) {
+        let mut i = 0;
+        while i < self.ready.len() {
+            let mut outcome = std::mem::replace(&mut self.ready[i], placeholder());
+            i += 1;
             self.summary.record(&outcome);
             let t0 = Instant::now();
             on_outcome(&outcome);
@@ -862,6 +875,21 @@ impl Run<'_> {
                     self.spare_responses.push(std::mem::take(resp));
                 }
             }
+            // A stop from inside the callback takes effect at once: the
+            // cancelled outcomes join the list being delivered.
+            self.check_stop(Instant::now());
         }
+        self.ready.clear();
+    }
+}
+
+fn placeholder() -> Outcome {
+    Outcome {
+        id: 0,
+        url: String::new(),
+        attempts: 0,
+        reused: false,
+        timings: Timings::default(),
+        result: Err(Error::new(Phase::Admission, ErrorKind::Cancelled, "")),
     }
 }

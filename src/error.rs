@@ -177,7 +177,10 @@ mod tests {
         );
         assert_eq!(e.kind, ErrorKind::Refused);
         assert!(e.is_retryable());
-        let e = Error::from_io(Phase::Body, &io::Error::from(io::ErrorKind::ConnectionReset));
+        let e = Error::from_io(
+            Phase::Body,
+            &io::Error::from(io::ErrorKind::ConnectionReset),
+        );
         assert_eq!(e.kind, ErrorKind::Reset);
         let e = Error::from_io(Phase::Body, &io::Error::other("weird"));
         assert_eq!(e.kind, ErrorKind::Io);

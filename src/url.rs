@@ -69,7 +69,12 @@ fn invalid(detail: impl Into<String>) -> Error {
 /// that URI syntax excludes. They are percent-encoded; `%` itself is kept, as
 /// the input is assumed to be already encoded where it uses `%`.
 fn needs_encoding(b: u8) -> bool {
-    b <= 0x20 || b >= 0x7f || matches!(b, b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}')
+    b <= 0x20
+        || b >= 0x7f
+        || matches!(
+            b,
+            b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}'
+        )
 }
 
 fn valid_reg_name(host: &str) -> bool {
@@ -93,7 +98,9 @@ impl Url {
                 } else if name.eq_ignore_ascii_case("https") {
                     Scheme::Https
                 } else if !name.is_empty()
-                    && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
                 {
                     return Err(Error::new(
                         Phase::Url,

@@ -96,7 +96,11 @@ mod tests {
         assert_eq!(out, vec![IpAddr::V6(Ipv6Addr::LOCALHOST)]);
         out.clear();
         r.lookup("localhost", &mut out).unwrap();
-        assert_eq!(out, vec![IpAddr::V6(Ipv6Addr::LOCALHOST)], "hosts file wins");
+        assert_eq!(
+            out,
+            vec![IpAddr::V6(Ipv6Addr::LOCALHOST)],
+            "hosts file wins"
+        );
         out.clear();
         let e = r.lookup("nowhere.test", &mut out).unwrap_err();
         assert_eq!((e.phase, e.kind), (Phase::Dns, ErrorKind::NxDomain));

@@ -12,19 +12,33 @@ use crate::error::{Error, ErrorKind, Phase};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     /// Reading hex digits of a chunk size; `digits` counts them.
-    Size { value: u64, digits: u8 },
+    Size {
+        value: u64,
+        digits: u8,
+    },
     /// After the digits: optional whitespace, then `;ext` or the line end.
-    SizeTail { value: u64, in_ext: bool },
+    SizeTail {
+        value: u64,
+        in_ext: bool,
+    },
     /// Saw CR at the end of the size line.
-    SizeLf { value: u64 },
+    SizeLf {
+        value: u64,
+    },
     /// Inside chunk data.
-    Data { remaining: u64 },
+    Data {
+        remaining: u64,
+    },
     /// Expecting the CRLF after chunk data.
     DataCr,
     DataLf,
     /// Reading trailer fields; `line_len` is the current line's length so far.
-    Trailer { line_len: usize },
-    TrailerLf { line_len: usize },
+    Trailer {
+        line_len: usize,
+    },
+    TrailerLf {
+        line_len: usize,
+    },
     Done,
 }
 
@@ -129,7 +143,12 @@ impl ChunkedDecoder {
                     i += 1;
                     match b {
                         b'\r' => self.state = State::DataLf,
-                        b'\n' => self.state = State::Size { value: 0, digits: 0 },
+                        b'\n' => {
+                            self.state = State::Size {
+                                value: 0,
+                                digits: 0,
+                            }
+                        }
                         _ => return Err(malformed("chunk data not followed by CRLF")),
                     }
                 }
@@ -231,7 +250,8 @@ mod tests {
 
     #[test]
     fn decodes_at_every_split() {
-        let wire = b"5;ext=1\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-T: 1\r\n\r\nNEXT";
+        let wire =
+            b"5;ext=1\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-T: 1\r\n\r\nNEXT";
         for step in 1..wire.len() {
             let (body, used, done) = decode_in_steps(wire, step).unwrap();
             assert!(done);
@@ -258,7 +278,12 @@ mod tests {
             b"0\r\nX\rY",
         ] {
             let e = decode_in_steps(wire, 1).unwrap_err();
-            assert_eq!(e.kind, ErrorKind::Malformed, "{:?}", String::from_utf8_lossy(wire));
+            assert_eq!(
+                e.kind,
+                ErrorKind::Malformed,
+                "{:?}",
+                String::from_utf8_lossy(wire)
+            );
         }
         // 16 hex digits is the most a u64 holds, and is accepted as a size.
         let mut d = ChunkedDecoder::new(10);

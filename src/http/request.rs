@@ -90,7 +90,9 @@ mod tests {
         assert!(s.ends_with("Content-Length: 3\r\n\r\na=1"));
         let mut out = Vec::new();
         encode_request(&mut out, Method::Post, &url, &[], b"", "ua");
-        assert!(String::from_utf8(out).unwrap().ends_with("Content-Length: 0\r\n\r\n"));
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .ends_with("Content-Length: 0\r\n\r\n"));
     }
 
     #[test]

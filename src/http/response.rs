@@ -290,8 +290,14 @@ impl ResponseReader {
 }
 
 fn trim(s: &[u8]) -> &[u8] {
-    let start = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
-    let end = s.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = s
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &s[start..end]
 }
 
@@ -306,7 +312,12 @@ fn parse_content_length(v: &[u8]) -> Result<u64, Error> {
     Ok(v.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
 }
 
-fn append_body(resp: &mut Response, chunk: &[u8], limits: &Limits, keep: bool) -> Result<(), Error> {
+fn append_body(
+    resp: &mut Response,
+    chunk: &[u8],
+    limits: &Limits,
+    keep: bool,
+) -> Result<(), Error> {
     resp.body_len += chunk.len() as u64;
     if resp.body_len > limits.max_body_bytes {
         return Err(Error::new(
@@ -382,7 +393,10 @@ mod tests {
 
     #[test]
     fn content_length() {
-        let r = read_all_splits(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", Method::Get);
+        let r = read_all_splits(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+            Method::Get,
+        );
         assert_eq!(r.unwrap(), ok(200, b"abc", true));
     }
 
@@ -390,7 +404,10 @@ mod tests {
     fn chunked_with_trailers() {
         let wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n\
                      4\r\nWiki\r\n5;x=y\r\npedia\r\n0\r\nExpires: never\r\n\r\n";
-        assert_eq!(read_all_splits(wire, Method::Get).unwrap(), ok(200, b"Wikipedia", true));
+        assert_eq!(
+            read_all_splits(wire, Method::Get).unwrap(),
+            ok(200, b"Wikipedia", true)
+        );
     }
 
     #[test]
@@ -398,7 +415,10 @@ mod tests {
         let r = read_all_splits(b"HTTP/1.1 200 OK\r\n\r\nuntil close", Method::Get);
         assert_eq!(r.unwrap(), ok(200, b"until close", false));
         // A transfer coding other than chunked is also read to close.
-        let r = read_all_splits(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzz", Method::Get);
+        let r = read_all_splits(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzz",
+            Method::Get,
+        );
         assert_eq!(r.unwrap(), ok(200, b"zz", false));
     }
 
@@ -410,7 +430,10 @@ mod tests {
         ] {
             assert_eq!(read_all_splits(wire, Method::Get).unwrap().body, b"");
         }
-        let r = read_all_splits(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", Method::Head);
+        let r = read_all_splits(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n",
+            Method::Head,
+        );
         assert_eq!(r.unwrap(), ok(200, b"", true));
     }
 
@@ -418,7 +441,10 @@ mod tests {
     fn interim_responses_are_skipped() {
         let wire = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s>\r\n\r\n\
                      HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok";
-        assert_eq!(read_all_splits(wire, Method::Get).unwrap(), ok(201, b"ok", true));
+        assert_eq!(
+            read_all_splits(wire, Method::Get).unwrap(),
+            ok(201, b"ok", true)
+        );
     }
 
     #[test]
@@ -428,7 +454,10 @@ mod tests {
             Method::Get,
         );
         assert!(!r.unwrap().keep_alive);
-        let r = read_all_splits(b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx", Method::Get);
+        let r = read_all_splits(
+            b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx",
+            Method::Get,
+        );
         assert!(!r.unwrap().keep_alive);
         let r = read_all_splits(
             b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 1\r\n\r\nx",
@@ -439,7 +468,10 @@ mod tests {
 
     #[test]
     fn bytes_after_the_response_are_left_alone() {
-        let r = read_all_splits(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nxHTTP", Method::Get);
+        let r = read_all_splits(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nxHTTP",
+            Method::Get,
+        );
         assert_eq!(r.unwrap().leftover, b"HTTP");
     }
 
@@ -476,7 +508,11 @@ mod tests {
 
     #[test]
     fn malformed_heads() {
-        for wire in [&b"HTTP/1.1 2x0 OK\r\n\r\n"[..], b"HTTX/1.1 200 OK\r\n\r\n", b"\x00\x01garbage\r\n\r\n"] {
+        for wire in [
+            &b"HTTP/1.1 2x0 OK\r\n\r\n"[..],
+            b"HTTX/1.1 200 OK\r\n\r\n",
+            b"\x00\x01garbage\r\n\r\n",
+        ] {
             let e = read_all_splits(wire, Method::Get).unwrap_err();
             assert_eq!((e.phase, e.kind), (Phase::Head, ErrorKind::Malformed));
         }
@@ -518,6 +554,9 @@ mod tests {
         assert_eq!(resp.headers.get_str("server"), Some("t"));
         assert_eq!(resp.headers.len(), 2);
         assert_eq!(resp.body_len, 4);
-        assert!(resp.body.is_empty(), "keep_body=false counts but does not store");
+        assert!(
+            resp.body.is_empty(),
+            "keep_body=false counts but does not store"
+        );
     }
 }

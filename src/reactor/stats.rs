@@ -98,7 +98,11 @@ mod tests {
         let threshold = Duration::from_millis(10);
         assert!(!s.record_callback("http://a/", Duration::from_millis(1), threshold));
         for i in 0..20 {
-            assert!(s.record_callback(&format!("http://s/{i}"), Duration::from_millis(15), threshold));
+            assert!(s.record_callback(
+                &format!("http://s/{i}"),
+                Duration::from_millis(15),
+                threshold
+            ));
         }
         assert_eq!(s.stalls, 20);
         assert_eq!(s.stall_log.len(), STALLS_KEPT);

@@ -1,0 +1,169 @@
+//! In-process test servers on 127.0.0.1, one thread per connection, with
+//! counters the tests assert on.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Counts connections open now, the most open at once, and totals.
+#[derive(Default)]
+pub struct Counters {
+    pub open: AtomicUsize,
+    pub max_open: AtomicUsize,
+    pub accepted: AtomicUsize,
+    pub requests: AtomicUsize,
+}
+
+impl Counters {
+    fn opened(&self) {
+        let now = self.open.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_open.fetch_max(now, Ordering::SeqCst);
+        self.accepted.fetch_add(1, Ordering::SeqCst);
+    }
+    fn closed(&self) {
+        self.open.fetch_sub(1, Ordering::SeqCst);
+    }
+    pub fn max_open(&self) -> usize {
+        self.max_open.load(Ordering::SeqCst)
+    }
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+/// Reads one request head; returns its path, or None at EOF / on error.
+pub fn read_request(reader: &mut BufReader<TcpStream>) -> Option<String> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let path = line.split_whitespace().nth(1)?.to_string();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).ok()? == 0 {
+            return None;
+        }
+        if h == "\r\n" || h == "\n" {
+            return Some(path);
+        }
+    }
+}
+
+/// What a server does with each request on a connection: gets the stream
+/// and the path, returns whether to keep the connection open.
+pub type Handler = dyn Fn(&mut TcpStream, &str) -> bool + Send + Sync;
+
+/// A server calling `handler` for each request. `counters` are updated per
+/// connection; several servers can share one `global`.
+pub fn spawn(
+    handler: Arc<Handler>,
+    counters: Arc<Counters>,
+    global: Option<Arc<Counters>>,
+) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            counters.opened();
+            if let Some(g) = &global {
+                g.opened();
+            }
+            let (handler, counters, global) = (handler.clone(), counters.clone(), global.clone());
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut stream = stream;
+                while let Some(path) = read_request(&mut reader) {
+                    counters.requests.fetch_add(1, Ordering::SeqCst);
+                    if !handler(&mut stream, &path) {
+                        break;
+                    }
+                }
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+                drop(stream);
+                counters.closed();
+                if let Some(g) = &global {
+                    g.closed();
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// A well-behaved keep-alive server whose body is the request path.
+pub fn echo_path_server(counters: Arc<Counters>, global: Option<Arc<Counters>>) -> SocketAddr {
+    spawn(
+        Arc::new(|s: &mut TcpStream, path: &str| respond(s, path, true)),
+        counters,
+        global,
+    )
+}
+
+/// Writes a 200 response whose body is `body`.
+pub fn respond(s: &mut TcpStream, body: &str, keep_alive: bool) -> bool {
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n{}\r\n",
+        body.len(),
+        if keep_alive {
+            ""
+        } else {
+            "Connection: close\r\n"
+        }
+    );
+    let mut out = head.into_bytes();
+    out.extend_from_slice(body.as_bytes());
+    s.write_all(&out).is_ok() && keep_alive
+}
+
+/// A server that accepts and reads nothing: each connection gets `script`
+/// run on it (for faults that do not fit the request/response loop).
+pub fn raw_server(script: impl Fn(TcpStream) + Send + Sync + 'static) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let script = Arc::new(script);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let script = script.clone();
+            std::thread::spawn(move || script(stream));
+        }
+    });
+    addr
+}
+
+/// Waits until the client's request has arrived, without reading it.
+pub fn wait_for_request(s: &TcpStream) {
+    let mut b = [0u8; 1];
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = s.peek(&mut b);
+}
+
+/// Reads and discards the request head.
+pub fn drain_request(s: &TcpStream) -> Option<String> {
+    let mut reader = BufReader::new(s.try_clone().ok()?);
+    read_request(&mut reader)
+}
+
+/// A port nobody listens on.
+pub fn refused_port() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(l);
+    addr
+}
+
+pub fn read_all(s: &mut TcpStream) {
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+    }
+}
