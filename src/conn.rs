@@ -104,6 +104,8 @@ pub struct Conn {
     /// Where the machine is.
     pub state: ConnState,
     stream: Option<TcpStream>,
+    /// Whether the socket is registered for WRITABLE too.
+    writable_interest: bool,
     addrs: Vec<SocketAddr>,
     addr_idx: usize,
     /// The last connect error, reported if every address fails.
@@ -157,6 +159,7 @@ impl Conn {
             key,
             state: ConnState::Connecting,
             stream: None,
+            writable_interest: false,
             addrs,
             addr_idx: 0,
             last_connect_error: None,
@@ -246,8 +249,9 @@ impl Conn {
             self.addr_idx += 1;
             match TcpStream::connect(addr) {
                 Ok(mut stream) => {
-                    // Both interests, once: edge-triggered readiness costs nothing
-                    // while idle, and saves a reregister per state change.
+                    // WRITABLE tells us when the handshake finishes (mio's
+                    // recipe for a non-blocking connect); READABLE catches a
+                    // refusal or reset early.
                     match registry.register(
                         &mut stream,
                         token,
@@ -255,6 +259,7 @@ impl Conn {
                     ) {
                         Ok(()) => {
                             self.stream = Some(stream);
+                            self.writable_interest = true;
                             return Ok(());
                         }
                         Err(e) => self.last_connect_error = Some(e),
@@ -324,8 +329,23 @@ impl Conn {
                     }
                 },
                 ConnState::Sending => match self.write_out() {
-                    Ok(true) => self.set_state(ConnState::ReadingHead, now),
-                    Ok(false) => return ConnEvent::Pending,
+                    Ok(true) => {
+                        // All sent: from now on only READABLE matters. Dropping
+                        // WRITABLE spares a wake-up per response on a busy loop.
+                        if let Err(e) = self.set_writable_interest(registry, token, false) {
+                            let e = Error::from_io(Phase::Send, &e);
+                            return self.fail(registry, e, now);
+                        }
+                        self.set_state(ConnState::ReadingHead, now)
+                    }
+                    Ok(false) => {
+                        // The socket buffer is full: ask to hear when it drains.
+                        if let Err(e) = self.set_writable_interest(registry, token, true) {
+                            let e = Error::from_io(Phase::Send, &e);
+                            return self.fail(registry, e, now);
+                        }
+                        return ConnEvent::Pending;
+                    }
                     Err(e) => {
                         let e = Error::from_io(Phase::Send, &e);
                         return self.fail(registry, e, now);
@@ -362,6 +382,32 @@ impl Conn {
         }
     }
 
+    /// Registers for WRITABLE only while there is something to write (the
+    /// design's rule): a reregister costs a syscall, so it happens only when
+    /// the wanted interest changes, i.e. after the first request of a fresh
+    /// connection, and when a write would block.
+    fn set_writable_interest(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        writable: bool,
+    ) -> io::Result<()> {
+        if self.writable_interest == writable {
+            return Ok(());
+        }
+        let Some(s) = &mut self.stream else {
+            return Ok(());
+        };
+        let interest = if writable {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        registry.reregister(s, token, interest)?;
+        self.writable_interest = writable;
+        Ok(())
+    }
+
     /// Writes pending request bytes; true when all are out.
     fn write_out(&mut self) -> io::Result<bool> {
         let Some(s) = &mut self.stream else {
@@ -369,9 +415,14 @@ impl Conn {
         };
         while self.out_pos < self.out.len() {
             match s.write(&self.out[self.out_pos..]) {
+                // A zero-byte write on a non-empty buffer: the socket cannot
+                // take more, ever.
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => self.out_pos += n,
+                // The kernel buffer is full; a WRITABLE event will tell us when
+                // it drains (edge-triggered: only after we have hit WouldBlock).
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                // A signal interrupted the call before any byte moved: retry.
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
@@ -404,6 +455,8 @@ impl Conn {
                 return self.fail(registry, e, now);
             };
             match s.read(&mut self.inbuf[self.in_end..]) {
+                // A zero-byte read is the server's FIN: end of input. It ends a
+                // close-delimited body; anywhere else it is an early EOF.
                 Ok(0) => {
                     let result = self.reader.handle_eof();
                     return match result {
@@ -429,7 +482,10 @@ impl Conn {
                         return ev;
                     }
                 }
+                // Drained. mio is edge-triggered, so we only hear of new bytes
+                // because we read until this point.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ConnEvent::Pending,
+                // A signal interrupted the call: retry.
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     let e = Error::from_io(self.state.phase(), &e);
@@ -487,6 +543,7 @@ impl Conn {
         };
         let mut probe = [0u8; 1];
         match s.read(&mut probe) {
+            // A spurious wake-up (or a WRITABLE edge): still open, still idle.
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => ConnEvent::Pending,
             _ => {
                 self.close(registry, now);

@@ -1,4 +1,51 @@
-//! oneloop
+//! # oneloop
+//!
+//! Fetch very many HTTP pages from one thread, on an event loop written by
+//! hand on [`mio`]: the event loop from the textbook, made explicit.
+//!
+//! Every connection is a visible state machine ([`conn::ConnState`]), and
+//! every queue and pool is a named, separately tested structure:
+//!
+//! - the **admission queue** ([`admission`]) pulls URLs lazily from your
+//!   iterator and starts them under a global and a per-host concurrency limit,
+//!   round robin across hosts, so memory is O(concurrency), not O(URLs);
+//! - the **keyed pool** ([`pool`]) reuses keep-alive connections per
+//!   (scheme, host, port), LIFO, with idle timeouts and a total limit;
+//! - the **HTTP/1.1 codec** ([`http`]) is sans-IO: bytes in, responses out,
+//!   with limits on everything;
+//! - **errors are values**: every input item yields exactly one [`Outcome`],
+//!   a response or an [`Error`] naming the [`Phase`] that failed;
+//! - **the loop is measured** ([`reactor::LoopStats`]): iterations, events
+//!   per poll, time in poll / protocol work / your callback, and stalls when
+//!   your callback blocks the loop.
+//!
+//! ```
+//! use oneloop::{Config, Crawler};
+//! use oneloop::demo::DemoServer;
+//!
+//! // A loopback server with 3 virtual hosts (ports), so no network is needed.
+//! let server = DemoServer::start(3, 1024).unwrap();
+//! let mut crawler = Crawler::new(Config { concurrency: 20, per_host: 4, ..Config::default() }).unwrap();
+//!
+//! let mut bytes = 0;
+//! let urls = server.urls(1000).chain(["not a url".to_string()]);
+//! let summary = crawler.run(urls, |outcome| match &outcome.result {
+//!     Ok(response) => bytes += response.body.len(),
+//!     Err(e) => eprintln!("{}: {e}", outcome.url),
+//! });
+//! assert_eq!(summary.outcomes, 1001);
+//! assert_eq!(summary.status_classes[2], 1000);
+//! assert_eq!(summary.error_count(), 1);              // the bad URL, as a value
+//! assert_eq!(bytes, 1000 * 1024);
+//! assert!(summary.pool.opened <= 12);                // 3 hosts × 4, reused
+//! println!("{summary}");
+//! ```
+//!
+//! Layering (dependencies point one way): [`url`], [`error`], [`http`],
+//! [`pool`], [`admission`], [`reactor`] and [`dns`] know nothing of sockets;
+//! [`conn`] moves bytes between one socket and the HTTP reader; the crawler
+//! (the driver) owns the `mio::Poll` and wires everything together.
+
 pub mod admission;
 pub mod conn;
 mod crawler;

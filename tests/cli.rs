@@ -1,0 +1,95 @@
+//! The `oneloop` binary: JSON Lines out, summary, demo, argument errors.
+
+mod common;
+
+use common::*;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+fn oneloop() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_oneloop"))
+}
+
+#[test]
+fn crawl_reads_stdin_and_writes_one_json_line_per_url() {
+    let server = echo_path_server(Arc::new(Counters::default()), None);
+    let refused = refused_port();
+    let mut input = String::from("# a comment, then a blank line\n\n");
+    for i in 0..50 {
+        input.push_str(&format!("http://{server}/p/{i}\n"));
+    }
+    input.push_str(&format!("http://{refused}/gone\nnot-a-url\n"));
+    let mut child = oneloop()
+        .args([
+            "crawl",
+            "-",
+            "--concurrency",
+            "8",
+            "--per-host=2",
+            "--no-progress",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 52);
+    let ok = lines
+        .iter()
+        .filter(|l| l.contains("\"status\":200"))
+        .count();
+    assert_eq!(ok, 50);
+    assert!(lines
+        .iter()
+        .all(|l| l.starts_with("{\"id\":") && l.ends_with('}')));
+    assert!(stdout.contains(r#""error":{"phase":"connect","kind":"refused""#));
+    assert!(stdout.contains(r#""url":"not-a-url","error":{"phase":"url","kind":"invalid_url""#));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("52 outcomes"), "{stderr}");
+    assert!(stderr.contains("connect:refused 1"), "{stderr}");
+    assert!(stderr.contains("latency: p50"), "{stderr}");
+    assert!(
+        !stderr.contains('\r'),
+        "no progress line when stderr is not a terminal"
+    );
+}
+
+#[test]
+fn demo_runs_and_prints_the_summary() {
+    let out = oneloop()
+        .args(["demo", "--urls", "3000", "--hosts", "3", "--per-host", "4"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("3000 outcomes"), "{stdout}");
+    assert!(stdout.contains("2xx 3000"), "{stdout}");
+    assert!(stdout.contains("errors: 0"), "{stdout}");
+    assert!(stdout.contains("12 opened"), "{stdout}");
+}
+
+#[test]
+fn bad_arguments_exit_with_usage() {
+    let out = oneloop()
+        .args(["crawl", "--concurrency", "lots"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a number"));
+    let out = oneloop().args(["fly"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = oneloop().args(["--help"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("oneloop crawl"));
+}
