@@ -381,3 +381,101 @@ fn slow_callbacks_are_reported_as_stalls() {
     assert!(summary.loop_stats.stall_log[0].url.ends_with("/3"));
     assert!(summary.loop_stats.longest_callback >= Duration::from_millis(30));
 }
+
+#[test]
+fn connect_timeout_names_the_connect_phase() {
+    // A listener with a backlog of one that never accepts: once its queue is
+    // full, the kernel drops further SYNs and a connect hangs.
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    sock.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    sock.listen(0).unwrap();
+    let addr = sock.local_addr().unwrap().as_socket().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        s.set_nonblocking(true).unwrap();
+        let _ = s.connect(&addr.into());
+        fillers.push(s);
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let healthy = echo_path_server(Arc::new(Counters::default()), None);
+    let urls = vec![format!("http://{addr}/"), format!("http://{healthy}/fine")];
+    let config = Config {
+        connect_timeout: Duration::from_millis(300),
+        ..Config::default()
+    };
+    let started = std::time::Instant::now();
+    let (seen, _) = crawl(config, urls);
+    let e = seen[&0].1.as_ref().unwrap_err();
+    assert_eq!((e.0, e.1), (Phase::Connect, ErrorKind::Timeout), "{e:?}");
+    assert!(seen[&1].1.is_ok());
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(sock);
+}
+
+#[test]
+fn connections_retire_after_max_requests_and_idle_ones_expire() {
+    let counters = Arc::new(Counters::default());
+    let server = echo_path_server(counters.clone(), None);
+    let mut crawler = Crawler::new(Config {
+        per_host: 1,
+        max_requests_per_connection: 10,
+        idle_timeout: Duration::from_millis(50),
+        ..Config::default()
+    })
+    .unwrap();
+    let urls: Vec<String> = (0..100).map(|i| format!("http://{server}/{i}")).collect();
+    let summary = crawler.run(urls, |o| assert!(o.result.is_ok()));
+    assert_eq!(counters.accepted(), 10, "100 requests, 10 per connection");
+    assert_eq!(summary.pool.opened, 10);
+    // Concurrency 1: host A's connection sits idle in the pool while a slow
+    // host takes 300 ms, and expires (idle timeout 50 ms) before A's next
+    // request, which therefore opens a new connection.
+    let slow = spawn(
+        Arc::new(|s: &mut TcpStream, path: &str| {
+            std::thread::sleep(Duration::from_millis(300));
+            respond(s, path, true)
+        }),
+        Arc::new(Counters::default()),
+        None,
+    );
+    let a = Arc::new(Counters::default());
+    let fast = echo_path_server(a.clone(), None);
+    let mut crawler = Crawler::new(Config {
+        concurrency: 1,
+        idle_timeout: Duration::from_millis(50),
+        ..Config::default()
+    })
+    .unwrap();
+    let urls = vec![
+        format!("http://{fast}/0"),
+        format!("http://{slow}/0"),
+        format!("http://{fast}/1"),
+    ];
+    let summary = crawler.run(urls, |o| assert!(o.result.is_ok()));
+    assert_eq!(summary.pool.expired, 1, "{summary}");
+    assert_eq!(a.accepted(), 2);
+}
+
+#[test]
+fn a_refused_address_falls_through_to_the_next() {
+    // The server listens on 127.0.0.1 only; 127.0.0.2 (same port) refuses.
+    let server = echo_path_server(Arc::new(Counters::default()), None);
+    let config = Config {
+        resolve: vec![
+            ("multi.test".into(), "127.0.0.2".parse().unwrap()),
+            ("multi.test".into(), "127.0.0.1".parse().unwrap()),
+        ],
+        ..Config::default()
+    };
+    let url = format!("http://multi.test:{}/x", server.port());
+    let (seen, summary) = crawl(config, vec![url]);
+    let (status, body) = seen[&0].1.as_ref().expect("second address works");
+    assert_eq!((*status, &body[..]), (200, &b"/x"[..]));
+    assert_eq!(
+        summary.pool.opened, 1,
+        "one connection, two addresses tried"
+    );
+}
