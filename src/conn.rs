@@ -31,6 +31,8 @@ use std::time::Instant;
 pub enum ConnState {
     /// TCP handshake in progress with `addrs[addr_idx]`.
     Connecting,
+    /// TLS handshake in progress (https only).
+    TlsHandshake,
     /// Writing the request.
     Sending,
     /// Waiting for / reading the response head.
@@ -48,6 +50,7 @@ impl ConnState {
     pub fn phase(self) -> Phase {
         match self {
             ConnState::Connecting => Phase::Connect,
+            ConnState::TlsHandshake => Phase::Tls,
             ConnState::Sending => Phase::Send,
             ConnState::ReadingHead | ConnState::Idle | ConnState::Closed => Phase::Head,
             ConnState::ReadingBody => Phase::Body,
@@ -62,6 +65,14 @@ pub enum ConnEvent {
     Pending,
     /// The TCP connection is up (the request is being sent).
     Connected,
+    /// The TLS handshake finished: how long it took, and whether it resumed
+    /// an earlier session.
+    TlsEstablished {
+        /// From TCP connected to handshake done.
+        took: std::time::Duration,
+        /// An abbreviated (resumed) handshake.
+        resumed: bool,
+    },
     /// The response is complete and is in [`Conn::response`].
     Done,
     /// The current request failed; the connection is closed.
@@ -82,6 +93,26 @@ pub struct Timeouts {
     pub head: std::time::Duration,
     /// The longest silence while reading the body.
     pub body_idle: std::time::Duration,
+    /// From TCP connected to the end of the TLS handshake.
+    pub tls_handshake: std::time::Duration,
+}
+
+/// What one read produced.
+enum Input {
+    /// Plaintext bytes appended at `inbuf[in_end..]`.
+    Bytes(usize),
+    /// A clean end: TCP FIN, or TLS close_notify.
+    Eof,
+    /// TCP FIN on a TLS connection without close_notify.
+    UncleanTlsEof,
+    /// Nothing more for now.
+    WouldBlock,
+}
+
+/// Why a read failed.
+enum ReadFail {
+    Io(io::Error),
+    Tls(rustls::Error),
 }
 
 /// What a connection needs to know from the configuration.
@@ -104,6 +135,8 @@ pub struct Conn {
     /// Where the machine is.
     pub state: ConnState,
     stream: Option<TcpStream>,
+    /// The TLS session, for https.
+    tls: Option<Box<rustls::ClientConnection>>,
     /// Whether the socket is registered for WRITABLE too.
     writable_interest: bool,
     addrs: Vec<SocketAddr>,
@@ -146,6 +179,7 @@ impl Conn {
         generation: u32,
         key: Box<str>,
         addrs: Vec<SocketAddr>,
+        tls: Option<rustls::ClientConnection>,
         options: ConnOptions,
         now: Instant,
     ) -> Conn {
@@ -159,6 +193,7 @@ impl Conn {
             key,
             state: ConnState::Connecting,
             stream: None,
+            tls: tls.map(Box::new),
             writable_interest: false,
             addrs,
             addr_idx: 0,
@@ -207,6 +242,9 @@ impl Conn {
     pub fn deadline(&self, t: &Timeouts) -> Option<Instant> {
         match self.state {
             ConnState::Connecting => Some(self.connect_since + t.connect),
+            ConnState::TlsHandshake => {
+                Some(self.connected_at.unwrap_or(self.connect_since) + t.tls_handshake)
+            }
             ConnState::Sending | ConnState::ReadingHead => Some(self.send_since + t.head),
             ConnState::ReadingBody => Some(self.last_read + t.body_idle),
             ConnState::Idle | ConnState::Closed => None,
@@ -312,8 +350,13 @@ impl Conn {
                         if let Some(s) = &self.stream {
                             let _ = s.set_nodelay(true);
                         }
-                        self.set_state(ConnState::Sending, now);
-                        // Report, then continue with Sending on the next call.
+                        let next = if self.tls.is_some() {
+                            ConnState::TlsHandshake
+                        } else {
+                            ConnState::Sending
+                        };
+                        self.set_state(next, now);
+                        // Report, then continue with the next state on the next call.
                         return ConnEvent::Connected;
                     }
                     Err(e) => {
@@ -327,6 +370,26 @@ impl Conn {
                         let e = self.connect_error();
                         return self.fail(registry, e, now);
                     }
+                },
+                ConnState::TlsHandshake => match self.pump_handshake() {
+                    Ok(true) => {
+                        let resumed = self.tls.as_ref().and_then(|t| t.handshake_kind())
+                            == Some(rustls::HandshakeKind::Resumed);
+                        let took = now.saturating_duration_since(self.connected_at.unwrap_or(now));
+                        self.set_state(ConnState::Sending, now);
+                        return ConnEvent::TlsEstablished { took, resumed };
+                    }
+                    Ok(false) => {
+                        // Waiting for the server. WRITABLE only if rustls still
+                        // has bytes queued for a full socket buffer.
+                        let wants = self.tls.as_ref().is_some_and(|t| t.wants_write());
+                        if let Err(e) = self.set_writable_interest(registry, token, wants) {
+                            let e = Error::from_io(Phase::Tls, &e);
+                            return self.fail(registry, e, now);
+                        }
+                        return ConnEvent::Pending;
+                    }
+                    Err(e) => return self.fail(registry, e, now),
                 },
                 ConnState::Sending => match self.write_out() {
                     Ok(true) => {
@@ -408,11 +471,69 @@ impl Conn {
         Ok(())
     }
 
+    /// Runs the TLS handshake as far as the socket allows; true when done.
+    fn pump_handshake(&mut self) -> Result<bool, Error> {
+        let (Some(tls), Some(stream)) = (&mut self.tls, &mut self.stream) else {
+            return Err(Error::new(Phase::Tls, ErrorKind::Io, "no TLS session"));
+        };
+        loop {
+            flush_tls(tls, stream).map_err(|e| Error::from_io(Phase::Tls, &e))?;
+            if !tls.is_handshaking() {
+                return Ok(true);
+            }
+            match tls.read_tls(stream) {
+                Ok(0) => {
+                    return Err(Error::new(
+                        Phase::Tls,
+                        ErrorKind::UnexpectedEof,
+                        "the server closed the connection during the handshake",
+                    ))
+                }
+                Ok(_) => {
+                    if let Err(e) = tls.process_new_packets() {
+                        // rustls queued an alert for the server; send it if we can.
+                        let _ = flush_tls(tls, stream);
+                        return Err(crate::tls::classify(&e));
+                    }
+                }
+                // The server's next flight has not arrived yet.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::from_io(Phase::Tls, &e)),
+            }
+        }
+    }
+
     /// Writes pending request bytes; true when all are out.
     fn write_out(&mut self) -> io::Result<bool> {
         let Some(s) = &mut self.stream else {
             return Err(io::Error::new(io::ErrorKind::NotConnected, "no socket"));
         };
+        if let Some(tls) = &mut self.tls {
+            // Plaintext goes into rustls (which encrypts into its own buffer),
+            // ciphertext goes to the socket.
+            loop {
+                if self.out_pos < self.out.len() {
+                    let n = tls.writer().write(&self.out[self.out_pos..])?;
+                    self.out_pos += n;
+                    if n == 0 && !tls.wants_write() {
+                        return Err(io::ErrorKind::WriteZero.into());
+                    }
+                }
+                if !tls.wants_write() {
+                    if self.out_pos == self.out.len() {
+                        return Ok(true);
+                    }
+                    continue;
+                }
+                match tls.write_tls(s) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
         while self.out_pos < self.out.len() {
             match s.write(&self.out[self.out_pos..]) {
                 // A zero-byte write on a non-empty buffer: the socket cannot
@@ -447,17 +568,87 @@ impl Conn {
         }
     }
 
+    /// One read of plaintext into `inbuf[in_end..]`, from the socket or
+    /// through rustls.
+    fn read_input(&mut self) -> Result<Input, ReadFail> {
+        let (Some(stream), buf) = (&mut self.stream, &mut self.inbuf[self.in_end..]) else {
+            return Err(ReadFail::Io(io::ErrorKind::NotConnected.into()));
+        };
+        let Some(tls) = &mut self.tls else {
+            loop {
+                return match stream.read(buf) {
+                    // A zero-byte read is the server's FIN: end of input.
+                    Ok(0) => Ok(Input::Eof),
+                    Ok(n) => Ok(Input::Bytes(n)),
+                    // Drained. mio is edge-triggered, so we only hear of new
+                    // bytes because we read until this point.
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Input::WouldBlock),
+                    // A signal interrupted the call: retry.
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => Err(ReadFail::Io(e)),
+                };
+            }
+        };
+        let mut saw_eof = false;
+        loop {
+            // Plaintext rustls already decrypted comes first.
+            match tls.reader().read(buf) {
+                // close_notify: the server ended the stream properly.
+                Ok(0) => return Ok(Input::Eof),
+                Ok(n) => return Ok(Input::Bytes(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if saw_eof {
+                        return Ok(Input::UncleanTlsEof);
+                    }
+                }
+                // TCP FIN without close_notify.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    return Ok(Input::UncleanTlsEof)
+                }
+                Err(e) => return Err(ReadFail::Io(e)),
+            }
+            // Need more ciphertext.
+            match tls.read_tls(stream) {
+                Ok(n) => {
+                    saw_eof |= n == 0;
+                    if let Err(e) = tls.process_new_packets() {
+                        let _ = flush_tls(tls, stream);
+                        return Err(ReadFail::Tls(e));
+                    }
+                    // Post-handshake messages may need an answer (key update).
+                    let _ = flush_tls(tls, stream);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Input::WouldBlock),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(ReadFail::Io(e)),
+            }
+        }
+    }
+
+    fn read_fail_error(&self, f: ReadFail) -> Error {
+        match f {
+            ReadFail::Io(e) => Error::from_io(self.state.phase(), &e),
+            ReadFail::Tls(e) => crate::tls::classify(&e),
+        }
+    }
+
     fn read_response(&mut self, registry: &Registry, now: Instant) -> ConnEvent {
         loop {
             self.make_room();
-            let Some(s) = &mut self.stream else {
-                let e = Error::new(self.state.phase(), ErrorKind::Io, "no socket");
-                return self.fail(registry, e, now);
-            };
-            match s.read(&mut self.inbuf[self.in_end..]) {
-                // A zero-byte read is the server's FIN: end of input. It ends a
-                // close-delimited body; anywhere else it is an early EOF.
-                Ok(0) => {
+            match self.read_input() {
+                Ok(Input::UncleanTlsEof) if self.reader.is_close_delimited() => {
+                    // Without close_notify, a close-delimited body may have been
+                    // cut short by an attacker: not a clean end.
+                    let e = Error::new(
+                        Phase::Body,
+                        ErrorKind::UnexpectedEof,
+                        "TLS connection closed without close_notify inside a close-delimited body",
+                    );
+                    return self.fail(registry, e, now);
+                }
+                // End of input. It ends a close-delimited body; anywhere else
+                // it is an early EOF.
+                Ok(Input::Eof | Input::UncleanTlsEof) => {
                     let result = self.reader.handle_eof();
                     return match result {
                         Ok(_) => {
@@ -471,7 +662,7 @@ impl Conn {
                         }
                     };
                 }
-                Ok(n) => {
+                Ok(Input::Bytes(n)) => {
                     if !self.got_response_bytes {
                         self.got_response_bytes = true;
                         self.first_byte_at = Some(now);
@@ -482,13 +673,9 @@ impl Conn {
                         return ev;
                     }
                 }
-                // Drained. mio is edge-triggered, so we only hear of new bytes
-                // because we read until this point.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ConnEvent::Pending,
-                // A signal interrupted the call: retry.
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    let e = Error::from_io(self.state.phase(), &e);
+                Ok(Input::WouldBlock) => return ConnEvent::Pending,
+                Err(f) => {
+                    let e = self.read_fail_error(f);
                     return self.fail(registry, e, now);
                 }
             }
@@ -537,14 +724,11 @@ impl Conn {
     /// An idle connection became readable: the server closed it (EOF), reset
     /// it, or sent bytes nobody asked for. All of these end it.
     fn check_idle(&mut self, registry: &Registry, now: Instant) -> ConnEvent {
-        let Some(s) = &mut self.stream else {
-            self.close(registry, now);
-            return ConnEvent::IdleClosed;
-        };
-        let mut probe = [0u8; 1];
-        match s.read(&mut probe) {
-            // A spurious wake-up (or a WRITABLE edge): still open, still idle.
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => ConnEvent::Pending,
+        self.make_room();
+        match self.read_input() {
+            // A spurious wake-up, a WRITABLE edge, or a TLS message with no
+            // plaintext (a session ticket): still open, still idle.
+            Ok(Input::WouldBlock) => ConnEvent::Pending,
             _ => {
                 self.close(registry, now);
                 ConnEvent::IdleClosed
@@ -556,6 +740,19 @@ impl Conn {
     pub fn buffer_bytes(&self) -> usize {
         self.inbuf.capacity() + self.out.capacity() + self.response.body.capacity()
     }
+}
+
+/// Writes what rustls has queued until done or `WouldBlock`.
+fn flush_tls(tls: &mut rustls::ClientConnection, stream: &mut TcpStream) -> io::Result<()> {
+    while tls.wants_write() {
+        match tls.write_tls(stream) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// `EINPROGRESS`, which some platforms report from `peer_addr` on a socket

@@ -71,6 +71,19 @@ pub struct Config {
     pub stall_threshold: Duration,
     /// Name overrides, like curl's `--resolve`: (host, address).
     pub resolve: Vec<(String, IpAddr)>,
+    /// From TCP connected to the end of the TLS handshake.
+    pub tls_handshake_timeout: Duration,
+    /// Trust the Mozilla roots of `webpki-roots` (on by default).
+    pub webpki_roots: bool,
+    /// Extra trusted root certificates (DER), e.g. a private CA.
+    pub extra_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
+    /// A PEM file of extra trusted roots.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Accept any TLS certificate. **Dangerous**: anyone on the path can read
+    /// and change the traffic. A warning is logged when it is on.
+    pub danger_accept_invalid_certs: bool,
+    /// TLS sessions kept for resumption (one per host is enough; 0 = off).
+    pub tls_session_cache: usize,
     /// Log every connection state transition at `trace` level.
     pub trace: bool,
 }
@@ -96,6 +109,12 @@ impl Default for Config {
             max_parked: 1024,
             stall_threshold: Duration::from_millis(20),
             resolve: Vec::new(),
+            tls_handshake_timeout: Duration::from_secs(10),
+            webpki_roots: true,
+            extra_roots: Vec::new(),
+            ca_file: None,
+            danger_accept_invalid_certs: false,
+            tls_session_cache: 1024,
             trace: false,
         }
     }
@@ -111,6 +130,7 @@ impl Config {
             || self.head_timeout.is_zero()
             || self.body_idle_timeout.is_zero()
             || self.total_timeout.is_zero()
+            || self.tls_handshake_timeout.is_zero()
         {
             return bad("timeouts must be positive");
         }
@@ -205,6 +225,7 @@ pub struct Crawler {
     waker: Arc<Waker>,
     stop: Arc<AtomicBool>,
     resolver: Resolver,
+    tls: Arc<rustls::ClientConfig>,
 }
 
 /// A request the crawler knows about: parked or in flight.
@@ -233,6 +254,7 @@ enum TimerKind {
 struct Run<'a> {
     config: &'a Config,
     resolver: &'a Resolver,
+    tls: &'a Arc<rustls::ClientConfig>,
     timeouts: Timeouts,
     poll: &'a mut Poll,
     conns: Slab<Conn>,
@@ -261,7 +283,15 @@ impl Crawler {
         let waker = Waker::new(poll.registry(), WAKER_TOKEN)
             .map_err(|e| Error::from_io(Phase::Admission, &e))?;
         let resolver = Resolver::new(&config.resolve);
+        let tls = crate::tls::client_config(&crate::tls::TlsOptions {
+            webpki_roots: config.webpki_roots,
+            extra_roots: &config.extra_roots,
+            ca_file: config.ca_file.as_deref(),
+            danger_accept_invalid_certs: config.danger_accept_invalid_certs,
+            session_cache: config.tls_session_cache,
+        })?;
         Ok(Crawler {
+            tls,
             config,
             poll,
             waker: Arc::new(waker),
@@ -299,10 +329,12 @@ impl Crawler {
         let mut run = Run {
             config,
             resolver: &self.resolver,
+            tls: &self.tls,
             timeouts: Timeouts {
                 connect: config.connect_timeout,
                 head: config.head_timeout,
                 body_idle: config.body_idle_timeout,
+                tls_handshake: config.tls_handshake_timeout,
             },
             poll: &mut self.poll,
             conns: Slab::with_capacity(concurrency),
@@ -509,6 +541,24 @@ impl Run<'_> {
             self.finish(slot, Err(e), now);
             return;
         }
+        let tls = match url.scheme() {
+            crate::url::Scheme::Http => None,
+            crate::url::Scheme::Https => {
+                let session = crate::tls::server_name(url.host_bare()).and_then(|name| {
+                    rustls::ClientConnection::new(self.tls.clone(), name)
+                        .map_err(|e| crate::tls::classify(&e))
+                });
+                match session {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        self.pool.closed(&key);
+                        self.finish(slot, Err(e), now);
+                        return;
+                    }
+                }
+            }
+        };
+        let url = &self.reqs[slot].url;
         let port = url.port();
         let addrs: Vec<SocketAddr> = self
             .addr_buf
@@ -528,6 +578,7 @@ impl Run<'_> {
             generation,
             key.into_boxed_str(),
             addrs,
+            tls,
             ConnOptions {
                 limits: self.config.limits,
                 keep_body: self.config.keep_body,
@@ -601,6 +652,15 @@ impl Run<'_> {
                         let since = req.started_at.unwrap_or(now);
                         req.connect_time = Some(now.saturating_duration_since(since));
                     }
+                    // Continue: send the request.
+                }
+                ConnEvent::TlsEstablished { took, resumed } => {
+                    if resumed {
+                        self.summary.tls_resumed += 1;
+                    } else {
+                        self.summary.tls_full += 1;
+                    }
+                    self.summary.tls_handshake.record(took);
                     // Continue: send the request.
                 }
                 ConnEvent::Done => {
@@ -758,6 +818,7 @@ impl Run<'_> {
                 }
                 let what = match state {
                     ConnState::Connecting => "connect",
+                    ConnState::TlsHandshake => "TLS handshake",
                     ConnState::ReadingBody => "body idle",
                     _ => "response head",
                 };

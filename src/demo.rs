@@ -7,6 +7,11 @@
 //! every `GET /...` with the same page of `page_size` bytes. Pipelined
 //! requests are answered in order.
 //!
+//! With [`DemoServer::start_tls`] it speaks HTTPS with a certificate for
+//! `127.0.0.1` and `localhost` issued at start by a fresh private CA
+//! ([`crate::tls::certs`]); the crawler trusts that CA through
+//! [`Config::extra_roots`](crate::Config), the same path as `--ca-file`.
+//!
 //! ```
 //! use oneloop::demo::DemoServer;
 //! use oneloop::{Config, Crawler};
@@ -17,14 +22,17 @@
 //! assert_eq!(summary.status_classes[2], 100);
 //! ```
 
+use crate::tls::certs::CertificateAuthority;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
+use rustls_pki_types::CertificateDer;
 use slab::Slab;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
 
 const WAKE: Token = Token(usize::MAX);
 const MAX_REQUEST_HEAD: usize = 16 * 1024;
@@ -37,10 +45,12 @@ pub struct DemoServer {
     served: Arc<AtomicU64>,
     accepted: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
+    ca: Option<CertificateDer<'static>>,
 }
 
 struct Client {
     stream: TcpStream,
+    tls: Option<rustls::ServerConnection>,
     inbuf: Vec<u8>,
     out: Vec<u8>,
     out_pos: usize,
@@ -50,6 +60,44 @@ impl DemoServer {
     /// Starts a server on `hosts` loopback ports answering pages of
     /// `page_size` bytes.
     pub fn start(hosts: usize, page_size: usize) -> io::Result<DemoServer> {
+        DemoServer::start_inner(hosts, page_size, None)
+    }
+
+    /// Like [`start`](Self::start), over HTTPS: a new private CA issues a
+    /// certificate for `127.0.0.1` and `localhost`. Trust
+    /// [`ca_cert`](Self::ca_cert) in the crawler.
+    pub fn start_tls(hosts: usize, page_size: usize) -> io::Result<DemoServer> {
+        let ca = CertificateAuthority::new("oneloop demo CA").map_err(io::Error::other)?;
+        let now = SystemTime::now();
+        let leaf = ca
+            .issue(
+                &["127.0.0.1", "localhost"],
+                now - Duration::from_secs(3600),
+                now + Duration::from_secs(30 * 86400),
+            )
+            .map_err(io::Error::other)?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(io::Error::other)?
+            .with_no_client_auth()
+            .with_single_cert(leaf.chain, leaf.key)
+            .map_err(io::Error::other)?;
+        let mut server = DemoServer::start_inner(hosts, page_size, Some(Arc::new(config)))?;
+        server.ca = Some(ca.cert().clone());
+        Ok(server)
+    }
+
+    /// The CA certificate to trust, for a TLS server.
+    pub fn ca_cert(&self) -> Option<&CertificateDer<'static>> {
+        self.ca.as_ref()
+    }
+
+    fn start_inner(
+        hosts: usize,
+        page_size: usize,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> io::Result<DemoServer> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
         let mut listeners = Vec::new();
@@ -68,7 +116,7 @@ impl DemoServer {
         let (s, sv, ac) = (stop.clone(), served.clone(), accepted.clone());
         let thread = std::thread::Builder::new()
             .name("oneloop-demo-server".into())
-            .spawn(move || serve(poll, listeners, page, s, sv, ac))?;
+            .spawn(move || serve(poll, listeners, page, tls, s, sv, ac))?;
         Ok(DemoServer {
             addrs,
             stop,
@@ -76,6 +124,7 @@ impl DemoServer {
             served,
             accepted,
             thread: Some(thread),
+            ca: None,
         })
     }
 
@@ -88,9 +137,10 @@ impl DemoServer {
     /// iterator holds no list, so a crawl of millions costs no memory here.
     pub fn urls(&self, n: u64) -> impl Iterator<Item = String> + Send + 'static {
         let ports: Vec<u16> = self.addrs.iter().map(|a| a.port()).collect();
+        let scheme = if self.ca.is_some() { "https" } else { "http" };
         (0..n).map(move |i| {
             let port = ports[(i % ports.len() as u64) as usize];
-            format!("http://127.0.0.1:{port}/page/{i}")
+            format!("{scheme}://127.0.0.1:{port}/page/{i}")
         })
     }
 
@@ -134,6 +184,7 @@ fn serve(
     mut poll: Poll,
     listeners: Vec<TcpListener>,
     (get_response, head_response): (Vec<u8>, Vec<u8>),
+    tls: Option<Arc<rustls::ServerConfig>>,
     stop: Arc<AtomicBool>,
     served: Arc<AtomicU64>,
     accepted: Arc<AtomicU64>,
@@ -158,6 +209,14 @@ fn serve(
                             let _ = stream.set_nodelay(true);
                             let entry = clients.vacant_entry();
                             let token = Token(base + entry.key());
+                            let session = match &tls {
+                                Some(config) => match rustls::ServerConnection::new(config.clone())
+                                {
+                                    Ok(s) => Some(s),
+                                    Err(_) => continue,
+                                },
+                                None => None,
+                            };
                             if poll
                                 .registry()
                                 .register(
@@ -169,6 +228,7 @@ fn serve(
                             {
                                 entry.insert(Client {
                                     stream,
+                                    tls: session,
                                     inbuf: Vec::new(),
                                     out: Vec::new(),
                                     out_pos: 0,
@@ -201,25 +261,10 @@ fn handle_client(
     head_response: &[u8],
     served: &AtomicU64,
 ) -> bool {
-    let mut buf = [0u8; 8192];
-    let mut eof = false;
-    loop {
-        match c.stream.read(&mut buf) {
-            Ok(0) => {
-                eof = true;
-                break;
-            }
-            Ok(n) => {
-                c.inbuf.extend_from_slice(&buf[..n]);
-                if c.inbuf.len() > MAX_REQUEST_HEAD * 4 {
-                    return false;
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return false,
-        }
-    }
+    let eof = match read_client(c) {
+        Ok(eof) => eof,
+        Err(()) => return false,
+    };
     // Answer every complete request head (requests carry no body here).
     let mut start = 0;
     while let Some(end) = find_head_end(&c.inbuf[start..]) {
@@ -236,14 +281,10 @@ fn handle_client(
     if c.inbuf.len() > MAX_REQUEST_HEAD {
         return false;
     }
-    while c.out_pos < c.out.len() {
-        match c.stream.write(&c.out[c.out_pos..]) {
-            Ok(n) => c.out_pos += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return false,
-        }
-    }
+    let pending = match write_client(c) {
+        Ok(pending) => pending,
+        Err(()) => return false,
+    };
     if c.out_pos == c.out.len() {
         c.out.clear();
         c.out_pos = 0;
@@ -251,7 +292,90 @@ fn handle_client(
             c.out.shrink_to(64 * 1024);
         }
     }
-    !eof || c.out_pos < c.out.len()
+    !eof || pending
+}
+
+/// Reads request bytes (through TLS if on) into `inbuf`; true at EOF.
+fn read_client(c: &mut Client) -> Result<bool, ()> {
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = match &mut c.tls {
+            None => match c.stream.read(&mut buf) {
+                Ok(0) => return Ok(true),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return Err(()),
+            },
+            Some(tls) => {
+                match tls.read_tls(&mut c.stream) {
+                    Ok(0) => return Ok(true),
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => return Err(()),
+                }
+                if tls.process_new_packets().is_err() {
+                    let _ = tls.write_tls(&mut c.stream);
+                    return Err(());
+                }
+                loop {
+                    match tls.reader().read(&mut buf) {
+                        Ok(0) => return Ok(true),
+                        Ok(n) => c.inbuf.extend_from_slice(&buf[..n]),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(_) => return Err(()),
+                    }
+                }
+                if c.inbuf.len() > MAX_REQUEST_HEAD * 4 {
+                    return Err(());
+                }
+                continue;
+            }
+        };
+        c.inbuf.extend_from_slice(&buf[..n]);
+        if c.inbuf.len() > MAX_REQUEST_HEAD * 4 {
+            return Err(());
+        }
+    }
+}
+
+/// Writes pending output (through TLS if on); true if some is still pending.
+fn write_client(c: &mut Client) -> Result<bool, ()> {
+    match &mut c.tls {
+        None => {
+            while c.out_pos < c.out.len() {
+                match c.stream.write(&c.out[c.out_pos..]) {
+                    Ok(n) => c.out_pos += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => return Err(()),
+                }
+            }
+            Ok(false)
+        }
+        Some(tls) => loop {
+            if c.out_pos < c.out.len() {
+                let n = tls.writer().write(&c.out[c.out_pos..]).map_err(|_| ())?;
+                c.out_pos += n;
+                if n == 0 && !tls.wants_write() {
+                    return Err(());
+                }
+            }
+            if !tls.wants_write() {
+                if c.out_pos == c.out.len() {
+                    return Ok(false);
+                }
+                continue;
+            }
+            match tls.write_tls(&mut c.stream) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(()),
+            }
+        },
+    }
 }
 
 fn find_head_end(buf: &[u8]) -> Option<usize> {

@@ -76,6 +76,16 @@ pub enum ErrorKind {
     TooLarge,
     /// The server's certificate is not valid for this host.
     BadCertificate,
+    /// The certificate chain does not lead to a trusted root.
+    UnknownIssuer,
+    /// The certificate has expired (or is not yet valid).
+    CertificateExpired,
+    /// The certificate is not valid for the host name.
+    NameMismatch,
+    /// The peer refused the handshake (an alert) or shares no protocol with us.
+    HandshakeFailure,
+    /// The peer broke the TLS protocol (e.g. plain HTTP on a TLS port).
+    Protocol,
     /// Any other I/O error reported by the operating system.
     Io,
     /// The crawl was stopped before this request completed.
@@ -100,6 +110,11 @@ impl ErrorKind {
             ErrorKind::Malformed => "malformed",
             ErrorKind::TooLarge => "too_large",
             ErrorKind::BadCertificate => "bad_certificate",
+            ErrorKind::UnknownIssuer => "unknown_issuer",
+            ErrorKind::CertificateExpired => "certificate_expired",
+            ErrorKind::NameMismatch => "name_mismatch",
+            ErrorKind::HandshakeFailure => "handshake_failure",
+            ErrorKind::Protocol => "protocol_error",
             ErrorKind::Io => "io",
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::BadRedirect => "bad_redirect",

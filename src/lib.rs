@@ -56,6 +56,7 @@ pub mod http;
 pub mod pool;
 pub mod reactor;
 pub mod summary;
+pub mod tls;
 pub mod url;
 
 pub use crawler::{Config, Crawler, Handle, Outcome, Request, Timings};

@@ -20,6 +20,7 @@ DEMO OPTIONS:
     --hosts N                  virtual hosts (loopback ports) (default 10)
     --page-size BYTES          size of each page (default 1024)
     --jsonl                    also print one JSON line per outcome on stdout
+    --tls                      serve HTTPS (certificate from a private CA made at start)
 
 CRAWL OPTIONS (both commands):
     --concurrency N            requests in flight, all hosts (default 100)
@@ -41,6 +42,11 @@ CRAWL OPTIONS (both commands):
     --user-agent STRING
     --no-body                  count body bytes, do not keep them
     --resolve HOST=IP          use IP for HOST (repeatable)
+    --ca-file PEM              also trust the root certificates in this PEM file
+    --no-webpki-roots          trust only --ca-file roots
+    --insecure                 DANGER: accept any TLS certificate (prints a warning)
+    --tls-handshake-timeout SECS  (default 10)
+    --tls-session-cache N      TLS sessions kept for resumption, 0 = off (default 1024)
     --stall-threshold-ms N     report callbacks longer than this (default 20)
     --trace                    log connection state transitions (with a log backend)
     --no-progress              never print the progress line
@@ -54,6 +60,7 @@ struct Options {
     page_size: usize,
     jsonl: bool,
     progress: bool,
+    tls: bool,
 }
 
 fn parse_args(args: &[String], demo: bool) -> Result<Options, String> {
@@ -65,6 +72,7 @@ fn parse_args(args: &[String], demo: bool) -> Result<Options, String> {
         page_size: 1024,
         jsonl: !demo,
         progress: true,
+        tls: false,
     };
     let c = &mut o.config;
     let mut i = 0;
@@ -76,7 +84,15 @@ fn parse_args(args: &[String], demo: bool) -> Result<Options, String> {
         };
         let takes_value = !matches!(
             name,
-            "--jsonl" | "--no-body" | "--trace" | "--no-progress" | "-h" | "--help"
+            "--jsonl"
+                | "--no-body"
+                | "--trace"
+                | "--no-progress"
+                | "-h"
+                | "--help"
+                | "--tls"
+                | "--insecure"
+                | "--no-webpki-roots"
         ) && name.starts_with('-')
             && name != "-";
         let value = if takes_value {
@@ -108,6 +124,15 @@ fn parse_args(args: &[String], demo: bool) -> Result<Options, String> {
             "--hosts" if demo => o.hosts = num(&value)?.clamp(1, 1000) as usize,
             "--page-size" if demo => o.page_size = num(&value)? as usize,
             "--jsonl" => o.jsonl = true,
+            "--tls" if demo => o.tls = true,
+            "--ca-file" => c.ca_file = Some(value.into()),
+            "--no-webpki-roots" => c.webpki_roots = false,
+            "--insecure" => {
+                eprintln!("oneloop: WARNING: --insecure: TLS certificates are NOT verified; anyone on the path can read and alter this traffic");
+                c.danger_accept_invalid_certs = true
+            }
+            "--tls-handshake-timeout" => c.tls_handshake_timeout = secs(&value)?,
+            "--tls-session-cache" => c.tls_session_cache = num(&value)? as usize,
             "--no-progress" => o.progress = false,
             "--concurrency" => c.concurrency = num(&value)? as usize,
             "--per-host" => c.per_host = num(&value)? as usize,
@@ -304,8 +329,17 @@ fn run_crawl(o: Options) -> Result<Summary, String> {
     Ok(summary)
 }
 
-fn run_demo(o: Options) -> Result<Summary, String> {
-    let server = DemoServer::start(o.hosts, o.page_size).map_err(|e| e.to_string())?;
+fn run_demo(mut o: Options) -> Result<Summary, String> {
+    let server = if o.tls {
+        DemoServer::start_tls(o.hosts, o.page_size)
+    } else {
+        DemoServer::start(o.hosts, o.page_size)
+    }
+    .map_err(|e| e.to_string())?;
+    if let Some(ca) = server.ca_cert() {
+        // Trusted like any private CA, through the extra-roots path.
+        o.config.extra_roots.push(ca.clone());
+    }
     eprintln!(
         "demo: {} URLs over {} loopback hosts ({}..), concurrency {}, per host {}",
         o.urls,

@@ -118,6 +118,12 @@ pub struct Summary {
     pub reused_requests: u64,
     /// Requests retried on a fresh connection after a reused one failed early.
     pub retries: u64,
+    /// Full TLS handshakes.
+    pub tls_full: u64,
+    /// Resumed (abbreviated) TLS handshakes.
+    pub tls_resumed: u64,
+    /// TLS handshake durations (TCP connected to handshake done).
+    pub tls_handshake: Histogram,
     /// Connection pool counters (connections opened, reused, evicted...).
     pub pool: PoolStats,
     /// The event loop's counters.
@@ -215,6 +221,16 @@ impl fmt::Display for Summary {
             self.retries,
             self.max_in_flight
         )?;
+        if self.tls_full + self.tls_resumed > 0 {
+            writeln!(
+                f,
+                "tls: {} full handshakes, {} resumed; handshake p50 {:.2} ms, p99 {:.2} ms",
+                self.tls_full,
+                self.tls_resumed,
+                ms(self.tls_handshake.percentile(50.0)),
+                ms(self.tls_handshake.percentile(99.0))
+            )?;
+        }
         write!(f, "loop: {}", self.loop_stats)?;
         for stall in &self.loop_stats.stall_log {
             write!(

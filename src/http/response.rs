@@ -76,6 +76,12 @@ impl ResponseReader {
         !matches!(self.state, State::Head)
     }
 
+    /// True while reading a body that ends when the connection closes (the
+    /// case where a TLS EOF without close_notify could be a truncation).
+    pub fn is_close_delimited(&self) -> bool {
+        matches!(self.state, State::Body(Framing::UntilClose))
+    }
+
     /// True once the whole response has been read.
     pub fn is_done(&self) -> bool {
         matches!(self.state, State::Done)
