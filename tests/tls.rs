@@ -1,0 +1,331 @@
+//! HTTPS against in-process rustls servers (certificates from oneloop's own
+//! test CA) and, when installed, a real nginx.
+
+mod common;
+
+use common::*;
+use oneloop::tls::certs::{CertificateAuthority, IssuedCert};
+use oneloop::{Config, Crawler, ErrorKind, Phase};
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+fn server_config(cert: IssuedCert) -> Arc<rustls::ServerConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(cert.chain, cert.key)
+            .unwrap(),
+    )
+}
+
+fn valid_cert(ca: &CertificateAuthority, names: &[&str]) -> IssuedCert {
+    let now = SystemTime::now();
+    ca.issue(
+        names,
+        now - Duration::from_secs(3600),
+        now + Duration::from_secs(86400),
+    )
+    .unwrap()
+}
+
+/// Reads one request head from a TLS stream; None at EOF.
+fn read_head(s: &mut impl Read) -> Option<String> {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match s.read(&mut b) {
+            Ok(1) => head.push(b[0]),
+            _ => return None,
+        }
+    }
+    let text = String::from_utf8_lossy(&head).into_owned();
+    Some(text.split_whitespace().nth(1)?.to_string())
+}
+
+/// A keep-alive HTTPS server whose body is the request path.
+fn tls_server(config: Arc<rustls::ServerConfig>, counters: Arc<Counters>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming() {
+            let Ok(tcp) = tcp else { continue };
+            counters
+                .accepted
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let config = config.clone();
+            let counters = counters.clone();
+            std::thread::spawn(move || {
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let mut s = rustls::StreamOwned::new(conn, tcp);
+                while let Some(path) = read_head(&mut s) {
+                    counters
+                        .requests
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{path}",
+                        path.len()
+                    );
+                    if s.write_all(resp.as_bytes()).is_err() || s.flush().is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn trusting(ca: &CertificateAuthority) -> Config {
+    Config {
+        extra_roots: vec![ca.cert().clone()],
+        ..Config::default()
+    }
+}
+
+#[test]
+fn two_thousand_https_urls_over_four_hosts_with_resumption() {
+    let ca = CertificateAuthority::new("test CA").unwrap();
+    let config = server_config(valid_cert(&ca, &["127.0.0.1", "localhost"]));
+    let hosts: Vec<(SocketAddr, Arc<Counters>)> = (0..4)
+        .map(|_| {
+            let c = Arc::new(Counters::default());
+            (tls_server(config.clone(), c.clone()), c)
+        })
+        .collect();
+    let urls: Vec<String> = (0..2000)
+        .map(|i| format!("https://{}/s/{i}", hosts[i % 4].0))
+        .collect();
+    // Retire connections after 50 requests so new ones are made while a
+    // session ticket is at hand: those must resume.
+    let mut crawler = Crawler::new(Config {
+        concurrency: 16,
+        per_host: 4,
+        max_requests_per_connection: 50,
+        ..trusting(&ca)
+    })
+    .unwrap();
+    let mut ok = 0;
+    let summary = crawler.run(urls, |o| {
+        let r = o
+            .result
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{}: {e}", o.url));
+        assert_eq!(r.status, 200);
+        assert!(o.url.ends_with(std::str::from_utf8(&r.body).unwrap()));
+        ok += 1;
+    });
+    assert_eq!(ok, 2000);
+    for (_, c) in &hosts {
+        assert_eq!(c.requests(), 500);
+    }
+    let opened = summary.pool.opened;
+    assert_eq!(summary.tls_full + summary.tls_resumed, opened);
+    assert!(opened >= 40, "{summary}");
+    assert!(
+        summary.tls_resumed >= opened / 2,
+        "most reconnects resume: {summary}"
+    );
+    assert!(summary.tls_full >= 4, "{summary}");
+}
+
+#[test]
+fn certificate_and_protocol_failures_are_typed_and_the_batch_completes() {
+    let ca = CertificateAuthority::new("test CA").unwrap();
+    let good = tls_server(
+        server_config(valid_cert(&ca, &["127.0.0.1"])),
+        Arc::default(),
+    );
+    let wrong_name = tls_server(
+        server_config(valid_cert(&ca, &["elsewhere.test"])),
+        Arc::default(),
+    );
+    let stranger = CertificateAuthority::new("not trusted").unwrap();
+    let unknown_issuer = tls_server(
+        server_config(valid_cert(&stranger, &["127.0.0.1"])),
+        Arc::default(),
+    );
+    let now = SystemTime::now();
+    let expired_cert = ca
+        .issue(
+            &["127.0.0.1"],
+            now - Duration::from_secs(10 * 86400),
+            now - Duration::from_secs(86400),
+        )
+        .unwrap();
+    let expired = tls_server(server_config(expired_cert), Arc::default());
+    // Like nginx's plain-HTTP port: answers the binary ClientHello with a 400.
+    let plain_http = raw_server(|mut s| {
+        let mut buf = [0u8; 1024];
+        let _ = s.read(&mut buf);
+        let _ = s.write_all(
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    });
+    let stall_handshake = raw_server(|s| {
+        wait_for_request(&s); // the ClientHello arrives; never answer it
+        std::thread::sleep(Duration::from_secs(3));
+    });
+    let cases = [
+        (wrong_name, ErrorKind::NameMismatch),
+        (unknown_issuer, ErrorKind::UnknownIssuer),
+        (expired, ErrorKind::CertificateExpired),
+        (plain_http, ErrorKind::Protocol),
+        (stall_handshake, ErrorKind::Timeout),
+    ];
+    let mut urls = Vec::new();
+    let mut expected = HashMap::new();
+    for i in 0..100 {
+        if i % 20 == 0 {
+            let (addr, kind) = cases[i / 20];
+            expected.insert(urls.len() as u64, kind);
+            urls.push(format!("https://{addr}/bad/{i}"));
+        }
+        urls.push(format!("https://{good}/ok/{i}"));
+    }
+    let mut crawler = Crawler::new(Config {
+        tls_handshake_timeout: Duration::from_millis(400),
+        ..trusting(&ca)
+    })
+    .unwrap();
+    let mut seen = 0;
+    crawler.run(urls, |o| {
+        seen += 1;
+        match expected.get(&o.id) {
+            Some(kind) => {
+                let e = o.result.as_ref().expect_err(&o.url);
+                assert_eq!((e.phase, e.kind), (Phase::Tls, *kind), "{}: {e}", o.url);
+            }
+            None => assert_eq!(o.result.as_ref().unwrap().status, 200, "{}", o.url),
+        }
+    });
+    assert_eq!(seen, 105);
+}
+
+#[test]
+fn insecure_mode_accepts_an_untrusted_certificate_and_http_never_shares_https_connections() {
+    let stranger = CertificateAuthority::new("not trusted").unwrap();
+    let https = tls_server(
+        server_config(valid_cert(&stranger, &["127.0.0.1"])),
+        Arc::default(),
+    );
+    let mut crawler = Crawler::new(Config {
+        danger_accept_invalid_certs: true,
+        ..Config::default()
+    })
+    .unwrap();
+    let summary = crawler.run(vec![format!("https://{https}/x")], |o| {
+        assert_eq!(o.result.as_ref().unwrap().status, 200)
+    });
+    assert_eq!(summary.tls_full, 1);
+
+    // The same port under http and https: two origins, two connections; the
+    // http request to a TLS port fails (the server sees no ClientHello).
+    let ca = CertificateAuthority::new("test CA").unwrap();
+    let both = tls_server(
+        server_config(valid_cert(&ca, &["127.0.0.1"])),
+        Arc::default(),
+    );
+    let mut crawler = Crawler::new(Config {
+        head_timeout: Duration::from_millis(500),
+        ..trusting(&ca)
+    })
+    .unwrap();
+    let mut results = Vec::new();
+    let summary = crawler.run(
+        vec![format!("https://{both}/a"), format!("http://{both}/b")],
+        |o| results.push((o.id, o.result.is_ok())),
+    );
+    results.sort();
+    assert_eq!(results, vec![(0, true), (1, false)]);
+    assert_eq!(summary.pool.opened, 2);
+}
+
+/// Interop with nginx (installed by `.ci/run`). Skips with a message when
+/// nginx is absent, unless ONELOOP_REQUIRE_NGINX=1 (set in CI).
+#[test]
+fn interop_with_nginx_over_https_with_keep_alive() {
+    let nginx = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let Some(nginx) = nginx else {
+        if std::env::var("ONELOOP_REQUIRE_NGINX").as_deref() == Ok("1") {
+            panic!("nginx is required (ONELOOP_REQUIRE_NGINX=1) but not installed");
+        }
+        eprintln!("SKIPPED interop_with_nginx_over_https_with_keep_alive: nginx is not installed");
+        return;
+    };
+    let ca = CertificateAuthority::new("nginx test CA").unwrap();
+    let cert = valid_cert(&ca, &["127.0.0.1", "localhost"]);
+    let dir = std::env::temp_dir().join(format!("oneloop-nginx-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("www")).unwrap();
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.chain_pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), cert.key_pem()).unwrap();
+    for i in 0..20 {
+        std::fs::write(dir.join(format!("www/p{i}.html")), format!("page {i}\n")).unwrap();
+    }
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let conf = format!(
+        "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log;\n\
+         events {{ worker_connections 256; }}\n\
+         http {{\n  access_log {d}/logs/access.log;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n  keepalive_requests 10000;\n\
+         server {{\n    listen 127.0.0.1:{port} ssl;\n    ssl_certificate {d}/cert.pem;\n    ssl_certificate_key {d}/key.pem;\n    root {d}/www;\n  }}\n}}\n",
+        d = dir.display()
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let mut child = std::process::Command::new(nginx)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .arg("-p")
+        .arg(&dir)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start nginx");
+    // Wait for the port.
+    let mut up = false;
+    for _ in 0..100 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if !up {
+        let _ = child.kill();
+        let mut err = String::new();
+        let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+        panic!("nginx did not start: {err}");
+    }
+    let urls: Vec<String> = (0..400)
+        .map(|i| format!("https://127.0.0.1:{port}/p{}.html", i % 20))
+        .collect();
+    let mut crawler = Crawler::new(Config {
+        concurrency: 8,
+        per_host: 4,
+        ..trusting(&ca)
+    })
+    .unwrap();
+    let mut bad = Vec::new();
+    let summary = crawler.run(urls, |o| match &o.result {
+        Ok(r) if r.status == 200 && r.body.starts_with(b"page ") => {}
+        other => bad.push(format!("{}: {:?}", o.url, other.as_ref().map(|r| r.status))),
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(summary.responses, 400);
+    assert!(summary.pool.opened <= 4, "keep-alive reuse: {summary}");
+    assert!(summary.reused_requests >= 396);
+}
