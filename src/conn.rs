@@ -1,11 +1,12 @@
 //! One connection's lifecycle, as one `enum` of states.
 //!
 //! ```text
-//!             ┌────────────── next address on failure ─┐
-//!             v                                         │
-//!   new ──> Connecting ──> Sending ──> ReadingHead ──> ReadingBody ──> Idle ──> Sending (reuse)
-//!             │              │            │               │            │
-//!             └──────────────┴────────────┴───────────────┴────────────┴──> Closed
+//!             ┌──── next address on failure ────┐
+//!             v                                  │
+//!   new ──> Connecting ──> TlsHandshake ──> Sending ──> ReadingHead ──> ReadingBody ──> Idle
+//!             │            (https only)        │            │               │           │ │
+//!             │                                ^────────────┼───────────────┼── reuse ──┘ │
+//!             └────────────────────── any failure ──────────┴───────────────┴─> Closed <──┘
 //! ```
 //!
 //! [`Conn::drive`] runs the machine as far as the socket allows (mio is

@@ -329,3 +329,58 @@ fn interop_with_nginx_over_https_with_keep_alive() {
     assert!(summary.pool.opened <= 4, "keep-alive reuse: {summary}");
     assert!(summary.reused_requests >= 396);
 }
+
+#[test]
+fn close_notify_ends_a_close_delimited_body_and_a_bare_eof_does_not() {
+    let ca = CertificateAuthority::new("test CA").unwrap();
+    let config = server_config(valid_cert(&ca, &["127.0.0.1"]));
+    // path /notify: close-delimited body, then close_notify;
+    // path /bare: close-delimited body, then TCP close without close_notify;
+    // path /framed: Content-Length body, then TCP close without close_notify.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming() {
+            let Ok(tcp) = tcp else { continue };
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let mut s = rustls::StreamOwned::new(conn, tcp);
+                let Some(path) = read_head(&mut s) else {
+                    return;
+                };
+                let resp: &[u8] = if path == "/framed" {
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+                } else {
+                    b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil close"
+                };
+                let _ = s.write_all(resp);
+                if path == "/notify" {
+                    s.conn.send_close_notify();
+                }
+                let _ = s.flush();
+                std::thread::sleep(Duration::from_millis(50));
+                // Dropping closes the TCP connection; close_notify was sent
+                // only for /notify.
+            });
+        }
+    });
+    let urls = ["/notify", "/bare", "/framed"]
+        .iter()
+        .map(|p| format!("https://{addr}{p}"))
+        .collect::<Vec<_>>();
+    let mut crawler = Crawler::new(trusting(&ca)).unwrap();
+    let mut results = HashMap::new();
+    crawler.run(urls, |o| {
+        results.insert(
+            o.id,
+            o.result
+                .as_ref()
+                .map(|r| r.body.clone())
+                .map_err(|e| (e.phase, e.kind)),
+        );
+    });
+    assert_eq!(results[&0], Ok(b"until close".to_vec()));
+    assert_eq!(results[&1], Err((Phase::Body, ErrorKind::UnexpectedEof)));
+    assert_eq!(results[&2], Ok(b"hello".to_vec()));
+}
