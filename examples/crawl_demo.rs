@@ -16,7 +16,7 @@ fn main() {
     let mut crawler = Crawler::new(Config {
         concurrency: 64,
         per_host: 8,
-        ..Config::default()
+        ..Config::local()
     })
     .expect("valid config");
 

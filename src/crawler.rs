@@ -12,7 +12,7 @@
 //! Each finished request becomes one [`Outcome`] handed to the callback, then
 //! its places in the admission queue are freed and the next requests start.
 
-use crate::admission::{Admission, AdmissionConfig, HostId};
+use crate::admission::{Admission, AdmissionConfig, HostId, Pacing};
 use crate::conn::{Conn, ConnEvent, ConnOptions, ConnState, Timeouts};
 use crate::dns::Resolver;
 use crate::error::{Error, ErrorKind, Phase};
@@ -69,6 +69,24 @@ pub struct Config {
     pub max_parked: usize,
     /// A callback running longer than this is logged as a stall.
     pub stall_threshold: Duration,
+    /// Per-origin politeness: delay, jitter, rate, adaptive throttling,
+    /// `Retry-After` pauses. Polite by default ([`Pacing::polite`]);
+    /// [`Config::local`] turns pacing off for loopback servers.
+    pub pacing: Pacing,
+    /// Retries after a retryable failure (refused, reset, timeouts, and the
+    /// statuses 429, 502, 503, 504), for GET and HEAD only.
+    pub retries: u32,
+    /// The first retry waits about this long; each next one twice as long
+    /// (with jitter: between half and all of it).
+    pub retry_backoff: Duration,
+    /// The longest wait between two attempts.
+    pub retry_backoff_max: Duration,
+    /// Follow redirects (301, 302, 303, 307, 308).
+    pub follow_redirects: bool,
+    /// The most redirects followed for one input URL.
+    pub max_redirects: u32,
+    /// The request body (for POST).
+    pub body: Vec<u8>,
     /// Name overrides, like curl's `--resolve`: (host, address).
     pub resolve: Vec<(String, IpAddr)>,
     /// From TCP connected to the end of the TLS handshake.
@@ -109,6 +127,13 @@ impl Default for Config {
             max_parked: 1024,
             stall_threshold: Duration::from_millis(20),
             resolve: Vec::new(),
+            pacing: Pacing::polite(),
+            retries: 2,
+            retry_backoff: Duration::from_millis(250),
+            retry_backoff_max: Duration::from_secs(30),
+            follow_redirects: true,
+            max_redirects: 10,
+            body: Vec::new(),
             tls_handshake_timeout: Duration::from_secs(10),
             webpki_roots: true,
             extra_roots: Vec::new(),
@@ -121,6 +146,15 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The defaults with pacing off: for loopback servers, tests and
+    /// benchmarks, where politeness would only measure the pacer.
+    pub fn local() -> Config {
+        Config {
+            pacing: Pacing::off(),
+            ..Config::default()
+        }
+    }
+
     fn validate(&self) -> Result<(), Error> {
         let bad = |what: &str| Err(Error::new(Phase::Admission, ErrorKind::Malformed, what));
         if self.concurrency == 0 || self.per_host == 0 {
@@ -192,14 +226,45 @@ pub struct Outcome {
     pub id: u64,
     /// The URL as given.
     pub url: String,
-    /// Attempts made (more than one after a retry on a fresh connection).
+    /// Requests sent for this input: retries and redirects included.
     pub attempts: u32,
+    /// Why each earlier attempt was retried, in order (the final result is
+    /// the last attempt's).
+    pub retries: Vec<RetryCause>,
+    /// The redirect chain: each URL followed, in order; the last one is the
+    /// final URL. Empty without redirects.
+    pub redirects: Vec<String>,
     /// Whether the final attempt used a pooled (reused) connection.
     pub reused: bool,
     /// Where the time went.
     pub timings: Timings,
     /// The response, or a typed error naming the phase that failed.
     pub result: Result<Response, Error>,
+}
+
+impl Outcome {
+    /// The URL the result came from: the last redirect target, or the input URL.
+    pub fn final_url(&self) -> &str {
+        self.redirects.last().map_or(&self.url, |u| u.as_str())
+    }
+}
+
+/// Why an attempt was retried.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RetryCause {
+    /// It failed with this error.
+    Error(Phase, ErrorKind),
+    /// The server answered with this retryable status (429, 502, 503, 504).
+    Status(u16),
+}
+
+impl std::fmt::Display for RetryCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RetryCause::Error(p, k) => write!(f, "{}:{}", p.as_str(), k.as_str()),
+            RetryCause::Status(s) => write!(f, "status {s}"),
+        }
+    }
 }
 
 /// Stops a running crawl from another thread (or from the callback).
@@ -228,13 +293,30 @@ pub struct Crawler {
     tls: Arc<rustls::ClientConfig>,
 }
 
-/// A request the crawler knows about: parked or in flight.
+/// Where a request is, and what it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// In the admission queue under `Req::host`.
+    Parked,
+    /// Started: holds an admission slot of `Req::host` (and maybe a connection).
+    Active,
+    /// Waiting for a retry; holds nothing but this timer.
+    Backoff(TimerId),
+}
+
+/// A request the crawler knows about: parked, in flight, or between attempts.
 struct Req {
     generation: u32,
     id: u64,
     url: Url,
+    /// The input URL, kept once a redirect changed `url`.
+    original: Option<String>,
+    method: Method,
     host: HostId,
+    stage: Stage,
     attempts: u32,
+    retries: Vec<RetryCause>,
+    redirects: Vec<String>,
     pulled_at: Instant,
     started_at: Option<Instant>,
     conn: Option<usize>,
@@ -242,12 +324,16 @@ struct Req {
     reused: bool,
     connect_time: Option<Duration>,
     ttfb: Option<Duration>,
+    /// The one free retry on a fresh connection after a reused one failed
+    /// early was used.
+    retried_fresh: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TimerKind {
     Conn(Token),
     Request(Token),
+    Retry(Token),
 }
 
 /// The state of one `run`.
@@ -272,6 +358,8 @@ struct Run<'a> {
     /// callback never runs with a connection half-updated).
     ready: Vec<Outcome>,
     stop: Arc<AtomicBool>,
+    next_gc: Instant,
+    rng: u64,
 }
 
 impl Crawler {
@@ -345,6 +433,7 @@ impl Crawler {
                 max_in_flight: concurrency,
                 max_per_host: per_host,
                 max_parked: config.max_parked,
+                pacing: config.pacing,
             }),
             pool: Pool::new(PoolConfig {
                 max_total: config.max_connections.max(concurrency),
@@ -358,6 +447,8 @@ impl Crawler {
             addr_buf: Vec::new(),
             ready: Vec::new(),
             stop: self.stop.clone(),
+            next_gc: Instant::now() + Duration::from_secs(1),
+            rng: config.pacing.seed | 1,
         };
         let started = Instant::now();
         let mut input = input.into_iter();
@@ -388,10 +479,15 @@ impl Crawler {
             }
             // 2. Wait for readiness or the next deadline.
             let now = Instant::now();
-            let deadline = match (run.timers.next_deadline(), run.pool.poll_timeout()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let deadline = [
+                run.timers.next_deadline(),
+                run.pool.poll_timeout(),
+                run.admission.poll_timeout(),
+                Some(run.next_gc),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let timeout = deadline.map(|d| d.saturating_duration_since(now));
             let protocol_before_poll = now - turn_start;
             if let Err(e) = run.poll.poll(&mut events, timeout) {
@@ -413,8 +509,13 @@ impl Crawler {
                 }
                 run.on_ready(Token::from_mio(event.token()), after_poll);
             }
-            // 4. Timers.
-            run.fire_timers(Instant::now());
+            // 4. Timers, and now and then forgetting idle origins.
+            let now = Instant::now();
+            run.fire_timers(now);
+            if now >= run.next_gc {
+                run.admission.gc(now);
+                run.next_gc = now + Duration::from_secs(1);
+            }
             let callbacks_before = run.stats.time_in_callbacks;
             run.deliver(&mut on_outcome);
             let in_callbacks = run.stats.time_in_callbacks - callbacks_before;
@@ -430,6 +531,8 @@ impl Crawler {
         }
         run.summary.elapsed = started.elapsed();
         run.summary.pool = run.pool.stats();
+        run.summary.admission = run.admission.stats();
+        run.summary.lowered_limits = run.admission.lowered_limits();
         run.summary.loop_stats = run.stats;
         run.summary
     }
@@ -450,6 +553,8 @@ impl Run<'_> {
                     id,
                     url: raw,
                     attempts: 0,
+                    retries: Vec::new(),
+                    redirects: Vec::new(),
                     reused: false,
                     timings: Timings::default(),
                     result: Err(e),
@@ -467,13 +572,18 @@ impl Run<'_> {
         let timer = self
             .timers
             .insert(now + self.config.total_timeout, TimerKind::Request(token));
-        let host = self.admission.push(url.origin(), token);
+        let host = self.admission.push(url.origin(), token, now);
         entry.insert(Req {
             generation,
             id,
             url,
+            original: None,
+            method: self.config.method,
             host,
+            stage: Stage::Parked,
             attempts: 0,
+            retries: Vec::new(),
+            redirects: Vec::new(),
             pulled_at: now,
             started_at: None,
             conn: None,
@@ -481,6 +591,7 @@ impl Run<'_> {
             reused: false,
             connect_time: None,
             ttfb: None,
+            retried_fresh: false,
         });
     }
 
@@ -497,10 +608,11 @@ impl Run<'_> {
         if self.summary.stopped {
             return;
         }
-        while let Some((token, _host)) = self.admission.pop_ready() {
+        while let Some((token, _host)) = self.admission.pop_ready(now) {
             self.summary.max_in_flight = self.summary.max_in_flight.max(self.admission.in_flight());
             let req = &mut self.reqs[token.slot];
-            req.started_at = Some(now);
+            req.stage = Stage::Active;
+            req.started_at.get_or_insert(now);
             self.dispatch(token.slot, false, now);
         }
     }
@@ -604,15 +716,20 @@ impl Run<'_> {
         let req = &self.reqs[rslot];
         let conn = &mut self.conns[cslot];
         let out = conn.out_buffer();
+        let body: &[u8] = if req.method == Method::Post {
+            &self.config.body
+        } else {
+            b""
+        };
         encode_request(
             out,
-            self.config.method,
+            req.method,
             &req.url,
             &self.config.headers,
-            b"",
+            body,
             &self.config.user_agent,
         );
-        conn.begin_request(self.config.method, rslot, now);
+        conn.begin_request(req.method, rslot, now);
         if let Some(mut resp) = self.spare_responses.pop() {
             resp.clear();
             std::mem::swap(&mut conn.response, &mut resp);
@@ -702,10 +819,174 @@ impl Run<'_> {
             self.drop_conn_busy(cslot, now);
         }
         let req = &mut self.reqs[rslot];
+        req.conn = None;
         if let (Some(t), Some(s)) = (first_byte, req.started_at) {
             req.ttfb = Some(t.saturating_duration_since(s));
         }
+        self.handle_response(rslot, resp, now);
+    }
+
+    /// A complete response: follow a redirect, retry a retryable status, or
+    /// finish.
+    fn handle_response(&mut self, rslot: usize, resp: Response, now: Instant) {
+        let status = resp.status;
+        let host = self.reqs[rslot].host;
+        if status == 429 {
+            self.admission.record_throttle(host);
+        } else if status < 400 {
+            self.admission.record_success(host, now);
+        }
+        if matches!(status, 429 | 503) {
+            if let Some(wait) = resp
+                .headers
+                .get_str("retry-after")
+                .and_then(|v| crate::http::parse_retry_after(v, std::time::SystemTime::now()))
+            {
+                log::info!(
+                    "{} paused for {wait:?} (Retry-After)",
+                    self.admission.key(host)
+                );
+                self.admission.pause(host, wait, now);
+            }
+        }
+        if matches!(status, 429 | 502 | 503 | 504) && self.may_retry(rslot) {
+            self.recycle(resp);
+            self.retry(rslot, RetryCause::Status(status), now);
+            return;
+        }
+        if matches!(status, 301 | 302 | 303 | 307 | 308) && self.config.follow_redirects {
+            if let Some(location) = resp.headers.get_str("location") {
+                let location = location.trim().to_string();
+                self.recycle(resp);
+                self.redirect(rslot, status, &location, now);
+                return;
+            }
+        }
         self.finish(rslot, Ok(resp), now);
+    }
+
+    fn recycle(&mut self, mut resp: Response) {
+        if self.spare_responses.len() < self.config.concurrency {
+            resp.clear();
+            self.spare_responses.push(resp);
+        }
+    }
+
+    /// Follows a redirect: the request leaves its origin's slot and queues
+    /// under the target's origin, so a cross-host redirect obeys that host's
+    /// limits.
+    fn redirect(&mut self, rslot: usize, status: u16, location: &str, now: Instant) {
+        let req = &self.reqs[rslot];
+        let fail = |kind: ErrorKind, detail: String| Error::new(Phase::Redirect, kind, detail);
+        let next = match req.url.join(location) {
+            Ok(u) => u,
+            Err(e) => {
+                let e = fail(
+                    ErrorKind::BadRedirect,
+                    format!("{status} to {location:?}: {}", e.detail),
+                );
+                return self.finish(rslot, Err(e), now);
+            }
+        };
+        if req.redirects.len() >= self.config.max_redirects as usize {
+            let e = fail(
+                ErrorKind::TooManyRedirects,
+                format!("more than {} redirects", self.config.max_redirects),
+            );
+            return self.finish(rslot, Err(e), now);
+        }
+        let seen = |u: &str| {
+            req.original.as_deref().unwrap_or(req.url.as_str()) == u
+                || req.redirects.iter().any(|r| r == u)
+        };
+        if seen(next.as_str()) {
+            let e = fail(
+                ErrorKind::RedirectLoop,
+                format!("{status} back to {}", next.as_str()),
+            );
+            return self.finish(rslot, Err(e), now);
+        }
+        self.summary.redirects += 1;
+        let old_host = self.reqs[rslot].host;
+        self.admission.release(old_host, now);
+        let generation = self.reqs[rslot].generation;
+        let token = Token {
+            slot: rslot,
+            generation,
+        };
+        let host = self.admission.push_front(next.origin(), token, now);
+        let req = &mut self.reqs[rslot];
+        req.redirects.push(next.as_str().to_string());
+        let previous = std::mem::replace(&mut req.url, next);
+        if req.original.is_none() {
+            req.original = Some(previous.into_string());
+        }
+        // 303 always, and 301/302 after a POST (as browsers do), become GET.
+        if status == 303 || (matches!(status, 301 | 302) && req.method == Method::Post) {
+            req.method = Method::Get;
+        }
+        req.host = host;
+        req.stage = Stage::Parked;
+    }
+
+    /// May this request be retried (idempotent, budget left)?
+    fn may_retry(&self, rslot: usize) -> bool {
+        let req = &self.reqs[rslot];
+        req.method.is_idempotent() && (req.retries.len() as u32) < self.config.retries
+    }
+
+    /// Releases the request's slot and schedules the next attempt after an
+    /// exponential backoff with jitter.
+    fn retry(&mut self, rslot: usize, cause: RetryCause, now: Instant) {
+        *self
+            .summary
+            .retries_by_cause
+            .entry(cause.to_string())
+            .or_insert(0) += 1;
+        let host = self.reqs[rslot].host;
+        self.admission.release(host, now);
+        let n = self.reqs[rslot].retries.len() as u32;
+        let full = self
+            .config
+            .retry_backoff
+            .saturating_mul(1u32 << n.min(16))
+            .min(self.config.retry_backoff_max);
+        // "Equal jitter": half fixed, half random, so retries of many
+        // requests do not arrive in lockstep.
+        let wait = full / 2 + full.mul_f64(self.jitter_fraction() / 2.0);
+        let generation = self.reqs[rslot].generation;
+        let token = Token {
+            slot: rslot,
+            generation,
+        };
+        let timer = self.timers.insert(now + wait, TimerKind::Retry(token));
+        let req = &mut self.reqs[rslot];
+        req.retries.push(cause);
+        req.stage = Stage::Backoff(timer);
+        req.conn = None;
+    }
+
+    fn jitter_fraction(&mut self) -> f64 {
+        // xorshift on a per-run state: spread, not secrecy.
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A backoff ended: the request queues again at the head of its origin.
+    fn retry_timer(&mut self, token: Token, now: Instant) {
+        let Some(req) = self.reqs.get_mut(token.slot) else {
+            return;
+        };
+        if req.generation != token.generation || !matches!(req.stage, Stage::Backoff(_)) {
+            return;
+        }
+        req.stage = Stage::Parked;
+        let key = req.url.origin().to_string();
+        req.host = self.admission.push_front(&key, token, now);
     }
 
     /// The request on this connection failed and the connection is closed.
@@ -721,13 +1002,19 @@ impl Run<'_> {
         // the server most likely closed it while idle. Try once more on a
         // fresh one (idempotent methods only).
         if req.reused
-            && req.attempts == 1
+            && !req.retried_fresh
             && !conn.got_response_bytes
-            && self.config.method.is_idempotent()
+            && req.method.is_idempotent()
             && matches!(e.phase, Phase::Send | Phase::Head)
         {
-            self.reqs[rslot].conn = None;
+            let req = &mut self.reqs[rslot];
+            req.retried_fresh = true;
+            req.conn = None;
             self.dispatch(rslot, true, now);
+            return;
+        }
+        if is_retryable_error(&e) && self.may_retry(rslot) {
+            self.retry(rslot, RetryCause::Error(e.phase, e.kind), now);
             return;
         }
         self.finish(rslot, Err(e), now);
@@ -784,6 +1071,7 @@ impl Run<'_> {
             match kind {
                 TimerKind::Conn(token) => self.conn_timer(token, now),
                 TimerKind::Request(token) => self.request_timer(token, now),
+                TimerKind::Retry(token) => self.retry_timer(token, now),
             }
         }
         while let Some(token) = self.pool.poll_expired(now) {
@@ -824,18 +1112,14 @@ impl Run<'_> {
                 };
                 let e = Error::new(state.phase(), ErrorKind::Timeout, format!("{what} timeout"));
                 conn.close(self.poll.registry(), now);
-                // A timeout is not retried: the server is alive but slow.
-                let rslot = conn.request;
-                let conn = self.conns.remove(token.slot);
-                self.pool.closed(&conn.key);
-                if let Some(r) = rslot {
-                    self.finish(r, Err(e), now);
-                }
+                // Through the failure path: a timeout may be retried.
+                self.conn_failed(token.slot, e, now);
             }
         }
     }
 
-    /// The total deadline of a request passed.
+    /// The total deadline of a request passed: it covers queueing, every
+    /// attempt, backoffs and redirects.
     fn request_timer(&mut self, token: Token, now: Instant) {
         let Some(req) = self.reqs.get(token.slot) else {
             return;
@@ -844,49 +1128,45 @@ impl Run<'_> {
             return;
         }
         let limit = self.config.total_timeout;
-        match req.conn {
-            None if req.started_at.is_none() => {
-                let host = req.host;
-                self.admission.remove_parked(host, &token);
-                let e = Error::new(
-                    Phase::Admission,
-                    ErrorKind::Deadline,
-                    format!("total timeout {limit:?} passed while queued"),
-                );
-                self.finish_parked(token.slot, Err(e), now);
-            }
-            None => {
-                let e = Error::new(Phase::Admission, ErrorKind::Deadline, "total timeout");
-                self.finish(token.slot, Err(e), now);
-            }
-            Some(cslot) => {
+        let stage = req.stage;
+        let phase = match (req.stage, req.conn) {
+            (Stage::Active, Some(cslot)) => {
                 let mut conn = self.conns.remove(cslot);
                 let phase = conn.state.phase();
                 conn.close(self.poll.registry(), now);
                 self.cancel_conn_timer(&conn);
                 self.pool.closed(&conn.key);
-                let e = Error::new(
-                    phase,
-                    ErrorKind::Deadline,
-                    format!("total timeout {limit:?} passed"),
-                );
-                self.finish(token.slot, Err(e), now);
+                phase
             }
-        }
+            _ => Phase::Admission,
+        };
+        let detail = match stage {
+            Stage::Parked => format!("total timeout {limit:?} passed while queued"),
+            Stage::Backoff(_) => format!("total timeout {limit:?} passed before a retry"),
+            Stage::Active => format!("total timeout {limit:?} passed"),
+        };
+        let e = Error::new(phase, ErrorKind::Deadline, detail);
+        self.finish(token.slot, Err(e), now);
     }
 
-    /// Ends an admitted request: builds its outcome and frees its places.
+    /// Ends a request wherever it is: frees what its stage holds, and
+    /// builds its outcome. Every path to an outcome passes here once.
     fn finish(&mut self, rslot: usize, result: Result<Response, Error>, now: Instant) {
-        let host = self.reqs[rslot].host;
-        self.finish_parked(rslot, result, now);
-        self.admission.release(host);
-    }
-
-    /// Ends a request that never started (or builds the outcome of one that
-    /// did; `finish` also releases its admission places).
-    fn finish_parked(&mut self, rslot: usize, result: Result<Response, Error>, now: Instant) {
         let req = self.reqs.remove(rslot);
         self.timers.cancel(req.timer);
+        let token = Token {
+            slot: rslot,
+            generation: req.generation,
+        };
+        match req.stage {
+            Stage::Active => self.admission.release(req.host, now),
+            Stage::Parked => {
+                self.admission.remove_parked(req.host, &token, now);
+            }
+            Stage::Backoff(timer) => {
+                self.timers.cancel(timer);
+            }
+        }
         let started = req.started_at.unwrap_or(now);
         let timings = Timings {
             queued: started.saturating_duration_since(req.pulled_at),
@@ -894,10 +1174,16 @@ impl Run<'_> {
             ttfb: req.ttfb,
             total: now.saturating_duration_since(started),
         };
+        let url = match req.original {
+            Some(original) => original,
+            None => req.url.into_string(),
+        };
         self.ready.push(Outcome {
             id: req.id,
-            url: req.url.into_string(),
+            url,
             attempts: req.attempts,
+            retries: req.retries,
+            redirects: req.redirects,
             reused: req.reused,
             timings,
             result,
@@ -905,9 +1191,25 @@ impl Run<'_> {
     }
 
     fn cancel_parked(&mut self, now: Instant) {
+        // Parked requests, and those waiting for a retry, never start again.
+        // (`finish` of a drained request finds nothing left to remove.)
         for token in self.admission.drain_parked() {
             let e = Error::new(Phase::Admission, ErrorKind::Cancelled, "crawl stopped");
-            self.finish_parked(token.slot, Err(e), now);
+            self.finish(token.slot, Err(e), now);
+        }
+        let waiting: Vec<usize> = self
+            .reqs
+            .iter()
+            .filter(|(_, r)| matches!(r.stage, Stage::Backoff(_)))
+            .map(|(i, _)| i)
+            .collect();
+        for slot in waiting {
+            let e = Error::new(
+                Phase::Admission,
+                ErrorKind::Cancelled,
+                "crawl stopped before a retry",
+            );
+            self.finish(slot, Err(e), now);
         }
     }
 
@@ -944,11 +1246,27 @@ impl Run<'_> {
     }
 }
 
+/// Failures worth another attempt: the server or network may do better next
+/// time. Certificate, protocol and size errors will not change; `deadline`
+/// is the caller's own limit.
+fn is_retryable_error(e: &Error) -> bool {
+    match e.phase {
+        Phase::Dns => e.kind == ErrorKind::Timeout,
+        Phase::Url | Phase::Admission | Phase::Redirect => false,
+        _ => matches!(
+            e.kind,
+            ErrorKind::Refused | ErrorKind::Reset | ErrorKind::Timeout | ErrorKind::UnexpectedEof
+        ),
+    }
+}
+
 fn placeholder() -> Outcome {
     Outcome {
         id: 0,
         url: String::new(),
         attempts: 0,
+        retries: Vec::new(),
+        redirects: Vec::new(),
         reused: false,
         timings: Timings::default(),
         result: Err(Error::new(Phase::Admission, ErrorKind::Cancelled, "")),

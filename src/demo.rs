@@ -17,7 +17,7 @@
 //! use oneloop::{Config, Crawler};
 //!
 //! let server = DemoServer::start(2, 512).unwrap();
-//! let mut crawler = Crawler::new(Config::default()).unwrap();
+//! let mut crawler = Crawler::new(Config::local()).unwrap();
 //! let summary = crawler.run(server.urls(100), |_| {});
 //! assert_eq!(summary.status_classes[2], 100);
 //! ```

@@ -92,6 +92,10 @@ pub enum ErrorKind {
     Cancelled,
     /// A redirect could not be followed (loop, too many, bad target).
     BadRedirect,
+    /// A redirect led back to a URL already in the chain.
+    RedirectLoop,
+    /// More redirects than `max_redirects`.
+    TooManyRedirects,
 }
 
 impl ErrorKind {
@@ -118,6 +122,8 @@ impl ErrorKind {
             ErrorKind::Io => "io",
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::BadRedirect => "bad_redirect",
+            ErrorKind::RedirectLoop => "redirect_loop",
+            ErrorKind::TooManyRedirects => "too_many_redirects",
         }
     }
 }

@@ -25,7 +25,7 @@
 //!
 //! // A loopback server with 3 virtual hosts (ports), so no network is needed.
 //! let server = DemoServer::start(3, 1024).unwrap();
-//! let mut crawler = Crawler::new(Config { concurrency: 20, per_host: 4, ..Config::default() }).unwrap();
+//! let mut crawler = Crawler::new(Config { concurrency: 20, per_host: 4, ..Config::local() }).unwrap();
 //!
 //! let mut bytes = 0;
 //! let urls = server.urls(1000).chain(["not a url".to_string()]);
@@ -59,7 +59,7 @@ pub mod summary;
 pub mod tls;
 pub mod url;
 
-pub use crawler::{Config, Crawler, Handle, Outcome, Request, Timings};
+pub use crawler::{Config, Crawler, Handle, Outcome, Request, RetryCause, Timings};
 pub use error::{Error, ErrorKind, Phase};
 pub use http::{Method, Response};
 pub use summary::Summary;

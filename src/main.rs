@@ -37,7 +37,7 @@ CRAWL OPTIONS (both commands):
     --max-headers N            (default 100)
     --max-body-bytes N         (default 10485760)
     --max-parked N             URLs read ahead of being started (default 1024)
-    --method GET|HEAD          (default GET)
+    --method GET|HEAD|POST     (default GET)
     --header 'Name: value'     extra request header (repeatable)
     --user-agent STRING
     --no-body                  count body bytes, do not keep them
@@ -48,6 +48,23 @@ CRAWL OPTIONS (both commands):
     --tls-handshake-timeout SECS  (default 10)
     --tls-session-cache N      TLS sessions kept for resumption, 0 = off (default 1024)
     --stall-threshold-ms N     report callbacks longer than this (default 20)
+
+POLITENESS (crawl defaults are safe for real sites; demo turns pacing off):
+    --delay DUR                minimum time between request starts per host (default 0)
+    --jitter DUR               random extra delay, 0..DUR, per start (default 0)
+    --rate R                   requests per second per host, token bucket (default 10)
+    --burst N                  token bucket size (default 2)
+    --no-rate                  no per-host rate limit
+    --no-pacing                no delay, no jitter, no rate (for loopback servers)
+    --no-adaptive              do not halve a host's concurrency on 429
+    --max-pause DUR            cap on Retry-After pauses (default 300s)
+    --retries N                retries of retryable failures, GET/HEAD only (default 2)
+    --retry-backoff DUR        first backoff, doubled each retry (default 250ms)
+    --max-redirects N          (default 10)
+    --no-redirects             return 3xx responses as they are
+    --data STRING              request body (use with --method POST)
+
+DUR is a number with a unit (250ms, 1.5s, 2m) or plain seconds.
     --trace                    log connection state transitions (with a log backend)
     --no-progress              never print the progress line
 ";
@@ -65,7 +82,13 @@ struct Options {
 
 fn parse_args(args: &[String], demo: bool) -> Result<Options, String> {
     let mut o = Options {
-        config: Config::default(),
+        // The demo crawls its own loopback server: pacing would only measure
+        // the pacer.
+        config: if demo {
+            Config::local()
+        } else {
+            Config::default()
+        },
         input: None,
         urls: 100_000,
         hosts: 10,
@@ -93,6 +116,10 @@ fn parse_args(args: &[String], demo: bool) -> Result<Options, String> {
                 | "--tls"
                 | "--insecure"
                 | "--no-webpki-roots"
+                | "--no-rate"
+                | "--no-pacing"
+                | "--no-adaptive"
+                | "--no-redirects"
         ) && name.starts_with('-')
             && name != "-";
         let value = if takes_value {
@@ -113,10 +140,13 @@ fn parse_args(args: &[String], demo: bool) -> Result<Options, String> {
                 .map_err(|_| format!("{name}: not a number: {v}"))
         };
         let secs = |v: &str| -> Result<Duration, String> {
-            match v.parse::<f64>() {
-                Ok(s) if s > 0.0 && s.is_finite() && s < 1e9 => Ok(Duration::from_secs_f64(s)),
-                _ => Err(format!("{name}: not a positive number of seconds: {v}")),
+            match duration(v) {
+                Some(d) if !d.is_zero() => Ok(d),
+                _ => Err(format!("{name}: not a positive duration: {v}")),
             }
+        };
+        let dur = |v: &str| -> Result<Duration, String> {
+            duration(v).ok_or_else(|| format!("{name}: not a duration: {v}"))
         };
         match name {
             "-h" | "--help" => return Err(String::new()),
@@ -154,7 +184,8 @@ fn parse_args(args: &[String], demo: bool) -> Result<Options, String> {
                 c.method = match value.to_ascii_uppercase().as_str() {
                     "GET" => Method::Get,
                     "HEAD" => Method::Head,
-                    _ => return Err(format!("--method: GET or HEAD, not {value}")),
+                    "POST" => Method::Post,
+                    _ => return Err(format!("--method: GET, HEAD or POST, not {value}")),
                 }
             }
             "--header" => {
@@ -175,6 +206,26 @@ fn parse_args(args: &[String], demo: bool) -> Result<Options, String> {
                     .map_err(|_| format!("--resolve: not an IP address: {ip}"))?;
                 c.resolve.push((host.to_string(), ip));
             }
+            "--delay" => c.pacing.delay = dur(&value)?,
+            "--jitter" => c.pacing.jitter = dur(&value)?,
+            "--rate" => match value.parse::<f64>() {
+                Ok(r) if r > 0.0 && r.is_finite() => c.pacing.rate = Some(r),
+                _ => return Err(format!("--rate: not a positive number: {value}")),
+            },
+            "--burst" => c.pacing.burst = num(&value)?.clamp(1, u32::MAX as u64) as u32,
+            "--no-rate" => c.pacing.rate = None,
+            "--no-pacing" => {
+                c.pacing.delay = Duration::ZERO;
+                c.pacing.jitter = Duration::ZERO;
+                c.pacing.rate = None;
+            }
+            "--no-adaptive" => c.pacing.adaptive = false,
+            "--max-pause" => c.pacing.max_pause = dur(&value)?,
+            "--retries" => c.retries = num(&value)?.min(100) as u32,
+            "--retry-backoff" => c.retry_backoff = dur(&value)?,
+            "--max-redirects" => c.max_redirects = num(&value)?.min(1000) as u32,
+            "--no-redirects" => c.follow_redirects = false,
+            "--data" => c.body = value.into_bytes(),
             "--stall-threshold-ms" => c.stall_threshold = Duration::from_millis(num(&value)?),
             "--trace" => c.trace = true,
             _ if !demo && o.input.is_none() && (!name.starts_with('-') || name == "-") => {
@@ -185,6 +236,22 @@ fn parse_args(args: &[String], demo: bool) -> Result<Options, String> {
         i += 1;
     }
     Ok(o)
+}
+
+/// `250ms`, `1.5s`, `2m`, or plain seconds.
+fn duration(v: &str) -> Option<Duration> {
+    let (num, scale) = if let Some(n) = v.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = v.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = v.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (v, 1.0)
+    };
+    let x: f64 = num.trim().parse().ok()?;
+    let secs = x * scale;
+    (secs >= 0.0 && secs.is_finite() && secs < 1e9).then(|| Duration::from_secs_f64(secs))
 }
 
 /// Appends `s` as a JSON string literal.
@@ -226,6 +293,21 @@ fn outcome_json(out: &mut String, o: &Outcome) {
             json_str(out, &e.detail);
             out.push('}');
         }
+    }
+    if !o.redirects.is_empty() {
+        out.push_str(",\"final_url\":");
+        json_str(out, o.final_url());
+        out.push_str(&format!(",\"redirects\":{}", o.redirects.len()));
+    }
+    if !o.retries.is_empty() {
+        out.push_str(",\"retried\":[");
+        for (i, cause) in o.retries.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json_str(out, &cause.to_string());
+        }
+        out.push(']');
     }
     let t = &o.timings;
     out.push_str(&format!(

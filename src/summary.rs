@@ -116,8 +116,16 @@ pub struct Summary {
     pub latency: Histogram,
     /// Requests sent on a reused connection.
     pub reused_requests: u64,
-    /// Requests retried on a fresh connection after a reused one failed early.
+    /// Attempts beyond the first, over all outcomes.
     pub retries: u64,
+    /// Retries by cause (`status 503`, `connect:refused`...).
+    pub retries_by_cause: BTreeMap<String, u64>,
+    /// Redirects followed.
+    pub redirects: u64,
+    /// Admission counters: `Retry-After` pauses, throttles, paced waits.
+    pub admission: crate::admission::AdmissionStats,
+    /// Origins whose adaptive limit ended below `per_host`, with that limit.
+    pub lowered_limits: Vec<(String, usize)>,
     /// Full TLS handshakes.
     pub tls_full: u64,
     /// Resumed (abbreviated) TLS handshakes.
@@ -231,6 +239,29 @@ impl fmt::Display for Summary {
                 ms(self.tls_handshake.percentile(99.0))
             )?;
         }
+        write!(
+            f,
+            "politeness: {} redirects followed, retries",
+            self.redirects
+        )?;
+        if self.retries_by_cause.is_empty() {
+            write!(f, " 0")?;
+        }
+        for (cause, n) in &self.retries_by_cause {
+            write!(f, " [{cause}: {n}]")?;
+        }
+        write!(
+            f,
+            ", {} hosts paused (Retry-After), {} throttled (429), {} paced waits",
+            self.admission.pauses, self.admission.throttles, self.admission.paced_waits
+        )?;
+        if !self.lowered_limits.is_empty() {
+            write!(f, "; per-host limits now")?;
+            for (host, limit) in self.lowered_limits.iter().take(10) {
+                write!(f, " {host}={limit}")?;
+            }
+        }
+        writeln!(f)?;
         write!(f, "loop: {}", self.loop_stats)?;
         for stall in &self.loop_stats.stall_log {
             write!(

@@ -44,7 +44,7 @@ fn ten_thousand_urls_respect_limits_and_reuse_connections() {
         per_host: 5,
         max_connections: 50,
         max_connections_per_host: 5,
-        ..Config::default()
+        ..Config::local()
     };
     let (seen, summary) = crawl(config, urls.clone());
     assert_eq!(seen.len(), 10_000);
@@ -108,7 +108,7 @@ fn servers_that_close_keep_alive_connections_cause_no_failures() {
     let mut crawler = Crawler::new(Config {
         concurrency: 4,
         per_host: 2,
-        ..Config::default()
+        ..Config::local()
     })
     .unwrap();
     let mut n = 0;
@@ -253,7 +253,7 @@ fn fault_servers_give_typed_errors_and_the_batch_completes() {
             max_body_bytes: 256 * 1024,
             ..Default::default()
         },
-        ..Config::default()
+        ..Config::local()
     };
     let (seen, summary) = crawl(config, urls.clone());
     assert_eq!(seen.len(), urls.len());
@@ -283,7 +283,7 @@ fn bad_urls_are_outcomes_too() {
         "http://no-such-host.invalid/".to_string(),
         format!("http://{healthy}/b"),
     ];
-    let (seen, summary) = crawl(Config::default(), urls);
+    let (seen, summary) = crawl(Config::local(), urls);
     assert_eq!(seen.len(), 5);
     assert!(seen[&0].1.is_ok() && seen[&4].1.is_ok());
     let kind = |id: u64| {
@@ -312,7 +312,7 @@ fn total_timeout_covers_queue_time() {
     let config = Config {
         per_host: 1,
         total_timeout: Duration::from_millis(450),
-        ..Config::default()
+        ..Config::local()
     };
     let (seen, _) = crawl(config, urls);
     assert!(seen[&0].1.is_ok());
@@ -337,7 +337,7 @@ fn stop_cancels_parked_requests_and_finishes_the_rest() {
         concurrency: 4,
         per_host: 1,
         max_parked: 50,
-        ..Config::default()
+        ..Config::local()
     })
     .unwrap();
     let handle = crawler.handle();
@@ -368,7 +368,7 @@ fn slow_callbacks_are_reported_as_stalls() {
     let healthy = echo_path_server(Arc::new(Counters::default()), None);
     let mut crawler = Crawler::new(Config {
         stall_threshold: Duration::from_millis(15),
-        ..Config::default()
+        ..Config::local()
     })
     .unwrap();
     let urls: Vec<String> = (0..5).map(|i| format!("http://{healthy}/{i}")).collect();
@@ -404,7 +404,7 @@ fn connect_timeout_names_the_connect_phase() {
     let urls = vec![format!("http://{addr}/"), format!("http://{healthy}/fine")];
     let config = Config {
         connect_timeout: Duration::from_millis(300),
-        ..Config::default()
+        ..Config::local()
     };
     let started = std::time::Instant::now();
     let (seen, _) = crawl(config, urls);
@@ -423,7 +423,7 @@ fn connections_retire_after_max_requests_and_idle_ones_expire() {
         per_host: 1,
         max_requests_per_connection: 10,
         idle_timeout: Duration::from_millis(50),
-        ..Config::default()
+        ..Config::local()
     })
     .unwrap();
     let urls: Vec<String> = (0..100).map(|i| format!("http://{server}/{i}")).collect();
@@ -446,7 +446,7 @@ fn connections_retire_after_max_requests_and_idle_ones_expire() {
     let mut crawler = Crawler::new(Config {
         concurrency: 1,
         idle_timeout: Duration::from_millis(50),
-        ..Config::default()
+        ..Config::local()
     })
     .unwrap();
     let urls = vec![
@@ -468,7 +468,7 @@ fn a_refused_address_falls_through_to_the_next() {
             ("multi.test".into(), "127.0.0.2".parse().unwrap()),
             ("multi.test".into(), "127.0.0.1".parse().unwrap()),
         ],
-        ..Config::default()
+        ..Config::local()
     };
     let url = format!("http://multi.test:{}/x", server.port());
     let (seen, summary) = crawl(config, vec![url]);

@@ -84,7 +84,7 @@ fn tls_server(config: Arc<rustls::ServerConfig>, counters: Arc<Counters>) -> Soc
 fn trusting(ca: &CertificateAuthority) -> Config {
     Config {
         extra_roots: vec![ca.cert().clone()],
-        ..Config::default()
+        ..Config::local()
     }
 }
 
@@ -217,7 +217,7 @@ fn insecure_mode_accepts_an_untrusted_certificate_and_http_never_shares_https_co
     );
     let mut crawler = Crawler::new(Config {
         danger_accept_invalid_certs: true,
-        ..Config::default()
+        ..Config::local()
     })
     .unwrap();
     let summary = crawler.run(vec![format!("https://{https}/x")], |o| {

@@ -28,10 +28,12 @@
 mod chunked;
 mod request;
 mod response;
+mod retry_after;
 
 pub use chunked::ChunkedDecoder;
 pub use request::encode_request;
 pub use response::{Progress, ResponseReader};
+pub use retry_after::parse_retry_after;
 
 /// The request methods oneloop sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
