@@ -28,6 +28,9 @@ fn crawl_reads_stdin_and_writes_one_json_line_per_url() {
             "8",
             "--per-host=2",
             "--no-progress",
+            "--no-pacing",
+            "--retries",
+            "0",
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
