@@ -5,6 +5,7 @@
 //! touch the network. Names found nowhere are a typed `dns` error.
 
 mod hosts;
+pub mod wire;
 
 pub use hosts::{parse_hosts, HostsFile};
 
