@@ -92,6 +92,10 @@ pub enum ErrorKind {
     Cancelled,
     /// A redirect could not be followed (loop, too many, bad target).
     BadRedirect,
+    /// A host name that cannot be put in a DNS query.
+    InvalidName,
+    /// Every nameserver failed or refused (SERVFAIL, REFUSED, TCP failure).
+    ServerFailure,
     /// A redirect led back to a URL already in the chain.
     RedirectLoop,
     /// More redirects than `max_redirects`.
@@ -123,6 +127,8 @@ impl ErrorKind {
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::BadRedirect => "bad_redirect",
             ErrorKind::RedirectLoop => "redirect_loop",
+            ErrorKind::InvalidName => "invalid_name",
+            ErrorKind::ServerFailure => "server_failure",
             ErrorKind::TooManyRedirects => "too_many_redirects",
         }
     }

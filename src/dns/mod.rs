@@ -4,10 +4,16 @@
 //! `--resolve`), IP literals, `localhost`, then `/etc/hosts`. None of them
 //! touch the network. Names found nowhere are a typed `dns` error.
 
+mod core;
 mod hosts;
+mod resolv_conf;
 pub mod wire;
 
+pub use self::core::{
+    secure_random_u16, DnsConfig, DnsCore, DnsStats, LookupResult, QueryKey, Transmit,
+};
 pub use hosts::{parse_hosts, HostsFile};
+pub use resolv_conf::{parse_resolv_conf, ResolvConf};
 
 use crate::error::{Error, ErrorKind, Phase};
 use std::collections::HashMap;
