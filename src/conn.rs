@@ -1,12 +1,12 @@
 //! One connection's lifecycle, as one `enum` of states.
 //!
 //! ```text
-//!             ┌──── next address on failure ────┐
-//!             v                                  │
-//!   new ──> Connecting ──> TlsHandshake ──> Sending ──> ReadingHead ──> ReadingBody ──> Idle
-//!             │            (https only)        │            │               │           │ │
-//!             │                                ^────────────┼───────────────┼── reuse ──┘ │
-//!             └────────────────────── any failure ──────────┴───────────────┴─> Closed <──┘
+//!                            ┌─ next address on failure ─┐
+//!                            v                           │
+//!   new ─> Resolving ─> Connecting ─> TlsHandshake ─> Sending ─> ReadingHead ─> ReadingBody ─> Idle
+//!          (DNS only)                 (https only)       ^                                      │
+//!                                                        └────────────── reuse ─────────────────┘
+//!   any state ── failure, timeout, or the server closing an idle connection ──> Closed
 //! ```
 //!
 //! [`Conn::drive`] runs the machine as far as the socket allows (mio is
@@ -30,6 +30,8 @@ use std::time::Instant;
 /// The states of a connection. See the [module docs](self).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConnState {
+    /// Waiting for DNS (names not in /etc/hosts or the overrides).
+    Resolving,
     /// TCP handshake in progress with `addrs[addr_idx]`.
     Connecting,
     /// TLS handshake in progress (https only).
@@ -50,6 +52,7 @@ impl ConnState {
     /// The phase a failure in this state is reported in.
     pub fn phase(self) -> Phase {
         match self {
+            ConnState::Resolving => Phase::Dns,
             ConnState::Connecting => Phase::Connect,
             ConnState::TlsHandshake => Phase::Tls,
             ConnState::Sending => Phase::Send,
@@ -242,6 +245,8 @@ impl Conn {
     /// timeout from the last byte received (it is an *idle* timeout).
     pub fn deadline(&self, t: &Timeouts) -> Option<Instant> {
         match self.state {
+            // The resolver has its own timeouts and retries.
+            ConnState::Resolving => None,
             ConnState::Connecting => Some(self.connect_since + t.connect),
             ConnState::TlsHandshake => {
                 Some(self.connected_at.unwrap_or(self.connect_since) + t.tls_handshake)
@@ -315,6 +320,19 @@ impl Conn {
             Some(e) => Error::from_io(Phase::Connect, &e),
             None => Error::new(Phase::Connect, ErrorKind::Io, "no address to connect to"),
         }
+    }
+
+    /// Starts in the `Resolving` state instead: addresses come later.
+    pub fn set_resolving(&mut self, now: Instant) {
+        self.set_state(ConnState::Resolving, now);
+    }
+
+    /// DNS answered: these are the addresses to try, in order. Call
+    /// [`start_connect`](Self::start_connect) next.
+    pub fn set_addresses(&mut self, addrs: Vec<SocketAddr>, now: Instant) {
+        self.addrs = addrs;
+        self.addr_idx = 0;
+        self.set_state(ConnState::Connecting, now);
     }
 
     /// Is there another address to try after a connect failure or timeout?
@@ -419,6 +437,7 @@ impl Conn {
                     return self.read_response(registry, now)
                 }
                 ConnState::Idle => return self.check_idle(registry, now),
+                ConnState::Resolving => return ConnEvent::Pending,
                 ConnState::Closed => return ConnEvent::Pending,
             }
         }

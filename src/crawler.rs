@@ -14,7 +14,7 @@
 
 use crate::admission::{Admission, AdmissionConfig, HostId, Pacing};
 use crate::conn::{Conn, ConnEvent, ConnOptions, ConnState, Timeouts};
-use crate::dns::Resolver;
+use crate::dns::{DnsConfig, DnsCore, DnsDriver, DnsStats, LookupResult, Resolver};
 use crate::error::{Error, ErrorKind, Phase};
 use crate::http::{encode_request, Limits, Method, Response};
 use crate::pool::{Checkout, Pool, PoolConfig};
@@ -87,6 +87,10 @@ pub struct Config {
     pub max_redirects: u32,
     /// The request body (for POST).
     pub body: Vec<u8>,
+    /// DNS over UDP for names not in `resolve` or /etc/hosts. Empty
+    /// `nameservers` means those of /etc/resolv.conf (with its `timeout:` and
+    /// `attempts:` options).
+    pub dns: DnsConfig,
     /// Name overrides, like curl's `--resolve`: (host, address).
     pub resolve: Vec<(String, IpAddr)>,
     /// From TCP connected to the end of the TLS handshake.
@@ -127,6 +131,7 @@ impl Default for Config {
             max_parked: 1024,
             stall_threshold: Duration::from_millis(20),
             resolve: Vec::new(),
+            dns: DnsConfig::default(),
             pacing: Pacing::polite(),
             retries: 2,
             retry_backoff: Duration::from_millis(250),
@@ -211,6 +216,8 @@ impl From<(u64, String)> for Request {
 pub struct Timings {
     /// Waiting in the admission queue.
     pub queued: Duration,
+    /// Waiting for DNS (when the name was not cached or static).
+    pub dns: Option<Duration>,
     /// Connecting, on a fresh connection (all addresses tried).
     pub connect: Option<Duration>,
     /// From start to the first response byte.
@@ -291,6 +298,7 @@ pub struct Crawler {
     stop: Arc<AtomicBool>,
     resolver: Resolver,
     tls: Arc<rustls::ClientConfig>,
+    dns: DnsDriver<Token>,
 }
 
 /// Where a request is, and what it holds.
@@ -324,6 +332,8 @@ struct Req {
     reused: bool,
     connect_time: Option<Duration>,
     ttfb: Option<Duration>,
+    dns_started: Option<Instant>,
+    dns_time: Option<Duration>,
     /// The one free retry on a fresh connection after a reused one failed
     /// early was used.
     retried_fresh: bool,
@@ -340,6 +350,8 @@ enum TimerKind {
 struct Run<'a> {
     config: &'a Config,
     resolver: &'a Resolver,
+    dns: &'a mut DnsDriver<Token>,
+    dns_before: DnsStats,
     tls: &'a Arc<rustls::ClientConfig>,
     timeouts: Timeouts,
     poll: &'a mut Poll,
@@ -371,6 +383,20 @@ impl Crawler {
         let waker = Waker::new(poll.registry(), WAKER_TOKEN)
             .map_err(|e| Error::from_io(Phase::Admission, &e))?;
         let resolver = Resolver::new(&config.resolve);
+        let mut dns_config = config.dns.clone();
+        if dns_config.nameservers.is_empty() {
+            let rc = std::fs::read_to_string("/etc/resolv.conf")
+                .map(|t| crate::dns::parse_resolv_conf(&t))
+                .unwrap_or_default();
+            dns_config.nameservers = rc.nameservers;
+            if let Some(t) = rc.timeout {
+                dns_config.timeout = t;
+            }
+            if let Some(a) = rc.attempts {
+                dns_config.attempts = a;
+            }
+        }
+        let dns = DnsDriver::new(DnsCore::new(dns_config));
         let tls = crate::tls::client_config(&crate::tls::TlsOptions {
             webpki_roots: config.webpki_roots,
             extra_roots: &config.extra_roots,
@@ -379,6 +405,7 @@ impl Crawler {
             session_cache: config.tls_session_cache,
         })?;
         Ok(Crawler {
+            dns,
             tls,
             config,
             poll,
@@ -417,6 +444,8 @@ impl Crawler {
         let mut run = Run {
             config,
             resolver: &self.resolver,
+            dns_before: self.dns.core.stats(),
+            dns: &mut self.dns,
             tls: &self.tls,
             timeouts: Timeouts {
                 connect: config.connect_timeout,
@@ -482,6 +511,7 @@ impl Crawler {
             let deadline = [
                 run.timers.next_deadline(),
                 run.pool.poll_timeout(),
+                run.dns.core.poll_timeout(),
                 run.admission.poll_timeout(),
                 Some(run.next_gc),
             ]
@@ -507,11 +537,21 @@ impl Crawler {
                 if event.token() == WAKER_TOKEN {
                     continue;
                 }
-                run.on_ready(Token::from_mio(event.token()), after_poll);
+                let token = Token::from_mio(event.token());
+                if DnsDriver::<Token>::owns(token) {
+                    run.dns.handle_event(token, run.poll.registry(), after_poll);
+                } else {
+                    run.on_ready(token, after_poll);
+                }
             }
+            run.dns_events(after_poll);
             // 4. Timers, and now and then forgetting idle origins.
             let now = Instant::now();
             run.fire_timers(now);
+            if run.dns.core.poll_timeout().is_some_and(|t| t <= now) {
+                run.dns.handle_timeout(run.poll.registry(), now);
+            }
+            run.dns_events(now);
             if now >= run.next_gc {
                 run.admission.gc(now);
                 run.next_gc = now + Duration::from_secs(1);
@@ -531,6 +571,7 @@ impl Crawler {
         }
         run.summary.elapsed = started.elapsed();
         run.summary.pool = run.pool.stats();
+        run.summary.dns = run.dns.core.stats().since(&run.dns_before);
         run.summary.admission = run.admission.stats();
         run.summary.lowered_limits = run.admission.lowered_limits();
         run.summary.loop_stats = run.stats;
@@ -591,6 +632,8 @@ impl Run<'_> {
             reused: false,
             connect_time: None,
             ttfb: None,
+            dns_started: None,
+            dns_time: None,
             retried_fresh: false,
         });
     }
@@ -647,12 +690,6 @@ impl Run<'_> {
 
     fn open_conn(&mut self, slot: usize, key: String, now: Instant) {
         let url = &self.reqs[slot].url;
-        self.addr_buf.clear();
-        if let Err(e) = self.resolver.lookup(url.host_bare(), &mut self.addr_buf) {
-            self.pool.closed(&key);
-            self.finish(slot, Err(e), now);
-            return;
-        }
         let tls = match url.scheme() {
             crate::url::Scheme::Http => None,
             crate::url::Scheme::Https => {
@@ -670,7 +707,11 @@ impl Run<'_> {
                 }
             }
         };
-        let url = &self.reqs[slot].url;
+        // Static sources first (overrides, IP literals, /etc/hosts,
+        // localhost): no waiting. Otherwise the connection starts in
+        // `Resolving` and DNS answers later.
+        self.addr_buf.clear();
+        let known = self.resolver.lookup_static(url.host_bare(), &mut self.addr_buf);
         let port = url.port();
         let addrs: Vec<SocketAddr> = self
             .addr_buf
@@ -698,16 +739,67 @@ impl Run<'_> {
             },
             now,
         );
-        let connected = conn.start_connect(self.poll.registry(), token.to_mio(), now);
+        if !known {
+            conn.set_resolving(now);
+        }
         entry.insert(conn);
-        self.reqs[slot].reused = false;
-        self.reqs[slot].conn = Some(token.slot);
-        match connected {
-            Ok(()) => {
-                self.prepare_request(token.slot, slot, now);
-                self.arm_conn_timer(token.slot, now);
+        let req = &mut self.reqs[slot];
+        req.reused = false;
+        req.conn = Some(token.slot);
+        req.dns_started = Some(now);
+        self.prepare_request(token.slot, slot, now);
+        if known {
+            self.reqs[slot].dns_started = None;
+            self.connect_conn(token.slot, now);
+            return;
+        }
+        let host = self.reqs[slot].url.host_bare().to_string();
+        match self.dns.core.lookup(&host, token, now) {
+            LookupResult::Ready(result) => self.conn_resolved(token.slot, result, now),
+            LookupResult::Pending => self.dns.flush(self.poll.registry()),
+        }
+    }
+
+    /// Starts the TCP connect of a connection that has its addresses.
+    fn connect_conn(&mut self, cslot: usize, now: Instant) {
+        let conn = &mut self.conns[cslot];
+        let token = Token {
+            slot: cslot,
+            generation: conn.generation,
+        };
+        match conn.start_connect(self.poll.registry(), token.to_mio(), now) {
+            Ok(()) => self.arm_conn_timer(cslot, now),
+            Err(e) => self.conn_failed(cslot, e, now),
+        }
+    }
+
+    /// Hands finished DNS lookups to their connections.
+    fn dns_events(&mut self, now: Instant) {
+        while let Some((token, result)) = self.dns.core.poll_event() {
+            match self.conns.get(token.slot) {
+                Some(c) if c.generation == token.generation && c.state == ConnState::Resolving => {
+                    self.conn_resolved(token.slot, result, now)
+                }
+                _ => {} // the connection is gone (its request timed out)
             }
-            Err(e) => self.conn_failed(token.slot, e, now),
+        }
+    }
+
+    fn conn_resolved(&mut self, cslot: usize, result: Result<Vec<IpAddr>, Error>, now: Instant) {
+        if let Some(r) = self.conns[cslot].request {
+            let req = &mut self.reqs[r];
+            req.dns_time = req.dns_started.map(|t| now.saturating_duration_since(t));
+        }
+        match result {
+            Ok(ips) => {
+                let port = self.conns[cslot]
+                    .request
+                    .map_or(0, |r| self.reqs[r].url.port());
+                let addrs = ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect();
+                self.conns[cslot].set_addresses(addrs, now);
+                self.connect_conn(cslot, now);
+            }
+            Err(e) => self.conn_failed(cslot, e, now),
         }
     }
 
@@ -1170,6 +1262,7 @@ impl Run<'_> {
         let started = req.started_at.unwrap_or(now);
         let timings = Timings {
             queued: started.saturating_duration_since(req.pulled_at),
+            dns: if req.reused { None } else { req.dns_time },
             connect: if req.reused { None } else { req.connect_time },
             ttfb: req.ttfb,
             total: now.saturating_duration_since(started),

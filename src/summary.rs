@@ -132,6 +132,8 @@ pub struct Summary {
     pub tls_resumed: u64,
     /// TLS handshake durations (TCP connected to handshake done).
     pub tls_handshake: Histogram,
+    /// DNS counters for this run.
+    pub dns: crate::dns::DnsStats,
     /// Connection pool counters (connections opened, reused, evicted...).
     pub pool: PoolStats,
     /// The event loop's counters.
@@ -229,6 +231,14 @@ impl fmt::Display for Summary {
             self.retries,
             self.max_in_flight
         )?;
+        let d = &self.dns;
+        if d.lookups > 0 {
+            writeln!(
+                f,
+                "dns: {} lookups, {} queries sent, {} answers accepted, {} dropped (forged or stray), {} malformed, {} cache hits, {} coalesced, {} TCP fallbacks, {} timeouts",
+                d.lookups, d.queries_sent, d.answers_accepted, d.answers_dropped, d.answers_malformed, d.cache_hits, d.coalesced, d.tcp_fallbacks, d.timeouts
+            )?;
+        }
         if self.tls_full + self.tls_resumed > 0 {
             writeln!(
                 f,

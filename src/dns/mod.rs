@@ -1,10 +1,14 @@
 //! Name resolution without blocking the loop.
 //!
 //! Sources, in order: the crawler's `resolve` overrides (like curl's
-//! `--resolve`), IP literals, `localhost`, then `/etc/hosts`. None of them
-//! touch the network. Names found nowhere are a typed `dns` error.
+//! `--resolve`), IP literals, `/etc/hosts`, then `localhost`; none of them
+//! touch the network ([`Resolver`]). Other names go to DNS over UDP on the
+//! crawler's own loop: a sans-IO core ([`DnsCore`]: cache, coalescing,
+//! retries, anti-spoofing) driven by [`DnsDriver`] (mio sockets), with
+//! messages encoded and checked in [`wire`].
 
 mod core;
+mod driver;
 mod hosts;
 mod resolv_conf;
 pub mod wire;
@@ -12,6 +16,7 @@ pub mod wire;
 pub use self::core::{
     secure_random_u16, DnsConfig, DnsCore, DnsStats, LookupResult, QueryKey, Transmit,
 };
+pub use driver::{DnsDriver, DNS_SLOT_BASE};
 pub use hosts::{parse_hosts, HostsFile};
 pub use resolv_conf::{parse_resolv_conf, ResolvConf};
 
@@ -46,6 +51,12 @@ impl Resolver {
             overrides: map,
             hosts,
         }
+    }
+
+    /// Addresses for `host` from the static sources only; false if none knows
+    /// it (then DNS over UDP is the next step).
+    pub fn lookup_static(&self, host: &str, out: &mut Vec<IpAddr>) -> bool {
+        self.lookup(host, out).is_ok()
     }
 
     /// Addresses for `host` (a URL's host without IPv6 brackets), in the order
