@@ -71,7 +71,7 @@ impl DemoServer {
         let now = SystemTime::now();
         let leaf = ca
             .issue(
-                &["127.0.0.1", "localhost"],
+                &["127.0.0.1", "localhost", "*.demo.test"],
                 now - Duration::from_secs(3600),
                 now + Duration::from_secs(30 * 86400),
             )
@@ -141,6 +141,26 @@ impl DemoServer {
         (0..n).map(move |i| {
             let port = ports[(i % ports.len() as u64) as usize];
             format!("{scheme}://127.0.0.1:{port}/page/{i}")
+        })
+    }
+
+    /// `n` URLs over `names` host names `h0.{zone}`, `h1.{zone}`... (each
+    /// name on one of the server's ports), generated lazily. Resolve them
+    /// through a [`DemoNameserver`] for the zone.
+    pub fn named_urls(
+        &self,
+        n: u64,
+        names: u64,
+        zone: &str,
+    ) -> impl Iterator<Item = String> + Send + 'static {
+        let ports: Vec<u16> = self.addrs.iter().map(|a| a.port()).collect();
+        let scheme = if self.ca.is_some() { "https" } else { "http" };
+        let zone = zone.trim_matches('.').to_string();
+        let names = names.max(1);
+        (0..n).map(move |i| {
+            let name = i % names;
+            let port = ports[(name % ports.len() as u64) as usize];
+            format!("{scheme}://h{name}.{zone}:{port}/page/{i}")
         })
     }
 
@@ -375,6 +395,84 @@ fn write_client(c: &mut Client) -> Result<bool, ()> {
                 Err(_) => return Err(()),
             }
         },
+    }
+}
+
+/// A loopback nameserver for the demo and tests: answers `A` queries for
+/// any name under its zone with `127.0.0.1`, `AAAA` with no records, and
+/// everything else with NXDOMAIN. It counts the queries it sees per
+/// (name, type), so tests can check coalescing and caching.
+pub struct DemoNameserver {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    queries: Arc<std::sync::Mutex<std::collections::HashMap<(String, u16), u64>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl DemoNameserver {
+    /// Starts a nameserver for names ending in `.{zone}` on a loopback port.
+    pub fn start(zone: &str, ttl: u32) -> io::Result<DemoNameserver> {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0")?;
+        sock.set_read_timeout(Some(Duration::from_millis(50)))?;
+        let addr = sock.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let queries: Arc<std::sync::Mutex<std::collections::HashMap<(String, u16), u64>>> =
+            Arc::default();
+        let (s, q) = (stop.clone(), queries.clone());
+        let suffix = format!(".{}", zone.trim_matches('.').to_ascii_lowercase());
+        let thread = std::thread::Builder::new()
+            .name("oneloop-demo-dns".into())
+            .spawn(move || {
+                use crate::dns::wire::{build_answer, query_question};
+                let mut buf = [0u8; 1500];
+                let localhost = [std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)];
+                while !s.load(Ordering::Relaxed) {
+                    let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                        continue;
+                    };
+                    let msg = &buf[..n];
+                    let Some((name, qtype)) = query_question(msg) else {
+                        continue;
+                    };
+                    if let Ok(mut m) = q.lock() {
+                        *m.entry((name.clone(), qtype)).or_insert(0) += 1;
+                    }
+                    let ours = name.ends_with(&suffix);
+                    let answer = match (ours, qtype) {
+                        (true, 1) => build_answer(msg, 0, &localhost, ttl),
+                        (true, _) => build_answer(msg, 0, &[], ttl),
+                        (false, _) => build_answer(msg, 3, &[], 0),
+                    };
+                    if let Some(a) = answer {
+                        let _ = sock.send_to(&a, from);
+                    }
+                }
+            })?;
+        Ok(DemoNameserver {
+            addr,
+            stop,
+            queries,
+            thread: Some(thread),
+        })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Queries seen, per (name, type code): 1 = A, 28 = AAAA.
+    pub fn queries(&self) -> std::collections::HashMap<(String, u16), u64> {
+        self.queries.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for DemoNameserver {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 

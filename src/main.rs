@@ -1,7 +1,7 @@
 //! The `oneloop` command-line tool. Depends on std and the library only:
 //! argument parsing, JSON Lines and the progress line are written by hand.
 
-use oneloop::demo::DemoServer;
+use oneloop::demo::{DemoNameserver, DemoServer};
 use oneloop::{Config, Crawler, Method, Outcome, Summary};
 use std::io::{self, BufRead, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
@@ -21,6 +21,8 @@ DEMO OPTIONS:
     --page-size BYTES          size of each page (default 1024)
     --jsonl                    also print one JSON line per outcome on stdout
     --tls                      serve HTTPS (certificate from a private CA made at start)
+    --names N                  host names h0.demo.test.. resolved through an embedded
+                               loopback nameserver (default 100; 0 = use 127.0.0.1)
 
 CRAWL OPTIONS (both commands):
     --concurrency N            requests in flight, all hosts (default 100)
@@ -46,6 +48,10 @@ CRAWL OPTIONS (both commands):
     --no-webpki-roots          trust only --ca-file roots
     --insecure                 DANGER: accept any TLS certificate (prints a warning)
     --tls-handshake-timeout SECS  (default 10)
+    --nameserver IP[:PORT]     DNS server to use (repeatable; default: /etc/resolv.conf)
+    --dns-timeout DUR          per try (default 2s, or resolv.conf's timeout:)
+    --dns-attempts N           rounds over all nameservers (default 2)
+    --no-ipv6                  ask for A records only (no AAAA)
     --tls-session-cache N      TLS sessions kept for resumption, 0 = off (default 1024)
     --stall-threshold-ms N     report callbacks longer than this (default 20)
 
@@ -78,6 +84,7 @@ struct Options {
     jsonl: bool,
     progress: bool,
     tls: bool,
+    names: u64,
 }
 
 fn parse_args(args: &[String], demo: bool) -> Result<Options, String> {
@@ -96,6 +103,7 @@ fn parse_args(args: &[String], demo: bool) -> Result<Options, String> {
         jsonl: !demo,
         progress: true,
         tls: false,
+        names: 100,
     };
     let c = &mut o.config;
     let mut i = 0;
@@ -120,6 +128,7 @@ fn parse_args(args: &[String], demo: bool) -> Result<Options, String> {
                 | "--no-pacing"
                 | "--no-adaptive"
                 | "--no-redirects"
+                | "--no-ipv6"
         ) && name.starts_with('-')
             && name != "-";
         let value = if takes_value {
@@ -155,6 +164,17 @@ fn parse_args(args: &[String], demo: bool) -> Result<Options, String> {
             "--page-size" if demo => o.page_size = num(&value)? as usize,
             "--jsonl" => o.jsonl = true,
             "--tls" if demo => o.tls = true,
+            "--names" if demo => o.names = num(&value)?,
+            "--nameserver" => {
+                let addr = value
+                    .parse::<std::net::SocketAddr>()
+                    .or_else(|_| value.parse::<std::net::IpAddr>().map(|ip| (ip, 53).into()))
+                    .map_err(|_| format!("--nameserver: expected IP[:PORT], got {value}"))?;
+                c.dns.nameservers.push(addr);
+            }
+            "--dns-timeout" => c.dns.timeout = secs(&value)?,
+            "--dns-attempts" => c.dns.attempts = num(&value)?.clamp(1, 10) as u32,
+            "--no-ipv6" => c.dns.ipv6 = false,
             "--ca-file" => c.ca_file = Some(value.into()),
             "--no-webpki-roots" => c.webpki_roots = false,
             "--insecure" => {
@@ -422,18 +442,37 @@ fn run_demo(mut o: Options) -> Result<Summary, String> {
         // Trusted like any private CA, through the extra-roots path.
         o.config.extra_roots.push(ca.clone());
     }
+    if o.config.max_connections == Config::default().max_connections {
+        // Room for about two idle connections per demo host name, so a crawl
+        // over many names reuses connections instead of evicting them.
+        o.config.max_connections = (o.names as usize * 2).clamp(100, 2000);
+    }
+    let nameserver = if o.names > 0 {
+        let ns = DemoNameserver::start("demo.test", 300).map_err(|e| e.to_string())?;
+        o.config.dns.nameservers = vec![ns.addr()];
+        Some(ns)
+    } else {
+        None
+    };
     eprintln!(
-        "demo: {} URLs over {} loopback hosts ({}..), concurrency {}, per host {}",
+        "demo: {} URLs over {} loopback ports ({}..) and {} names, concurrency {}, per host {}",
         o.urls,
         server.addrs().len(),
         server.addrs()[0],
+        o.names,
         o.config.concurrency,
         o.config.per_host
     );
     let mut crawler = Crawler::new(o.config).map_err(|e| e.to_string())?;
     let mut rep = Reporter::new(o.jsonl, o.progress);
     let cpu_before = thread_cpu();
-    let summary = crawler.run(server.urls(o.urls), |outcome| rep.on_outcome(outcome));
+    let urls: Box<dyn Iterator<Item = String>> = if o.names > 0 {
+        Box::new(server.named_urls(o.urls, o.names, "demo.test"))
+    } else {
+        Box::new(server.urls(o.urls))
+    };
+    let summary = crawler.run(urls, |outcome| rep.on_outcome(outcome));
+    drop(nameserver);
     let cpu_after = thread_cpu();
     rep.finish();
     if let (Some(a), Some(b)) = (cpu_before, cpu_after) {

@@ -283,7 +283,12 @@ fn bad_urls_are_outcomes_too() {
         "http://no-such-host.invalid/".to_string(),
         format!("http://{healthy}/b"),
     ];
-    let (seen, summary) = crawl(Config::local(), urls);
+    // Names go to a loopback nameserver (NXDOMAIN for all but its zone),
+    // never to the system's.
+    let ns = oneloop::demo::DemoNameserver::start("demo.test", 60).unwrap();
+    let mut config = Config::local();
+    config.dns.nameservers = vec![ns.addr()];
+    let (seen, summary) = crawl(config, urls);
     assert_eq!(seen.len(), 5);
     assert!(seen[&0].1.is_ok() && seen[&4].1.is_ok());
     let kind = |id: u64| {
