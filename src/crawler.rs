@@ -711,7 +711,9 @@ impl Run<'_> {
         // localhost): no waiting. Otherwise the connection starts in
         // `Resolving` and DNS answers later.
         self.addr_buf.clear();
-        let known = self.resolver.lookup_static(url.host_bare(), &mut self.addr_buf);
+        let known = self
+            .resolver
+            .lookup_static(url.host_bare(), &mut self.addr_buf);
         let port = url.port();
         let addrs: Vec<SocketAddr> = self
             .addr_buf

@@ -71,7 +71,17 @@ fn crawl_reads_stdin_and_writes_one_json_line_per_url() {
 #[test]
 fn demo_runs_and_prints_the_summary() {
     let out = oneloop()
-        .args(["demo", "--urls", "3000", "--hosts", "3", "--per-host", "4"])
+        .args([
+            "demo",
+            "--urls",
+            "3000",
+            "--hosts",
+            "3",
+            "--per-host",
+            "4",
+            "--names",
+            "0",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -80,6 +90,16 @@ fn demo_runs_and_prints_the_summary() {
     assert!(stdout.contains("2xx 3000"), "{stdout}");
     assert!(stdout.contains("errors: 0"), "{stdout}");
     assert!(stdout.contains("12 opened"), "{stdout}");
+
+    // With host names, resolved by the embedded nameserver: one A and one
+    // AAAA query per name.
+    let out = oneloop()
+        .args(["demo", "--urls", "3000", "--hosts", "3", "--names", "30"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("2xx 3000"), "{stdout}");
+    assert!(stdout.contains("60 queries sent"), "{stdout}");
 }
 
 #[test]

@@ -465,15 +465,7 @@ impl<W: Clone> DnsCore<W> {
             }
             Ok(Answer::NxDomain(ttl)) => {
                 self.stats.answers_accepted += 1;
-                let ttl = Duration::from_secs(ttl.into()).clamp(
-                    self.config.min_ttl,
-                    self.config.negative_ttl.max(self.config.min_ttl),
-                );
-                let ttl = if ttl.is_zero() {
-                    self.config.negative_ttl
-                } else {
-                    ttl
-                };
+                let ttl = self.negative_ttl(ttl);
                 let name = q.name.clone();
                 self.store(name.clone(), q.rtype, Err(()), now + ttl);
                 self.complete(
@@ -486,12 +478,29 @@ impl<W: Clone> DnsCore<W> {
             }
             Ok(Answer::Addresses(addrs, ttl)) => {
                 self.stats.answers_accepted += 1;
-                let ttl =
-                    Duration::from_secs(ttl.into()).clamp(self.config.min_ttl, self.config.max_ttl);
+                let ttl = if addrs.is_empty() {
+                    // "No records of this type" is a negative answer too.
+                    self.negative_ttl(ttl)
+                } else {
+                    Duration::from_secs(ttl.into()).clamp(self.config.min_ttl, self.config.max_ttl)
+                };
+                let q = &self.queries[query.slot];
                 self.store(q.name.clone(), q.rtype, Ok(addrs.clone()), now + ttl);
                 self.complete(query.slot, Ok(addrs));
             }
         }
+    }
+
+    /// How long to cache a negative answer: the SOA minimum clamped to
+    /// `[min_ttl, negative_ttl]`, or `negative_ttl` without an SOA.
+    fn negative_ttl(&self, soa_ttl: u32) -> Duration {
+        if soa_ttl == 0 {
+            return self.config.negative_ttl;
+        }
+        Duration::from_secs(soa_ttl.into()).clamp(
+            self.config.min_ttl,
+            self.config.negative_ttl.max(self.config.min_ttl),
+        )
     }
 
     /// The TCP connection for `query` failed (refused, reset, closed early).

@@ -124,7 +124,8 @@ impl<W: Clone> DnsDriver<W> {
             server: t.server,
             io,
         });
-        self.by_query.insert(t.query.slot, token.slot - DNS_SLOT_BASE);
+        self.by_query
+            .insert(t.query.slot, token.slot - DNS_SLOT_BASE);
         Ok(())
     }
 
