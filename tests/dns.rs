@@ -366,13 +366,34 @@ fn interop_with_dnsmasq() {
             "--bind-interfaces",
             "--user=root",
             &format!("--port={port}"),
-            "--address=/interop.test/127.0.0.1",
+            "--host-record=www.interop.test,127.0.0.1",
             "--cname=alias.interop.test,www.interop.test",
         ])
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("start dnsmasq");
-    std::thread::sleep(Duration::from_millis(300));
+    // Wait until it answers.
+    let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
+    probe
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut q = Vec::new();
+    oneloop::dns::wire::encode_query(
+        &mut q,
+        1,
+        "www.interop.test",
+        oneloop::dns::wire::RecordType::A,
+    );
+    let mut up = false;
+    for _ in 0..50 {
+        let _ = probe.send_to(&q, ("127.0.0.1", port));
+        let mut buf = [0u8; 512];
+        if probe.recv_from(&mut buf).is_ok() {
+            up = true;
+            break;
+        }
+    }
+    assert!(up, "dnsmasq did not start");
     let urls = vec![
         format!("http://www.interop.test:{}/a", web.port()),
         format!("http://alias.interop.test:{}/b", web.port()),
