@@ -587,9 +587,9 @@ impl Run<'_> {
 
     /// A new input item: parse, then park in the admission queue (or fail now).
     fn accept(&mut self, id: u64, raw: String, now: Instant) {
-        let url = match Url::parse_owned(raw.clone()) {
+        let url = match Url::parse_or_return(raw) {
             Ok(url) => url,
-            Err(e) => {
+            Err((e, raw)) => {
                 self.ready.push(Outcome {
                     id,
                     url: raw,
@@ -603,7 +603,6 @@ impl Run<'_> {
                 return;
             }
         };
-        drop(raw);
         let generation = self.next_generation();
         let entry = self.reqs.vacant_entry();
         let token = Token {
@@ -663,19 +662,24 @@ impl Run<'_> {
     /// Finds a connection for an admitted request and sends it.
     fn dispatch(&mut self, slot: usize, fresh_only: bool, now: Instant) {
         self.reqs[slot].attempts += 1;
-        let key = self.reqs[slot].url.origin().to_string();
+        // Borrow the origin key: no allocation unless a connection is opened.
+        let key = self.reqs[slot].url.origin();
         let checkout = if fresh_only {
-            self.pool.checkout_fresh(&key)
+            self.pool.checkout_fresh(key)
         } else {
-            self.pool.checkout(&key)
+            self.pool.checkout(key)
         };
         match checkout {
             Checkout::Reuse(ct) => {
                 self.reqs[slot].reused = true;
                 self.send_on(ct.slot, slot, now);
             }
-            Checkout::Open => self.open_conn(slot, key, now),
+            Checkout::Open => {
+                let key = key.to_string();
+                self.open_conn(slot, key, now)
+            }
             Checkout::OpenAfterEvict(old) => {
+                let key = key.to_string();
                 self.drop_conn(old.slot, now);
                 self.open_conn(slot, key, now);
             }
@@ -907,8 +911,7 @@ impl Run<'_> {
                 slot: cslot,
                 generation: conn.generation,
             };
-            let key = conn.key.clone();
-            self.pool.checkin(&key, token, now);
+            self.pool.checkin(&conn.key, token, now);
         } else {
             self.drop_conn_busy(cslot, now);
         }

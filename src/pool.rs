@@ -36,6 +36,7 @@
 //! assert_eq!(pool.checkout("http://a:80"), Checkout::Reuse(7));
 //! ```
 
+use slab::Slab;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -86,6 +87,7 @@ struct IdleConn<H> {
 }
 
 struct Entry<H> {
+    key: Box<str>,
     open: usize,
     /// Idle connections, oldest first (so LIFO reuse pops from the back).
     idle: Vec<IdleConn<H>>,
@@ -94,11 +96,15 @@ struct Entry<H> {
 /// The pool. See the [module docs](self).
 pub struct Pool<H> {
     config: PoolConfig,
-    entries: HashMap<Box<str>, Entry<H>>,
-    /// Every check-in in time order, as (seq, key). Entries whose connection was
-    /// reused or removed since are stale and skipped (lazy deletion), so the
-    /// front live entry is always the least recently used idle connection.
-    lru: VecDeque<(u64, Box<str>)>,
+    /// Per-origin state, found through `index`; the slab slot is what the
+    /// LRU queue stores, so a check-in allocates nothing.
+    entries: Slab<Entry<H>>,
+    index: HashMap<Box<str>, usize>,
+    /// Every check-in in time order, as (seq, entry slot). Entries whose
+    /// connection was reused or removed since are stale and skipped (lazy
+    /// deletion; seqs are unique, so a reused slot cannot fool the check), so
+    /// the front live entry is always the least recently used idle connection.
+    lru: VecDeque<(u64, usize)>,
     next_seq: u64,
     open: usize,
     idle: usize,
@@ -112,7 +118,8 @@ impl<H: Copy + PartialEq> Pool<H> {
         config.max_per_key = config.max_per_key.clamp(1, config.max_total);
         Pool {
             config,
-            entries: HashMap::new(),
+            entries: Slab::new(),
+            index: HashMap::new(),
             lru: VecDeque::new(),
             next_seq: 0,
             open: 0,
@@ -138,7 +145,12 @@ impl<H: Copy + PartialEq> Pool<H> {
 
     /// Open connections of one origin.
     pub fn open_for(&self, key: &str) -> usize {
-        self.entries.get(key).map_or(0, |e| e.open)
+        self.index.get(key).map_or(0, |&i| self.entries[i].open)
+    }
+
+    fn entry_mut(&mut self, key: &str) -> Option<&mut Entry<H>> {
+        let i = *self.index.get(key)?;
+        self.entries.get_mut(i)
     }
 
     /// The counters.
@@ -148,7 +160,8 @@ impl<H: Copy + PartialEq> Pool<H> {
 
     /// Asks for a connection to `key`.
     pub fn checkout(&mut self, key: &str) -> Checkout<H> {
-        if let Some(entry) = self.entries.get_mut(key) {
+        if let Some(&slot) = self.index.get(key) {
+            let entry = &mut self.entries[slot];
             if let Some(conn) = entry.idle.pop() {
                 self.idle -= 1;
                 self.stats.reused += 1;
@@ -163,8 +176,8 @@ impl<H: Copy + PartialEq> Pool<H> {
             return Checkout::Open;
         }
         match self.pop_lru() {
-            Some((evicted_key, conn)) => {
-                self.forget_one(&evicted_key);
+            Some((evicted, conn)) => {
+                self.forget_slot(evicted);
                 self.stats.evicted += 1;
                 self.count_open(key);
                 Checkout::OpenAfterEvict(conn.handle)
@@ -178,7 +191,8 @@ impl<H: Copy + PartialEq> Pool<H> {
     /// are suspect too. At the per-key limit, the key's oldest idle
     /// connection makes room.
     pub fn checkout_fresh(&mut self, key: &str) -> Checkout<H> {
-        if let Some(entry) = self.entries.get_mut(key) {
+        if let Some(&slot) = self.index.get(key) {
+            let entry = &mut self.entries[slot];
             if entry.open >= self.config.max_per_key {
                 if entry.idle.is_empty() {
                     return Checkout::Full;
@@ -195,8 +209,8 @@ impl<H: Copy + PartialEq> Pool<H> {
             return Checkout::Open;
         }
         match self.pop_lru() {
-            Some((evicted_key, conn)) => {
-                self.forget_one(&evicted_key);
+            Some((evicted, conn)) => {
+                self.forget_slot(evicted);
                 self.stats.evicted += 1;
                 self.count_open(key);
                 Checkout::OpenAfterEvict(conn.handle)
@@ -209,17 +223,17 @@ impl<H: Copy + PartialEq> Pool<H> {
     pub fn checkin(&mut self, key: &str, handle: H, now: Instant) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let Some(entry) = self.entries.get_mut(key) else {
+        let Some(&slot) = self.index.get(key) else {
             debug_assert!(false, "checkin for a key with no open connection");
             return;
         };
-        entry.idle.push(IdleConn {
+        self.entries[slot].idle.push(IdleConn {
             seq,
             handle,
             since: now,
         });
         self.idle += 1;
-        self.lru.push_back((seq, key.into()));
+        self.lru.push_back((seq, slot));
         self.compact_lru();
     }
 
@@ -232,7 +246,7 @@ impl<H: Copy + PartialEq> Pool<H> {
     /// An idle connection was closed by its server (the driver saw EOF or an
     /// error on it). Returns false if it was not idle in the pool.
     pub fn remove_idle(&mut self, key: &str, handle: H) -> bool {
-        let Some(entry) = self.entries.get_mut(key) else {
+        let Some(entry) = self.entry_mut(key) else {
             return false;
         };
         let Some(i) = entry.idle.iter().position(|c| c.handle == handle) else {
@@ -248,9 +262,9 @@ impl<H: Copy + PartialEq> Pool<H> {
     /// When the next idle connection times out.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         self.skip_stale();
-        let (seq, key) = self.lru.front()?;
-        let conn = self.entries.get(key)?.idle.first()?;
-        debug_assert_eq!(conn.seq, *seq);
+        let &(seq, slot) = self.lru.front()?;
+        let conn = self.entries.get(slot)?.idle.first()?;
+        debug_assert_eq!(conn.seq, seq);
         Some(conn.since + self.config.idle_timeout)
     }
 
@@ -261,8 +275,8 @@ impl<H: Copy + PartialEq> Pool<H> {
         if deadline > now {
             return None;
         }
-        let (key, conn) = self.pop_lru()?;
-        self.forget_one(&key);
+        let (slot, conn) = self.pop_lru()?;
+        self.forget_slot(slot);
         self.stats.expired += 1;
         Some(conn.handle)
     }
@@ -270,16 +284,15 @@ impl<H: Copy + PartialEq> Pool<H> {
     fn count_open(&mut self, key: &str) {
         self.stats.opened += 1;
         self.open += 1;
-        match self.entries.get_mut(key) {
+        match self.entry_mut(key) {
             Some(entry) => entry.open += 1,
             None => {
-                self.entries.insert(
-                    key.into(),
-                    Entry {
-                        open: 1,
-                        idle: Vec::new(),
-                    },
-                );
+                let slot = self.entries.insert(Entry {
+                    key: key.into(),
+                    open: 1,
+                    idle: Vec::new(),
+                });
+                self.index.insert(key.into(), slot);
             }
         }
     }
@@ -288,40 +301,48 @@ impl<H: Copy + PartialEq> Pool<H> {
     /// so the pool's memory follows the open connections, not every origin ever
     /// seen.
     fn forget_one(&mut self, key: &str) {
+        match self.index.get(key) {
+            Some(&slot) => self.forget_slot(slot),
+            None => self.open -= 1,
+        }
+    }
+
+    fn forget_slot(&mut self, slot: usize) {
         self.open -= 1;
-        if let Some(entry) = self.entries.get_mut(key) {
+        if let Some(entry) = self.entries.get_mut(slot) {
             entry.open -= 1;
             if entry.open == 0 {
-                self.entries.remove(key);
+                let entry = self.entries.remove(slot);
+                self.index.remove(&entry.key);
             }
         }
     }
 
-    fn is_live(&self, seq: u64, key: &str) -> bool {
+    fn is_live(&self, seq: u64, slot: usize) -> bool {
         // Idle lists are in check-in order, so a live entry that is the oldest
         // of the whole pool is the first of its key.
         self.entries
-            .get(key)
+            .get(slot)
             .and_then(|e| e.idle.first())
             .is_some_and(|c| c.seq == seq)
     }
 
     fn skip_stale(&mut self) {
-        while let Some((seq, key)) = self.lru.front() {
-            if self.is_live(*seq, key) {
+        while let Some(&(seq, slot)) = self.lru.front() {
+            if self.is_live(seq, slot) {
                 return;
             }
             self.lru.pop_front();
         }
     }
 
-    fn pop_lru(&mut self) -> Option<(Box<str>, IdleConn<H>)> {
+    fn pop_lru(&mut self) -> Option<(usize, IdleConn<H>)> {
         self.skip_stale();
-        let (_, key) = self.lru.pop_front()?;
-        let entry = self.entries.get_mut(&key)?;
+        let (_, slot) = self.lru.pop_front()?;
+        let entry = self.entries.get_mut(slot)?;
         let conn = entry.idle.remove(0);
         self.idle -= 1;
-        Some((key, conn))
+        Some((slot, conn))
     }
 
     /// Keeps the lazy-deletion queue within a constant factor of the idle set.
@@ -330,10 +351,10 @@ impl<H: Copy + PartialEq> Pool<H> {
             return;
         }
         let entries = &self.entries;
-        self.lru.retain(|(seq, key)| {
+        self.lru.retain(|&(seq, slot)| {
             entries
-                .get(key)
-                .is_some_and(|e| e.idle.iter().any(|c| c.seq == *seq))
+                .get(slot)
+                .is_some_and(|e| e.idle.iter().any(|c| c.seq == seq))
         });
     }
 }
@@ -418,7 +439,10 @@ mod tests {
         assert_eq!(p.checkout("a"), Checkout::Reuse(2));
         p.closed("a");
         assert_eq!(p.open(), 0);
-        assert!(p.entries.is_empty(), "no memory kept for closed origins");
+        assert!(
+            p.entries.is_empty() && p.index.is_empty(),
+            "no memory kept for closed origins"
+        );
         assert_eq!(p.poll_timeout(), None);
     }
 

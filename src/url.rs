@@ -89,6 +89,24 @@ impl Url {
     /// Parses and normalizes `input`. Takes a `String` so a URL that is already
     /// normal is kept without copying.
     pub fn parse_owned(input: String) -> Result<Url, Error> {
+        Url::parse_or_return(input).map_err(|(e, _)| e)
+    }
+
+    /// Like [`parse_owned`](Self::parse_owned), but a failure hands the input
+    /// back with the error (the crawler reports it on the outcome without
+    /// having copied it first).
+    pub fn parse_or_return(input: String) -> Result<Url, (Error, String)> {
+        let mut slot = Some(input);
+        match Url::parse_slot(&mut slot) {
+            Ok(url) => Ok(url),
+            Err(e) => Err((e, slot.unwrap_or_default())),
+        }
+    }
+
+    /// The parser. Borrows the input from `slot`, and takes it only when it
+    /// is already in normal form (so it becomes the `Url` without a copy).
+    fn parse_slot(slot: &mut Option<String>) -> Result<Url, Error> {
+        let input: &str = slot.as_deref().unwrap_or("");
         let trimmed = input.trim();
         let (scheme, rest) = match trimmed.find("://") {
             Some(i) => {
@@ -197,7 +215,7 @@ impl Url {
         if is_normal {
             let path_start = (input.len() - tail.len()) as u32;
             return Ok(Url {
-                s: input,
+                s: slot.take().unwrap_or_default(),
                 scheme,
                 host_start: host_start as u16,
                 host_end: host_end as u16,

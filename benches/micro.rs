@@ -1,0 +1,248 @@
+//! Micro-benchmarks of the sans-IO cores: each reports throughput (bytes/s
+//! or operations/s). `cargo bench --bench micro`; CI runs them once with
+//! `cargo bench --bench micro -- --test`.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use oneloop::admission::{Admission, AdmissionConfig, Pacing};
+use oneloop::dns::wire::{build_answer, check_answer, encode_query, RecordType};
+use oneloop::dns::{DnsConfig, DnsCore, LookupResult};
+use oneloop::http::{encode_request, ChunkedDecoder, Limits, Method, Response, ResponseReader};
+use oneloop::pool::{Checkout, Pool, PoolConfig};
+use oneloop::reactor::Timers;
+use oneloop::url::Url;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Wed, 25 Nov 2026 07:00:00 GMT\r\nContent-Type: text/html\r\nContent-Length: 1024\r\nLast-Modified: Wed, 25 Nov 2026 06:00:00 GMT\r\nConnection: keep-alive\r\nETag: \"6566a2d0-400\"\r\nAccept-Ranges: bytes\r\n\r\n";
+
+fn http(c: &mut Criterion) {
+    let mut g = c.benchmark_group("http");
+    let mut wire = HEAD.to_vec();
+    wire.extend_from_slice(&[b'x'; 1024]);
+    g.throughput(Throughput::Bytes(wire.len() as u64));
+    g.bench_function("response head + 1 KiB body", |b| {
+        let mut reader = ResponseReader::new(Limits::default(), Method::Get, true);
+        let mut resp = Response::default();
+        b.iter(|| {
+            reader.reset(Method::Get);
+            resp.clear();
+            let r = reader.handle_bytes(black_box(&wire), &mut resp).unwrap();
+            black_box(r);
+        })
+    });
+
+    let mut chunked = Vec::new();
+    for _ in 0..64 {
+        chunked.extend_from_slice(b"400\r\n");
+        chunked.extend_from_slice(&[b'y'; 1024]);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    g.throughput(Throughput::Bytes(chunked.len() as u64));
+    g.bench_function("chunked decode 64 KiB", |b| {
+        b.iter(|| {
+            let mut d = ChunkedDecoder::new(8192);
+            let mut n = 0usize;
+            d.decode(black_box(&chunked), &mut |c: &[u8]| {
+                n += c.len();
+                Ok(())
+            })
+            .unwrap();
+            black_box(n);
+        })
+    });
+
+    let url = Url::parse("http://www.example.test:8080/some/path/page.html?id=12345").unwrap();
+    let headers = vec![("Accept-Language".to_string(), "en".to_string())];
+    let mut out = Vec::with_capacity(512);
+    encode_request(&mut out, Method::Get, &url, &headers, b"", "oneloop/0.1");
+    g.throughput(Throughput::Bytes(out.len() as u64));
+    g.bench_function("request encode", |b| {
+        b.iter(|| {
+            out.clear();
+            encode_request(
+                &mut out,
+                Method::Get,
+                black_box(&url),
+                &headers,
+                b"",
+                "oneloop/0.1",
+            );
+            black_box(out.len());
+        })
+    });
+    g.finish();
+}
+
+fn dns(c: &mut Criterion) {
+    let mut g = c.benchmark_group("dns");
+    g.throughput(Throughput::Elements(1));
+    let mut q = Vec::with_capacity(512);
+    g.bench_function("query encode", |b| {
+        b.iter(|| {
+            encode_query(
+                &mut q,
+                0x1234,
+                black_box("www.example-host.test"),
+                RecordType::A,
+            );
+            black_box(q.len());
+        })
+    });
+    encode_query(&mut q, 0x1234, "www.example-host.test", RecordType::A);
+    let answer = build_answer(
+        &q,
+        0,
+        &["192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap()],
+        300,
+    )
+    .unwrap();
+    g.bench_function("answer check + parse", |b| {
+        b.iter(|| {
+            black_box(
+                check_answer(
+                    black_box(&answer),
+                    0x1234,
+                    "www.example-host.test",
+                    RecordType::A,
+                )
+                .unwrap(),
+            );
+        })
+    });
+
+    // The resolver core's cost per lookup: a cache hit, and a miss answered
+    // (encode, match, parse, cache, wake).
+    let server = "127.0.0.1:53".parse().unwrap();
+    let config = DnsConfig {
+        nameservers: vec![server],
+        ipv6: false,
+        ..DnsConfig::default()
+    };
+    let now = Instant::now();
+    let mut core: DnsCore<u32> = DnsCore::new(config.clone());
+    core.lookup("cached.test", 0, now);
+    let t = core.poll_transmit().unwrap();
+    let a = build_answer(&t.message, 0, &["192.0.2.9".parse().unwrap()], 3600).unwrap();
+    core.handle_answer(t.query, server, &a, now);
+    core.poll_event();
+    g.bench_function("resolver lookup, cache hit", |b| {
+        b.iter(|| match core.lookup(black_box("cached.test"), 1, now) {
+            LookupResult::Ready(r) => black_box(r).unwrap(),
+            LookupResult::Pending => unreachable!(),
+        })
+    });
+    let names: Vec<String> = (0..100_000).map(|i| format!("h{i}.bench.test")).collect();
+    let mut i = 0;
+    let mut core: DnsCore<u32> = DnsCore::new(DnsConfig {
+        cache_size: 1_000,
+        ..config
+    });
+    g.bench_function("resolver lookup, miss + answer", |b| {
+        b.iter(|| {
+            let name = &names[i % names.len()];
+            i += 1;
+            core.lookup(name, 1, now);
+            let t = core.poll_transmit().unwrap();
+            let a = build_answer(&t.message, 0, &["192.0.2.9".parse().unwrap()], 60).unwrap();
+            core.handle_answer(t.query, server, &a, now);
+            let (_, r) = core.poll_event().unwrap();
+            black_box(r.unwrap());
+        })
+    });
+    g.finish();
+}
+
+fn timers(c: &mut Criterion) {
+    let mut g = c.benchmark_group("timers");
+    g.throughput(Throughput::Elements(1));
+    let base = Instant::now();
+    let mut timers: Timers<u64> = Timers::new();
+    let mut ids = std::collections::VecDeque::new();
+    for i in 0..10_000u64 {
+        ids.push_back(timers.insert(base + Duration::from_micros(i * 37 % 100_000), i));
+    }
+    let mut n = 10_000u64;
+    g.bench_function("insert + cancel at 10k live", |b| {
+        b.iter(|| {
+            n += 1;
+            ids.push_back(timers.insert(base + Duration::from_micros(n * 37 % 100_000), n));
+            let old = ids.pop_front().unwrap();
+            black_box(timers.cancel(old));
+        })
+    });
+    g.bench_function("insert + expire at 10k live", |b| {
+        b.iter_batched_ref(
+            || {
+                let mut t: Timers<u64> = Timers::new();
+                for i in 0..10_000u64 {
+                    t.insert(base + Duration::from_micros(i), i);
+                }
+                t
+            },
+            |t| {
+                t.insert(base, 0);
+                black_box(t.pop_expired(base));
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+fn pool_and_admission(c: &mut Criterion) {
+    let mut g = c.benchmark_group("scheduling");
+    g.throughput(Throughput::Elements(1));
+    let keys: Vec<String> = (0..100).map(|i| format!("http://h{i}.test:80")).collect();
+    let mut pool: Pool<u32> = Pool::new(PoolConfig {
+        max_total: 1000,
+        max_per_key: 10,
+        idle_timeout: Duration::from_secs(90),
+    });
+    let now = Instant::now();
+    for (i, k) in keys.iter().enumerate() {
+        assert_eq!(pool.checkout(k), Checkout::Open);
+        pool.checkin(k, i as u32, now);
+    }
+    let mut i = 0;
+    g.bench_function("pool checkout + checkin (100 origins)", |b| {
+        b.iter(|| {
+            let k = &keys[i % keys.len()];
+            i += 1;
+            match pool.checkout(black_box(k)) {
+                Checkout::Reuse(h) => pool.checkin(k, h, now),
+                other => panic!("{other:?}"),
+            }
+        })
+    });
+    let mut q: Admission<u64> = Admission::new(AdmissionConfig {
+        max_in_flight: 100,
+        max_per_host: 6,
+        max_parked: 1024,
+        pacing: Pacing::off(),
+    });
+    let mut n = 0u64;
+    let mut in_flight = std::collections::VecDeque::new();
+    for _ in 0..100 {
+        q.push(&keys[(n % 100) as usize], n, now);
+        n += 1;
+        if let Some((_, h)) = q.pop_ready(now) {
+            in_flight.push_back(h);
+        }
+    }
+    g.bench_function("admission push + pop + release (100 origins)", |b| {
+        b.iter(|| {
+            q.push(&keys[(n % 100) as usize], n, now);
+            n += 1;
+            let h = in_flight.pop_front().unwrap();
+            q.release(h, now);
+            while let Some((_, h)) = q.pop_ready(now) {
+                in_flight.push_back(h);
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, http, dns, timers, pool_and_admission);
+criterion_main!(benches);
