@@ -73,6 +73,7 @@ POLITENESS (crawl defaults are safe for real sites; demo turns pacing off):
 DUR is a number with a unit (250ms, 1.5s, 2m) or plain seconds.
     --trace                    log connection state transitions (with a log backend)
     --no-progress              never print the progress line
+    --no-jsonl                 crawl: print only the summary (benchmarks)
 ";
 
 struct Options {
@@ -129,6 +130,7 @@ fn parse_args(args: &[String], demo: bool) -> Result<Options, String> {
                 | "--no-adaptive"
                 | "--no-redirects"
                 | "--no-ipv6"
+                | "--no-jsonl"
         ) && name.starts_with('-')
             && name != "-";
         let value = if takes_value {
@@ -163,6 +165,7 @@ fn parse_args(args: &[String], demo: bool) -> Result<Options, String> {
             "--hosts" if demo => o.hosts = num(&value)?.clamp(1, 1000) as usize,
             "--page-size" if demo => o.page_size = num(&value)? as usize,
             "--jsonl" => o.jsonl = true,
+            "--no-jsonl" => o.jsonl = false,
             "--tls" if demo => o.tls = true,
             "--names" if demo => o.names = num(&value)?,
             "--nameserver" => {

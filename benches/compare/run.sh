@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: oneloop against tokio + hyper (current-thread and
+# multi-thread), reqwest, the seed's asyncio + aiohttp design, and wrk (the
+# ceiling of a keep-alive HTTP client here; it repeats one URL).
+#
+# One command on a fresh machine:   bash benches/compare/run.sh
+# Knobs (environment): ROUNDS=3 N=100000 C=200 N_TLS=20000 N_MEM=1000000 WRK_SECS=10
+#
+# Everything runs against the same nginx on loopback (plain and TLS), serving a
+# 1 KiB page under /page/N. Peers run interleaved, round after round; the table
+# shows medians, and each peer's ratio to oneloop from the same rounds.
+set -euo pipefail
+cd "$(dirname "$0")"
+HERE=$(pwd)
+ROOT=$(cd ../.. && pwd)
+ROUNDS=${ROUNDS:-3}
+N=${N:-100000}
+C=${C:-200}
+N_TLS=${N_TLS:-20000}
+N_MEM=${N_MEM:-1000000}
+WRK_SECS=${WRK_SECS:-10}
+
+log() { echo "== $*" >&2; }
+
+# --- what it needs -----------------------------------------------------------
+if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+need=()
+[ -x /usr/sbin/nginx ] || need+=(nginx-light)
+command -v wrk >/dev/null || need+=(wrk)
+[ -x /usr/bin/time ] || need+=(time)
+command -v openssl >/dev/null || need+=(openssl)
+if [ ${#need[@]} -gt 0 ]; then
+    log "apt-get install ${need[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+PY=python3
+if ! $PY -c 'import aiohttp' 2>/dev/null; then
+    log "pip install aiohttp"
+    $PY -m pip install --quiet aiohttp 2>/dev/null || $PY -m pip install --quiet --break-system-packages aiohttp
+fi
+
+log "building oneloop and the peers (release)"
+(cd "$ROOT" && cargo build --release -q)
+(cd "$HERE" && cargo build --release -q)
+ONELOOP="$ROOT/target/release/oneloop"
+PEER="$HERE/target/release/oneloop-compare"
+
+# --- nginx on loopback, plain and TLS -------------------------------------------
+WORK=$(mktemp -d /tmp/oneloop-bench.XXXXXX)
+trap 'kill $(cat "$WORK/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+mkdir -p "$WORK/www" "$WORK/logs" "$WORK/tmp"
+head -c 1024 /dev/zero | tr '\0' 'x' >"$WORK/www/page.html"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj "/CN=oneloop bench CA" -keyout "$WORK/ca.key" -out "$WORK/ca.pem" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$WORK/leaf.key" -out "$WORK/leaf.csr" 2>/dev/null
+printf "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n" >"$WORK/ext.cnf"
+openssl x509 -req -in "$WORK/leaf.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" -CAcreateserial \
+    -days 2 -extfile "$WORK/ext.cnf" -out "$WORK/leaf.pem" 2>/dev/null
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+P=$(port)
+PS=$(port)
+cat >"$WORK/nginx.conf" <<EOF
+daemon on;
+worker_processes 1;
+pid $WORK/nginx.pid;
+error_log $WORK/logs/error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/tmp; proxy_temp_path $WORK/tmp; fastcgi_temp_path $WORK/tmp;
+    uwsgi_temp_path $WORK/tmp; scgi_temp_path $WORK/tmp;
+    keepalive_requests 10000000;
+    keepalive_timeout 120s;
+    server {
+        listen 127.0.0.1:$P;
+        listen 127.0.0.1:$PS ssl;
+        ssl_certificate $WORK/leaf.pem;
+        ssl_certificate_key $WORK/leaf.key;
+        root $WORK/www;
+        location /page/ { rewrite ^ /page.html break; }
+    }
+}
+EOF
+chmod -R a+rX "$WORK" # mktemp makes it 0700; nginx workers drop privileges
+/usr/sbin/nginx -c "$WORK/nginx.conf" -p "$WORK"
+sleep 0.5
+if ! curl -sf "http://127.0.0.1:$P/page/1" >/dev/null ||
+    ! curl -sf --cacert "$WORK/ca.pem" "https://127.0.0.1:$PS/page/1" >/dev/null; then
+    echo "nginx is not serving:" >&2
+    cat "$WORK/logs/error.log" >&2
+    curl -sv --cacert "$WORK/ca.pem" "https://127.0.0.1:$PS/page/1" 2>&1 | tail -5 >&2
+    exit 1
+fi
+log "nginx on 127.0.0.1:$P (http) and :$PS (https)"
+
+RESULTS="$WORK/results.tsv"
+: >"$RESULTS"
+
+# run WORKLOAD PEER N SCHEME: one measured run, one TSV line:
+# workload peer n secs cpu_secs rss_kib ok errors
+run() {
+    local workload=$1 peer=$2 n=$3 scheme=$4
+    local prefix port ca=()
+    if [ "$scheme" = https ]; then port=$PS; ca=("$WORK/ca.pem"); else port=$P; fi
+    prefix="$scheme://127.0.0.1:$port/page/"
+    local out="$WORK/out" tf="$WORK/time"
+    case $peer in
+    oneloop)
+        local args=(crawl "$WORK/urls-$scheme-$n" --no-jsonl --no-progress --no-pacing --retries 0
+            --concurrency "$C" --per-host "$C" --max-connections "$C" --no-body)
+        [ "$scheme" = https ] && args+=(--ca-file "$WORK/ca.pem" --no-webpki-roots)
+        /usr/bin/time -f "%e %U %S %M" -o "$tf" "$ONELOOP" "${args[@]}" >/dev/null 2>"$out"
+        local ok errors
+        ok=$(sed -n 's/^responses: [0-9]* (1xx [0-9]*, 2xx \([0-9]*\).*/\1/p' "$out")
+        errors=$(( n - ok ))
+        ;;
+    aiohttp)
+        /usr/bin/time -f "%e %U %S %M" -o "$tf" $PY "$HERE/aiohttp_peer.py" "$n" "$C" "$prefix" "${ca[@]}" >"$out" 2>&1 || true
+        ok=$(sed -n 's/.*ok=\([0-9]*\).*/\1/p' "$out"); errors=$(sed -n 's/.*errors=\([0-9]*\).*/\1/p' "$out")
+        ;;
+    wrk)
+        /usr/bin/time -f "%e %U %S %M" -o "$tf" wrk -t1 -c"$C" -d"${WRK_SECS}s" "${prefix}1" >"$out" 2>&1
+        ok=$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$out")
+        errors=$(sed -n 's/.*Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$out"); errors=${errors:-0}
+        n=$ok
+        ;;
+    *)
+        /usr/bin/time -f "%e %U %S %M" -o "$tf" "$PEER" "$peer" "$n" "$C" "$prefix" "${ca[@]}" >"$out" 2>&1 || true
+        ok=$(sed -n 's/.*ok=\([0-9]*\).*/\1/p' "$out"); errors=$(sed -n 's/.*errors=\([0-9]*\).*/\1/p' "$out")
+        ;;
+    esac
+    read -r secs user sys rss <"$tf"
+    echo -e "$workload\t$peer\t$n\t$secs\t$(echo "$user + $sys" | bc)\t$rss\t${ok:-0}\t${errors:-?}" | tee -a "$RESULTS" >&2
+}
+
+for scheme in http https; do
+    for n in "$N" "$N_TLS" "$N_MEM"; do
+        seq 0 $((n - 1)) | sed "s|^|$scheme://127.0.0.1:$([ $scheme = https ] && echo $PS || echo $P)/page/|" >"$WORK/urls-$scheme-$n"
+    done
+done
+
+for round in $(seq 1 "$ROUNDS"); do
+    log "round $round/$ROUNDS: plain HTTP, N=$N C=$C"
+    for peer in oneloop hyper-ct hyper-mt reqwest aiohttp wrk; do run "http N=$N" "$peer" "$N" http; done
+    log "round $round/$ROUNDS: HTTPS, N=$N_TLS C=$C"
+    for peer in oneloop hyper-ct hyper-mt reqwest aiohttp wrk; do run "https N=$N_TLS" "$peer" "$N_TLS" https; done
+done
+log "memory: N=$N_MEM C=$C (aiohttp left out: one task per URL up front is the trap itself)"
+for peer in oneloop hyper-ct hyper-mt reqwest; do run "memory N=$N_MEM" "$peer" "$N_MEM" http; done
+log "memory: oneloop flat from N=10,000"
+seq 0 9999 | sed "s|^|http://127.0.0.1:$P/page/|" >"$WORK/urls-http-10000"
+run "memory N=10000" oneloop 10000 http
+
+python3 - "$RESULTS" <<'PY'
+import sys, statistics, collections
+rows = collections.defaultdict(list)
+order = []
+for line in open(sys.argv[1]):
+    w, peer, n, secs, cpu, rss, ok, errors = line.rstrip("\n").split("\t")
+    if (w, peer) not in rows:
+        order.append((w, peer))
+    n, secs, cpu, rss = int(n), float(secs), float(cpu), int(rss)
+    rows[(w, peer)].append((n / secs, cpu / max(n, 1) * 1e6, rss / 1024, errors))
+med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v),
+           max(r[2] for r in v), ",".join(sorted({r[3] for r in v}))) for k, v in rows.items()}
+print("| workload | client | requests/s | CPU µs/request | peak RSS MiB | errors | req/s vs oneloop | CPU vs oneloop |")
+print("|---|---|---:|---:|---:|---:|---:|---:|")
+for w, peer in order:
+    rps, cpu, rss, err = med[(w, peer)]
+    base = med.get((w, "oneloop"))
+    r1 = f"{rps / base[0]:.2f}×" if base else ""
+    r2 = f"{cpu / base[1]:.2f}×" if base else ""
+    print(f"| {w} | {peer} | {rps:,.0f} | {cpu:.1f} | {rss:.1f} | {err} | {r1} | {r2} |")
+PY
