@@ -418,7 +418,13 @@ impl Conn {
                             let e = Error::from_io(Phase::Send, &e);
                             return self.fail(registry, e, now);
                         }
-                        self.set_state(ConnState::ReadingHead, now)
+                        self.set_state(ConnState::ReadingHead, now);
+                        // Do not try a read now: the answer is not there yet
+                        // (it has to cross the network), so it would only be a
+                        // wasted `read` returning WouldBlock, one syscall per
+                        // request. Its arrival is a new readiness edge that the
+                        // next poll reports.
+                        return ConnEvent::Pending;
                     }
                     Ok(false) => {
                         // The socket buffer is full: ask to hear when it drains.
