@@ -358,94 +358,92 @@ impl Conn {
         self.set_state(ConnState::Closed, now);
     }
 
-    /// Runs the machine as far as the socket allows.
+    /// Runs the current state's step as far as the socket allows, and says
+    /// what happened. After `Connected` and `TlsEstablished` the caller calls
+    /// again for the next state (the crawler's driver loops on those).
     pub fn drive(&mut self, registry: &Registry, token: Token, now: Instant) -> ConnEvent {
-        loop {
-            match self.state {
-                ConnState::Connecting => match self.check_connected() {
-                    Ok(false) => return ConnEvent::Pending,
-                    Ok(true) => {
-                        self.connected_at = Some(now);
-                        if let Some(s) = &self.stream {
-                            let _ = s.set_nodelay(true);
-                        }
-                        let next = if self.tls.is_some() {
-                            ConnState::TlsHandshake
-                        } else {
-                            ConnState::Sending
-                        };
-                        self.set_state(next, now);
-                        // Report, then continue with the next state on the next call.
-                        return ConnEvent::Connected;
+        match self.state {
+            ConnState::Connecting => match self.check_connected() {
+                Ok(false) => ConnEvent::Pending,
+                Ok(true) => {
+                    self.connected_at = Some(now);
+                    if let Some(s) = &self.stream {
+                        let _ = s.set_nodelay(true);
                     }
-                    Err(e) => {
-                        self.last_connect_error = Some(e);
-                        if self.has_next_address() {
-                            match self.start_connect(registry, token, now) {
-                                Ok(()) => return ConnEvent::Pending,
-                                Err(e) => return self.fail(registry, e, now),
-                            }
+                    let next = if self.tls.is_some() {
+                        ConnState::TlsHandshake
+                    } else {
+                        ConnState::Sending
+                    };
+                    self.set_state(next, now);
+                    // Report, then continue with the next state on the next call.
+                    ConnEvent::Connected
+                }
+                Err(e) => {
+                    self.last_connect_error = Some(e);
+                    if self.has_next_address() {
+                        match self.start_connect(registry, token, now) {
+                            Ok(()) => return ConnEvent::Pending,
+                            Err(e) => return self.fail(registry, e, now),
                         }
-                        let e = self.connect_error();
+                    }
+                    let e = self.connect_error();
+                    self.fail(registry, e, now)
+                }
+            },
+            ConnState::TlsHandshake => match self.pump_handshake() {
+                Ok(true) => {
+                    let resumed = self.tls.as_ref().and_then(|t| t.handshake_kind())
+                        == Some(rustls::HandshakeKind::Resumed);
+                    let took = now.saturating_duration_since(self.connected_at.unwrap_or(now));
+                    self.set_state(ConnState::Sending, now);
+                    ConnEvent::TlsEstablished { took, resumed }
+                }
+                Ok(false) => {
+                    // Waiting for the server. WRITABLE only if rustls still
+                    // has bytes queued for a full socket buffer.
+                    let wants = self.tls.as_ref().is_some_and(|t| t.wants_write());
+                    if let Err(e) = self.set_writable_interest(registry, token, wants) {
+                        let e = Error::from_io(Phase::Tls, &e);
                         return self.fail(registry, e, now);
                     }
-                },
-                ConnState::TlsHandshake => match self.pump_handshake() {
-                    Ok(true) => {
-                        let resumed = self.tls.as_ref().and_then(|t| t.handshake_kind())
-                            == Some(rustls::HandshakeKind::Resumed);
-                        let took = now.saturating_duration_since(self.connected_at.unwrap_or(now));
-                        self.set_state(ConnState::Sending, now);
-                        return ConnEvent::TlsEstablished { took, resumed };
-                    }
-                    Ok(false) => {
-                        // Waiting for the server. WRITABLE only if rustls still
-                        // has bytes queued for a full socket buffer.
-                        let wants = self.tls.as_ref().is_some_and(|t| t.wants_write());
-                        if let Err(e) = self.set_writable_interest(registry, token, wants) {
-                            let e = Error::from_io(Phase::Tls, &e);
-                            return self.fail(registry, e, now);
-                        }
-                        return ConnEvent::Pending;
-                    }
-                    Err(e) => return self.fail(registry, e, now),
-                },
-                ConnState::Sending => match self.write_out() {
-                    Ok(true) => {
-                        // All sent: from now on only READABLE matters. Dropping
-                        // WRITABLE spares a wake-up per response on a busy loop.
-                        if let Err(e) = self.set_writable_interest(registry, token, false) {
-                            let e = Error::from_io(Phase::Send, &e);
-                            return self.fail(registry, e, now);
-                        }
-                        self.set_state(ConnState::ReadingHead, now);
-                        // Do not try a read now: the answer is not there yet
-                        // (it has to cross the network), so it would only be a
-                        // wasted `read` returning WouldBlock, one syscall per
-                        // request. Its arrival is a new readiness edge that the
-                        // next poll reports.
-                        return ConnEvent::Pending;
-                    }
-                    Ok(false) => {
-                        // The socket buffer is full: ask to hear when it drains.
-                        if let Err(e) = self.set_writable_interest(registry, token, true) {
-                            let e = Error::from_io(Phase::Send, &e);
-                            return self.fail(registry, e, now);
-                        }
-                        return ConnEvent::Pending;
-                    }
-                    Err(e) => {
+                    ConnEvent::Pending
+                }
+                Err(e) => self.fail(registry, e, now),
+            },
+            ConnState::Sending => match self.write_out() {
+                Ok(true) => {
+                    // All sent: from now on only READABLE matters. Dropping
+                    // WRITABLE spares a wake-up per response on a busy loop.
+                    if let Err(e) = self.set_writable_interest(registry, token, false) {
                         let e = Error::from_io(Phase::Send, &e);
                         return self.fail(registry, e, now);
                     }
-                },
-                ConnState::ReadingHead | ConnState::ReadingBody => {
-                    return self.read_response(registry, now)
+                    self.set_state(ConnState::ReadingHead, now);
+                    // Do not try a read now: the answer is not there yet
+                    // (it has to cross the network), so it would only be a
+                    // wasted `read` returning WouldBlock, one syscall per
+                    // request. Its arrival is a new readiness edge that the
+                    // next poll reports.
+                    ConnEvent::Pending
                 }
-                ConnState::Idle => return self.check_idle(registry, now),
-                ConnState::Resolving => return ConnEvent::Pending,
-                ConnState::Closed => return ConnEvent::Pending,
-            }
+                Ok(false) => {
+                    // The socket buffer is full: ask to hear when it drains.
+                    if let Err(e) = self.set_writable_interest(registry, token, true) {
+                        let e = Error::from_io(Phase::Send, &e);
+                        return self.fail(registry, e, now);
+                    }
+                    ConnEvent::Pending
+                }
+                Err(e) => {
+                    let e = Error::from_io(Phase::Send, &e);
+                    self.fail(registry, e, now)
+                }
+            },
+            ConnState::ReadingHead | ConnState::ReadingBody => self.read_response(registry, now),
+            ConnState::Idle => self.check_idle(registry, now),
+            ConnState::Resolving => ConnEvent::Pending,
+            ConnState::Closed => ConnEvent::Pending,
         }
     }
 
