@@ -352,48 +352,69 @@ fn interop_with_dnsmasq() {
         return;
     };
     let web = echo_path_server(Arc::new(Counters::default()), None);
-    let port = {
-        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-        s.local_addr().unwrap().port()
-    };
-    let mut child = std::process::Command::new(bin)
-        .args([
-            "--keep-in-foreground",
-            "--no-resolv",
-            "--no-hosts",
-            "--conf-file=/dev/null",
-            "--listen-address=127.0.0.1",
-            "--bind-interfaces",
-            "--user=root",
-            &format!("--port={port}"),
-            "--host-record=www.interop.test,127.0.0.1",
-            "--cname=alias.interop.test,www.interop.test",
-        ])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start dnsmasq");
-    // Wait until it answers.
-    let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
-    probe
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    let mut q = Vec::new();
-    oneloop::dns::wire::encode_query(
-        &mut q,
-        1,
-        "www.interop.test",
-        oneloop::dns::wire::RecordType::A,
-    );
-    let mut up = false;
-    for _ in 0..50 {
-        let _ = probe.send_to(&q, ("127.0.0.1", port));
-        let mut buf = [0u8; 512];
-        if probe.recv_from(&mut buf).is_ok() {
-            up = true;
+    // dnsmasq binds UDP and TCP on its port; a port free for UDP may be taken
+    // for TCP by a parallel test, so try a few ports.
+    let mut started = None;
+    let mut why = String::new();
+    for _ in 0..5 {
+        let port = {
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.local_addr().unwrap().port()
+        };
+        let mut child = std::process::Command::new(bin)
+            .args([
+                "--keep-in-foreground",
+                "--no-resolv",
+                "--no-hosts",
+                "--conf-file=/dev/null",
+                "--listen-address=127.0.0.1",
+                "--bind-interfaces",
+                "--user=root",
+                &format!("--port={port}"),
+                "--host-record=www.interop.test,127.0.0.1",
+                "--cname=alias.interop.test,www.interop.test",
+            ])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start dnsmasq");
+        // Wait until it answers (or exits).
+        let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
+        probe
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut q = Vec::new();
+        oneloop::dns::wire::encode_query(
+            &mut q,
+            1,
+            "www.interop.test",
+            oneloop::dns::wire::RecordType::A,
+        );
+        let mut up = false;
+        for _ in 0..30 {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            let _ = probe.send_to(&q, ("127.0.0.1", port));
+            let mut buf = [0u8; 512];
+            if probe.recv_from(&mut buf).is_ok() {
+                up = true;
+                break;
+            }
+        }
+        if up {
+            started = Some((child, port));
             break;
         }
+        let _ = child.kill();
+        let _ = child.wait();
+        if let Some(mut e) = child.stderr.take() {
+            why.clear();
+            let _ = e.read_to_string(&mut why);
+        }
     }
-    assert!(up, "dnsmasq did not start");
+    let Some((mut child, port)) = started else {
+        panic!("dnsmasq did not start: {why}");
+    };
     let urls = vec![
         format!("http://www.interop.test:{}/a", web.port()),
         format!("http://alias.interop.test:{}/b", web.port()),
