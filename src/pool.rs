@@ -171,19 +171,7 @@ impl<H: Copy + PartialEq> Pool<H> {
                 return Checkout::Full;
             }
         }
-        if self.open < self.config.max_total {
-            self.count_open(key);
-            return Checkout::Open;
-        }
-        match self.pop_lru() {
-            Some((evicted, conn)) => {
-                self.forget_slot(evicted);
-                self.stats.evicted += 1;
-                self.count_open(key);
-                Checkout::OpenAfterEvict(conn.handle)
-            }
-            None => Checkout::Full,
-        }
+        self.open_or_evict(key)
     }
 
     /// Like [`checkout`](Self::checkout) but never reuses: for a retry after a
@@ -204,6 +192,12 @@ impl<H: Copy + PartialEq> Pool<H> {
                 return Checkout::OpenAfterEvict(conn.handle);
             }
         }
+        self.open_or_evict(key)
+    }
+
+    /// A new connection for `key`, under the total limit if there is room,
+    /// else in place of the least recently used idle connection.
+    fn open_or_evict(&mut self, key: &str) -> Checkout<H> {
         if self.open < self.config.max_total {
             self.count_open(key);
             return Checkout::Open;

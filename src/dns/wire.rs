@@ -162,14 +162,7 @@ pub fn check_answer(
     match packet.header.response_code {
         ResponseCode::NoError => {}
         ResponseCode::NameError => {
-            let ttl = packet
-                .nameservers
-                .iter()
-                .find_map(|rr| match &rr.data {
-                    RData::SOA(soa) => Some(soa.minimum_ttl.min(rr.ttl)),
-                    _ => None,
-                })
-                .unwrap_or(0);
+            let ttl = soa_minimum(&packet);
             return Ok(Answer::NxDomain(ttl));
         }
         ResponseCode::ServerFailure => return Ok(Answer::ServerFailure("server failure")),
@@ -229,15 +222,21 @@ pub fn check_answer(
     }
     // The name exists but has no record of this type (or the chain leads
     // out of the answer): an empty, cacheable answer.
-    let neg = packet
+    let neg = soa_minimum(&packet);
+    Ok(Answer::Addresses(Vec::new(), neg.min(ttl)))
+}
+
+/// The negative-caching TTL of a negative answer: its SOA's minimum (RFC
+/// 2308 §5), or 0 without an SOA.
+fn soa_minimum(packet: &Packet<'_>) -> u32 {
+    packet
         .nameservers
         .iter()
         .find_map(|rr| match &rr.data {
             RData::SOA(soa) => Some(soa.minimum_ttl.min(rr.ttl)),
             _ => None,
         })
-        .unwrap_or(0);
-    Ok(Answer::Addresses(Vec::new(), neg.min(ttl)))
+        .unwrap_or(0)
 }
 
 /// Builds an answer message (for test and demo nameservers): the question
