@@ -24,7 +24,7 @@ use crate::url::Url;
 use mio::{Events, Poll, Waker};
 use slab::Slab;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -279,6 +279,7 @@ impl std::fmt::Display for RetryCause {
 pub struct Handle {
     stop: Arc<AtomicBool>,
     waker: Arc<Waker>,
+    in_flight: Arc<AtomicUsize>,
 }
 
 impl Handle {
@@ -288,6 +289,11 @@ impl Handle {
         self.stop.store(true, Ordering::SeqCst);
         let _ = self.waker.wake();
     }
+
+    /// Requests in flight, as of the loop's last turn (for progress lines).
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
 }
 
 /// The crawler. See [the crate docs](crate) for an example.
@@ -296,6 +302,7 @@ pub struct Crawler {
     poll: Poll,
     waker: Arc<Waker>,
     stop: Arc<AtomicBool>,
+    in_flight: Arc<AtomicUsize>,
     resolver: Resolver,
     tls: Arc<rustls::ClientConfig>,
     dns: DnsDriver<Token>,
@@ -411,6 +418,7 @@ impl Crawler {
             poll,
             waker: Arc::new(waker),
             stop: Arc::new(AtomicBool::new(false)),
+            in_flight: Arc::new(AtomicUsize::new(0)),
             resolver,
         })
     }
@@ -425,6 +433,7 @@ impl Crawler {
         Handle {
             stop: self.stop.clone(),
             waker: self.waker.clone(),
+            in_flight: self.in_flight.clone(),
         }
     }
 
@@ -559,6 +568,8 @@ impl Crawler {
             let callbacks_before = run.stats.time_in_callbacks;
             run.deliver(&mut on_outcome);
             let in_callbacks = run.stats.time_in_callbacks - callbacks_before;
+            self.in_flight
+                .store(run.admission.in_flight(), Ordering::Relaxed);
             let turn = turn_start.elapsed();
             run.stats.time_in_protocol +=
                 (turn.saturating_sub(after_poll - now)).saturating_sub(in_callbacks);

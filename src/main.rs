@@ -354,6 +354,7 @@ struct Reporter {
     done: u64,
     errors: u64,
     broken_pipe: bool,
+    handle: Option<oneloop::Handle>,
 }
 
 impl Reporter {
@@ -368,6 +369,7 @@ impl Reporter {
             done: 0,
             errors: 0,
             broken_pipe: false,
+            handle: None,
         }
     }
 
@@ -387,11 +389,13 @@ impl Reporter {
             if now - self.last_progress >= Duration::from_millis(200) {
                 self.last_progress = now;
                 let secs = (now - self.started).as_secs_f64();
+                let in_flight = self.handle.as_ref().map_or(0, |h| h.in_flight());
                 eprint!(
-                    "\r{} done, {} errors, {:.0}/s   ",
+                    "\r{} done, {} errors, {:.0}/s, {} in flight   ",
                     self.done,
                     self.errors,
-                    self.done as f64 / secs.max(1e-9)
+                    self.done as f64 / secs.max(1e-9),
+                    in_flight
                 );
             }
         }
@@ -424,6 +428,7 @@ fn run_crawl(o: Options) -> Result<Summary, String> {
         .filter(|l| !l.is_empty() && !l.starts_with('#'));
     let mut rep = Reporter::new(o.jsonl, o.progress);
     let handle = crawler.handle();
+    rep.handle = Some(handle.clone());
     let summary = crawler.run(urls, |outcome| {
         rep.on_outcome(outcome);
         if rep.broken_pipe {
@@ -468,6 +473,7 @@ fn run_demo(mut o: Options) -> Result<Summary, String> {
     );
     let mut crawler = Crawler::new(o.config).map_err(|e| e.to_string())?;
     let mut rep = Reporter::new(o.jsonl, o.progress);
+    rep.handle = Some(crawler.handle());
     let cpu_before = thread_cpu();
     let urls: Box<dyn Iterator<Item = String>> = if o.names > 0 {
         Box::new(server.named_urls(o.urls, o.names, "demo.test"))
