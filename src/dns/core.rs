@@ -187,7 +187,8 @@ struct CacheEntry {
     seq: u64,
 }
 
-/// The resolver core. See the [module docs](self).
+/// The resolver core: cache, coalescing, retries and answer checks, with no
+/// sockets and no clock (see the [`dns`](crate::dns) module).
 pub struct DnsCore<W> {
     config: DnsConfig,
     cache: HashMap<(String, RecordType), CacheEntry>,
