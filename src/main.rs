@@ -424,7 +424,14 @@ fn run_crawl(o: Options) -> Result<Summary, String> {
     let urls = reader
         .lines()
         .map_while(Result::ok)
-        .map(|l| l.trim().to_string())
+        .map(|l| {
+            // Keep the line's own allocation unless there is something to trim.
+            if l.trim().len() == l.len() {
+                l
+            } else {
+                l.trim().to_string()
+            }
+        })
         .filter(|l| !l.is_empty() && !l.starts_with('#'));
     let mut rep = Reporter::new(o.jsonl, o.progress);
     let handle = crawler.handle();
