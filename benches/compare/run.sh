@@ -64,7 +64,7 @@ P=$(port)
 PS=$(port)
 cat >"$WORK/nginx.conf" <<EOF
 daemon on;
-worker_processes 1;
+worker_processes auto;
 pid $WORK/nginx.pid;
 error_log $WORK/logs/error.log;
 events { worker_connections 4096; }
