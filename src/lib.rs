@@ -63,3 +63,8 @@ pub use crawler::{Config, Crawler, Handle, Outcome, Request, RetryCause, Timings
 pub use error::{Error, ErrorKind, Phase};
 pub use http::{Method, Response};
 pub use summary::Summary;
+
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
