@@ -540,11 +540,15 @@ mod tests {
     use super::*;
 
     fn queue(global: usize, per_host: usize) -> Admission<u32> {
+        paced(global, per_host, 1000, Pacing::off())
+    }
+
+    fn paced(global: usize, per_host: usize, parked: usize, pacing: Pacing) -> Admission<u32> {
         Admission::new(AdmissionConfig {
             max_in_flight: global,
             max_per_host: per_host,
-            max_parked: 1000,
-            pacing: Pacing::off(),
+            max_parked: parked,
+            pacing,
         })
     }
 
@@ -620,12 +624,7 @@ mod tests {
     #[test]
     fn wants_more_is_bounded_by_parking() {
         let t = Instant::now();
-        let mut q = Admission::new(AdmissionConfig {
-            max_in_flight: 10,
-            max_per_host: 1,
-            max_parked: 5,
-            pacing: Pacing::off(),
-        });
+        let mut q = paced(10, 1, 5, Pacing::off());
         let mut pulled = 0;
         while q.wants_more() {
             q.push("one-host", pulled, t);
@@ -640,15 +639,15 @@ mod tests {
     #[test]
     fn delay_spaces_starts_per_host_only() {
         let t = Instant::now();
-        let mut q = Admission::new(AdmissionConfig {
-            max_in_flight: 10,
-            max_per_host: 10,
-            max_parked: 100,
-            pacing: Pacing {
+        let mut q = paced(
+            10,
+            10,
+            100,
+            Pacing {
                 delay: ms(50),
                 ..Pacing::off()
             },
-        });
+        );
         for i in 0..3 {
             q.push("a", i, t);
             q.push("b", 10 + i, t);
@@ -675,16 +674,16 @@ mod tests {
     #[test]
     fn jitter_adds_up_to_its_bound() {
         let t = Instant::now();
-        let mut q = Admission::new(AdmissionConfig {
-            max_in_flight: 10,
-            max_per_host: 10,
-            max_parked: 100,
-            pacing: Pacing {
+        let mut q = paced(
+            10,
+            10,
+            100,
+            Pacing {
                 delay: ms(10),
                 jitter: ms(10),
                 ..Pacing::off()
             },
-        });
+        );
         for i in 0..50 {
             q.push("a", i, t);
         }
@@ -712,16 +711,16 @@ mod tests {
     #[test]
     fn token_bucket_allows_bursts_then_the_rate() {
         let t = Instant::now();
-        let mut q = Admission::new(AdmissionConfig {
-            max_in_flight: 100,
-            max_per_host: 100,
-            max_parked: 100,
-            pacing: Pacing {
+        let mut q = paced(
+            100,
+            100,
+            100,
+            Pacing {
                 rate: Some(10.0),
                 burst: 3,
                 ..Pacing::off()
             },
-        });
+        );
         for i in 0..10 {
             q.push("a", i, t);
         }
@@ -763,15 +762,15 @@ mod tests {
     #[test]
     fn throttling_halves_then_grows_back() {
         let t = Instant::now();
-        let mut q = Admission::new(AdmissionConfig {
-            max_in_flight: 100,
-            max_per_host: 8,
-            max_parked: 1000,
-            pacing: Pacing {
+        let mut q = paced(
+            100,
+            8,
+            1000,
+            Pacing {
                 grow_after: 2,
                 ..Pacing::off()
             },
-        });
+        );
         let a = q.push("a", 0, t);
         q.record_throttle(a);
         assert_eq!(q.limit(a), 4);
@@ -798,15 +797,15 @@ mod tests {
     #[test]
     fn paced_state_outlives_an_empty_queue_until_gc() {
         let t = Instant::now();
-        let mut q = Admission::new(AdmissionConfig {
-            max_in_flight: 10,
-            max_per_host: 10,
-            max_parked: 100,
-            pacing: Pacing {
+        let mut q = paced(
+            10,
+            10,
+            100,
+            Pacing {
                 delay: ms(100),
                 ..Pacing::off()
             },
-        });
+        );
         q.push("a", 1, t);
         let (_, h) = q.pop_ready(t).unwrap();
         q.release(h, t);

@@ -759,11 +759,6 @@ impl Conn {
             }
         }
     }
-
-    /// Bytes of input kept by this connection (for memory accounting).
-    pub fn buffer_bytes(&self) -> usize {
-        self.inbuf.capacity() + self.out.capacity() + self.response.body.capacity()
-    }
 }
 
 /// Writes what rustls has queued until done or `WouldBlock`.

@@ -35,6 +35,32 @@ impl Job {
     }
 }
 
+/// Runs C workers, each fetching the next URL with `fetch` (true = a 200
+/// with its body read) until the job is done.
+async fn run_workers<F, Fut>(job: Arc<Job>, c: usize, fetch: F)
+where
+    F: Fn(String) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let mut workers = Vec::new();
+    for _ in 0..c {
+        let (job, fetch) = (job.clone(), fetch.clone());
+        workers.push(tokio::spawn(async move {
+            while let Some(url) = job.take() {
+                let counter = if fetch(url).await {
+                    &job.ok
+                } else {
+                    &job.errors
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for w in workers {
+        let _ = w.await;
+    }
+}
+
 fn tls_config(ca: Option<&str>, alpn: bool) -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     if let Some(path) = ca {
@@ -65,39 +91,28 @@ async fn run_hyper(job: Arc<Job>, c: usize, ca: Option<String>) {
     let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(c)
         .build(https);
-    let mut workers = Vec::new();
-    for _ in 0..c {
-        let (job, client) = (job.clone(), client.clone());
-        workers.push(tokio::spawn(async move {
-            while let Some(url) = job.take() {
-                let uri: hyper::Uri = match url.parse() {
-                    Ok(u) => u,
-                    Err(_) => {
-                        job.errors.fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    }
-                };
-                let ok = match client.get(uri).await {
-                    Ok(resp) => {
-                        let status = resp.status();
-                        match resp.into_body().collect().await {
-                            Ok(body) => {
-                                std::hint::black_box(body.to_bytes().len());
-                                status == 200
-                            }
-                            Err(_) => false,
+    run_workers(job, c, move |url: String| {
+        let client = client.clone();
+        async move {
+            let Ok(uri) = url.parse::<hyper::Uri>() else {
+                return false;
+            };
+            match client.get(uri).await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    match resp.into_body().collect().await {
+                        Ok(body) => {
+                            std::hint::black_box(body.to_bytes().len());
+                            status == 200
                         }
+                        Err(_) => false,
                     }
-                    Err(_) => false,
-                };
-                let counter = if ok { &job.ok } else { &job.errors };
-                counter.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(_) => false,
             }
-        }));
-    }
-    for w in workers {
-        let _ = w.await;
-    }
+        }
+    })
+    .await;
 }
 
 async fn run_reqwest(job: Arc<Job>, c: usize, ca: Option<String>) {
@@ -106,32 +121,25 @@ async fn run_reqwest(job: Arc<Job>, c: usize, ca: Option<String>) {
         .use_preconfigured_tls(tls_config(ca.as_deref(), true));
     builder = builder.http1_only();
     let client = builder.build().expect("reqwest client");
-    let mut workers = Vec::new();
-    for _ in 0..c {
-        let (job, client) = (job.clone(), client.clone());
-        workers.push(tokio::spawn(async move {
-            while let Some(url) = job.take() {
-                let ok = match client.get(&url).send().await {
-                    Ok(resp) => {
-                        let status = resp.status();
-                        match resp.bytes().await {
-                            Ok(b) => {
-                                std::hint::black_box(b.len());
-                                status == 200
-                            }
-                            Err(_) => false,
+    run_workers(job, c, move |url: String| {
+        let client = client.clone();
+        async move {
+            match client.get(&url).send().await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    match resp.bytes().await {
+                        Ok(b) => {
+                            std::hint::black_box(b.len());
+                            status == 200
                         }
+                        Err(_) => false,
                     }
-                    Err(_) => false,
-                };
-                let counter = if ok { &job.ok } else { &job.errors };
-                counter.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(_) => false,
             }
-        }));
-    }
-    for w in workers {
-        let _ = w.await;
-    }
+        }
+    })
+    .await;
 }
 
 fn main() {
