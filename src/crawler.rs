@@ -1099,7 +1099,9 @@ impl Run<'_> {
 
     /// The request on this connection failed and the connection is closed.
     fn conn_failed(&mut self, cslot: usize, e: Error, now: Instant) {
-        let conn = self.conns.remove(cslot);
+        let mut conn = self.conns.remove(cslot);
+        // Usually closed already by the state machine; closing twice is harmless.
+        conn.close(self.poll.registry(), now);
         self.cancel_conn_timer(&conn);
         self.pool.closed(&conn.key);
         let Some(rslot) = conn.request else {
@@ -1219,7 +1221,6 @@ impl Run<'_> {
                     _ => "response head",
                 };
                 let e = Error::new(state.phase(), ErrorKind::Timeout, format!("{what} timeout"));
-                conn.close(self.poll.registry(), now);
                 // Through the failure path: a timeout may be retried.
                 self.conn_failed(token.slot, e, now);
             }
@@ -1239,11 +1240,8 @@ impl Run<'_> {
         let stage = req.stage;
         let phase = match (req.stage, req.conn) {
             (Stage::Active, Some(cslot)) => {
-                let mut conn = self.conns.remove(cslot);
-                let phase = conn.state.phase();
-                conn.close(self.poll.registry(), now);
-                self.cancel_conn_timer(&conn);
-                self.pool.closed(&conn.key);
+                let phase = self.conns[cslot].state.phase();
+                self.drop_conn_busy(cslot, now);
                 phase
             }
             _ => Phase::Admission,
