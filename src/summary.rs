@@ -116,7 +116,8 @@ pub struct Summary {
     pub latency: Histogram,
     /// Requests sent on a reused connection.
     pub reused_requests: u64,
-    /// Attempts beyond the first, over all outcomes.
+    /// Retried attempts over all outcomes (backoff retries and the free retry
+    /// on a fresh connection; redirect hops are not retries).
     pub retries: u64,
     /// Retries by cause (`status 503`, `connect:refused`...).
     pub retries_by_cause: BTreeMap<String, u64>,
@@ -166,9 +167,9 @@ impl Summary {
         if outcome.reused {
             self.reused_requests += 1;
         }
-        if outcome.attempts > 1 {
-            self.retries += u64::from(outcome.attempts - 1);
-        }
+        // Every attempt beyond the first is a retry or a redirect hop.
+        let hops = 1 + outcome.redirects.len() as u64;
+        self.retries += u64::from(outcome.attempts).saturating_sub(hops);
         match &outcome.result {
             Ok(resp) => {
                 self.responses += 1;

@@ -3,8 +3,7 @@
 mod common;
 
 use common::*;
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 
 fn oneloop() -> Command {
@@ -20,8 +19,8 @@ fn crawl_reads_stdin_and_writes_one_json_line_per_url() {
         input.push_str(&format!("http://{server}/p/{i}\n"));
     }
     input.push_str(&format!("http://{refused}/gone\nnot-a-url\n"));
-    let mut child = oneloop()
-        .args([
+    let out = oneloop_with_stdin(
+        &[
             "crawl",
             "-",
             "--concurrency",
@@ -31,19 +30,9 @@ fn crawl_reads_stdin_and_writes_one_json_line_per_url() {
             "--no-pacing",
             "--retries",
             "0",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+        ],
+        &input,
+    );
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();

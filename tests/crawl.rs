@@ -305,14 +305,7 @@ fn bad_urls_are_outcomes_too() {
 fn total_timeout_covers_queue_time() {
     // Per-host 1 and a server that takes 300 ms per response: the third
     // request waits ~600 ms in the queue and blows a 450 ms total budget.
-    let slow = spawn(
-        Arc::new(|s: &mut TcpStream, path: &str| {
-            std::thread::sleep(Duration::from_millis(300));
-            respond(s, path, true)
-        }),
-        Arc::new(Counters::default()),
-        None,
-    );
+    let slow = slow_echo_server(Duration::from_millis(300));
     let urls = (0..3).map(|i| format!("http://{slow}/{i}")).collect();
     let config = Config {
         per_host: 1,
@@ -329,14 +322,7 @@ fn total_timeout_covers_queue_time() {
 fn stop_cancels_parked_requests_and_finishes_the_rest() {
     // Answers take a moment, so no request completes within the turn that
     // started it (on loopback a reply can otherwise be there at once).
-    let healthy = spawn(
-        Arc::new(|s: &mut TcpStream, path: &str| {
-            std::thread::sleep(Duration::from_millis(2));
-            respond(s, path, true)
-        }),
-        Arc::new(Counters::default()),
-        None,
-    );
+    let healthy = slow_echo_server(Duration::from_millis(2));
     // One host at per-host 1 under a global 4: the queue parks up to 50.
     let mut crawler = Crawler::new(Config {
         concurrency: 4,
@@ -438,14 +424,7 @@ fn connections_retire_after_max_requests_and_idle_ones_expire() {
     // Concurrency 1: host A's connection sits idle in the pool while a slow
     // host takes 300 ms, and expires (idle timeout 50 ms) before A's next
     // request, which therefore opens a new connection.
-    let slow = spawn(
-        Arc::new(|s: &mut TcpStream, path: &str| {
-            std::thread::sleep(Duration::from_millis(300));
-            respond(s, path, true)
-        }),
-        Arc::new(Counters::default()),
-        None,
-    );
+    let slow = slow_echo_server(Duration::from_millis(300));
     let a = Arc::new(Counters::default());
     let fast = echo_path_server(a.clone(), None);
     let mut crawler = Crawler::new(Config {

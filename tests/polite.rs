@@ -2,6 +2,8 @@
 //! backoff, redirects. Servers run in-process on 127.0.0.1 and record when
 //! each request arrived.
 
+mod common;
+
 use oneloop::admission::Pacing;
 use oneloop::{Config, Crawler, ErrorKind, Method, Outcome, Phase, RetryCause};
 use std::collections::HashMap;
@@ -213,28 +215,18 @@ fn delay_spaces_request_starts_per_host() {
 #[test]
 fn the_cli_delay_flag_paces_one_host() {
     let (a, a_log) = server(|s, _| ok(s.path.clone()));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_oneloop"))
-        .args([
+    let input: String = (0..6).map(|i| format!("http://{a}/{i}\n")).collect();
+    let out = common::oneloop_with_stdin(
+        &[
             "crawl",
             "-",
             "--no-pacing",
             "--delay",
             "50ms",
             "--no-progress",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let input: String = (0..6).map(|i| format!("http://{a}/{i}\n")).collect();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+        ],
+        &input,
+    );
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 6);
     let g = gaps(&a_log);
@@ -437,4 +429,19 @@ fn repeated_429s_lower_the_hosts_limit_and_the_summary_shows_it() {
         "{summary}"
     );
     assert!(summary.to_string().contains("per-host limits now"));
+}
+
+#[test]
+fn redirect_hops_are_not_counted_as_retries() {
+    let (r, _) = server(|s, _| match s.path.as_str() {
+        "/a" => ("HTTP/1.1 302 Found\r\nLocation: /b".into(), String::new()),
+        _ => ok(s.path.clone()),
+    });
+    let mut crawler = Crawler::new(config()).unwrap();
+    let summary = crawler.run(vec![format!("http://{r}/a")], |o| {
+        assert_eq!(o.attempts, 2);
+        assert_eq!(o.redirects.len(), 1);
+    });
+    assert_eq!(summary.redirects, 1);
+    assert_eq!(summary.retries, 0);
 }

@@ -167,3 +167,36 @@ pub fn read_all(s: &mut TcpStream) {
         }
     }
 }
+
+/// A keep-alive server whose body is the request path, answering each
+/// request after `delay`.
+pub fn slow_echo_server(delay: Duration) -> SocketAddr {
+    spawn(
+        Arc::new(move |s: &mut TcpStream, path: &str| {
+            std::thread::sleep(delay);
+            respond(s, path, true)
+        }),
+        Arc::new(Counters::default()),
+        None,
+    )
+}
+
+/// Runs the `oneloop` binary with `args`, `input` on its stdin; stdout and
+/// stderr are captured.
+pub fn oneloop_with_stdin(args: &[&str], input: &str) -> std::process::Output {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oneloop"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
