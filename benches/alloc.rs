@@ -70,11 +70,13 @@ fn main() {
     let server = DemoServer::start(10, 1024).unwrap();
     let mut crawler = Crawler::new(Config::local()).unwrap();
     // Warm up: connections, buffers, response recycling.
-    crawler.run(server.urls(5_000), |_| {});
+    crawler.run(server.urls(5_000), |_| {}).unwrap();
     ON.with(|c| c.set(true));
-    let summary = crawler.run(Uncounted(server.urls(n)), |o| {
-        assert!(o.result.is_ok());
-    });
+    let summary = crawler
+        .run(Uncounted(server.urls(n)), |o| {
+            assert!(o.result.is_ok());
+        })
+        .unwrap();
     ON.with(|c| c.set(false));
     let allocs = ALLOCS.load(Ordering::Relaxed);
     let bytes = BYTES.load(Ordering::Relaxed);

@@ -125,7 +125,7 @@ fn dns(c: &mut Criterion) {
     let t = core.poll_transmit().unwrap();
     let a = build_answer(&t.message, 0, &["192.0.2.9".parse().unwrap()], 3600).unwrap();
     core.handle_answer(t.query, server, &a, now);
-    core.poll_event();
+    let _ = core.poll_event();
     g.bench_function("resolver lookup, cache hit", |b| {
         b.iter(|| match core.lookup(black_box("cached.test"), 1, now) {
             LookupResult::Ready(r) => black_box(r).unwrap(),
@@ -182,7 +182,7 @@ fn timers(c: &mut Criterion) {
             },
             |t| {
                 t.insert(base, 0);
-                black_box(t.pop_expired(base));
+                black_box(t.poll_expired(base));
             },
             BatchSize::LargeInput,
         )
@@ -221,12 +221,13 @@ fn pool_and_admission(c: &mut Criterion) {
         max_parked: 1024,
         pacing: Pacing::off(),
     });
+    let mut rng = oneloop::random::Rng::new(1);
     let mut n = 0u64;
     let mut in_flight = std::collections::VecDeque::new();
     for _ in 0..100 {
         q.push(&keys[(n % 100) as usize], n, now);
         n += 1;
-        if let Some((_, h)) = q.pop_ready(now) {
+        if let Some((_, h)) = q.poll_ready(now, &mut rng) {
             in_flight.push_back(h);
         }
     }
@@ -236,7 +237,7 @@ fn pool_and_admission(c: &mut Criterion) {
             n += 1;
             let h = in_flight.pop_front().unwrap();
             q.release(h, now);
-            while let Some((_, h)) = q.pop_ready(now) {
+            while let Some((_, h)) = q.poll_ready(now, &mut rng) {
                 in_flight.push_back(h);
             }
         })

@@ -25,10 +25,12 @@ fn main() {
     let _handle = crawler.handle();
 
     let mut by_status: BTreeMap<u16, u64> = BTreeMap::new();
-    let summary = crawler.run(server.urls(n), |outcome| match &outcome.result {
-        Ok(resp) => *by_status.entry(resp.status).or_default() += 1,
-        Err(e) => eprintln!("{} failed in {}: {}", outcome.url, e.phase.as_str(), e),
-    });
+    let summary = crawler
+        .run(server.urls(n), |outcome| match &outcome.result {
+            Ok(resp) => *by_status.entry(resp.status).or_default() += 1,
+            Err(e) => eprintln!("{} failed in {}: {}", outcome.url, e.phase.as_str(), e),
+        })
+        .unwrap();
     println!("by status: {by_status:?}");
     println!("{summary}");
     println!(

@@ -18,7 +18,7 @@
 //!
 //! let server = DemoServer::start(2, 512).unwrap();
 //! let mut crawler = Crawler::new(Config::local()).unwrap();
-//! let summary = crawler.run(server.urls(100), |_| {});
+//! let summary = crawler.run(server.urls(100), |_| {}).unwrap();
 //! assert_eq!(summary.status_classes[2], 100);
 //! ```
 

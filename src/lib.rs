@@ -3,21 +3,24 @@
 //! Fetch very many HTTP pages from one thread, on an event loop written by
 //! hand on [`mio`]: the event loop from the textbook, made explicit.
 //!
-//! Every connection is a visible state machine ([`conn::ConnState`]), and
-//! every queue and pool is a named, separately tested structure:
+//! Every connection is a visible state machine ([`ConnState`]), and every
+//! queue and pool is a named, separately tested structure:
 //!
 //! - the **admission queue** ([`admission`]) pulls URLs lazily from your
 //!   iterator and starts them under a global and a per-host concurrency limit,
-//!   round robin across hosts, so memory is O(concurrency), not O(URLs);
+//!   round robin across hosts, so memory is O(concurrency), not O(URLs); its
+//!   per-origin [pacer](admission::pacing) keeps each host's rate polite;
 //! - the **keyed pool** ([`pool`]) reuses keep-alive connections per
 //!   (scheme, host, port), LIFO, with idle timeouts and a total limit;
 //! - the **HTTP/1.1 codec** ([`http`]) is sans-IO: bytes in, responses out,
 //!   with limits on everything;
+//! - the **retry and redirect policy** ([`policy`]) decides what a finished
+//!   attempt means, from plain data;
 //! - **errors are values**: every input item yields exactly one [`Outcome`],
 //!   a response or an [`Error`] naming the [`Phase`] that failed;
 //! - **the loop is measured** ([`reactor::LoopStats`]): iterations, events
-//!   per poll, time in poll / protocol work / your callback, and stalls when
-//!   your callback blocks the loop.
+//!   per poll, time in poll / protocol work / your callback (they add up to
+//!   the run's wall time), and stalls when your callback blocks the loop.
 //!
 //! ```
 //! use oneloop::{Config, Crawler};
@@ -32,7 +35,7 @@
 //! let summary = crawler.run(urls, |outcome| match &outcome.result {
 //!     Ok(response) => bytes += response.body.len(),
 //!     Err(e) => eprintln!("{}: {e}", outcome.url),
-//! });
+//! }).unwrap();
 //! assert_eq!(summary.outcomes, 1001);
 //! assert_eq!(summary.status_classes[2], 1000);
 //! assert_eq!(summary.error_count(), 1);              // the bad URL, as a value
@@ -41,27 +44,42 @@
 //! println!("{summary}");
 //! ```
 //!
-//! Layering (dependencies point one way): [`url`], [`error`], [`http`],
-//! [`pool`], [`admission`], [`reactor`] and [`dns`] know nothing of sockets;
-//! [`conn`] moves bytes between one socket and the HTTP reader; the crawler
-//! (the driver) owns the `mio::Poll` and wires everything together.
+//! Layering (dependencies point one way; `docs/architecture.md` has the
+//! picture and a reading order):
+//! - the vocabulary leaves: [`url`], [`error`], [`outcome`], [`config`];
+//! - the sans-IO cores, which never touch a socket or read the clock:
+//!   [`http`], [`pool`], [`admission`], [`policy`], [`reactor`]'s timers and
+//!   stats, and the resolver core [`dns::DnsCore`] (the [`dns`] module also
+//!   holds its small socket driver, [`dns::DnsDriver`]);
+//! - the connection state machine (crate-private, generic over its
+//!   transport so it is tested without sockets), which moves bytes between
+//!   one socket and the HTTP reader;
+//! - the crawler (the driver), which owns the `mio::Poll` and wires
+//!   everything together.
 
 pub mod admission;
-pub mod conn;
+pub mod config;
+mod conn;
 mod crawler;
 pub mod demo;
 pub mod dns;
 pub mod error;
 pub mod http;
+pub mod outcome;
+pub mod policy;
 pub mod pool;
+pub mod random;
 pub mod reactor;
 pub mod summary;
 pub mod tls;
 pub mod url;
 
-pub use crawler::{Config, Crawler, Handle, Outcome, Request, RetryCause, Timings};
+pub use config::{Config, ConnectionLimits, RequestTemplate, Timeouts, TlsConfig};
+pub use conn::ConnState;
+pub use crawler::{Crawler, Handle};
 pub use error::{Error, ErrorKind, Phase};
 pub use http::{Method, Response};
+pub use outcome::{Outcome, Request, RetryCause, Timings};
 pub use summary::Summary;
 
 /// The README's examples, compiled as doctests so they stay true.

@@ -178,33 +178,33 @@ fn parse_args(args: &[String], demo: bool) -> Result<Options, String> {
             "--dns-timeout" => c.dns.timeout = secs(&value)?,
             "--dns-attempts" => c.dns.attempts = num(&value)?.clamp(1, 10) as u32,
             "--no-ipv6" => c.dns.ipv6 = false,
-            "--ca-file" => c.ca_file = Some(value.into()),
-            "--no-webpki-roots" => c.webpki_roots = false,
+            "--ca-file" => c.tls.ca_file = Some(value.into()),
+            "--no-webpki-roots" => c.tls.webpki_roots = false,
             "--insecure" => {
                 eprintln!("oneloop: WARNING: --insecure: TLS certificates are NOT verified; anyone on the path can read and alter this traffic");
-                c.danger_accept_invalid_certs = true
+                c.tls.danger_accept_invalid_certs = true
             }
-            "--tls-handshake-timeout" => c.tls_handshake_timeout = secs(&value)?,
-            "--tls-session-cache" => c.tls_session_cache = num(&value)? as usize,
+            "--tls-handshake-timeout" => c.timeouts.tls_handshake = secs(&value)?,
+            "--tls-session-cache" => c.tls.session_cache = num(&value)? as usize,
             "--no-progress" => o.progress = false,
             "--concurrency" => c.concurrency = num(&value)? as usize,
             "--per-host" => c.per_host = num(&value)? as usize,
-            "--max-connections" => c.max_connections = num(&value)? as usize,
-            "--max-connections-per-host" => c.max_connections_per_host = num(&value)? as usize,
-            "--idle-timeout" => c.idle_timeout = secs(&value)?,
+            "--max-connections" => c.connections.max_total = num(&value)? as usize,
+            "--max-connections-per-host" => c.connections.max_per_host = num(&value)? as usize,
+            "--idle-timeout" => c.connections.idle_timeout = secs(&value)?,
             "--max-requests-per-connection" => {
-                c.max_requests_per_connection = num(&value)?.min(u32::MAX as u64) as u32
+                c.connections.max_requests = num(&value)?.min(u32::MAX as u64) as u32
             }
-            "--connect-timeout" => c.connect_timeout = secs(&value)?,
-            "--head-timeout" => c.head_timeout = secs(&value)?,
-            "--body-idle-timeout" => c.body_idle_timeout = secs(&value)?,
-            "--total-timeout" => c.total_timeout = secs(&value)?,
+            "--connect-timeout" => c.timeouts.connect = secs(&value)?,
+            "--head-timeout" => c.timeouts.head = secs(&value)?,
+            "--body-idle-timeout" => c.timeouts.body_idle = secs(&value)?,
+            "--total-timeout" => c.timeouts.total = secs(&value)?,
             "--max-head-bytes" => c.limits.max_head_bytes = num(&value)? as usize,
             "--max-headers" => c.limits.max_headers = num(&value)? as usize,
             "--max-body-bytes" => c.limits.max_body_bytes = num(&value)?,
             "--max-parked" => c.max_parked = num(&value)? as usize,
             "--method" => {
-                c.method = match value.to_ascii_uppercase().as_str() {
+                c.request.method = match value.to_ascii_uppercase().as_str() {
                     "GET" => Method::Get,
                     "HEAD" => Method::Head,
                     "POST" => Method::Post,
@@ -215,10 +215,12 @@ fn parse_args(args: &[String], demo: bool) -> Result<Options, String> {
                 let (n, v) = value
                     .split_once(':')
                     .ok_or_else(|| format!("--header: expected 'Name: value', got {value}"))?;
-                c.headers.push((n.trim().to_string(), v.trim().to_string()));
+                c.request
+                    .headers
+                    .push((n.trim().to_string(), v.trim().to_string()));
             }
-            "--user-agent" => c.user_agent = value,
-            "--no-body" => c.keep_body = false,
+            "--user-agent" => c.request.user_agent = value,
+            "--no-body" => c.request.keep_body = false,
             "--resolve" => {
                 let (host, ip) = value
                     .rsplit_once('=')
@@ -244,11 +246,11 @@ fn parse_args(args: &[String], demo: bool) -> Result<Options, String> {
             }
             "--no-adaptive" => c.pacing.adaptive = false,
             "--max-pause" => c.pacing.max_pause = dur(&value)?,
-            "--retries" => c.retries = num(&value)?.min(100) as u32,
-            "--retry-backoff" => c.retry_backoff = dur(&value)?,
-            "--max-redirects" => c.max_redirects = num(&value)?.min(1000) as u32,
-            "--no-redirects" => c.follow_redirects = false,
-            "--data" => c.body = value.into_bytes(),
+            "--retries" => c.retry.max_retries = num(&value)?.min(100) as u32,
+            "--retry-backoff" => c.retry.backoff = dur(&value)?,
+            "--max-redirects" => c.redirects.max = num(&value)?.min(1000) as u32,
+            "--no-redirects" => c.redirects.follow = false,
+            "--data" => c.request.body = value.into_bytes(),
             "--stall-threshold-ms" => c.stall_threshold = Duration::from_millis(num(&value)?),
             "--trace" => c.trace = true,
             _ if !demo && o.input.is_none() && (!name.starts_with('-') || name == "-") => {
@@ -443,6 +445,7 @@ fn run_crawl(o: Options) -> Result<Summary, String> {
         }
     });
     rep.finish();
+    let summary = summary.map_err(|e| e.to_string())?;
     Ok(summary)
 }
 
@@ -455,12 +458,12 @@ fn run_demo(mut o: Options) -> Result<Summary, String> {
     .map_err(|e| e.to_string())?;
     if let Some(ca) = server.ca_cert() {
         // Trusted like any private CA, through the extra-roots path.
-        o.config.extra_roots.push(ca.clone());
+        o.config.tls.extra_roots.push(ca.clone());
     }
-    if o.config.max_connections == Config::default().max_connections {
+    if o.config.connections.max_total == Config::default().connections.max_total {
         // Room for about two idle connections per demo host name, so a crawl
         // over many names reuses connections instead of evicting them.
-        o.config.max_connections = (o.names as usize * 2).clamp(100, 2000);
+        o.config.connections.max_total = (o.names as usize * 2).clamp(100, 2000);
     }
     let nameserver = if o.names > 0 {
         let ns = DemoNameserver::start("demo.test", 300).map_err(|e| e.to_string())?;
@@ -487,7 +490,9 @@ fn run_demo(mut o: Options) -> Result<Summary, String> {
     } else {
         Box::new(server.urls(o.urls))
     };
-    let summary = crawler.run(urls, |outcome| rep.on_outcome(outcome));
+    let summary = crawler
+        .run(urls, |outcome| rep.on_outcome(outcome))
+        .map_err(|e| e.to_string())?;
     drop(nameserver);
     let cpu_after = thread_cpu();
     rep.finish();

@@ -254,6 +254,7 @@ impl<H: Copy + PartialEq> Pool<H> {
     }
 
     /// When the next idle connection times out.
+    #[must_use]
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         self.skip_stale();
         let &(seq, slot) = self.lru.front()?;
@@ -264,6 +265,7 @@ impl<H: Copy + PartialEq> Pool<H> {
 
     /// Removes and returns one idle connection whose idle timeout has passed;
     /// call until `None`. The caller closes it.
+    #[must_use]
     pub fn poll_expired(&mut self, now: Instant) -> Option<H> {
         let deadline = self.poll_timeout()?;
         if deadline > now {

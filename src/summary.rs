@@ -2,9 +2,9 @@
 //! [`Crawler::run`](crate::Crawler::run), and the fixed-size latency
 //! [`Histogram`] behind its percentiles.
 
+use crate::outcome::Outcome;
 use crate::pool::PoolStats;
 use crate::reactor::LoopStats;
-use crate::Outcome;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;

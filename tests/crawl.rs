@@ -16,14 +16,16 @@ type Seen = HashMap<u64, (String, Result<(u16, Vec<u8>), (Phase, ErrorKind, Stri
 fn crawl(config: Config, urls: Vec<String>) -> (Seen, oneloop::Summary) {
     let mut seen: Seen = HashMap::new();
     let mut crawler = Crawler::new(config).unwrap();
-    let summary = crawler.run(urls, |o: &Outcome| {
-        let r = match &o.result {
-            Ok(resp) => Ok((resp.status, resp.body.clone())),
-            Err(e) => Err((e.phase, e.kind, e.detail.clone())),
-        };
-        let dup = seen.insert(o.id, (o.url.clone(), r));
-        assert!(dup.is_none(), "outcome for id {} delivered twice", o.id);
-    });
+    let summary = crawler
+        .run(urls, |o: &Outcome| {
+            let r = match &o.result {
+                Ok(resp) => Ok((resp.status, resp.body.clone())),
+                Err(e) => Err((e.phase, e.kind, e.detail.clone())),
+            };
+            let dup = seen.insert(o.id, (o.url.clone(), r));
+            assert!(dup.is_none(), "outcome for id {} delivered twice", o.id);
+        })
+        .unwrap();
     (seen, summary)
 }
 
@@ -42,8 +44,11 @@ fn ten_thousand_urls_respect_limits_and_reuse_connections() {
     let config = Config {
         concurrency: 50,
         per_host: 5,
-        max_connections: 50,
-        max_connections_per_host: 5,
+        connections: oneloop::ConnectionLimits {
+            max_total: 50,
+            max_per_host: 5,
+            ..oneloop::ConnectionLimits::default()
+        },
         ..Config::local()
     };
     let (seen, summary) = crawl(config, urls.clone());
@@ -119,13 +124,15 @@ fn servers_that_close_keep_alive_connections_cause_no_failures() {
         }
         u
     });
-    let summary = crawler.run(input, |o| {
-        n += 1;
-        match &o.result {
-            Ok(r) if r.status == 200 => {}
-            other => failures.push(format!("{}: {:?}", o.url, other.as_ref().err())),
-        }
-    });
+    let summary = crawler
+        .run(input, |o| {
+            n += 1;
+            match &o.result {
+                Ok(r) if r.status == 200 => {}
+                other => failures.push(format!("{}: {:?}", o.url, other.as_ref().err())),
+            }
+        })
+        .unwrap();
     assert_eq!(n, 800);
     assert!(failures.is_empty(), "{failures:?}");
     assert!(
@@ -247,11 +254,14 @@ fn fault_servers_give_typed_errors_and_the_batch_completes() {
     let config = Config {
         concurrency: 20,
         per_host: 4,
-        head_timeout: Duration::from_millis(400),
-        body_idle_timeout: Duration::from_millis(400),
         limits: oneloop::http::Limits {
             max_body_bytes: 256 * 1024,
             ..Default::default()
+        },
+        timeouts: oneloop::Timeouts {
+            head: Duration::from_millis(400),
+            body_idle: Duration::from_millis(400),
+            ..oneloop::Timeouts::default()
         },
         ..Config::local()
     };
@@ -309,7 +319,10 @@ fn total_timeout_covers_queue_time() {
     let urls = (0..3).map(|i| format!("http://{slow}/{i}")).collect();
     let config = Config {
         per_host: 1,
-        total_timeout: Duration::from_millis(450),
+        timeouts: oneloop::Timeouts {
+            total: Duration::from_millis(450),
+            ..oneloop::Timeouts::default()
+        },
         ..Config::local()
     };
     let (seen, _) = crawl(config, urls);
@@ -334,16 +347,18 @@ fn stop_cancels_parked_requests_and_finishes_the_rest() {
     let handle = crawler.handle();
     let mut n = 0;
     let mut cancelled = 0;
-    let summary = crawler.run((0..100_000).map(|i| format!("http://{healthy}/{i}")), |o| {
-        n += 1;
-        if n == 10 {
-            handle.stop();
-        }
-        if let Err(e) = &o.result {
-            assert_eq!(e.kind, ErrorKind::Cancelled);
-            cancelled += 1;
-        }
-    });
+    let summary = crawler
+        .run((0..100_000).map(|i| format!("http://{healthy}/{i}")), |o| {
+            n += 1;
+            if n == 10 {
+                handle.stop();
+            }
+            if let Err(e) = &o.result {
+                assert_eq!(e.kind, ErrorKind::Cancelled);
+                cancelled += 1;
+            }
+        })
+        .unwrap();
     assert!(summary.stopped);
     assert!(
         (45..=50).contains(&cancelled),
@@ -363,11 +378,13 @@ fn slow_callbacks_are_reported_as_stalls() {
     })
     .unwrap();
     let urls: Vec<String> = (0..5).map(|i| format!("http://{healthy}/{i}")).collect();
-    let summary = crawler.run(urls, |o| {
-        if o.url.ends_with("/3") {
-            std::thread::sleep(Duration::from_millis(30));
-        }
-    });
+    let summary = crawler
+        .run(urls, |o| {
+            if o.url.ends_with("/3") {
+                std::thread::sleep(Duration::from_millis(30));
+            }
+        })
+        .unwrap();
     assert_eq!(summary.loop_stats.stalls, 1);
     assert!(summary.loop_stats.stall_log[0].url.ends_with("/3"));
     assert!(summary.loop_stats.longest_callback >= Duration::from_millis(30));
@@ -394,7 +411,10 @@ fn connect_timeout_names_the_connect_phase() {
     let healthy = echo_path_server(Arc::new(Counters::default()), None);
     let urls = vec![format!("http://{addr}/"), format!("http://{healthy}/fine")];
     let config = Config {
-        connect_timeout: Duration::from_millis(300),
+        timeouts: oneloop::Timeouts {
+            connect: Duration::from_millis(300),
+            ..oneloop::Timeouts::default()
+        },
         ..Config::local()
     };
     let started = std::time::Instant::now();
@@ -412,13 +432,16 @@ fn connections_retire_after_max_requests_and_idle_ones_expire() {
     let server = echo_path_server(counters.clone(), None);
     let mut crawler = Crawler::new(Config {
         per_host: 1,
-        max_requests_per_connection: 10,
-        idle_timeout: Duration::from_millis(50),
+        connections: oneloop::ConnectionLimits {
+            max_requests: 10,
+            idle_timeout: Duration::from_millis(50),
+            ..oneloop::ConnectionLimits::default()
+        },
         ..Config::local()
     })
     .unwrap();
     let urls: Vec<String> = (0..100).map(|i| format!("http://{server}/{i}")).collect();
-    let summary = crawler.run(urls, |o| assert!(o.result.is_ok()));
+    let summary = crawler.run(urls, |o| assert!(o.result.is_ok())).unwrap();
     assert_eq!(counters.accepted(), 10, "100 requests, 10 per connection");
     assert_eq!(summary.pool.opened, 10);
     // Concurrency 1: host A's connection sits idle in the pool while a slow
@@ -429,7 +452,10 @@ fn connections_retire_after_max_requests_and_idle_ones_expire() {
     let fast = echo_path_server(a.clone(), None);
     let mut crawler = Crawler::new(Config {
         concurrency: 1,
-        idle_timeout: Duration::from_millis(50),
+        connections: oneloop::ConnectionLimits {
+            idle_timeout: Duration::from_millis(50),
+            ..oneloop::ConnectionLimits::default()
+        },
         ..Config::local()
     })
     .unwrap();
@@ -438,7 +464,7 @@ fn connections_retire_after_max_requests_and_idle_ones_expire() {
         format!("http://{slow}/0"),
         format!("http://{fast}/1"),
     ];
-    let summary = crawler.run(urls, |o| assert!(o.result.is_ok()));
+    let summary = crawler.run(urls, |o| assert!(o.result.is_ok())).unwrap();
     assert_eq!(summary.pool.expired, 1, "{summary}");
     assert_eq!(a.accepted(), 2);
 }

@@ -75,20 +75,25 @@ fn ten_thousand_urls_over_a_thousand_names_one_query_per_name_and_type() {
     let mut crawler = Crawler::new(Config {
         concurrency: 50,
         per_host: 2,
-        max_connections: 200,
         dns: dns(vec![ns], true),
+        connections: oneloop::ConnectionLimits {
+            max_total: 200,
+            ..oneloop::ConnectionLimits::default()
+        },
         ..Config::local()
     })
     .unwrap();
     let mut ok = 0;
-    let summary = crawler.run(urls, |o| {
-        let r = o
-            .result
-            .as_ref()
-            .unwrap_or_else(|e| panic!("{}: {e}", o.url));
-        assert_eq!(r.status, 200);
-        ok += 1;
-    });
+    let summary = crawler
+        .run(urls, |o| {
+            let r = o
+                .result
+                .as_ref()
+                .unwrap_or_else(|e| panic!("{}: {e}", o.url));
+            assert_eq!(r.status, 200);
+            ok += 1;
+        })
+        .unwrap();
     assert_eq!(ok, 10_000);
     let counts = counts.lock().unwrap();
     assert_eq!(counts.len(), 2000, "1,000 names × (A, AAAA)");
@@ -139,9 +144,11 @@ fn forged_and_broken_answers_are_ignored_and_the_real_one_is_used() {
         ..Config::local()
     })
     .unwrap();
-    let summary = crawler.run(vec![url], |o| {
-        assert_eq!(o.result.as_ref().unwrap().body, b"/ok");
-    });
+    let summary = crawler
+        .run(vec![url], |o| {
+            assert_eq!(o.result.as_ref().unwrap().body, b"/ok");
+        })
+        .unwrap();
     assert_eq!(summary.dns.answers_accepted, 1);
     assert!(summary.dns.answers_dropped >= 3, "{summary}");
     assert!(summary.dns.answers_malformed >= 1, "{summary}");
@@ -156,17 +163,22 @@ fn a_silent_nameserver_times_out_per_url_and_other_hosts_are_unaffected() {
     urls.push(format!("http://other-quiet.test:{}/", web.port()));
     let mut crawler = Crawler::new(Config {
         dns: dns(vec![silent], false),
-        retries: 0,
+        retry: oneloop::policy::RetryPolicy {
+            max_retries: 0,
+            ..oneloop::policy::RetryPolicy::default()
+        },
         ..Config::local()
     })
     .unwrap();
     let mut errors = Vec::new();
     let mut ok = 0;
     let t = std::time::Instant::now();
-    let summary = crawler.run(urls, |o| match &o.result {
-        Ok(_) => ok += 1,
-        Err(e) => errors.push((o.url.clone(), e.phase, e.kind)),
-    });
+    let summary = crawler
+        .run(urls, |o| match &o.result {
+            Ok(_) => ok += 1,
+            Err(e) => errors.push((o.url.clone(), e.phase, e.kind)),
+        })
+        .unwrap();
     assert_eq!(ok, 20);
     assert_eq!(errors.len(), 2);
     assert!(
@@ -205,9 +217,11 @@ fn nxdomain_is_cached_and_ttl_expiry_asks_again() {
     };
     let mut kinds = Vec::new();
     for _ in 0..2 {
-        crawler.run(batch(), |o| {
-            kinds.push(o.result.as_ref().err().map(|e| e.kind))
-        });
+        crawler
+            .run(batch(), |o| {
+                kinds.push(o.result.as_ref().err().map(|e| e.kind))
+            })
+            .unwrap();
     }
     assert_eq!(
         kinds
@@ -223,7 +237,7 @@ fn nxdomain_is_cached_and_ttl_expiry_asks_again() {
         assert_eq!(c[&("short.test".to_string(), 1)], 1, "answer cached");
     }
     std::thread::sleep(Duration::from_millis(1100));
-    crawler.run(batch(), |_| {});
+    crawler.run(batch(), |_| {}).unwrap();
     let c = counts.lock().unwrap();
     assert_eq!(
         c[&("short.test".to_string(), 1)],
@@ -284,27 +298,34 @@ fn truncated_answers_go_to_tcp_and_servfail_to_the_next_server() {
         ..Config::local()
     })
     .unwrap();
-    let summary = crawler.run(vec![format!("http://big.test:{}/tcp", web.port())], |o| {
-        assert_eq!(o.result.as_ref().unwrap().body, b"/tcp");
-    });
+    let summary = crawler
+        .run(vec![format!("http://big.test:{}/tcp", web.port())], |o| {
+            assert_eq!(o.result.as_ref().unwrap().body, b"/tcp");
+        })
+        .unwrap();
     assert_eq!(*tcp_queries.lock().unwrap(), 1);
     assert_eq!(summary.dns.tcp_fallbacks, 1);
 
     // Only failing servers: a typed server_failure.
     let mut crawler = Crawler::new(Config {
         dns: dns(vec![failing], false),
-        retries: 0,
+        retry: oneloop::policy::RetryPolicy {
+            max_retries: 0,
+            ..oneloop::policy::RetryPolicy::default()
+        },
         ..Config::local()
     })
     .unwrap();
-    crawler.run(vec![format!("http://x.test:{}/", web.port())], |o| {
-        let e = o.result.as_ref().unwrap_err();
-        assert_eq!(
-            (e.phase, e.kind),
-            (Phase::Dns, ErrorKind::ServerFailure),
-            "{e}"
-        );
-    });
+    crawler
+        .run(vec![format!("http://x.test:{}/", web.port())], |o| {
+            let e = o.result.as_ref().unwrap_err();
+            assert_eq!(
+                (e.phase, e.kind),
+                (Phase::Dns, ErrorKind::ServerFailure),
+                "{e}"
+            );
+        })
+        .unwrap();
 }
 
 #[test]
@@ -323,15 +344,17 @@ fn long_labels_resolve_and_invalid_names_are_typed_errors() {
     })
     .unwrap();
     let mut results = HashMap::new();
-    crawler.run(urls, |o| {
-        results.insert(
-            o.id,
-            o.result
-                .as_ref()
-                .map(|r| r.status)
-                .map_err(|e| (e.phase, e.kind)),
-        );
-    });
+    crawler
+        .run(urls, |o| {
+            results.insert(
+                o.id,
+                o.result
+                    .as_ref()
+                    .map(|r| r.status)
+                    .map_err(|e| (e.phase, e.kind)),
+            );
+        })
+        .unwrap();
     assert_eq!(results[&0], Ok(200));
     assert_eq!(results[&1], Err((Phase::Dns, ErrorKind::InvalidName)));
 }
@@ -422,20 +445,25 @@ fn interop_with_dnsmasq() {
     ];
     let mut crawler = Crawler::new(Config {
         dns: dns(vec![SocketAddr::from(([127, 0, 0, 1], port))], true),
-        retries: 0,
+        retry: oneloop::policy::RetryPolicy {
+            max_retries: 0,
+            ..oneloop::policy::RetryPolicy::default()
+        },
         ..Config::local()
     })
     .unwrap();
     let mut results = HashMap::new();
-    crawler.run(urls, |o| {
-        results.insert(
-            o.id,
-            o.result
-                .as_ref()
-                .map(|r| r.body.clone())
-                .map_err(|e| (e.phase, e.kind)),
-        );
-    });
+    crawler
+        .run(urls, |o| {
+            results.insert(
+                o.id,
+                o.result
+                    .as_ref()
+                    .map(|r| r.body.clone())
+                    .map_err(|e| (e.phase, e.kind)),
+            );
+        })
+        .unwrap();
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(results[&0], Ok(b"/a".to_vec()));

@@ -91,7 +91,10 @@ fn ok(body: String) -> (String, String) {
 
 fn config() -> Config {
     Config {
-        retry_backoff: Duration::from_millis(10),
+        retry: oneloop::policy::RetryPolicy {
+            backoff: Duration::from_millis(10),
+            ..oneloop::policy::RetryPolicy::default()
+        },
         ..Config::local()
     }
 }
@@ -100,19 +103,21 @@ fn run(config: Config, urls: Vec<String>) -> HashMap<u64, Outcome> {
     let mut out = HashMap::new();
     let mut crawler = Crawler::new(config).unwrap();
     // Outcomes are borrowed by the callback; keep what the tests look at.
-    crawler.run(urls, |o: &Outcome| {
-        let copy = Outcome {
-            id: o.id,
-            url: o.url.clone(),
-            attempts: o.attempts,
-            retries: o.retries.clone(),
-            redirects: o.redirects.clone(),
-            reused: o.reused,
-            timings: o.timings,
-            result: o.result.clone(),
-        };
-        assert!(out.insert(o.id, copy).is_none());
-    });
+    crawler
+        .run(urls, |o: &Outcome| {
+            let copy = Outcome {
+                id: o.id,
+                url: o.url.clone(),
+                attempts: o.attempts,
+                retries: o.retries.clone(),
+                redirects: o.redirects.clone(),
+                reused: o.reused,
+                timings: o.timings,
+                result: o.result.clone(),
+            };
+            assert!(out.insert(o.id, copy).is_none());
+        })
+        .unwrap();
     out
 }
 
@@ -268,8 +273,11 @@ fn retries_back_off_and_only_where_it_is_safe() {
 
     // POST is never retried: the 503 is the result.
     let post = Config {
-        method: Method::Post,
-        body: b"payload".to_vec(),
+        request: oneloop::RequestTemplate {
+            method: Method::Post,
+            body: b"payload".to_vec(),
+            ..config().request
+        },
         ..config()
     };
     let results = run(post, vec![format!("http://{flaky}/post-once")]);
@@ -281,7 +289,10 @@ fn retries_back_off_and_only_where_it_is_safe() {
     // Retries exhausted: the last attempt's response is the result.
     let results = run(
         Config {
-            retries: 1,
+            retry: oneloop::policy::RetryPolicy {
+                max_retries: 1,
+                ..config().retry
+            },
             ..config()
         },
         vec![format!("http://{flaky}/twice")],
@@ -333,7 +344,10 @@ fn redirects_are_followed_safely() {
         .collect();
     let results = run(
         Config {
-            max_redirects: 5,
+            redirects: oneloop::policy::RedirectPolicy {
+                max: 5,
+                ..config().redirects
+            },
             ..config()
         },
         urls,
@@ -368,8 +382,11 @@ fn redirects_are_followed_safely() {
 
     // 303 turns POST into GET; 307 keeps POST.
     let post = Config {
-        method: Method::Post,
-        body: b"form".to_vec(),
+        request: oneloop::RequestTemplate {
+            method: Method::Post,
+            body: b"form".to_vec(),
+            ..config().request
+        },
         ..config()
     };
     let results = run(
@@ -384,7 +401,10 @@ fn redirects_are_followed_safely() {
     // Redirects off: the 3xx is the result.
     let results = run(
         Config {
-            follow_redirects: false,
+            redirects: oneloop::policy::RedirectPolicy {
+                follow: false,
+                ..config().redirects
+            },
             ..config()
         },
         vec![format!("http://{r}/abs")],
@@ -397,9 +417,15 @@ fn the_total_deadline_covers_every_attempt() {
     let (always_503, log) =
         server(|_, _| ("HTTP/1.1 503 Service Unavailable".into(), String::new()));
     let cfg = Config {
-        retries: 10,
-        retry_backoff: Duration::from_millis(100),
-        total_timeout: Duration::from_millis(350),
+        retry: oneloop::policy::RetryPolicy {
+            max_retries: 10,
+            backoff: Duration::from_millis(100),
+            ..oneloop::policy::RetryPolicy::default()
+        },
+        timeouts: oneloop::Timeouts {
+            total: Duration::from_millis(350),
+            ..oneloop::Timeouts::default()
+        },
         ..Config::local()
     };
     let t = Instant::now();
@@ -416,12 +442,17 @@ fn repeated_429s_lower_the_hosts_limit_and_the_summary_shows_it() {
     let (busy, _) = server(|_, _| ("HTTP/1.1 429 Too Many Requests".into(), String::new()));
     let mut crawler = Crawler::new(Config {
         per_host: 8,
-        retries: 0,
+        retry: oneloop::policy::RetryPolicy {
+            max_retries: 0,
+            ..config().retry
+        },
         ..config()
     })
     .unwrap();
     let urls: Vec<String> = (0..20).map(|i| format!("http://{busy}/{i}")).collect();
-    let summary = crawler.run(urls, |o| assert_eq!(o.result.as_ref().unwrap().status, 429));
+    let summary = crawler
+        .run(urls, |o| assert_eq!(o.result.as_ref().unwrap().status, 429))
+        .unwrap();
     assert_eq!(summary.admission.throttles, 20);
     assert_eq!(
         summary.lowered_limits,
@@ -438,10 +469,12 @@ fn redirect_hops_are_not_counted_as_retries() {
         _ => ok(s.path.clone()),
     });
     let mut crawler = Crawler::new(config()).unwrap();
-    let summary = crawler.run(vec![format!("http://{r}/a")], |o| {
-        assert_eq!(o.attempts, 2);
-        assert_eq!(o.redirects.len(), 1);
-    });
+    let summary = crawler
+        .run(vec![format!("http://{r}/a")], |o| {
+            assert_eq!(o.attempts, 2);
+            assert_eq!(o.redirects.len(), 1);
+        })
+        .unwrap();
     assert_eq!(summary.redirects, 1);
     assert_eq!(summary.retries, 0);
 }

@@ -83,7 +83,10 @@ fn tls_server(config: Arc<rustls::ServerConfig>, counters: Arc<Counters>) -> Soc
 
 fn trusting(ca: &CertificateAuthority) -> Config {
     Config {
-        extra_roots: vec![ca.cert().clone()],
+        tls: oneloop::TlsConfig {
+            extra_roots: vec![ca.cert().clone()],
+            ..oneloop::TlsConfig::default()
+        },
         ..Config::local()
     }
 }
@@ -106,20 +109,25 @@ fn two_thousand_https_urls_over_four_hosts_with_resumption() {
     let mut crawler = Crawler::new(Config {
         concurrency: 16,
         per_host: 4,
-        max_requests_per_connection: 50,
+        connections: oneloop::ConnectionLimits {
+            max_requests: 50,
+            ..trusting(&ca).connections
+        },
         ..trusting(&ca)
     })
     .unwrap();
     let mut ok = 0;
-    let summary = crawler.run(urls, |o| {
-        let r = o
-            .result
-            .as_ref()
-            .unwrap_or_else(|e| panic!("{}: {e}", o.url));
-        assert_eq!(r.status, 200);
-        assert!(o.url.ends_with(std::str::from_utf8(&r.body).unwrap()));
-        ok += 1;
-    });
+    let summary = crawler
+        .run(urls, |o| {
+            let r = o
+                .result
+                .as_ref()
+                .unwrap_or_else(|e| panic!("{}: {e}", o.url));
+            assert_eq!(r.status, 200);
+            assert!(o.url.ends_with(std::str::from_utf8(&r.body).unwrap()));
+            ok += 1;
+        })
+        .unwrap();
     assert_eq!(ok, 2000);
     for (_, c) in &hosts {
         assert_eq!(c.requests(), 500);
@@ -190,21 +198,26 @@ fn certificate_and_protocol_failures_are_typed_and_the_batch_completes() {
         urls.push(format!("https://{good}/ok/{i}"));
     }
     let mut crawler = Crawler::new(Config {
-        tls_handshake_timeout: Duration::from_millis(400),
+        timeouts: oneloop::Timeouts {
+            tls_handshake: Duration::from_millis(400),
+            ..trusting(&ca).timeouts
+        },
         ..trusting(&ca)
     })
     .unwrap();
     let mut seen = 0;
-    crawler.run(urls, |o| {
-        seen += 1;
-        match expected.get(&o.id) {
-            Some(kind) => {
-                let e = o.result.as_ref().expect_err(&o.url);
-                assert_eq!((e.phase, e.kind), (Phase::Tls, *kind), "{}: {e}", o.url);
+    crawler
+        .run(urls, |o| {
+            seen += 1;
+            match expected.get(&o.id) {
+                Some(kind) => {
+                    let e = o.result.as_ref().expect_err(&o.url);
+                    assert_eq!((e.phase, e.kind), (Phase::Tls, *kind), "{}: {e}", o.url);
+                }
+                None => assert_eq!(o.result.as_ref().unwrap().status, 200, "{}", o.url),
             }
-            None => assert_eq!(o.result.as_ref().unwrap().status, 200, "{}", o.url),
-        }
-    });
+        })
+        .unwrap();
     assert_eq!(seen, 105);
 }
 
@@ -216,13 +229,18 @@ fn insecure_mode_accepts_an_untrusted_certificate_and_http_never_shares_https_co
         Arc::default(),
     );
     let mut crawler = Crawler::new(Config {
-        danger_accept_invalid_certs: true,
+        tls: oneloop::TlsConfig {
+            danger_accept_invalid_certs: true,
+            ..oneloop::TlsConfig::default()
+        },
         ..Config::local()
     })
     .unwrap();
-    let summary = crawler.run(vec![format!("https://{https}/x")], |o| {
-        assert_eq!(o.result.as_ref().unwrap().status, 200)
-    });
+    let summary = crawler
+        .run(vec![format!("https://{https}/x")], |o| {
+            assert_eq!(o.result.as_ref().unwrap().status, 200)
+        })
+        .unwrap();
     assert_eq!(summary.tls_full, 1);
 
     // The same port under http and https: two origins, two connections; the
@@ -233,15 +251,20 @@ fn insecure_mode_accepts_an_untrusted_certificate_and_http_never_shares_https_co
         Arc::default(),
     );
     let mut crawler = Crawler::new(Config {
-        head_timeout: Duration::from_millis(500),
+        timeouts: oneloop::Timeouts {
+            head: Duration::from_millis(500),
+            ..trusting(&ca).timeouts
+        },
         ..trusting(&ca)
     })
     .unwrap();
     let mut results = Vec::new();
-    let summary = crawler.run(
-        vec![format!("https://{both}/a"), format!("http://{both}/b")],
-        |o| results.push((o.id, o.result.is_ok())),
-    );
+    let summary = crawler
+        .run(
+            vec![format!("https://{both}/a"), format!("http://{both}/b")],
+            |o| results.push((o.id, o.result.is_ok())),
+        )
+        .unwrap();
     results.sort();
     assert_eq!(results, vec![(0, true), (1, false)]);
     assert_eq!(summary.pool.opened, 2);
@@ -317,10 +340,12 @@ fn interop_with_nginx_over_https_with_keep_alive() {
     })
     .unwrap();
     let mut bad = Vec::new();
-    let summary = crawler.run(urls, |o| match &o.result {
-        Ok(r) if r.status == 200 && r.body.starts_with(b"page ") => {}
-        other => bad.push(format!("{}: {:?}", o.url, other.as_ref().map(|r| r.status))),
-    });
+    let summary = crawler
+        .run(urls, |o| match &o.result {
+            Ok(r) if r.status == 200 && r.body.starts_with(b"page ") => {}
+            other => bad.push(format!("{}: {:?}", o.url, other.as_ref().map(|r| r.status))),
+        })
+        .unwrap();
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
@@ -371,15 +396,17 @@ fn close_notify_ends_a_close_delimited_body_and_a_bare_eof_does_not() {
         .collect::<Vec<_>>();
     let mut crawler = Crawler::new(trusting(&ca)).unwrap();
     let mut results = HashMap::new();
-    crawler.run(urls, |o| {
-        results.insert(
-            o.id,
-            o.result
-                .as_ref()
-                .map(|r| r.body.clone())
-                .map_err(|e| (e.phase, e.kind)),
-        );
-    });
+    crawler
+        .run(urls, |o| {
+            results.insert(
+                o.id,
+                o.result
+                    .as_ref()
+                    .map(|r| r.body.clone())
+                    .map_err(|e| (e.phase, e.kind)),
+            );
+        })
+        .unwrap();
     assert_eq!(results[&0], Ok(b"until close".to_vec()));
     assert_eq!(results[&1], Err((Phase::Body, ErrorKind::UnexpectedEof)));
     assert_eq!(results[&2], Ok(b"hello".to_vec()));

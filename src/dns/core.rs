@@ -543,6 +543,7 @@ impl<W: Clone> DnsCore<W> {
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must next be called.
+    #[must_use]
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         // Drop stale deadlines from the top so the answer is exact.
         while let Some(&Reverse((at, slot, generation))) = self.deadlines.peek() {
@@ -557,11 +558,13 @@ impl<W: Clone> DnsCore<W> {
     }
 
     /// The next message to send.
+    #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
     }
 
     /// The next finished lookup: (waiter, addresses or error).
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<(W, Result<Vec<IpAddr>, Error>)> {
         self.events.pop_front()
     }
@@ -739,9 +742,9 @@ mod tests {
         let mut d = core(&[S1], false);
         let t0 = Instant::now();
         d.lookup("slow.test", 7, t0);
-        d.poll_transmit();
+        let _ = d.poll_transmit();
         d.handle_timeout(t0 + Duration::from_secs(1));
-        d.poll_transmit();
+        let _ = d.poll_transmit();
         d.handle_timeout(t0 + Duration::from_secs(2));
         let (w, r) = d.poll_event().unwrap();
         assert_eq!(w, 7);

@@ -18,8 +18,7 @@ use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Instant;
 
-/// DNS sockets' token slots start here, above any connection slot.
-pub const DNS_SLOT_BASE: usize = 1 << 31;
+pub use crate::reactor::DNS_SLOT_BASE;
 
 enum Io {
     Udp(UdpSocket),
@@ -60,11 +59,6 @@ impl<W: Clone> DnsDriver<W> {
             port_random: Box::new(super::core::secure_random_u16()),
             buf: vec![0; 65_536],
         }
-    }
-
-    /// Is this token one of ours?
-    pub fn owns(token: Token) -> bool {
-        token.slot >= DNS_SLOT_BASE
     }
 
     /// Open sockets (for tests and statistics).

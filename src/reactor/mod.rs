@@ -14,11 +14,49 @@
 mod stats;
 mod timers;
 
-pub use stats::{LoopStats, Stall, STALLS_KEPT};
+pub use stats::{LoopStats, Stall, TurnClock, STALLS_KEPT};
 pub use timers::{TimerId, Timers};
+
+/// The token space, in one table. Every `mio::Token` of the crawler's poll
+/// falls in exactly one range:
+///
+/// | slot range (low 32 bits)          | owner                          | see |
+/// |-----------------------------------|--------------------------------|-----|
+/// | `0 .. DNS_SLOT_BASE`              | connections (slab slot)        | `crawler` |
+/// | `DNS_SLOT_BASE .. 2^32`           | DNS sockets (UDP and TCP)      | [`crate::dns`] |
+/// | the whole token `usize::MAX`      | the cross-thread waker         | [`WAKER_TOKEN`] |
+///
+/// The high 32 bits carry the occupant's generation (see [`Token`]).
+pub const DNS_SLOT_BASE: usize = 1 << 31;
 
 /// The token reserved for the cross-thread [`mio::Waker`].
 pub const WAKER_TOKEN: mio::Token = mio::Token(usize::MAX);
+
+/// Who an event's token belongs to (the table at [`DNS_SLOT_BASE`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The waker: another thread wants the loop's attention.
+    Waker,
+    /// A DNS socket.
+    Dns(Token),
+    /// A connection.
+    Conn(Token),
+}
+
+impl Source {
+    /// Sorts a token into its range.
+    pub fn of(token: mio::Token) -> Source {
+        if token == WAKER_TOKEN {
+            return Source::Waker;
+        }
+        let t = Token::from_mio(token);
+        if t.slot >= DNS_SLOT_BASE {
+            Source::Dns(t)
+        } else {
+            Source::Conn(t)
+        }
+    }
+}
 
 /// A slab slot plus the generation of the object living in it, packed into
 /// one `mio::Token` (slot in the low 32 bits, generation in the high ones).
@@ -57,5 +95,12 @@ mod tests {
         };
         assert_eq!(Token::from_mio(t.to_mio()), t);
         assert_ne!(t.to_mio(), WAKER_TOKEN);
+        assert_eq!(Source::of(t.to_mio()), Source::Conn(t));
+        let dns = Token {
+            slot: DNS_SLOT_BASE + 3,
+            generation: 1,
+        };
+        assert_eq!(Source::of(dns.to_mio()), Source::Dns(dns));
+        assert_eq!(Source::of(WAKER_TOKEN), Source::Waker);
     }
 }

@@ -6,7 +6,7 @@
 //! connection waits meanwhile, so stalls are counted and logged with the URL.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// One stall: a user callback that held the loop too long.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,7 +43,53 @@ pub struct LoopStats {
     pub stall_log: Vec<Stall>,
 }
 
+/// The clock of one turn of the loop, from [`LoopStats::begin_turn`] to
+/// [`LoopStats::end_turn`]. Each turn begins where the previous one ended, so
+/// poll + protocol + callbacks add up to the run's wall time.
+#[derive(Clone, Copy, Debug)]
+#[must_use]
+pub struct TurnClock {
+    start: Instant,
+    poll: Duration,
+    callbacks_before: Duration,
+}
+
 impl LoopStats {
+    /// Starts timing a turn at `now`.
+    pub fn begin_turn(&self, now: Instant) -> TurnClock {
+        TurnClock {
+            start: now,
+            poll: Duration::ZERO,
+            callbacks_before: self.time_in_callbacks,
+        }
+    }
+
+    /// One `poll` call of this turn: it blocked from `before` to `after` and
+    /// returned `events` events.
+    pub fn record_poll(
+        &mut self,
+        turn: &mut TurnClock,
+        before: Instant,
+        after: Instant,
+        events: u64,
+    ) {
+        let blocked = after.saturating_duration_since(before);
+        turn.poll += blocked;
+        self.iterations += 1;
+        self.time_in_poll += blocked;
+        self.events += events;
+        self.max_events_per_poll = self.max_events_per_poll.max(events);
+    }
+
+    /// Ends a turn at `now`: what was neither blocked in `poll` nor in a
+    /// callback was protocol work. Returns `now`, where the next turn begins.
+    pub fn end_turn(&mut self, turn: TurnClock, now: Instant) -> Instant {
+        let callbacks = self.time_in_callbacks.saturating_sub(turn.callbacks_before);
+        let total = now.saturating_duration_since(turn.start);
+        self.time_in_protocol += total.saturating_sub(turn.poll).saturating_sub(callbacks);
+        now
+    }
+
     /// Mean events per `poll`.
     pub fn events_per_poll(&self) -> f64 {
         if self.iterations == 0 {
@@ -91,6 +137,31 @@ impl fmt::Display for LoopStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn poll_protocol_and_callbacks_add_up_to_the_turns() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut s = LoopStats::default();
+        // Turn 1: 2 ms of work, 10 ms in poll (3 events), a 5 ms callback, 1 ms of work.
+        let mut turn = s.begin_turn(t0);
+        s.record_poll(&mut turn, t0 + ms(2), t0 + ms(12), 3);
+        s.record_callback("http://a/", ms(5), ms(20));
+        let t1 = s.end_turn(turn, t0 + ms(18));
+        // Turn 2 starts where turn 1 ended: 4 ms in poll, nothing else.
+        let mut turn = s.begin_turn(t1);
+        s.record_poll(&mut turn, t1, t1 + ms(4), 0);
+        let t2 = s.end_turn(turn, t1 + ms(4));
+        assert_eq!(s.time_in_poll, ms(14));
+        assert_eq!(s.time_in_callbacks, ms(5));
+        assert_eq!(s.time_in_protocol, ms(3));
+        assert_eq!(
+            s.time_in_poll + s.time_in_protocol + s.time_in_callbacks,
+            t2 - t0,
+            "the parts add up to the wall time"
+        );
+        assert_eq!((s.iterations, s.events, s.max_events_per_poll), (2, 3, 3));
+    }
 
     #[test]
     fn stalls_are_counted_and_logged_up_to_a_bound() {

@@ -16,9 +16,9 @@
 //! let a = timers.insert(t0 + Duration::from_secs(2), "a");
 //! timers.insert(t0 + Duration::from_secs(1), "b");
 //! timers.cancel(a);
-//! assert_eq!(timers.next_deadline(), Some(t0 + Duration::from_secs(1)));
-//! assert_eq!(timers.pop_expired(t0 + Duration::from_secs(5)), Some("b"));
-//! assert_eq!(timers.pop_expired(t0 + Duration::from_secs(5)), None);
+//! assert_eq!(timers.poll_timeout(), Some(t0 + Duration::from_secs(1)));
+//! assert_eq!(timers.poll_expired(t0 + Duration::from_secs(5)), Some("b"));
+//! assert_eq!(timers.poll_expired(t0 + Duration::from_secs(5)), None);
 //! ```
 
 use std::cmp::Reverse;
@@ -109,13 +109,15 @@ impl<T> Timers<T> {
     }
 
     /// The earliest live deadline, if any.
-    pub fn next_deadline(&mut self) -> Option<Instant> {
+    #[must_use]
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
         self.skip_dead();
         self.heap.peek().map(|Reverse((at, _, _))| *at)
     }
 
     /// Removes and returns one timer whose deadline is at or before `now`.
-    pub fn pop_expired(&mut self, now: Instant) -> Option<T> {
+    #[must_use]
+    pub fn poll_expired(&mut self, now: Instant) -> Option<T> {
         self.skip_dead();
         let Reverse((at, slot, _)) = *self.heap.peek()?;
         if at > now {
@@ -170,15 +172,15 @@ mod tests {
         for (i, ms) in [30u64, 10, 20, 10].iter().enumerate() {
             timers.insert(t0 + Duration::from_millis(*ms), i);
         }
-        assert_eq!(timers.pop_expired(t0 + Duration::from_millis(5)), None);
+        assert_eq!(timers.poll_expired(t0 + Duration::from_millis(5)), None);
         let mut got = Vec::new();
-        while let Some(v) = timers.pop_expired(t0 + Duration::from_millis(25)) {
+        while let Some(v) = timers.poll_expired(t0 + Duration::from_millis(25)) {
             got.push(v);
         }
         got.sort();
         assert_eq!(got, vec![1, 2, 3]);
         assert_eq!(timers.len(), 1);
-        assert_eq!(timers.next_deadline(), Some(t0 + Duration::from_millis(30)));
+        assert_eq!(timers.poll_timeout(), Some(t0 + Duration::from_millis(30)));
     }
 
     #[test]
@@ -190,10 +192,10 @@ mod tests {
         assert_eq!(timers.cancel(a), None, "cancel twice");
         let b = timers.insert(t0, 'b'); // reuses a's slot
         assert_eq!(timers.cancel(a), None, "stale id must not cancel b");
-        assert_eq!(timers.pop_expired(t0), Some('b'));
+        assert_eq!(timers.poll_expired(t0), Some('b'));
         assert_eq!(timers.cancel(b), None, "expired timers cannot be cancelled");
         assert!(timers.is_empty());
-        assert_eq!(timers.next_deadline(), None);
+        assert_eq!(timers.poll_timeout(), None);
     }
 
     #[test]

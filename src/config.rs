@@ -1,0 +1,264 @@
+//! Everything a crawl can be told: [`Config`], grouped by what each part
+//! governs, with [`Config::default`] (polite, for real sites),
+//! [`Config::local`] (no pacing, for loopback servers) and validation.
+//!
+//! A leaf of the public vocabulary: the cores' own parameter types
+//! ([`Pacing`], [`Limits`], [`DnsConfig`], [`RetryPolicy`],
+//! [`RedirectPolicy`]) are embedded as they are, and the connection reads
+//! [`Timeouts`] directly instead of a copy.
+
+use crate::admission::Pacing;
+use crate::dns::DnsConfig;
+use crate::error::{Error, ErrorKind, Phase};
+use crate::http::{Limits, Method};
+use crate::policy::{RedirectPolicy, RetryPolicy};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything a crawl can be told. `Config::default()` is a polite,
+/// reasonable start. The command line has a flag for every field except
+/// `dns.min_ttl`/`max_ttl`/`negative_ttl`/`cache_capacity`, `extra_roots`
+/// (DER certificates: use `--ca-file`), `pacing.grow_after`/`seed` and
+/// `retry.backoff_max` (`--retry-backoff-max`) — see `oneloop --help`.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Requests in flight at once, over all hosts.
+    pub concurrency: usize,
+    /// Requests in flight at once per origin (scheme, host, port).
+    pub per_host: usize,
+    /// Requests pulled from the input ahead of being started (bounds memory).
+    pub max_parked: usize,
+    /// The keep-alive pool's limits.
+    pub connections: ConnectionLimits,
+    /// Per-phase and per-request timeouts.
+    pub timeouts: Timeouts,
+    /// What each request looks like.
+    pub request: RequestTemplate,
+    /// Limits on response heads and bodies.
+    pub limits: Limits,
+    /// Per-origin politeness: delay, jitter, rate, adaptive throttling,
+    /// `Retry-After` pauses. Polite by default ([`Pacing::polite`]);
+    /// [`Config::local`] turns pacing off for loopback servers.
+    pub pacing: Pacing,
+    /// Retries of retryable failures, with backoff.
+    pub retry: RetryPolicy,
+    /// Which redirects are followed.
+    pub redirects: RedirectPolicy,
+    /// DNS over UDP for names not in `resolve` or /etc/hosts. Empty
+    /// `nameservers` means those of /etc/resolv.conf (with its `timeout:` and
+    /// `attempts:` options).
+    pub dns: DnsConfig,
+    /// Name overrides, like curl's `--resolve`: (host, address).
+    pub resolve: Vec<(String, IpAddr)>,
+    /// Certificates and sessions.
+    pub tls: TlsConfig,
+    /// A callback running longer than this is logged as a stall.
+    pub stall_threshold: Duration,
+    /// Log every connection state transition at `trace` level.
+    pub trace: bool,
+}
+
+/// The keep-alive pool's limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Open connections, busy or idle, over all origins (raised to at least
+    /// `concurrency` so the pool never makes an admitted request wait).
+    pub max_total: usize,
+    /// Open connections per origin (raised to at least `per_host`).
+    pub max_per_host: usize,
+    /// Idle pooled connections are closed after this long.
+    pub idle_timeout: Duration,
+    /// A connection is closed after this many requests (0: no limit).
+    pub max_requests: u32,
+}
+
+/// The timeouts. The connection enforces the per-phase ones; the driver
+/// enforces `total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// From the start of a connect attempt to the connection being up. On
+    /// expiry the next address is tried, if any.
+    pub connect: Duration,
+    /// From TCP connected to the end of the TLS handshake.
+    pub tls_handshake: Duration,
+    /// From the start of sending the request to the end of the response head.
+    pub head: Duration,
+    /// The longest silence allowed while reading a body.
+    pub body_idle: Duration,
+    /// Everything for one input, from being pulled off the input (so time
+    /// waiting in the admission queue counts) through every attempt,
+    /// backoff and redirect, to the end of the response.
+    pub total: Duration,
+}
+
+/// What each request looks like.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestTemplate {
+    /// The request method.
+    pub method: Method,
+    /// Extra request headers.
+    pub headers: Vec<(String, String)>,
+    /// The `User-Agent` header.
+    pub user_agent: String,
+    /// The request body (for POST).
+    pub body: Vec<u8>,
+    /// Keep response bodies (false: count their bytes only).
+    pub keep_body: bool,
+}
+
+/// Certificates and sessions.
+#[derive(Clone, Debug)]
+pub struct TlsConfig {
+    /// Trust the Mozilla roots of `webpki-roots` (on by default).
+    pub webpki_roots: bool,
+    /// Extra trusted root certificates (DER), e.g. a private CA.
+    pub extra_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
+    /// A PEM file of extra trusted roots.
+    pub ca_file: Option<PathBuf>,
+    /// Accept any TLS certificate. **Dangerous**: anyone on the path can read
+    /// and change the traffic. A warning is logged when it is on.
+    pub danger_accept_invalid_certs: bool,
+    /// TLS sessions kept for resumption (one per host is enough; 0 = off).
+    pub session_cache: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            concurrency: 100,
+            per_host: 6,
+            max_parked: 1024,
+            connections: ConnectionLimits::default(),
+            timeouts: Timeouts::default(),
+            request: RequestTemplate::default(),
+            limits: Limits::default(),
+            pacing: Pacing::polite(),
+            retry: RetryPolicy::default(),
+            redirects: RedirectPolicy::default(),
+            dns: DnsConfig::default(),
+            resolve: Vec::new(),
+            tls: TlsConfig::default(),
+            stall_threshold: Duration::from_millis(20),
+            trace: false,
+        }
+    }
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> ConnectionLimits {
+        ConnectionLimits {
+            max_total: 100,
+            max_per_host: 6,
+            idle_timeout: Duration::from_secs(90),
+            max_requests: 0,
+        }
+    }
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            tls_handshake: Duration::from_secs(10),
+            head: Duration::from_secs(30),
+            body_idle: Duration::from_secs(30),
+            total: Duration::from_secs(120),
+        }
+    }
+}
+
+impl Default for RequestTemplate {
+    fn default() -> RequestTemplate {
+        RequestTemplate {
+            method: Method::Get,
+            headers: Vec::new(),
+            user_agent: concat!("oneloop/", env!("CARGO_PKG_VERSION")).to_string(),
+            body: Vec::new(),
+            keep_body: true,
+        }
+    }
+}
+
+impl Default for TlsConfig {
+    fn default() -> TlsConfig {
+        TlsConfig {
+            webpki_roots: true,
+            extra_roots: Vec::new(),
+            ca_file: None,
+            danger_accept_invalid_certs: false,
+            session_cache: 1024,
+        }
+    }
+}
+
+impl Config {
+    /// The defaults with pacing off: for loopback servers, tests and
+    /// benchmarks, where politeness would only measure the pacer.
+    pub fn local() -> Config {
+        Config {
+            pacing: Pacing::off(),
+            ..Config::default()
+        }
+    }
+
+    /// Rejects a configuration no crawl can run with. Errors are in phase
+    /// `admission`, kind `malformed`.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |what: &str| Err(Error::new(Phase::Admission, ErrorKind::Malformed, what));
+        if self.concurrency == 0 || self.per_host == 0 {
+            return bad("concurrency and per_host must be at least 1");
+        }
+        let t = &self.timeouts;
+        if [t.connect, t.head, t.body_idle, t.total, t.tls_handshake]
+            .iter()
+            .any(|d| d.is_zero())
+        {
+            return bad("timeouts must be positive");
+        }
+        if self.limits.max_head_bytes < 64 || self.limits.max_headers == 0 {
+            return bad("head limits are too small to read any response");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_local_only_drops_pacing() {
+        assert!(Config::default().validate().is_ok());
+        let local = Config::local();
+        assert_eq!(local.pacing, Pacing::off());
+        assert_eq!(local.timeouts, Config::default().timeouts);
+        assert_eq!(local.request, Config::default().request);
+    }
+
+    #[test]
+    fn nonsense_is_rejected() {
+        let zero = Config {
+            concurrency: 0,
+            ..Config::default()
+        };
+        let no_timeout = Config {
+            timeouts: Timeouts {
+                head: Duration::ZERO,
+                ..Timeouts::default()
+            },
+            ..Config::default()
+        };
+        let tiny_head = Config {
+            limits: Limits {
+                max_head_bytes: 10,
+                ..Limits::default()
+            },
+            ..Config::default()
+        };
+        for c in [zero, no_timeout, tiny_head] {
+            let e = c.validate().unwrap_err();
+            assert_eq!((e.phase, e.kind), (Phase::Admission, ErrorKind::Malformed));
+        }
+    }
+}

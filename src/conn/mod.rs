@@ -1,0 +1,589 @@
+//! One connection's lifecycle, as one `enum` of states.
+//!
+//! ```text
+//!                            ┌─ next address on failure ─┐
+//!                            v                           │
+//!   new ─> Resolving ─> Connecting ─> TlsHandshake ─> Sending ─> ReadingHead ─> ReadingBody ─> Idle
+//!          (DNS only)                 (https only)       ^                                      │
+//!                                                        └────────────── reuse ─────────────────┘
+//!   any state ── failure, timeout, or the server closing an idle connection ──> Closed
+//! ```
+//!
+//! Usage contract (the driver's side, as in quinn-proto's `Connection`):
+//! 1. [`Conn::new`], then either [`Conn::set_resolving`] and later
+//!    [`Conn::set_addresses`], or addresses at once; then
+//!    [`Conn::start_connect`].
+//! 2. Fill [`Conn::request_buffer`], then [`Conn::begin_request`].
+//! 3. On every readiness event for its token, and right after step 2 on a
+//!    pooled connection, call [`Conn::drive`] until it returns
+//!    [`ConnEvent::Pending`] or a final event (`Done`, `Failed`,
+//!    `IdleClosed`).
+//! 4. After any call, arm a timer at [`Conn::poll_timeout`]; when it fires,
+//!    call [`Conn::handle_timeout`], which tries the next address or fails.
+//! 5. After `Done`: take the response ([`Conn::swap_response`]), then
+//!    [`Conn::make_idle`] if [`Conn::reusable`], else [`Conn::close`].
+//!
+//! The machine is generic over its transport ([`net::Net`]): the crawler
+//! passes real `mio` sockets, the tests a scripted stream. The byte moving
+//! itself (plain or through rustls) is the [`pump`]; the HTTP work is the
+//! sans-IO [`ResponseReader`]. This module only decides, per state, what to
+//! pump and what it means. It never decides *which* request to send or what
+//! to do with a response: that is the driver's business.
+//!
+//! Every transition goes through `set_state`, which logs it at `trace` level
+//! when the crawl was configured with `trace`.
+
+pub(crate) mod net;
+mod pump;
+#[cfg(test)]
+mod tests;
+
+use crate::config::Timeouts;
+use crate::error::{Error, ErrorKind, Phase};
+use crate::http::{Limits, Method, Progress, Response, ResponseReader};
+use net::Net;
+use pump::{Input, Pump, ReadFail};
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// The states of a connection. See the [module docs](self).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnState {
+    /// Waiting for DNS (names not in /etc/hosts or the overrides).
+    Resolving,
+    /// TCP handshake in progress with one of the addresses.
+    Connecting,
+    /// TLS handshake in progress (https only).
+    TlsHandshake,
+    /// Writing the request.
+    Sending,
+    /// Waiting for / reading the response head.
+    ReadingHead,
+    /// Reading the response body.
+    ReadingBody,
+    /// Open and unused, parked in the pool.
+    Idle,
+    /// Done; the socket is closed.
+    Closed,
+}
+
+impl ConnState {
+    /// The phase a failure in this state is reported in.
+    pub fn phase(self) -> Phase {
+        match self {
+            ConnState::Resolving => Phase::Dns,
+            ConnState::Connecting => Phase::Connect,
+            ConnState::TlsHandshake => Phase::Tls,
+            ConnState::Sending => Phase::Send,
+            ConnState::ReadingHead | ConnState::Idle | ConnState::Closed => Phase::Head,
+            ConnState::ReadingBody => Phase::Body,
+        }
+    }
+}
+
+/// What [`Conn::drive`] has to report.
+#[derive(Debug)]
+#[must_use]
+pub(crate) enum ConnEvent {
+    /// Nothing to report: waiting for readiness.
+    Pending,
+    /// The TCP connection is up (call `drive` again: the request goes out).
+    Connected,
+    /// The TLS handshake finished (call `drive` again).
+    TlsEstablished {
+        /// From TCP connected to handshake done.
+        took: Duration,
+        /// An abbreviated (resumed) handshake.
+        resumed: bool,
+    },
+    /// The response is complete: take it with [`Conn::swap_response`].
+    Done,
+    /// The current request failed; the connection is closed.
+    Failed(Error),
+    /// The connection was idle and the server closed it (or sent junk).
+    IdleClosed,
+}
+
+/// What a connection needs to know from the configuration.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ConnOptions {
+    /// Limits on response heads and bodies.
+    pub limits: Limits,
+    /// Keep response bodies (false: count them only).
+    pub keep_body: bool,
+    /// Log state transitions at `trace` level.
+    pub trace: bool,
+}
+
+/// A connection: its state, its addresses, its pump, its response reader.
+pub(crate) struct Conn<S> {
+    id: u64,
+    key: Box<str>,
+    state: ConnState,
+    io: Pump<S>,
+    /// Whether the stream is registered for WRITABLE too.
+    writable_interest: bool,
+    addrs: Vec<SocketAddr>,
+    addr_idx: usize,
+    /// The last connect error, reported if every address fails.
+    last_connect_error: Option<io::Error>,
+    reader: ResponseReader,
+    response: Response,
+    served: u32,
+    got_response_bytes: bool,
+    connect_since: Instant,
+    connected_at: Option<Instant>,
+    send_since: Instant,
+    last_read: Instant,
+    first_byte_at: Option<Instant>,
+    trace: bool,
+}
+
+impl<S: io::Read + io::Write> Conn<S> {
+    /// A connection to one of `addrs` (tried in order), for origin `key`,
+    /// in `Connecting`. Call [`start_connect`](Self::start_connect) next.
+    pub fn new(
+        id: u64,
+        key: Box<str>,
+        addrs: Vec<SocketAddr>,
+        tls: Option<rustls::ClientConnection>,
+        options: ConnOptions,
+        now: Instant,
+    ) -> Conn<S> {
+        Conn {
+            id,
+            key,
+            state: ConnState::Connecting,
+            io: Pump::new(tls),
+            writable_interest: false,
+            addrs,
+            addr_idx: 0,
+            last_connect_error: None,
+            reader: ResponseReader::new(options.limits, Method::Get, options.keep_body),
+            response: Response::default(),
+            served: 0,
+            got_response_bytes: false,
+            connect_since: now,
+            connected_at: None,
+            send_since: now,
+            last_read: now,
+            first_byte_at: None,
+            trace: options.trace,
+        }
+    }
+
+    /// Where the machine is.
+    pub fn state(&self) -> ConnState {
+        self.state
+    }
+
+    /// The origin key (`scheme://host:port`) this connection belongs to.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Requests completed on this connection.
+    pub fn served(&self) -> u32 {
+        self.served
+    }
+
+    /// Whether any byte of the current response arrived (a reused connection
+    /// that fails before that is retried on a fresh one).
+    pub fn got_response_bytes(&self) -> bool {
+        self.got_response_bytes
+    }
+
+    /// When the first byte of the current response arrived.
+    pub fn first_byte_at(&self) -> Option<Instant> {
+        self.first_byte_at
+    }
+
+    /// Every transition passes here, so a trace shows the whole life.
+    fn set_state(&mut self, next: ConnState, now: Instant) {
+        if self.trace {
+            log::trace!(
+                "conn {} {}: {:?} -> {:?}",
+                self.id,
+                self.key,
+                self.state,
+                next
+            );
+        }
+        if next == ConnState::Sending {
+            self.send_since = now;
+        }
+        self.state = next;
+    }
+
+    /// When the current phase times out: the connect timeout runs from the
+    /// connect attempt, the head timeout from the start of sending, the body
+    /// timeout from the last byte received (it is an *idle* timeout).
+    pub fn poll_timeout(&self, t: &Timeouts) -> Option<Instant> {
+        match self.state {
+            // The resolver has its own timeouts and retries.
+            ConnState::Resolving => None,
+            ConnState::Connecting => Some(self.connect_since + t.connect),
+            ConnState::TlsHandshake => {
+                Some(self.connected_at.unwrap_or(self.connect_since) + t.tls_handshake)
+            }
+            ConnState::Sending | ConnState::ReadingHead => Some(self.send_since + t.head),
+            ConnState::ReadingBody => Some(self.last_read + t.body_idle),
+            ConnState::Idle | ConnState::Closed => None,
+        }
+    }
+
+    /// A timer armed at [`poll_timeout`](Self::poll_timeout) fired. Returns
+    /// `Pending` if the deadline moved later meanwhile (re-arm) or the next
+    /// address is being tried; `Failed` with a typed timeout otherwise.
+    pub fn handle_timeout(
+        &mut self,
+        net: &mut impl Net<Stream = S>,
+        t: &Timeouts,
+        now: Instant,
+    ) -> ConnEvent {
+        match self.poll_timeout(t) {
+            Some(deadline) if deadline <= now => {}
+            _ => return ConnEvent::Pending,
+        }
+        if self.state == ConnState::Connecting && self.has_next_address() {
+            log::debug!(
+                "connect to {:?} timed out, trying the next address",
+                self.addrs.get(self.addr_idx.wrapping_sub(1))
+            );
+            return match self.start_connect(net, now) {
+                Ok(()) => ConnEvent::Pending,
+                Err(e) => self.fail(net, e, now),
+            };
+        }
+        let what = match self.state {
+            ConnState::Connecting => "connect",
+            ConnState::TlsHandshake => "TLS handshake",
+            ConnState::ReadingBody => "body idle",
+            _ => "response head",
+        };
+        let e = Error::new(
+            self.state.phase(),
+            ErrorKind::Timeout,
+            format!("{what} timeout"),
+        );
+        self.fail(net, e, now)
+    }
+
+    /// The request bytes buffer (emptied), to be filled by the caller before
+    /// [`begin_request`](Self::begin_request).
+    pub fn request_buffer(&mut self) -> &mut Vec<u8> {
+        self.io.out.clear();
+        self.io.out_pos = 0;
+        &mut self.io.out
+    }
+
+    /// Starts a request whose bytes are in the request buffer. On a fresh
+    /// connection the bytes go out once connected; on an idle one, at the
+    /// next [`drive`](Self::drive).
+    pub fn begin_request(&mut self, method: Method, now: Instant) {
+        self.reader.reset(method);
+        self.response.clear();
+        self.got_response_bytes = false;
+        self.first_byte_at = None;
+        if self.state == ConnState::Idle {
+            self.set_state(ConnState::Sending, now);
+        }
+    }
+
+    /// Swaps the response being read with `spare` (an empty, recycled one):
+    /// after `Done`, the caller gets the response without a copy.
+    pub fn swap_response(&mut self, spare: &mut Response) {
+        std::mem::swap(&mut self.response, spare);
+    }
+
+    /// Waits for DNS first: addresses come with [`set_addresses`](Self::set_addresses).
+    pub fn set_resolving(&mut self, now: Instant) {
+        self.set_state(ConnState::Resolving, now);
+    }
+
+    /// DNS answered: these are the addresses to try, in order. Call
+    /// [`start_connect`](Self::start_connect) next.
+    pub fn set_addresses(&mut self, addrs: Vec<SocketAddr>, now: Instant) {
+        self.addrs = addrs;
+        self.addr_idx = 0;
+        self.set_state(ConnState::Connecting, now);
+    }
+
+    fn has_next_address(&self) -> bool {
+        self.addr_idx < self.addrs.len()
+    }
+
+    /// Opens a stream to the next address. On failure of every remaining
+    /// address, returns the connect error.
+    pub fn start_connect(
+        &mut self,
+        net: &mut impl Net<Stream = S>,
+        now: Instant,
+    ) -> Result<(), Error> {
+        self.close_stream(net);
+        self.connect_since = now;
+        while self.addr_idx < self.addrs.len() {
+            let addr = self.addrs[self.addr_idx];
+            self.addr_idx += 1;
+            match net.connect(addr) {
+                Ok(stream) => {
+                    self.io.stream = Some(stream);
+                    self.writable_interest = true;
+                    return Ok(());
+                }
+                Err(e) => self.last_connect_error = Some(e),
+            }
+        }
+        Err(self.connect_error())
+    }
+
+    fn connect_error(&mut self) -> Error {
+        match self.last_connect_error.take() {
+            Some(e) => Error::from_io(Phase::Connect, &e),
+            None => Error::new(Phase::Connect, ErrorKind::Io, "no address to connect to"),
+        }
+    }
+
+    fn close_stream(&mut self, net: &mut impl Net<Stream = S>) {
+        if let Some(s) = self.io.stream.take() {
+            net.close(s);
+        }
+    }
+
+    /// Closes for good.
+    pub fn close(&mut self, net: &mut impl Net<Stream = S>, now: Instant) {
+        self.close_stream(net);
+        if self.state != ConnState::Closed {
+            self.set_state(ConnState::Closed, now);
+        }
+    }
+
+    fn fail(&mut self, net: &mut impl Net<Stream = S>, e: Error, now: Instant) -> ConnEvent {
+        self.close(net, now);
+        ConnEvent::Failed(e)
+    }
+
+    /// Runs the current state's step as far as the stream allows, and says
+    /// what happened. The step is chosen by the *state*, not by the event's
+    /// readable/writable bits: mio may deliver spurious events, and a step
+    /// that finds nothing to do simply returns `Pending`.
+    pub fn drive(&mut self, net: &mut impl Net<Stream = S>, now: Instant) -> ConnEvent {
+        match self.state {
+            ConnState::Connecting => self.step_connecting(net, now),
+            ConnState::TlsHandshake => self.step_handshake(net, now),
+            ConnState::Sending => self.step_sending(net, now),
+            ConnState::ReadingHead | ConnState::ReadingBody => self.step_reading(net, now),
+            ConnState::Idle => self.step_idle(net, now),
+            // Nothing to drive: DNS has not answered, or the stream is gone.
+            ConnState::Resolving | ConnState::Closed => ConnEvent::Pending,
+        }
+    }
+
+    fn step_connecting(&mut self, net: &mut impl Net<Stream = S>, now: Instant) -> ConnEvent {
+        let result = match &self.io.stream {
+            Some(s) => net.connect_result(s),
+            None => Err(io::Error::new(io::ErrorKind::NotConnected, "no socket")),
+        };
+        match result {
+            Ok(false) => ConnEvent::Pending,
+            Ok(true) => {
+                self.connected_at = Some(now);
+                let next = if self.io.tls.is_some() {
+                    ConnState::TlsHandshake
+                } else {
+                    ConnState::Sending
+                };
+                self.set_state(next, now);
+                // Report, then continue with the next state on the next call.
+                ConnEvent::Connected
+            }
+            Err(e) => {
+                self.last_connect_error = Some(e);
+                if self.has_next_address() {
+                    return match self.start_connect(net, now) {
+                        Ok(()) => ConnEvent::Pending,
+                        Err(e) => self.fail(net, e, now),
+                    };
+                }
+                let e = self.connect_error();
+                self.fail(net, e, now)
+            }
+        }
+    }
+
+    fn step_handshake(&mut self, net: &mut impl Net<Stream = S>, now: Instant) -> ConnEvent {
+        match self.io.handshake() {
+            Ok(true) => {
+                let resumed = self.io.tls.as_ref().and_then(|t| t.handshake_kind())
+                    == Some(rustls::HandshakeKind::Resumed);
+                let took = now.saturating_duration_since(self.connected_at.unwrap_or(now));
+                self.set_state(ConnState::Sending, now);
+                ConnEvent::TlsEstablished { took, resumed }
+            }
+            Ok(false) => {
+                // Waiting for the server. WRITABLE only if rustls still has
+                // bytes queued for a full socket buffer.
+                let wants = self.io.tls_wants_write();
+                match self.set_writable(net, wants) {
+                    Ok(()) => ConnEvent::Pending,
+                    Err(e) => self.fail(net, Error::from_io(Phase::Tls, &e), now),
+                }
+            }
+            Err(e) => self.fail(net, e, now),
+        }
+    }
+
+    fn step_sending(&mut self, net: &mut impl Net<Stream = S>, now: Instant) -> ConnEvent {
+        match self.io.write_out() {
+            Ok(true) => {
+                // All sent: from now on only READABLE matters. Dropping
+                // WRITABLE spares a wake-up per response on a busy loop.
+                if let Err(e) = self.set_writable(net, false) {
+                    return self.fail(net, Error::from_io(Phase::Send, &e), now);
+                }
+                self.set_state(ConnState::ReadingHead, now);
+                // Do not try a read now: the answer is not there yet (it has
+                // to cross the network), so it would only be a wasted `read`
+                // returning WouldBlock, one syscall per request. Its arrival
+                // is a new readiness edge that the next poll reports.
+                ConnEvent::Pending
+            }
+            Ok(false) => {
+                // The socket buffer is full: ask to hear when it drains.
+                match self.set_writable(net, true) {
+                    Ok(()) => ConnEvent::Pending,
+                    Err(e) => self.fail(net, Error::from_io(Phase::Send, &e), now),
+                }
+            }
+            Err(e) => self.fail(net, Error::from_io(Phase::Send, &e), now),
+        }
+    }
+
+    /// Registers for WRITABLE only while there is something to write (the
+    /// design's rule): a reregister costs a syscall, so it happens only when
+    /// the wanted interest changes, i.e. after the first request of a fresh
+    /// connection, and when a write would block.
+    fn set_writable(&mut self, net: &mut impl Net<Stream = S>, writable: bool) -> io::Result<()> {
+        if self.writable_interest == writable {
+            return Ok(());
+        }
+        if let Some(s) = &mut self.io.stream {
+            net.set_writable(s, writable)?;
+            self.writable_interest = writable;
+        }
+        Ok(())
+    }
+
+    fn read_fail_error(&self, f: ReadFail) -> Error {
+        match f {
+            ReadFail::Io(e) => Error::from_io(self.state.phase(), &e),
+            ReadFail::Tls(e) => crate::tls::classify(&e),
+        }
+    }
+
+    fn step_reading(&mut self, net: &mut impl Net<Stream = S>, now: Instant) -> ConnEvent {
+        loop {
+            self.io.make_room();
+            match self.io.read_input() {
+                Ok(Input::UncleanTlsEof) if self.reader.is_close_delimited() => {
+                    // Without close_notify, a close-delimited body may have been
+                    // cut short by an attacker: not a clean end.
+                    let e = Error::new(
+                        Phase::Body,
+                        ErrorKind::UnexpectedEof,
+                        "TLS connection closed without close_notify inside a close-delimited body",
+                    );
+                    return self.fail(net, e, now);
+                }
+                // End of input. It ends a close-delimited body; anywhere else
+                // it is an early EOF.
+                Ok(Input::Eof | Input::UncleanTlsEof) => {
+                    return match self.reader.handle_eof() {
+                        Ok(_) => {
+                            self.got_response_bytes = true;
+                            self.close(net, now);
+                            ConnEvent::Done
+                        }
+                        Err(mut e) => {
+                            e.phase = self.state.phase();
+                            self.fail(net, e, now)
+                        }
+                    };
+                }
+                Ok(Input::Bytes(n)) => {
+                    if !self.got_response_bytes {
+                        self.got_response_bytes = true;
+                        self.first_byte_at = Some(now);
+                    }
+                    self.io.in_end += n;
+                    self.last_read = now;
+                    if let Some(ev) = self.feed(net, now) {
+                        return ev;
+                    }
+                }
+                // Drained: the next bytes come with the next readiness edge.
+                Ok(Input::WouldBlock) => return ConnEvent::Pending,
+                Err(f) => {
+                    let e = self.read_fail_error(f);
+                    return self.fail(net, e, now);
+                }
+            }
+        }
+    }
+
+    /// Hands buffered bytes to the reader. `Some` when there is news.
+    fn feed(&mut self, net: &mut impl Net<Stream = S>, now: Instant) -> Option<ConnEvent> {
+        match self
+            .reader
+            .handle_bytes(self.io.unparsed(), &mut self.response)
+        {
+            Ok((used, progress)) => {
+                self.io.in_start += used;
+                if self.state == ConnState::ReadingHead && self.reader.head_done() {
+                    self.set_state(ConnState::ReadingBody, now);
+                }
+                if progress == Progress::Done {
+                    return Some(ConnEvent::Done);
+                }
+                // Otherwise: an incomplete head stays in the buffer, and a body
+                // needs more bytes. Read on.
+                None
+            }
+            Err(e) => Some(self.fail(net, e, now)),
+        }
+    }
+
+    /// After [`ConnEvent::Done`]: may this connection carry another request?
+    /// Only if the response allows keep-alive and the server sent nothing
+    /// beyond it.
+    pub fn reusable(&self) -> bool {
+        self.state != ConnState::Closed
+            && self.reader.keep_alive()
+            && self.io.unparsed().is_empty()
+            && self.io.stream.is_some()
+    }
+
+    /// Parks the connection in the idle state.
+    pub fn make_idle(&mut self, now: Instant) {
+        self.served += 1;
+        self.io.in_start = 0;
+        self.io.in_end = 0;
+        self.set_state(ConnState::Idle, now);
+    }
+
+    /// An idle connection became readable: the server closed it (EOF), reset
+    /// it, or sent bytes nobody asked for. All of these end it.
+    fn step_idle(&mut self, net: &mut impl Net<Stream = S>, now: Instant) -> ConnEvent {
+        self.io.make_room();
+        match self.io.read_input() {
+            // A spurious wake-up, a WRITABLE edge, or a TLS message with no
+            // plaintext (a session ticket): still open, still idle.
+            Ok(Input::WouldBlock) => ConnEvent::Pending,
+            _ => {
+                self.close(net, now);
+                ConnEvent::IdleClosed
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! The transport under a connection: how a socket is opened, checked,
+//! registered for events and closed.
+//!
+//! The state machine in [`super::Conn`] is generic over the stream type and
+//! takes a [`Net`] for the four things that are not plain `Read`/`Write`, like
+//! hyper's `Conn<I: Read + Write>`. The crawler passes [`MioNet`] (real
+//! non-blocking sockets registered with `mio`); the unit tests pass a scripted
+//! transport, so every state can be driven without a socket.
+
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+use std::io;
+use std::net::SocketAddr;
+
+/// Opens, checks, (re)registers and closes the connection's streams.
+pub(crate) trait Net {
+    /// The byte stream: a non-blocking socket, or a scripted one in tests.
+    type Stream: io::Read + io::Write;
+    /// Starts a non-blocking connect to `addr`, registered for READABLE and
+    /// WRITABLE: WRITABLE says when the handshake finishes (mio's recipe),
+    /// READABLE catches a refusal or reset early.
+    fn connect(&mut self, addr: SocketAddr) -> io::Result<Self::Stream>;
+    /// Has the connect finished? `Ok(false)`: not yet; an error: it failed.
+    fn connect_result(&mut self, stream: &Self::Stream) -> io::Result<bool>;
+    /// Listens for WRITABLE too (`true`) or READABLE only (`false`).
+    fn set_writable(&mut self, stream: &mut Self::Stream, writable: bool) -> io::Result<()>;
+    /// Deregisters and drops the stream.
+    fn close(&mut self, stream: Self::Stream);
+}
+
+/// Real sockets on the crawler's `mio::Poll`, all under one token.
+pub(crate) struct MioNet<'a> {
+    /// The poll's registry.
+    pub registry: &'a Registry,
+    /// The connection's token (slot + generation).
+    pub token: Token,
+}
+
+impl Net for MioNet<'_> {
+    type Stream = TcpStream;
+
+    fn connect(&mut self, addr: SocketAddr) -> io::Result<TcpStream> {
+        let mut stream = TcpStream::connect(addr)?;
+        self.registry.register(
+            &mut stream,
+            self.token,
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        Ok(stream)
+    }
+
+    /// mio's recipe for a non-blocking connect: a pending error means failure;
+    /// `peer_addr` succeeding means connected; `NotConnected` means not yet.
+    fn connect_result(&mut self, s: &TcpStream) -> io::Result<bool> {
+        if let Some(e) = s.take_error()? {
+            return Err(e);
+        }
+        match s.peer_addr() {
+            Ok(_) => {
+                // Requests are small and written whole: send them at once.
+                let _ = s.set_nodelay(true);
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
+            Err(e) if e.raw_os_error() == Some(einprogress()) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn set_writable(&mut self, s: &mut TcpStream, writable: bool) -> io::Result<()> {
+        let interest = if writable {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        self.registry.reregister(s, self.token, interest)
+    }
+
+    fn close(&mut self, mut s: TcpStream) {
+        let _ = self.registry.deregister(&mut s);
+    }
+}
+
+/// `EINPROGRESS`, which some platforms report from `peer_addr` on a socket
+/// that is still connecting.
+fn einprogress() -> i32 {
+    if cfg!(target_os = "linux") {
+        115
+    } else {
+        36
+    }
+}

@@ -1,0 +1,432 @@
+//! A request's lifecycle in the driver: accepted from the input and parked
+//! in the admission queue, started, answered (the policy core says what the
+//! answer means: finish, retry, redirect), and finished exactly once into an
+//! [`Outcome`] that is delivered to the callback.
+//!
+//! ```text
+//!  accept ─> Parked ─(admitted)─> Active ─> response / failure ─┬─> finish ─> deliver
+//!              ^  ^                                              │
+//!              │  └──────────── redirect (queues at the target) ─┤
+//!              └── Backoff ─(timer)── retry ─────────────────────┘
+//! ```
+
+use super::timers::TimerKind;
+use super::Run;
+use crate::admission::HostId;
+use crate::error::{Error, ErrorKind, Phase};
+use crate::http::{Method, Response};
+use crate::outcome::{Outcome, RetryCause, Timings};
+use crate::policy::{judge_response, redirect_target, Attempt, ResponseVerdict};
+use crate::reactor::{TimerId, Token};
+use crate::url::Url;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Where a request is, and what it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Stage {
+    /// In the admission queue under `Req::host`.
+    Parked,
+    /// Started: holds an admission slot of `Req::host` (and maybe a connection).
+    Active,
+    /// Waiting for a retry; holds nothing but this timer.
+    Backoff(TimerId),
+}
+
+/// A request the crawler knows about: parked, in flight, or between attempts.
+pub(super) struct Req {
+    pub generation: u32,
+    pub id: u64,
+    pub url: Url,
+    /// The input URL, kept once a redirect changed `url`.
+    pub original: Option<String>,
+    pub method: Method,
+    pub host: HostId,
+    pub stage: Stage,
+    pub attempts: u32,
+    pub retries: Vec<RetryCause>,
+    pub redirects: Vec<String>,
+    pub pulled_at: Instant,
+    pub started_at: Option<Instant>,
+    /// The connection carrying the current attempt.
+    pub conn: Option<usize>,
+    /// The total deadline's timer.
+    pub timer: TimerId,
+    pub reused: bool,
+    pub connect_time: Option<Duration>,
+    pub ttfb: Option<Duration>,
+    pub dns_started: Option<Instant>,
+    pub dns_time: Option<Duration>,
+    /// The one free retry on a fresh connection after a reused one failed
+    /// early was used.
+    pub retried_fresh: bool,
+}
+
+impl Req {
+    fn token(&self, rslot: usize) -> Token {
+        Token {
+            slot: rslot,
+            generation: self.generation,
+        }
+    }
+
+    fn attempt(&self) -> Attempt {
+        Attempt {
+            method: self.method,
+            retries: self.retries.len() as u32,
+            reused: self.reused,
+            retried_fresh: self.retried_fresh,
+            got_response_bytes: true,
+        }
+    }
+}
+
+impl Run<'_> {
+    /// A new input item: parse, then park in the admission queue (or fail now).
+    pub(super) fn accept(&mut self, id: u64, raw: String, now: Instant) {
+        let url = match Url::parse_or_return(raw) {
+            Ok(url) => url,
+            Err((e, raw)) => {
+                self.ready.push(Outcome {
+                    id,
+                    url: raw,
+                    attempts: 0,
+                    retries: Vec::new(),
+                    redirects: Vec::new(),
+                    reused: false,
+                    timings: Timings::default(),
+                    result: Err(e),
+                });
+                return;
+            }
+        };
+        let generation = self.next_generation();
+        let entry = self.reqs.vacant_entry();
+        let token = Token {
+            slot: entry.key(),
+            generation,
+        };
+        let deadline = now + self.config.timeouts.total;
+        let timer = self.timers.insert(deadline, TimerKind::Request(token));
+        let host = self.admission.push(url.origin(), token, now);
+        entry.insert(Req {
+            generation,
+            id,
+            url,
+            original: None,
+            method: self.config.request.method,
+            host,
+            stage: Stage::Parked,
+            attempts: 0,
+            retries: Vec::new(),
+            redirects: Vec::new(),
+            pulled_at: now,
+            started_at: None,
+            conn: None,
+            timer,
+            reused: false,
+            connect_time: None,
+            ttfb: None,
+            dns_started: None,
+            dns_time: None,
+            retried_fresh: false,
+        });
+    }
+
+    /// Acts on a stop request: no more input, parked requests cancelled.
+    pub(super) fn check_stop(&mut self, now: Instant) {
+        if !self.stopped && self.stop_flag.load(Ordering::Relaxed) {
+            self.stopped = true;
+            self.cancel_parked(now);
+        }
+    }
+
+    /// Starts every request the admission queue lets through.
+    pub(super) fn start_ready(&mut self, now: Instant) {
+        if self.stopped {
+            return;
+        }
+        while let Some((token, _host)) = self.admission.poll_ready(now, &mut self.rng) {
+            let in_flight = self.admission.in_flight();
+            self.summary.max_in_flight = self.summary.max_in_flight.max(in_flight);
+            let req = &mut self.reqs[token.slot];
+            req.stage = Stage::Active;
+            req.started_at.get_or_insert(now);
+            self.dispatch(token.slot, false, now);
+        }
+    }
+
+    /// A complete response: the policy says finish, retry or redirect, and
+    /// what it tells about the host (throttle, success, pause).
+    pub(super) fn on_response(&mut self, rslot: usize, resp: Response, now: Instant) {
+        let req = &self.reqs[rslot];
+        let host = req.host;
+        let (verdict, feedback) = judge_response(
+            &resp,
+            &req.attempt(),
+            &self.config.retry,
+            &self.config.redirects,
+            SystemTime::now(),
+        );
+        if feedback.throttled {
+            self.admission.handle_throttle(host);
+        }
+        if feedback.success {
+            self.admission.handle_success(host, now);
+        }
+        if let Some(wait) = feedback.pause {
+            log::info!(
+                "{} paused for {wait:?} (Retry-After)",
+                self.admission.key(host)
+            );
+            self.admission.handle_pause(host, wait, now);
+        }
+        match verdict {
+            ResponseVerdict::Finish => self.finish(rslot, Ok(resp), now),
+            ResponseVerdict::Retry(cause) => {
+                self.recycle(resp);
+                self.retry(rslot, cause, now);
+            }
+            ResponseVerdict::Redirect(location) => {
+                let status = resp.status;
+                self.recycle(resp);
+                self.redirect(rslot, status, &location, now);
+            }
+        }
+    }
+
+    fn recycle(&mut self, mut resp: Response) {
+        if self.spare_responses.len() < self.config.concurrency {
+            resp.clear();
+            self.spare_responses.push(resp);
+        }
+    }
+
+    /// Follows a redirect: the request leaves its origin's slot and queues
+    /// under the target's origin, so a cross-host redirect obeys that host's
+    /// limits.
+    fn redirect(&mut self, rslot: usize, status: u16, location: &str, now: Instant) {
+        let req = &self.reqs[rslot];
+        let first = req.original.as_deref().unwrap_or(req.url.as_str());
+        let target = redirect_target(
+            &req.url,
+            first,
+            &req.redirects,
+            status,
+            location,
+            req.method,
+            &self.config.redirects,
+        );
+        let hop = match target {
+            Ok(hop) => hop,
+            Err(e) => return self.finish(rslot, Err(e), now),
+        };
+        let req = &self.reqs[rslot];
+        self.summary.redirects += 1;
+        self.admission.release(req.host, now);
+        let token = req.token(rslot);
+        let host = self.admission.push_front(hop.url.origin(), token, now);
+        let req = &mut self.reqs[rslot];
+        req.redirects.push(hop.url.as_str().to_string());
+        let previous = std::mem::replace(&mut req.url, hop.url);
+        if req.original.is_none() {
+            req.original = Some(previous.into_string());
+        }
+        req.method = hop.method;
+        req.host = host;
+        req.stage = Stage::Parked;
+    }
+
+    /// Releases the request's slot and schedules the next attempt after an
+    /// exponential backoff with jitter.
+    pub(super) fn retry(&mut self, rslot: usize, cause: RetryCause, now: Instant) {
+        *self
+            .summary
+            .retries_by_cause
+            .entry(cause.to_string())
+            .or_insert(0) += 1;
+        let req = &self.reqs[rslot];
+        self.admission.release(req.host, now);
+        let wait = self
+            .config
+            .retry
+            .backoff(req.retries.len() as u32, self.rng.unit());
+        let token = req.token(rslot);
+        let timer = self.timers.insert(now + wait, TimerKind::Retry(token));
+        let req = &mut self.reqs[rslot];
+        req.retries.push(cause);
+        req.stage = Stage::Backoff(timer);
+        req.conn = None;
+    }
+
+    /// A backoff ended: the request queues again at the head of its origin.
+    pub(super) fn retry_timer(&mut self, token: Token, now: Instant) {
+        let Some(req) = self.reqs.get_mut(token.slot) else {
+            return;
+        };
+        if req.generation != token.generation || !matches!(req.stage, Stage::Backoff(_)) {
+            return;
+        }
+        req.stage = Stage::Parked;
+        let key = req.url.origin().to_string();
+        req.host = self.admission.push_front(&key, token, now);
+    }
+
+    /// The total deadline of a request passed: it covers queueing, every
+    /// attempt, backoffs and redirects.
+    pub(super) fn request_timer(&mut self, token: Token, now: Instant) {
+        let Some(req) = self.reqs.get(token.slot) else {
+            return;
+        };
+        if req.generation != token.generation {
+            return;
+        }
+        let limit = self.config.timeouts.total;
+        let detail = match req.stage {
+            Stage::Parked => format!("total timeout {limit:?} passed while queued"),
+            Stage::Backoff(_) => format!("total timeout {limit:?} passed before a retry"),
+            Stage::Active => format!("total timeout {limit:?} passed"),
+        };
+        let phase = self.active_phase(token.slot).unwrap_or(Phase::Admission);
+        self.abort(
+            token.slot,
+            Error::new(phase, ErrorKind::Deadline, detail),
+            now,
+        );
+    }
+
+    /// Ends a request with `e` wherever it is, closing its connection if it
+    /// has one.
+    fn abort(&mut self, rslot: usize, e: Error, now: Instant) {
+        if let (Stage::Active, Some(cslot)) = (self.reqs[rslot].stage, self.reqs[rslot].conn) {
+            self.drop_busy_conn(cslot, now);
+        }
+        self.finish(rslot, Err(e), now);
+    }
+
+    /// The event queue failed: every known request ends with that error and
+    /// is delivered, and the error is returned from `run`.
+    pub(super) fn abort_all<F: FnMut(&Outcome)>(
+        &mut self,
+        err: &std::io::Error,
+        on_outcome: &mut F,
+    ) -> Error {
+        log::error!("poll failed: {err}");
+        let e = Error::from_io(Phase::Admission, err);
+        let now = Instant::now();
+        self.stopped = true;
+        let slots: Vec<usize> = self.reqs.iter().map(|(i, _)| i).collect();
+        for rslot in slots {
+            self.abort(rslot, e.clone(), now);
+        }
+        self.deliver(on_outcome);
+        e
+    }
+
+    /// Ends a request wherever it is: frees what its stage holds, and
+    /// builds its outcome. Every path to an outcome passes here once.
+    pub(super) fn finish(&mut self, rslot: usize, result: Result<Response, Error>, now: Instant) {
+        let req = self.reqs.remove(rslot);
+        self.timers.cancel(req.timer);
+        match req.stage {
+            Stage::Active => self.admission.release(req.host, now),
+            Stage::Parked => {
+                self.admission
+                    .remove_parked(req.host, &req.token(rslot), now);
+            }
+            Stage::Backoff(timer) => {
+                self.timers.cancel(timer);
+            }
+        }
+        let started = req.started_at.unwrap_or(now);
+        let timings = Timings {
+            queued: started.saturating_duration_since(req.pulled_at),
+            dns: if req.reused { None } else { req.dns_time },
+            connect: if req.reused { None } else { req.connect_time },
+            ttfb: req.ttfb,
+            total: now.saturating_duration_since(started),
+        };
+        let url = match req.original {
+            Some(original) => original,
+            None => req.url.into_string(),
+        };
+        self.ready.push(Outcome {
+            id: req.id,
+            url,
+            attempts: req.attempts,
+            retries: req.retries,
+            redirects: req.redirects,
+            reused: req.reused,
+            timings,
+            result,
+        });
+    }
+
+    fn cancel_parked(&mut self, now: Instant) {
+        // Parked requests, and those waiting for a retry, never start again.
+        // (`finish` of a drained request finds nothing left to remove.)
+        for token in self.admission.drain_parked() {
+            let e = Error::new(Phase::Admission, ErrorKind::Cancelled, "crawl stopped");
+            self.finish(token.slot, Err(e), now);
+        }
+        let waiting: Vec<usize> = self
+            .reqs
+            .iter()
+            .filter(|(_, r)| matches!(r.stage, Stage::Backoff(_)))
+            .map(|(i, _)| i)
+            .collect();
+        for slot in waiting {
+            let e = Error::new(
+                Phase::Admission,
+                ErrorKind::Cancelled,
+                "crawl stopped before a retry",
+            );
+            self.finish(slot, Err(e), now);
+        }
+    }
+
+    /// Hands finished outcomes to the callback, timing it.
+    pub(super) fn deliver<F: FnMut(&Outcome)>(&mut self, on_outcome: &mut F) {
+        let mut i = 0;
+        while i < self.ready.len() {
+            let mut outcome = std::mem::replace(&mut self.ready[i], placeholder());
+            i += 1;
+            self.summary.record(&outcome);
+            let t0 = Instant::now();
+            on_outcome(&outcome);
+            let took = t0.elapsed();
+            if self
+                .stats
+                .record_callback(&outcome.url, took, self.config.stall_threshold)
+            {
+                log::warn!(
+                    "the callback for {} held the loop for {:?}",
+                    outcome.url,
+                    took
+                );
+            }
+            if let Ok(resp) = &mut outcome.result {
+                if self.spare_responses.len() < self.config.concurrency {
+                    self.spare_responses.push(std::mem::take(resp));
+                }
+            }
+            // A stop from inside the callback takes effect at once: the
+            // cancelled outcomes join the list being delivered.
+            self.check_stop(Instant::now());
+        }
+        self.ready.clear();
+    }
+}
+
+fn placeholder() -> Outcome {
+    Outcome {
+        id: 0,
+        url: String::new(),
+        attempts: 0,
+        retries: Vec::new(),
+        redirects: Vec::new(),
+        reused: false,
+        timings: Timings::default(),
+        result: Err(Error::new(Phase::Admission, ErrorKind::Cancelled, "")),
+    }
+}
