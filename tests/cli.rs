@@ -98,9 +98,19 @@ fn bad_arguments_exit_with_usage() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not a number"));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(stderr.contains("not a number"));
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "one line naming the problem, not the whole usage: {stderr}"
+    );
+    assert!(stderr.contains("--concurrency") && stderr.contains("see oneloop --help"));
     let out = oneloop().args(["fly"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+    let out = oneloop().args(["crawl", "--help"]).output().unwrap();
+    assert!(out.status.success(), "--help is a request, not an error");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("POLITENESS"));
     let out = oneloop().args(["--help"]).output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("oneloop crawl"));

@@ -1,0 +1,494 @@
+//! Command-line arguments, in the style of lexopt and pico-args but with no
+//! dependency: every flag is defined once, in [`FLAGS`] (its name, its value,
+//! its section of the help, its help line and what it sets), and both the
+//! parser and the help text are made from that table.
+
+use oneloop::{Config, Method};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Parsed {
+    /// `--help` (or `help`): print the usage, exit 0.
+    Help,
+    /// Run a command with these options.
+    Run(Box<Options>),
+}
+
+/// The two commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Crawl URLs from a file or stdin.
+    Crawl,
+    /// Crawl an embedded loopback server.
+    Demo,
+}
+
+/// Everything the flags set.
+#[derive(Debug)]
+pub struct Options {
+    pub command: Command,
+    pub config: Config,
+    /// `crawl`: the input file (`None` or `-`: stdin).
+    pub input: Option<String>,
+    pub urls: u64,
+    pub hosts: usize,
+    pub page_size: usize,
+    pub jsonl: bool,
+    pub progress: bool,
+    pub tls: bool,
+    pub names: u64,
+}
+
+impl Options {
+    fn new(command: Command) -> Options {
+        let demo = command == Command::Demo;
+        Options {
+            command,
+            // The demo crawls its own loopback server: pacing would only
+            // measure the pacer.
+            config: if demo {
+                Config::local()
+            } else {
+                Config::default()
+            },
+            input: None,
+            urls: 100_000,
+            hosts: 10,
+            page_size: 1024,
+            jsonl: !demo,
+            progress: true,
+            tls: false,
+            names: 100,
+        }
+    }
+}
+
+/// Where a flag shows up in the help (and, for `Demo`, where it is allowed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Section {
+    Demo,
+    Limits,
+    Timeouts,
+    Request,
+    Politeness,
+    Dns,
+    Tls,
+    Output,
+}
+
+const SECTIONS: [(Section, &str); 8] = [
+    (Section::Demo, "DEMO OPTIONS (demo only)"),
+    (Section::Limits, "LIMITS"),
+    (
+        Section::Timeouts,
+        "TIMEOUTS (DUR: 250ms, 1.5s, 2m, or plain seconds)",
+    ),
+    (Section::Request, "REQUESTS"),
+    (
+        Section::Politeness,
+        "POLITENESS (crawl defaults are safe for real sites; demo turns pacing off)",
+    ),
+    (Section::Dns, "DNS"),
+    (Section::Tls, "TLS"),
+    (Section::Output, "OUTPUT"),
+];
+
+type Apply = fn(&mut Options, &str) -> Result<(), String>;
+
+/// One flag: defined once, used by the parser and the help.
+struct Flag {
+    name: &'static str,
+    /// The value's placeholder, if the flag takes one.
+    value: Option<&'static str>,
+    section: Section,
+    help: &'static str,
+    apply: Apply,
+}
+
+const fn flag(
+    name: &'static str,
+    value: Option<&'static str>,
+    section: Section,
+    help: &'static str,
+    apply: Apply,
+) -> Flag {
+    Flag {
+        name,
+        value,
+        section,
+        help,
+        apply,
+    }
+}
+
+const N: Option<&str> = Some("N");
+const DUR: Option<&str> = Some("DUR");
+const NONE: Option<&str> = None;
+
+use Section::*;
+
+/// Every flag of both commands.
+#[rustfmt::skip]
+const FLAGS: &[Flag] = &[
+    flag("--urls", N, Demo, "URLs to crawl (default 100000)", |o, v| { o.urls = num(v, 0, u64::MAX)?; Ok(()) }),
+    flag("--hosts", N, Demo, "virtual hosts (loopback ports) (default 10, at most 1000)", |o, v| { o.hosts = num(v, 1, 1000)? as usize; Ok(()) }),
+    flag("--page-size", Some("BYTES"), Demo, "size of each page (default 1024)", |o, v| { o.page_size = num(v, 0, 1 << 30)? as usize; Ok(()) }),
+    flag("--tls", NONE, Demo, "serve HTTPS (certificate from a private CA made at start)", |o, _| { o.tls = true; Ok(()) }),
+    flag("--names", N, Demo, "host names h0.demo.test.. resolved through an embedded loopback nameserver (default 100; 0 = use 127.0.0.1)", |o, v| { o.names = num(v, 0, 100_000)?; Ok(()) }),
+
+    flag("--concurrency", N, Limits, "requests in flight, all hosts (default 100)", |o, v| { o.config.concurrency = num(v, 1, 1_000_000)? as usize; Ok(()) }),
+    flag("--per-host", N, Limits, "requests in flight per origin (default 6)", |o, v| { o.config.per_host = num(v, 1, 1_000_000)? as usize; Ok(()) }),
+    flag("--max-connections", N, Limits, "open connections, all origins (default 100)", |o, v| { o.config.connections.max_total = num(v, 1, 1_000_000)? as usize; Ok(()) }),
+    flag("--max-connections-per-host", N, Limits, "open connections per origin (default 6)", |o, v| { o.config.connections.max_per_host = num(v, 1, 1_000_000)? as usize; Ok(()) }),
+    flag("--max-requests-per-connection", N, Limits, "close a connection after N requests (default 0: unlimited)", |o, v| { o.config.connections.max_requests = num(v, 0, u32::MAX as u64)? as u32; Ok(()) }),
+    flag("--max-parked", N, Limits, "URLs read ahead of being started (default 1024)", |o, v| { o.config.max_parked = num(v, 1, 1_000_000)? as usize; Ok(()) }),
+    flag("--max-head-bytes", N, Limits, "response head limit (default 65536)", |o, v| { o.config.limits.max_head_bytes = num(v, 64, 1 << 30)? as usize; Ok(()) }),
+    flag("--max-headers", N, Limits, "response header count limit (default 100, at most 256)", |o, v| { o.config.limits.max_headers = num(v, 1, 256)? as usize; Ok(()) }),
+    flag("--max-body-bytes", N, Limits, "response body limit (default 10485760)", |o, v| { o.config.limits.max_body_bytes = num(v, 0, u64::MAX)?; Ok(()) }),
+
+    flag("--connect-timeout", DUR, Timeouts, "per connect attempt (default 10s)", |o, v| { o.config.timeouts.connect = positive(v)?; Ok(()) }),
+    flag("--tls-handshake-timeout", DUR, Timeouts, "(default 10s)", |o, v| { o.config.timeouts.tls_handshake = positive(v)?; Ok(()) }),
+    flag("--head-timeout", DUR, Timeouts, "from sending to the end of the response head (default 30s)", |o, v| { o.config.timeouts.head = positive(v)?; Ok(()) }),
+    flag("--body-idle-timeout", DUR, Timeouts, "longest silence inside a body (default 30s)", |o, v| { o.config.timeouts.body_idle = positive(v)?; Ok(()) }),
+    flag("--total-timeout", DUR, Timeouts, "per input URL, queueing, retries and redirects included (default 120s)", |o, v| { o.config.timeouts.total = positive(v)?; Ok(()) }),
+    flag("--idle-timeout", DUR, Timeouts, "close pooled connections idle this long (default 90s)", |o, v| { o.config.connections.idle_timeout = positive(v)?; Ok(()) }),
+
+    flag("--method", Some("GET|HEAD|POST"), Request, "(default GET)", |o, v| { o.config.request.method = method(v)?; Ok(()) }),
+    flag("--header", Some("'Name: value'"), Request, "extra request header (repeatable)", |o, v| { o.config.request.headers.push(header(v)?); Ok(()) }),
+    flag("--user-agent", Some("STRING"), Request, "the User-Agent header", |o, v| { o.config.request.user_agent = v.to_string(); Ok(()) }),
+    flag("--data", Some("STRING"), Request, "request body (use with --method POST)", |o, v| { o.config.request.body = v.as_bytes().to_vec(); Ok(()) }),
+    flag("--no-body", NONE, Request, "count body bytes, do not keep them", |o, _| { o.config.request.keep_body = false; Ok(()) }),
+
+    flag("--delay", DUR, Politeness, "minimum time between request starts per host (default 0)", |o, v| { o.config.pacing.delay = dur(v)?; Ok(()) }),
+    flag("--jitter", DUR, Politeness, "random extra delay, 0..DUR, per start (default 0)", |o, v| { o.config.pacing.jitter = dur(v)?; Ok(()) }),
+    flag("--rate", Some("R"), Politeness, "requests per second per host, token bucket (default 10)", |o, v| { o.config.pacing.rate = Some(rate(v)?); Ok(()) }),
+    flag("--burst", N, Politeness, "token bucket size (default 2)", |o, v| { o.config.pacing.burst = num(v, 1, 1_000_000)? as u32; Ok(()) }),
+    flag("--no-rate", NONE, Politeness, "no per-host rate limit", |o, _| { o.config.pacing.rate = None; Ok(()) }),
+    flag("--no-pacing", NONE, Politeness, "no delay, no jitter, no rate (for loopback servers)", |o, _| {
+        let p = &mut o.config.pacing;
+        p.delay = Duration::ZERO;
+        p.jitter = Duration::ZERO;
+        p.rate = None;
+        Ok(())
+    }),
+    flag("--no-adaptive", NONE, Politeness, "do not halve a host's concurrency on 429", |o, _| { o.config.pacing.adaptive = false; Ok(()) }),
+    flag("--grow-after", N, Politeness, "successes that raise a lowered per-host limit by one (default 20)", |o, v| { o.config.pacing.grow_after = num(v, 1, 1_000_000)? as u32; Ok(()) }),
+    flag("--max-pause", DUR, Politeness, "cap on Retry-After pauses (default 300s)", |o, v| { o.config.pacing.max_pause = dur(v)?; Ok(()) }),
+    flag("--retries", N, Politeness, "retries of retryable failures, GET/HEAD only (default 2)", |o, v| { o.config.retry.max_retries = num(v, 0, 100)? as u32; Ok(()) }),
+    flag("--retry-backoff", DUR, Politeness, "first backoff, doubled each retry (default 250ms)", |o, v| { o.config.retry.backoff = dur(v)?; Ok(()) }),
+    flag("--retry-backoff-max", DUR, Politeness, "longest backoff (default 30s)", |o, v| { o.config.retry.backoff_max = dur(v)?; Ok(()) }),
+    flag("--max-redirects", N, Politeness, "(default 10)", |o, v| { o.config.redirects.max = num(v, 0, 1000)? as u32; Ok(()) }),
+    flag("--no-redirects", NONE, Politeness, "return 3xx responses as they are", |o, _| { o.config.redirects.follow = false; Ok(()) }),
+
+    flag("--resolve", Some("HOST=IP"), Dns, "use IP for HOST (repeatable)", |o, v| { o.config.resolve.push(resolve(v)?); Ok(()) }),
+    flag("--nameserver", Some("IP[:PORT]"), Dns, "DNS server to use (repeatable; default: /etc/resolv.conf)", |o, v| { o.config.dns.nameservers.push(nameserver(v)?); Ok(()) }),
+    flag("--dns-timeout", DUR, Dns, "per try (default 2s, or resolv.conf's timeout:)", |o, v| { o.config.dns.timeout = positive(v)?; Ok(()) }),
+    flag("--dns-attempts", N, Dns, "rounds over all nameservers (default 2)", |o, v| { o.config.dns.attempts = num(v, 1, 10)? as u32; Ok(()) }),
+    flag("--dns-min-ttl", DUR, Dns, "cache answers at least this long (default 5s)", |o, v| { o.config.dns.min_ttl = dur(v)?; Ok(()) }),
+    flag("--dns-max-ttl", DUR, Dns, "and at most this long (default 1h)", |o, v| { o.config.dns.max_ttl = dur(v)?; Ok(()) }),
+    flag("--dns-negative-ttl", DUR, Dns, "cache NXDOMAIN without an SOA this long (default 60s)", |o, v| { o.config.dns.negative_ttl = dur(v)?; Ok(()) }),
+    flag("--dns-cache-size", N, Dns, "cache entries kept (default 10000)", |o, v| { o.config.dns.cache_size = num(v, 1, 10_000_000)? as usize; Ok(()) }),
+    flag("--no-ipv6", NONE, Dns, "ask for A records only (no AAAA)", |o, _| { o.config.dns.ipv6 = false; Ok(()) }),
+
+    flag("--ca-file", Some("PEM"), Tls, "also trust the root certificates in this PEM file", |o, v| { o.config.tls.ca_file = Some(v.into()); Ok(()) }),
+    flag("--no-webpki-roots", NONE, Tls, "trust only --ca-file roots", |o, _| { o.config.tls.webpki_roots = false; Ok(()) }),
+    flag("--insecure", NONE, Tls, "DANGER: accept any TLS certificate (prints a warning)", |o, _| { o.config.tls.danger_accept_invalid_certs = true; Ok(()) }),
+    flag("--tls-session-cache", N, Tls, "TLS sessions kept for resumption, 0 = off (default 1024)", |o, v| { o.config.tls.session_cache = num(v, 0, 1_000_000)? as usize; Ok(()) }),
+
+    flag("--jsonl", NONE, Output, "demo: also print one JSON line per outcome on stdout", |o, _| { o.jsonl = true; Ok(()) }),
+    flag("--no-jsonl", NONE, Output, "crawl: print only the summary (benchmarks)", |o, _| { o.jsonl = false; Ok(()) }),
+    flag("--no-progress", NONE, Output, "never print the progress line", |o, _| { o.progress = false; Ok(()) }),
+    flag("--stall-threshold-ms", N, Output, "report callbacks longer than this (default 20)", |o, v| { o.config.stall_threshold = Duration::from_millis(num(v, 0, 1 << 40)?); Ok(()) }),
+    flag("--trace", NONE, Output, "log connection state transitions (with a log backend)", |o, _| { o.config.trace = true; Ok(()) }),
+    flag("--help", NONE, Output, "this text", |_, _| Ok(())),
+];
+
+/// Parses everything after the program name.
+pub fn parse(args: &[String]) -> Result<Parsed, String> {
+    let Some(command) = args.first() else {
+        return Err("no command given".into());
+    };
+    let command = match command.as_str() {
+        "crawl" => Command::Crawl,
+        "demo" => Command::Demo,
+        "-h" | "--help" | "help" => return Ok(Parsed::Help),
+        other => return Err(format!("unknown command: {other}")),
+    };
+    let mut o = Options::new(command);
+    let mut rest = args[1..].iter();
+    while let Some(arg) = rest.next() {
+        if arg == "-h" || arg == "--help" {
+            return Ok(Parsed::Help);
+        }
+        if !arg.starts_with('-') || arg == "-" {
+            if command == Command::Crawl && o.input.is_none() {
+                o.input = Some(arg.clone());
+                continue;
+            }
+            return Err(format!("unexpected argument: {arg}"));
+        }
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (arg.as_str(), None),
+        };
+        let Some(f) = FLAGS.iter().find(|f| f.name == name) else {
+            return Err(format!("unknown option: {name}"));
+        };
+        if f.section == Section::Demo && command != Command::Demo {
+            return Err(format!("{name} is a demo option"));
+        }
+        let value = match (f.value, inline) {
+            (None, None) => "",
+            (None, Some(_)) => return Err(format!("{name} takes no value")),
+            (Some(_), Some(v)) => v,
+            (Some(placeholder), None) => rest
+                .next()
+                .ok_or_else(|| format!("{name} needs a value ({placeholder})"))?,
+        };
+        (f.apply)(&mut o, value).map_err(|e| format!("{name}: {e}"))?;
+    }
+    Ok(Parsed::Run(Box::new(o)))
+}
+
+/// The help text, made from [`FLAGS`].
+pub fn usage() -> String {
+    let mut s = String::from(
+        "oneloop: fetch very many HTTP pages from one thread
+
+USAGE:
+    oneloop crawl [FILE|-] [OPTIONS]   URLs from FILE (one per line; default: stdin),
+                                       JSON Lines on stdout, summary on stderr
+    oneloop demo [OPTIONS]             crawl an embedded loopback server, print the summary
+",
+    );
+    for (section, title) in SECTIONS {
+        s.push_str(&format!("\n{title}:\n"));
+        for f in FLAGS.iter().filter(|f| f.section == section) {
+            let left = match f.value {
+                Some(v) => format!("{} {v}", f.name),
+                None => f.name.to_string(),
+            };
+            if left.len() <= 30 {
+                s.push_str(&format!("    {left:<30} {}\n", f.help));
+            } else {
+                s.push_str(&format!("    {left}\n    {:<30} {}\n", "", f.help));
+            }
+        }
+    }
+    s
+}
+
+fn num(v: &str, min: u64, max: u64) -> Result<u64, String> {
+    match v.trim().parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        Ok(_) => Err(format!("{v} is out of range ({min} to {max})")),
+        Err(_) => Err(format!("not a number: {v}")),
+    }
+}
+
+/// `250ms`, `1.5s`, `2m`, `1h`, or plain seconds; at most about 31 years.
+pub fn duration(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    let (num, scale) = if let Some(n) = v.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = v.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = v.strip_suffix('m') {
+        (n, 60.0)
+    } else if let Some(n) = v.strip_suffix('h') {
+        (n, 3600.0)
+    } else {
+        (v, 1.0)
+    };
+    let x: f64 = num.trim().parse().ok()?;
+    let secs = x * scale;
+    (secs >= 0.0 && secs.is_finite() && secs < 1e9).then(|| Duration::from_secs_f64(secs))
+}
+
+fn dur(v: &str) -> Result<Duration, String> {
+    duration(v).ok_or_else(|| format!("not a duration: {v} (250ms, 1.5s, 2m, 1h or seconds)"))
+}
+
+fn positive(v: &str) -> Result<Duration, String> {
+    match duration(v) {
+        Some(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!("not a positive duration: {v}")),
+    }
+}
+
+fn rate(v: &str) -> Result<f64, String> {
+    match v.trim().parse::<f64>() {
+        Ok(r) if (0.001..=1e6).contains(&r) => Ok(r),
+        _ => Err(format!(
+            "not a rate between 0.001 and 1000000 per second: {v}"
+        )),
+    }
+}
+
+fn method(v: &str) -> Result<Method, String> {
+    match v.to_ascii_uppercase().as_str() {
+        "GET" => Ok(Method::Get),
+        "HEAD" => Ok(Method::Head),
+        "POST" => Ok(Method::Post),
+        _ => Err(format!("GET, HEAD or POST, not {v}")),
+    }
+}
+
+fn header(v: &str) -> Result<(String, String), String> {
+    let (n, value) = v
+        .split_once(':')
+        .ok_or_else(|| format!("expected 'Name: value', got {v}"))?;
+    Ok((n.trim().to_string(), value.trim().to_string()))
+}
+
+fn resolve(v: &str) -> Result<(String, IpAddr), String> {
+    let (host, ip) = v
+        .rsplit_once('=')
+        .ok_or_else(|| format!("expected HOST=IP, got {v}"))?;
+    let ip = ip
+        .trim_matches(|ch| ch == '[' || ch == ']')
+        .parse()
+        .map_err(|_| format!("not an IP address: {ip}"))?;
+    Ok((host.to_string(), ip))
+}
+
+fn nameserver(v: &str) -> Result<SocketAddr, String> {
+    v.parse::<SocketAddr>()
+        .or_else(|_| v.parse::<IpAddr>().map(|ip| (ip, 53).into()))
+        .map_err(|_| format!("expected IP[:PORT], got {v}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn run(a: &[&str]) -> Options {
+        match parse(&args(a)) {
+            Ok(Parsed::Run(o)) => *o,
+            other => panic!("{a:?}: {other:?}"),
+        }
+    }
+
+    fn err(a: &[&str]) -> String {
+        match parse(&args(a)) {
+            Err(e) => e,
+            other => panic!("{a:?} should fail: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn durations() {
+        let ms = Duration::from_millis;
+        #[rustfmt::skip]
+        let cases: &[(&str, Option<Duration>)] = &[
+            ("250ms", Some(ms(250))), ("1.5s", Some(ms(1500))), ("2m", Some(ms(120_000))),
+            ("1h", Some(ms(3_600_000))), ("3", Some(ms(3000))), (" 0.25 ", Some(ms(250))),
+            ("0", Some(Duration::ZERO)), ("-1s", None), ("abc", None), ("", None),
+            ("1e300", None), ("NaN", None), ("inf", None), ("5 parsecs", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(duration(text), *want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn values_inline_or_next_and_positional_input() {
+        let o = run(&[
+            "crawl",
+            "urls.txt",
+            "--concurrency=7",
+            "--per-host",
+            "3",
+            "--no-pacing",
+            "--delay",
+            "50ms",
+        ]);
+        assert_eq!(o.input.as_deref(), Some("urls.txt"));
+        assert_eq!((o.config.concurrency, o.config.per_host), (7, 3));
+        assert_eq!(o.config.pacing.rate, None);
+        assert_eq!(o.config.pacing.delay, Duration::from_millis(50));
+        assert!(o.jsonl, "crawl writes JSON Lines by default");
+        let o = run(&["demo", "--urls", "10", "--tls", "--retry-backoff-max", "2s"]);
+        assert_eq!((o.urls, o.tls, o.jsonl), (10, true, false));
+        assert_eq!(o.config.retry.backoff_max, Duration::from_secs(2));
+        assert_eq!(o.config.pacing.rate, None, "the demo is not paced");
+        assert_eq!(run(&["crawl", "-"]).input.as_deref(), Some("-"));
+    }
+
+    #[test]
+    fn help_is_a_value_not_an_error() {
+        for a in [
+            &["--help"][..],
+            &["help"],
+            &["crawl", "--help"],
+            &["demo", "-h", "--bogus"],
+        ] {
+            assert!(matches!(parse(&args(a)), Ok(Parsed::Help)), "{a:?}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_flag() {
+        #[rustfmt::skip]
+        let cases: &[(&[&str], &str)] = &[
+            (&[], "no command given"),
+            (&["fetch"], "unknown command: fetch"),
+            (&["crawl", "--bogus"], "unknown option: --bogus"),
+            (&["crawl", "--concurrency"], "--concurrency needs a value (N)"),
+            (&["crawl", "--concurrency", "x"], "--concurrency: not a number: x"),
+            (&["crawl", "--concurrency", "0"], "--concurrency: 0 is out of range (1 to 1000000)"),
+            (&["crawl", "--concurrency", "18446744073709551615"], "--concurrency: 18446744073709551615 is out of range"),
+            (&["crawl", "--rate", "1e-300"], "--rate: not a rate"),
+            (&["crawl", "--tls-session-cache", "18446744073709551615"], "--tls-session-cache: 18446744073709551615 is out of range"),
+            (&["crawl", "--no-body=yes"], "--no-body takes no value"),
+            (&["crawl", "--urls", "5"], "--urls is a demo option"),
+            (&["crawl", "a.txt", "b.txt"], "unexpected argument: b.txt"),
+            (&["crawl", "--head-timeout", "0"], "--head-timeout: not a positive duration: 0"),
+            (&["crawl", "--method", "PUT"], "--method: GET, HEAD or POST, not PUT"),
+            (&["crawl", "--resolve", "a.test"], "--resolve: expected HOST=IP"),
+            (&["crawl", "--nameserver", "dns.google"], "--nameserver: expected IP[:PORT]"),
+        ];
+        for (a, want) in cases {
+            let mut full = vec![];
+            full.extend_from_slice(a);
+            let e = err(&full);
+            assert!(e.starts_with(want), "{a:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn no_flag_swallows_the_next_argument_by_accident() {
+        // A value-less flag followed by a positional: the positional stays one.
+        let o = run(&["crawl", "--no-body", "urls.txt"]);
+        assert_eq!(o.input.as_deref(), Some("urls.txt"));
+        assert!(!o.config.request.keep_body);
+    }
+
+    #[test]
+    fn the_help_lists_every_flag_once_under_its_section() {
+        let u = usage();
+        for f in FLAGS {
+            assert_eq!(
+                u.matches(&format!("    {} ", f.name)).count()
+                    + u.matches(&format!("    {}\n", f.name)).count(),
+                1,
+                "{}",
+                f.name
+            );
+        }
+        let output = u.find("OUTPUT:").unwrap();
+        assert!(u.find("    --trace").unwrap() > output);
+        assert!(u.find("    --no-progress").unwrap() > output);
+        let names: Vec<&str> = FLAGS.iter().map(|f| f.name).collect();
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "a flag defined twice");
+    }
+}

@@ -1,0 +1,158 @@
+//! One outcome as one JSON object, written by hand (no dependency).
+
+use oneloop::Outcome;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// Appends `s` as a JSON string literal.
+pub fn json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn ms(out: &mut String, d: Option<Duration>) {
+    match d {
+        Some(d) => {
+            let _ = write!(out, "{:.3}", d.as_secs_f64() * 1e3);
+        }
+        None => out.push_str("null"),
+    }
+}
+
+/// One outcome as one JSON object (no trailing newline).
+pub fn outcome_json(out: &mut String, o: &Outcome) {
+    let _ = write!(out, "{{\"id\":{},\"url\":", o.id);
+    json_str(out, &o.url);
+    match &o.result {
+        Ok(r) => {
+            let _ = write!(out, ",\"status\":{},\"bytes\":{}", r.status, r.body_len);
+        }
+        Err(e) => {
+            out.push_str(",\"error\":{\"phase\":");
+            json_str(out, e.phase.as_str());
+            out.push_str(",\"kind\":");
+            json_str(out, e.kind.as_str());
+            out.push_str(",\"detail\":");
+            json_str(out, &e.detail);
+            out.push('}');
+        }
+    }
+    if !o.redirects.is_empty() {
+        out.push_str(",\"final_url\":");
+        json_str(out, o.final_url());
+        let _ = write!(out, ",\"redirects\":{}", o.redirects.len());
+    }
+    if !o.retries.is_empty() {
+        out.push_str(",\"retried\":[");
+        for (i, cause) in o.retries.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json_str(out, &cause.to_string());
+        }
+        out.push(']');
+    }
+    let t = &o.timings;
+    let _ = write!(
+        out,
+        ",\"attempts\":{},\"reused\":{},\"ms\":{{\"queued\":",
+        o.attempts, o.reused
+    );
+    ms(out, Some(t.queued));
+    out.push_str(",\"connect\":");
+    ms(out, t.connect);
+    out.push_str(",\"ttfb\":");
+    ms(out, t.ttfb);
+    out.push_str(",\"total\":");
+    ms(out, Some(t.total));
+    out.push_str("}}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oneloop::{Error, ErrorKind, Phase, Response, RetryCause, Timings};
+
+    #[test]
+    fn strings_are_escaped() {
+        #[rustfmt::skip]
+        let cases = [
+            ("plain", r#""plain""#),
+            ("a\"b", r#""a\"b""#),
+            ("back\\slash", r#""back\\slash""#),
+            ("line\nbreak\r\ttab", r#""line\nbreak\r\ttab""#),
+            ("\u{1}\u{1f}\u{7f}", r#""\u0001\u001f\u007f""#),
+            ("héllo ✓", "\"héllo ✓\""),
+        ];
+        for (input, want) in cases {
+            let mut out = String::new();
+            json_str(&mut out, input);
+            assert_eq!(out, want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn outcomes_have_one_shape() {
+        let ok = Outcome {
+            id: 3,
+            url: "http://a/\"x\"".into(),
+            attempts: 2,
+            retries: vec![RetryCause::Status(503)],
+            redirects: vec![],
+            reused: true,
+            timings: Timings {
+                queued: Duration::from_micros(4),
+                dns: None,
+                connect: None,
+                ttfb: Some(Duration::from_micros(211)),
+                total: Duration::from_micros(240),
+            },
+            result: Ok(Response {
+                status: 200,
+                body_len: 1024,
+                ..Response::default()
+            }),
+        };
+        let mut out = String::new();
+        outcome_json(&mut out, &ok);
+        assert_eq!(
+            out,
+            r#"{"id":3,"url":"http://a/\"x\"","status":200,"bytes":1024,"retried":["status 503"],"attempts":2,"reused":true,"ms":{"queued":0.004,"connect":null,"ttfb":0.211,"total":0.240}}"#
+        );
+        let failed = Outcome {
+            result: Err(Error::new(
+                Phase::Connect,
+                ErrorKind::Refused,
+                "Connection refused",
+            )),
+            retries: vec![],
+            redirects: vec!["http://b/".into()],
+            ..ok
+        };
+        let mut out = String::new();
+        outcome_json(&mut out, &failed);
+        assert!(
+            out.contains(
+                r#""error":{"phase":"connect","kind":"refused","detail":"Connection refused"}"#
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#""final_url":"http://b/","redirects":1"#),
+            "{out}"
+        );
+    }
+}

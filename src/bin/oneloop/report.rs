@@ -1,0 +1,83 @@
+//! The callback both commands share: JSON Lines on stdout, a progress line
+//! on stderr when it is a terminal.
+
+use crate::jsonl::outcome_json;
+use oneloop::{Handle, Outcome};
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+/// Writes outcomes as they come.
+pub struct Reporter {
+    out: Option<BufWriter<io::Stdout>>,
+    line: String,
+    progress: bool,
+    started: Instant,
+    last_progress: Instant,
+    done: u64,
+    errors: u64,
+    /// stdout was closed by the reader (`| head`): the crawl should stop.
+    pub broken_pipe: bool,
+    pub handle: Option<Handle>,
+}
+
+impl Reporter {
+    pub fn new(jsonl: bool, progress: bool) -> Reporter {
+        let now = Instant::now();
+        Reporter {
+            out: jsonl.then(|| BufWriter::with_capacity(64 * 1024, io::stdout())),
+            line: String::new(),
+            progress: progress && io::stderr().is_terminal(),
+            started: now,
+            last_progress: now,
+            done: 0,
+            errors: 0,
+            broken_pipe: false,
+            handle: None,
+        }
+    }
+
+    pub fn on_outcome(&mut self, o: &Outcome) {
+        self.done += 1;
+        self.errors += o.result.is_err() as u64;
+        if let Some(out) = &mut self.out {
+            self.line.clear();
+            outcome_json(&mut self.line, o);
+            self.line.push('\n');
+            if out.write_all(self.line.as_bytes()).is_err() {
+                self.broken_pipe = true;
+            }
+        }
+        if self.progress && self.done % 256 == 0 {
+            let now = Instant::now();
+            if now - self.last_progress >= Duration::from_millis(200) {
+                self.last_progress = now;
+                let secs = (now - self.started).as_secs_f64();
+                let in_flight = self.handle.as_ref().map_or(0, |h| h.in_flight());
+                eprint!(
+                    "\r{} done, {} errors, {:.0}/s, {} in flight   ",
+                    self.done,
+                    self.errors,
+                    self.done as f64 / secs.max(1e-9),
+                    in_flight
+                );
+            }
+        }
+    }
+
+    pub fn finish(&mut self) {
+        if let Some(out) = &mut self.out {
+            let _ = out.flush();
+        }
+        if self.progress {
+            eprint!("\r\x1b[K");
+        }
+    }
+}
+
+/// CPU time of the calling thread (Linux: `/proc/thread-self/schedstat`, in
+/// nanoseconds), to separate the crawler's cost from the embedded server's.
+pub fn thread_cpu() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = text.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
