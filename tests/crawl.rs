@@ -391,6 +391,33 @@ fn slow_callbacks_are_reported_as_stalls() {
 }
 
 #[test]
+fn poll_protocol_and_callbacks_add_up_to_the_wall_time() {
+    // A slow server (the loop blocks in poll) and a slow callback: before the
+    // fix, protocol time also counted the time blocked in poll.
+    let slow = slow_echo_server(Duration::from_millis(20));
+    let mut crawler = Crawler::new(Config {
+        concurrency: 2,
+        ..Config::local()
+    })
+    .unwrap();
+    let urls: Vec<String> = (0..20).map(|i| format!("http://{slow}/{i}")).collect();
+    let summary = crawler
+        .run(urls, |_| std::thread::sleep(Duration::from_millis(3)))
+        .unwrap();
+    let l = &summary.loop_stats;
+    let parts = l.time_in_poll + l.time_in_protocol + l.time_in_callbacks;
+    let wall = summary.elapsed;
+    assert!(parts <= wall, "{parts:?} counted in a {wall:?} run: {l}");
+    assert!(
+        parts >= wall.mul_f64(0.95),
+        "{parts:?} of a {wall:?} run accounted for: {l}"
+    );
+    assert!(l.time_in_poll >= Duration::from_millis(100), "{l}");
+    assert!(l.time_in_callbacks >= Duration::from_millis(60), "{l}");
+    assert!(l.time_in_protocol < wall / 2, "{l}");
+}
+
+#[test]
 fn connect_timeout_names_the_connect_phase() {
     // A listener with a backlog of one that never accepts: once its queue is
     // full, the kernel drops further SYNs and a connect hangs.

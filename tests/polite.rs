@@ -247,18 +247,13 @@ fn retries_back_off_and_only_where_it_is_safe() {
         let mut c = c2.lock().unwrap();
         let n = c.entry(s.path.clone()).or_insert(0);
         *n += 1;
-        if s.path == "/missing" {
-            ("HTTP/1.1 404 Not Found".into(), String::new())
-        } else if *n <= 2 {
+        if *n <= 2 {
             ("HTTP/1.1 503 Service Unavailable".into(), String::new())
         } else {
             ok(format!("{} {}", s.method, s.path))
         }
     });
-    let urls = vec![
-        format!("http://{flaky}/x"),
-        format!("http://{flaky}/missing"),
-    ];
+    let urls = vec![format!("http://{flaky}/x")];
     let results = run(config(), urls);
     let x = &results[&0];
     assert_eq!(x.result.as_ref().unwrap().status, 200);
@@ -267,24 +262,9 @@ fn retries_back_off_and_only_where_it_is_safe() {
         x.retries,
         vec![RetryCause::Status(503), RetryCause::Status(503)]
     );
-    let missing = &results[&1];
-    assert_eq!(missing.result.as_ref().unwrap().status, 404);
-    assert_eq!(missing.attempts, 1, "a 404 is not retried");
-
-    // POST is never retried: the 503 is the result.
-    let post = Config {
-        request: oneloop::RequestTemplate {
-            method: Method::Post,
-            body: b"payload".to_vec(),
-            ..config().request
-        },
-        ..config()
-    };
-    let results = run(post, vec![format!("http://{flaky}/post-once")]);
-    let p = &results[&0];
-    assert_eq!(p.result.as_ref().unwrap().status, 503);
-    assert_eq!(p.attempts, 1);
-    assert!(p.retries.is_empty());
+    // Which statuses, errors and methods are retried (404 never, POST
+    // never, ...) is table-tested in the policy core (src/policy/tests.rs);
+    // here: that the driver acts on it, with real attempts and backoffs.
 
     // Retries exhausted: the last attempt's response is the result.
     let results = run(
@@ -330,28 +310,18 @@ fn redirects_are_followed_safely() {
             "/post307" => redirect("307 Temporary Redirect", "/dir/final".into()),
             "/loop1" => redirect("302 Found", "/loop2".into()),
             "/loop2" => redirect("302 Found", "/loop1".into()),
-            "/ftp" => redirect("302 Found", "ftp://example.test/file".into()),
-            p if p.starts_with("/chain/") => {
-                let n: u32 = p[7..].parse().unwrap();
-                redirect("302 Found", format!("/chain/{}", n + 1))
-            }
             _ => ok(format!("{} {}", s.method, s.path)),
         }
     });
-    let urls = ["/dir/rel", "/abs", "/cross", "/loop1", "/chain/0", "/ftp"]
+    // Where each redirect goes, with which method, and which are refused
+    // (loops, too many, non-http targets) is table-tested in the policy core
+    // (src/policy/tests.rs); here: that the driver follows them for real,
+    // across hosts, and ends a loop with a typed error.
+    let urls = ["/dir/rel", "/abs", "/cross", "/loop1"]
         .iter()
         .map(|p| format!("http://{r}{p}"))
         .collect();
-    let results = run(
-        Config {
-            redirects: oneloop::policy::RedirectPolicy {
-                max: 5,
-                ..config().redirects
-            },
-            ..config()
-        },
-        urls,
-    );
+    let results = run(config(), urls);
     let body =
         |id: u64| String::from_utf8(results[&id].result.as_ref().unwrap().body.clone()).unwrap();
     assert_eq!(
@@ -376,9 +346,6 @@ fn redirects_are_followed_safely() {
         (e.phase, e.kind)
     };
     assert_eq!(err(3), (Phase::Redirect, ErrorKind::RedirectLoop));
-    assert_eq!(err(4), (Phase::Redirect, ErrorKind::TooManyRedirects));
-    assert_eq!(results[&4].redirects.len(), 5);
-    assert_eq!(err(5), (Phase::Redirect, ErrorKind::BadRedirect));
 
     // 303 turns POST into GET; 307 keeps POST.
     let post = Config {
@@ -397,19 +364,6 @@ fn redirects_are_followed_safely() {
         |id: u64| String::from_utf8(results[&id].result.as_ref().unwrap().body.clone()).unwrap();
     assert_eq!(body(0), "GET /dir/final");
     assert_eq!(body(1), "POST /dir/final");
-
-    // Redirects off: the 3xx is the result.
-    let results = run(
-        Config {
-            redirects: oneloop::policy::RedirectPolicy {
-                follow: false,
-                ..config().redirects
-            },
-            ..config()
-        },
-        vec![format!("http://{r}/abs")],
-    );
-    assert_eq!(results[&0].result.as_ref().unwrap().status, 301);
 }
 
 #[test]
