@@ -18,9 +18,8 @@ use std::time::Duration;
 
 /// Everything a crawl can be told. `Config::default()` is a polite,
 /// reasonable start. The command line has a flag for every field except
-/// `dns.min_ttl`/`max_ttl`/`negative_ttl`/`cache_capacity`, `extra_roots`
-/// (DER certificates: use `--ca-file`), `pacing.grow_after`/`seed` and
-/// `retry.backoff_max` (`--retry-backoff-max`) — see `oneloop --help`.
+/// `tls.extra_roots` (DER certificates: use `--ca-file`) and `pacing.seed` —
+/// see `oneloop --help`.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Requests in flight at once, over all hosts.

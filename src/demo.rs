@@ -10,7 +10,7 @@
 //! With [`DemoServer::start_tls`] it speaks HTTPS with a certificate for
 //! `127.0.0.1` and `localhost` issued at start by a fresh private CA
 //! ([`crate::tls::certs`]); the crawler trusts that CA through
-//! [`Config::extra_roots`](crate::Config), the same path as `--ca-file`.
+//! [`TlsConfig::extra_roots`](crate::TlsConfig), the same path as `--ca-file`.
 //!
 //! ```
 //! use oneloop::demo::DemoServer;

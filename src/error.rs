@@ -14,7 +14,10 @@ use std::io;
 pub enum Phase {
     /// The input could not be parsed as an `http`/`https` URL.
     Url,
-    /// Waiting in the admission queue (only deadlines and cancellation fail here).
+    /// Before or around the exchange itself: a request whose total deadline
+    /// passed while queued or between attempts, a cancelled request, a
+    /// configuration the crawler refuses, a failure of the event queue
+    /// (`poll`), and the pool-full guard.
     Admission,
     /// Turning the host name into addresses.
     Dns,

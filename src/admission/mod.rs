@@ -11,7 +11,7 @@
 //! until [`Admission::poll_timeout`].
 //!
 //! Politeness is per origin, in its own core: each origin has a
-//! [`Pacer`](pacing::Pacer) (delay and jitter, token-bucket rate,
+//! [`pacing::Pacer`] (delay and jitter, token-bucket rate,
 //! `Retry-After` pauses, an adaptive AIMD limit); this module asks it when
 //! the origin may start, and forwards the driver's feedback to it
 //! ([`Admission::handle_success`], [`Admission::handle_throttle`],

@@ -47,7 +47,15 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-/// The states of a connection. See the [module docs](self).
+/// The states of a connection's lifecycle, named like the steps of an HTTP
+/// exchange:
+///
+/// ```text
+/// Resolving ─> Connecting ─> TlsHandshake ─> Sending ─> ReadingHead ─> ReadingBody ─> Idle
+///  (DNS only)                 (https only)       ^                                      │
+///                                                └──────────── reuse ───────────────────┘
+/// any state ── failure, timeout, or the server closing an idle connection ──> Closed
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConnState {
     /// Waiting for DNS (names not in /etc/hosts or the overrides).

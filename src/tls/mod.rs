@@ -2,8 +2,8 @@
 //! a tiny certificate authority for loopback HTTPS ([`certs`]).
 //!
 //! The pumping itself (read_tls → process_new_packets → plaintext, and
-//! write_tls while rustls wants to write) lives in [`crate::conn`], because it
-//! is part of the connection's state machine.
+//! write_tls while rustls wants to write) lives with the connection
+//! (`src/conn/pump.rs`), because it is part of the connection's life.
 //!
 //! **Provider.** `ring`, chosen explicitly with
 //! `ClientConfig::builder_with_provider`: measured here it builds a clean
