@@ -2,24 +2,33 @@
 //!
 //! Bytes may arrive split anywhere, even inside a size line or a CRLF, so the
 //! decoder is a small state machine that remembers where it stopped. Chunk
-//! sizes are parsed with overflow checks (a 17-digit size is an error, not a
-//! wrap-around), extensions are skipped, and trailers are read and discarded
-//! within a byte limit. A bare LF is accepted where CRLF is expected, as most
+//! sizes are parsed with overflow checks (17 significant hex digits are an
+//! error, not a wrap-around; leading zeros do not count), extensions are
+//! skipped, a size line (extensions included) is at most [`MAX_SIZE_LINE`]
+//! bytes, and trailers are read and discarded within a byte limit. A bare LF is accepted where CRLF is expected, as most
 //! clients do; a CR followed by anything but LF is malformed.
 
 use crate::error::{Error, ErrorKind, Phase};
 
+/// The longest chunk-size line accepted, extensions included: a server that
+/// sends endless extension bytes is cut off here instead of holding the
+/// connection until the total timeout.
+pub const MAX_SIZE_LINE: usize = 4096;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
-    /// Reading hex digits of a chunk size; `digits` counts them.
+    /// Reading hex digits of a chunk size; `digits` counts the significant
+    /// ones, `line` every byte of the line so far.
     Size {
         value: u64,
         digits: u8,
+        line: usize,
     },
     /// After the digits: optional whitespace, then `;ext` or the line end.
     SizeTail {
         value: u64,
         in_ext: bool,
+        line: usize,
     },
     /// Saw CR at the end of the size line.
     SizeLf {
@@ -50,6 +59,20 @@ pub struct ChunkedDecoder {
     max_trailer_bytes: usize,
 }
 
+const SIZE_START: State = State::Size {
+    value: 0,
+    digits: 0,
+    line: 0,
+};
+
+fn size_line_too_long() -> Error {
+    Error::new(
+        Phase::Body,
+        ErrorKind::TooLarge,
+        format!("chunk size line over {MAX_SIZE_LINE} bytes"),
+    )
+}
+
 fn malformed(detail: &str) -> Error {
     Error::new(Phase::Body, ErrorKind::Malformed, detail)
 }
@@ -58,10 +81,7 @@ impl ChunkedDecoder {
     /// A decoder that allows at most `max_trailer_bytes` of trailer fields.
     pub fn new(max_trailer_bytes: usize) -> ChunkedDecoder {
         ChunkedDecoder {
-            state: State::Size {
-                value: 0,
-                digits: 0,
-            },
+            state: SIZE_START,
             trailer_bytes: 0,
             max_trailer_bytes,
         }
@@ -85,27 +105,46 @@ impl ChunkedDecoder {
         while i < input.len() {
             let b = input[i];
             match self.state {
-                State::Size { value, digits } => {
+                State::Size {
+                    value,
+                    digits,
+                    line,
+                } => {
                     if let Some(d) = hex_value(b) {
-                        if digits >= 16 {
+                        // Leading zeros are not significant: `0000000000000000005` is 5.
+                        let significant = digits + u8::from(value != 0 || d != 0);
+                        if significant > 16 {
                             return Err(malformed("chunk size overflows 64 bits"));
+                        }
+                        if line >= MAX_SIZE_LINE {
+                            return Err(size_line_too_long());
                         }
                         self.state = State::Size {
                             value: (value << 4) | u64::from(d),
-                            digits: digits + 1,
+                            digits: significant,
+                            line: line + 1,
                         };
                         i += 1;
-                    } else if digits == 0 {
+                    } else if line == 0 {
                         return Err(malformed("chunk size line without digits"));
                     } else {
                         self.state = State::SizeTail {
                             value,
                             in_ext: false,
+                            line,
                         };
                     }
                 }
-                State::SizeTail { value, in_ext } => {
+                State::SizeTail {
+                    value,
+                    in_ext,
+                    line,
+                } => {
+                    if line >= MAX_SIZE_LINE {
+                        return Err(size_line_too_long());
+                    }
                     i += 1;
+                    let line = line + 1;
                     match b {
                         b'\r' => self.state = State::SizeLf { value },
                         b'\n' => self.end_size_line(value),
@@ -113,10 +152,23 @@ impl ChunkedDecoder {
                             self.state = State::SizeTail {
                                 value,
                                 in_ext: true,
+                                line,
                             }
                         }
-                        b' ' | b'\t' => {}
-                        _ if in_ext && b >= 0x20 && b != 0x7f => {}
+                        b' ' | b'\t' => {
+                            self.state = State::SizeTail {
+                                value,
+                                in_ext,
+                                line,
+                            }
+                        }
+                        _ if in_ext && b >= 0x20 && b != 0x7f => {
+                            self.state = State::SizeTail {
+                                value,
+                                in_ext,
+                                line,
+                            }
+                        }
                         _ => return Err(malformed("bad byte in chunk size line")),
                     }
                 }
@@ -143,12 +195,7 @@ impl ChunkedDecoder {
                     i += 1;
                     match b {
                         b'\r' => self.state = State::DataLf,
-                        b'\n' => {
-                            self.state = State::Size {
-                                value: 0,
-                                digits: 0,
-                            }
-                        }
+                        b'\n' => self.state = SIZE_START,
                         _ => return Err(malformed("chunk data not followed by CRLF")),
                     }
                 }
@@ -157,10 +204,7 @@ impl ChunkedDecoder {
                         return Err(malformed("chunk data not followed by CRLF"));
                     }
                     i += 1;
-                    self.state = State::Size {
-                        value: 0,
-                        digits: 0,
-                    };
+                    self.state = SIZE_START;
                 }
                 State::Trailer { line_len } => {
                     i += 1;
@@ -258,6 +302,45 @@ mod tests {
             assert_eq!(body, b"helloabcdefghijklmnopqrstuvwxyz");
             assert_eq!(&wire[used..], b"NEXT", "step {step}");
         }
+    }
+
+    #[test]
+    fn leading_zeros_are_not_significant() {
+        for wire in [&b"000000000000000000005\r\nhello\r\n0\r\n\r\n"[..], b"0005;x\r\nhello\r\n000\r\n\r\n"] {
+            let (body, _, done) = decode_in_steps(wire, 1).unwrap();
+            assert!(done);
+            assert_eq!(body, b"hello");
+        }
+        // Seventeen significant digits still overflow, zeros in front or not.
+        let e = decode_in_steps(b"0000100000000000000000\r\n", 1).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Malformed);
+    }
+
+    #[test]
+    fn a_size_line_has_a_length_limit() {
+        // Endless extension bytes: cut off once the line passes the limit,
+        // however the bytes are split.
+        let mut wire = b"5;".to_vec();
+        wire.extend(std::iter::repeat_n(b'x', 10 * MAX_SIZE_LINE));
+        for step in [1, 7, 4096, wire.len()] {
+            let mut d = ChunkedDecoder::new(1024);
+            let mut fed = 0;
+            let err = loop {
+                let end = (fed + step).min(wire.len());
+                match d.decode(&wire[fed..end], &mut |_| Ok(())) {
+                    Ok(n) => fed += n,
+                    Err(e) => break e,
+                }
+                assert!(fed < wire.len(), "no error after {fed} bytes");
+            };
+            assert_eq!((err.phase, err.kind), (Phase::Body, ErrorKind::TooLarge));
+            assert!(fed <= MAX_SIZE_LINE, "stopped after {fed} bytes");
+        }
+        // A long but legal line passes.
+        let mut ok = b"5;".to_vec();
+        ok.extend(std::iter::repeat_n(b'x', MAX_SIZE_LINE - 10));
+        ok.extend_from_slice(b"\r\nhello\r\n0\r\n\r\n");
+        assert_eq!(decode_in_steps(&ok, 3).unwrap().0, b"hello");
     }
 
     #[test]
