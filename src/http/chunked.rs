@@ -306,7 +306,10 @@ mod tests {
 
     #[test]
     fn leading_zeros_are_not_significant() {
-        for wire in [&b"000000000000000000005\r\nhello\r\n0\r\n\r\n"[..], b"0005;x\r\nhello\r\n000\r\n\r\n"] {
+        for wire in [
+            &b"000000000000000000005\r\nhello\r\n0\r\n\r\n"[..],
+            b"0005;x\r\nhello\r\n000\r\n\r\n",
+        ] {
             let (body, _, done) = decode_in_steps(wire, 1).unwrap();
             assert!(done);
             assert_eq!(body, b"hello");
