@@ -118,7 +118,9 @@ pub struct TlsConfig {
     /// Accept any TLS certificate. **Dangerous**: anyone on the path can read
     /// and change the traffic. A warning is logged when it is on.
     pub danger_accept_invalid_certs: bool,
-    /// TLS sessions kept for resumption (one per host is enough; 0 = off).
+    /// TLS sessions kept for resumption (one per host is enough; 0 = off;
+    /// at most [`crate::tls::MAX_SESSION_CACHE`], since rustls sizes the cache
+    /// up front).
     pub session_cache: usize,
 }
 
@@ -218,8 +220,84 @@ impl Config {
         if self.limits.max_head_bytes < 64 || self.limits.max_headers == 0 {
             return bad("head limits are too small to read any response");
         }
+        let durations = [
+            ("timeouts.connect", t.connect),
+            ("timeouts.tls_handshake", t.tls_handshake),
+            ("timeouts.head", t.head),
+            ("timeouts.body_idle", t.body_idle),
+            ("timeouts.total", t.total),
+            ("connections.idle_timeout", self.connections.idle_timeout),
+            ("retry.backoff", self.retry.backoff),
+            ("retry.backoff_max", self.retry.backoff_max),
+            ("pacing.delay", self.pacing.delay),
+            ("pacing.jitter", self.pacing.jitter),
+            ("pacing.max_pause", self.pacing.max_pause),
+            ("dns.timeout", self.dns.timeout),
+            ("dns.max_ttl", self.dns.max_ttl),
+            ("dns.negative_ttl", self.dns.negative_ttl),
+        ];
+        for (name, d) in durations {
+            if d > MAX_DURATION {
+                return Err(Error::new(
+                    Phase::Admission,
+                    ErrorKind::Malformed,
+                    format!("{name}: {d:?} is over the {MAX_DURATION:?} maximum"),
+                ));
+            }
+        }
+        if let Some(rate) = self.pacing.rate {
+            if !(MIN_RATE..=1e9).contains(&rate) {
+                return bad("pacing.rate must be between 0.001 and 1e9 requests per second");
+            }
+        }
+        self.request.validate()
+    }
+}
+
+/// The longest duration any setting may have (about 31 years): deadlines are
+/// `now + duration`, which must not overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(1_000_000_000);
+
+/// The slowest pacing rate accepted: one request per 1,000 seconds.
+pub const MIN_RATE: f64 = 0.001;
+
+impl RequestTemplate {
+    /// The crawler owns the request's framing and target: `Host`,
+    /// `Content-Length` and `Transfer-Encoding` are its own, and no header
+    /// name or value (nor the `User-Agent`) may carry CR, LF or NUL, which
+    /// would let one option inject another header.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |what: String| Err(Error::new(Phase::Admission, ErrorKind::Malformed, what));
+        let unsafe_byte = |s: &str| s.bytes().find(|&b| b == b'\r' || b == b'\n' || b == 0);
+        if let Some(b) = unsafe_byte(&self.user_agent) {
+            return bad(format!(
+                "user agent: contains byte 0x{b:02x} (CR, LF and NUL are not allowed)"
+            ));
+        }
+        for (name, value) in &self.headers {
+            if name.is_empty() || !name.bytes().all(is_tchar) {
+                return bad(format!("header name {name:?} is not a valid token"));
+            }
+            if let Some(b) = unsafe_byte(value) {
+                return bad(format!(
+                    "header {name}: the value contains byte 0x{b:02x} (CR, LF and NUL are not allowed)"
+                ));
+            }
+            for owned in ["host", "content-length", "transfer-encoding"] {
+                if name.eq_ignore_ascii_case(owned) {
+                    return bad(format!(
+                        "header {name}: set by the crawler (Host from the URL, framing from the body)"
+                    ));
+                }
+            }
+        }
         Ok(())
     }
+}
+
+/// RFC 9110 §5.6.2 `tchar`: the bytes a header name may have.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 #[cfg(test)]
@@ -233,6 +311,40 @@ mod tests {
         assert_eq!(local.pacing, Pacing::off());
         assert_eq!(local.timeouts, Config::default().timeouts);
         assert_eq!(local.request, Config::default().request);
+    }
+
+    #[test]
+    #[allow(clippy::type_complexity)] // the table spells its column types out
+    fn headers_cannot_be_injected_or_take_over_framing() {
+        let with = |headers: &[(&str, &str)], ua: &str| RequestTemplate {
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            user_agent: ua.to_string(),
+            ..RequestTemplate::default()
+        };
+        #[rustfmt::skip]
+        let cases: &[(&[(&str, &str)], &str, Option<&str>)] = &[
+            (&[("X-Ok", "fine; really")], "ua/1", None),
+            (&[("Accept-Language", "de")], "ua/1", None),
+            (&[], "ua\r\nX-Injected: yes", Some("user agent")),
+            (&[("X-A", "a\r\nX-Injected: yes")], "ua", Some("header X-A")),
+            (&[("X-A", "nul\0")], "ua", Some("header X-A")),
+            (&[("X A", "v")], "ua", Some("not a valid token")),
+            (&[("", "v")], "ua", Some("not a valid token")),
+            (&[("X-B\n", "v")], "ua", Some("not a valid token")),
+            (&[("Host", "other")], "ua", Some("set by the crawler")),
+            (&[("content-length", "99")], "ua", Some("set by the crawler")),
+            (&[("Transfer-Encoding", "chunked")], "ua", Some("set by the crawler")),
+        ];
+        for (headers, ua, want) in cases {
+            match (with(headers, ua).validate(), want) {
+                (Ok(()), None) => {}
+                (Err(e), Some(w)) => assert!(e.detail.contains(w), "{headers:?}: {e}"),
+                (got, want) => panic!("{headers:?} {ua:?}: got {got:?}, want {want:?}"),
+            }
+        }
     }
 
     #[test]
@@ -255,7 +367,21 @@ mod tests {
             },
             ..Config::default()
         };
-        for c in [zero, no_timeout, tiny_head] {
+        let forever = Config {
+            timeouts: Timeouts {
+                total: Duration::MAX,
+                ..Timeouts::default()
+            },
+            ..Config::default()
+        };
+        let glacial = Config {
+            pacing: Pacing {
+                rate: Some(1e-300),
+                ..Pacing::polite()
+            },
+            ..Config::default()
+        };
+        for c in [zero, no_timeout, tiny_head, forever, glacial] {
             let e = c.validate().unwrap_err();
             assert_eq!((e.phase, e.kind), (Phase::Admission, ErrorKind::Malformed));
         }

@@ -103,6 +103,10 @@ pub enum ErrorKind {
     RedirectLoop,
     /// More redirects than `max_redirects`.
     TooManyRedirects,
+    /// The process (EMFILE) or the system (ENFILE) ran out of file
+    /// descriptors. While other connections are open the crawler waits for
+    /// one of them to close instead; this error means none was open.
+    NoDescriptors,
 }
 
 impl ErrorKind {
@@ -133,6 +137,7 @@ impl ErrorKind {
             ErrorKind::InvalidName => "invalid_name",
             ErrorKind::ServerFailure => "server_failure",
             ErrorKind::TooManyRedirects => "too_many_redirects",
+            ErrorKind::NoDescriptors => "too_many_open_files",
         }
     }
 }
@@ -168,6 +173,8 @@ impl Error {
             | io::ErrorKind::BrokenPipe => ErrorKind::Reset,
             io::ErrorKind::TimedOut => ErrorKind::Timeout,
             io::ErrorKind::UnexpectedEof => ErrorKind::UnexpectedEof,
+            // EMFILE and ENFILE (the same numbers on Linux and the BSDs).
+            _ if matches!(err.raw_os_error(), Some(23 | 24)) => ErrorKind::NoDescriptors,
             _ => ErrorKind::Io,
         };
         Error::new(phase, kind, err.to_string())
@@ -212,6 +219,9 @@ mod tests {
             &io::Error::from(io::ErrorKind::ConnectionReset),
         );
         assert_eq!(e.kind, ErrorKind::Reset);
+        let e = Error::from_io(Phase::Connect, &io::Error::from_raw_os_error(24));
+        assert_eq!(e.kind, ErrorKind::NoDescriptors);
+        assert_eq!(e.kind.as_str(), "too_many_open_files");
         let e = Error::from_io(Phase::Body, &io::Error::other("weird"));
         assert_eq!(e.kind, ErrorKind::Io);
         assert!(!e.is_retryable());

@@ -9,48 +9,98 @@ use crate::http::Response;
 use std::time::Duration;
 
 /// One input item: a URL, with an optional caller-chosen id.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Request {
     /// The URL to fetch.
     pub url: String,
     /// The id the outcome carries; `None` means "its position in the input".
     pub id: Option<u64>,
+    /// Where the item came from (a line number, say), copied to the outcome
+    /// so results can be joined back to the input.
+    pub line: Option<u64>,
+    /// End this item at once with this error instead of fetching it: for
+    /// input that is already known to be bad (a line that is not UTF-8), so
+    /// that it still gets its one outcome.
+    pub error: Option<Error>,
+}
+
+impl Request {
+    /// An input line as read, with its (1-based) line number: the URL if the
+    /// bytes are UTF-8 (surrounding whitespace trimmed), else an item that
+    /// ends as `url: invalid_url`, its URL decoded lossily for the report.
+    pub fn from_line(line: u64, bytes: Vec<u8>) -> Request {
+        match String::from_utf8(bytes) {
+            Ok(text) => Request {
+                url: if text.trim().len() == text.len() {
+                    text // keep the line's own allocation
+                } else {
+                    text.trim().to_string()
+                },
+                line: Some(line),
+                ..Request::default()
+            },
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let url = String::from_utf8_lossy(e.as_bytes()).trim().to_string();
+                Request {
+                    url,
+                    line: Some(line),
+                    error: Some(Error::new(
+                        Phase::Url,
+                        ErrorKind::InvalidUrl,
+                        format!("not UTF-8 (byte {} of the line)", at + 1),
+                    )),
+                    ..Request::default()
+                }
+            }
+        }
+    }
 }
 
 impl From<String> for Request {
     fn from(url: String) -> Request {
-        Request { url, id: None }
+        Request {
+            url,
+            ..Request::default()
+        }
     }
 }
 
 impl From<&str> for Request {
     fn from(url: &str) -> Request {
-        Request {
-            url: url.to_string(),
-            id: None,
-        }
+        Request::from(url.to_string())
     }
 }
 
 impl From<(u64, String)> for Request {
     fn from((id, url): (u64, String)) -> Request {
-        Request { url, id: Some(id) }
+        Request {
+            url,
+            id: Some(id),
+            ..Request::default()
+        }
     }
 }
 
-/// Where a request's time went. Phases that did not happen (no connect on a
-/// reused connection) are `None`.
+/// Where a request's time went. `dns`, `connect` and `ttfb` describe the
+/// *final* attempt (after retries and redirects, the one whose result is
+/// the outcome), measured from that attempt's start; `queued` and `total`
+/// cover the whole input. Phases that did not happen (no connect on a reused
+/// connection) are `None`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Timings {
-    /// Waiting in the admission queue.
+    /// From being pulled off the input to the first attempt's start.
     pub queued: Duration,
-    /// Waiting for DNS (when the name was not cached or static).
+    /// The final attempt waited this long for DNS (when the name was not
+    /// cached or static).
     pub dns: Option<Duration>,
-    /// Connecting, on a fresh connection (all addresses tried).
+    /// The final attempt's connect, on a fresh connection (all addresses
+    /// tried), from the start of that attempt.
     pub connect: Option<Duration>,
-    /// From start to the first response byte.
+    /// From the final attempt's start to its first response byte.
     pub ttfb: Option<Duration>,
-    /// From start (leaving the admission queue) to the end.
+    /// From the first attempt's start to the end: every attempt, backoff and
+    /// redirect included.
     pub total: Duration,
 }
 
@@ -59,12 +109,17 @@ pub struct Timings {
 pub struct Outcome {
     /// The request's id (its position in the input unless the caller set one).
     pub id: u64,
-    /// The URL as given.
+    /// The input's line number, when the request said ([`Request::line`]).
+    pub line: Option<u64>,
+    /// The input URL, normalized: scheme and host lowercased, spaces and
+    /// other bytes outside the URL syntax percent-encoded, fragment dropped
+    /// (as given, if it could not be parsed).
     pub url: String,
     /// Requests sent for this input: retries and redirects included.
     pub attempts: u32,
-    /// Why each earlier attempt was retried, in order (the final result is
-    /// the last attempt's).
+    /// Why each earlier attempt was retried, in order, one cause per extra
+    /// attempt that was not a redirect (the final result is the last
+    /// attempt's).
     pub retries: Vec<RetryCause>,
     /// The redirect chain: each URL followed, in order; the last one is the
     /// final URL. Empty without redirects.

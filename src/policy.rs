@@ -127,8 +127,11 @@ impl Default for Attempt {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ErrorVerdict {
     /// Send again at once on a fresh connection: a reused connection failed
-    /// before any response byte, so the server most likely closed it while
-    /// it sat idle (what hyper and Go's Transport do). Not counted as a retry.
+    /// before any byte of a response, so the server most likely closed it
+    /// while it sat idle (what hyper and Go's Transport do), or it held stray
+    /// bytes from an earlier exchange (a body sent after a HEAD response)
+    /// that do not start a valid head. Once per input; it spends no retry
+    /// budget, but its cause is listed like a retry's.
     RetryFresh,
     /// Wait a backoff, then try again.
     Retry(RetryCause),
@@ -154,9 +157,12 @@ pub fn is_retryable_status(status: u16) -> bool {
 
 /// Decides what a failed attempt leads to.
 pub fn judge_error(e: &Error, attempt: &Attempt, policy: &RetryPolicy) -> ErrorVerdict {
+    // Bytes that are not a valid head on a reused connection were never a
+    // response to this request: stale bytes, like an early close.
+    let stale_bytes = e.phase == Phase::Head && e.kind == ErrorKind::Malformed;
     if attempt.reused
         && !attempt.retried_fresh
-        && !attempt.got_response_bytes
+        && (!attempt.got_response_bytes || stale_bytes)
         && attempt.method.is_idempotent()
         && matches!(e.phase, Phase::Send | Phase::Head)
     {

@@ -237,6 +237,23 @@ impl<H: Copy + PartialEq> Pool<H> {
         self.forget_one(key);
     }
 
+    /// A connection counted by a checkout could not even get a socket (the
+    /// process is out of file descriptors): it leaves the count, and the
+    /// `opened` statistic, as if it had never been asked for.
+    pub fn not_opened(&mut self, key: &str) {
+        self.stats.opened = self.stats.opened.saturating_sub(1);
+        self.forget_one(key);
+    }
+
+    /// Removes and returns the least recently used idle connection of any
+    /// origin, to free its file descriptor. The caller closes it.
+    pub fn evict_lru(&mut self) -> Option<H> {
+        let (slot, conn) = self.pop_lru()?;
+        self.forget_slot(slot);
+        self.stats.evicted += 1;
+        Some(conn.handle)
+    }
+
     /// An idle connection was closed by its server (the driver saw EOF or an
     /// error on it). Returns false if it was not idle in the pool.
     pub fn remove_idle(&mut self, key: &str, handle: H) -> bool {

@@ -143,6 +143,9 @@ pub struct Summary {
     pub max_in_flight: usize,
     /// True if the crawl was stopped early through a [`Handle`](crate::Handle).
     pub stopped: bool,
+    /// Times a request had to wait for a file descriptor (the process hit
+    /// its open-file limit) until another connection closed.
+    pub descriptor_waits: u64,
 }
 
 impl Summary {
@@ -232,6 +235,13 @@ impl fmt::Display for Summary {
             self.retries,
             self.max_in_flight
         )?;
+        if self.descriptor_waits > 0 {
+            writeln!(
+                f,
+                "file descriptors: {} waits for a descriptor (the open-file limit was reached; requests waited instead of failing)",
+                self.descriptor_waits
+            )?;
+        }
         let d = &self.dns;
         if d.lookups > 0 {
             writeln!(

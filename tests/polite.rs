@@ -107,6 +107,7 @@ fn run(config: Config, urls: Vec<String>) -> HashMap<u64, Outcome> {
         .run(urls, |o: &Outcome| {
             let copy = Outcome {
                 id: o.id,
+                line: o.line,
                 url: o.url.clone(),
                 attempts: o.attempts,
                 retries: o.retries.clone(),

@@ -10,6 +10,7 @@ use crate::conn::{Conn, ConnEvent, ConnOptions, ConnState};
 use crate::dns::LookupResult;
 use crate::error::{Error, ErrorKind, Phase};
 use crate::http::{encode_request, Method};
+use crate::outcome::RetryCause;
 use crate::policy::{judge_error, Attempt, ErrorVerdict};
 use crate::pool::Checkout;
 use crate::reactor::{TimerId, Token};
@@ -44,7 +45,10 @@ impl Run<'_> {
     /// Finds a connection for an admitted request and sends it: a pooled
     /// one if the pool has one (unless `fresh_only`), else a new one.
     pub(super) fn dispatch(&mut self, rslot: usize, fresh_only: bool, now: Instant) {
-        self.reqs[rslot].attempts += 1;
+        let req = &mut self.reqs[rslot];
+        req.attempts += 1;
+        req.attempt_started = Some(now);
+        req.ttfb = None;
         // Borrow the origin key: no allocation unless a connection is opened.
         let key = self.reqs[rslot].url.origin();
         let checkout = if fresh_only {
@@ -255,7 +259,7 @@ impl Run<'_> {
             ConnEvent::Connected => {
                 if let Some(r) = self.conns[cslot].request {
                     let req = &mut self.reqs[r];
-                    let since = req.started_at.unwrap_or(now);
+                    let since = req.attempt_started.unwrap_or(now);
                     req.connect_time = Some(now.saturating_duration_since(since));
                 }
                 true // send the request
@@ -282,6 +286,7 @@ impl Run<'_> {
                 let slot = self.conns.remove(cslot);
                 self.pool.remove_idle(slot.conn.key(), token);
                 self.cancel_conn_timer(&slot);
+                self.fds_freed += 1;
                 false
             }
         }
@@ -310,7 +315,7 @@ impl Run<'_> {
         }
         let req = &mut self.reqs[rslot];
         req.conn = None;
-        if let (Some(t), Some(s)) = (first_byte, req.started_at) {
+        if let (Some(t), Some(s)) = (first_byte, req.attempt_started) {
             req.ttfb = Some(t.saturating_duration_since(s));
         }
         self.on_response(rslot, resp, now);
@@ -319,6 +324,9 @@ impl Run<'_> {
     /// The request on this connection failed and the connection is closed.
     pub(super) fn conn_failed(&mut self, cslot: usize, e: Error, now: Instant) {
         let got_response_bytes = self.conns[cslot].conn.got_response_bytes();
+        if e.kind == ErrorKind::NoDescriptors {
+            return self.out_of_descriptors(cslot, e, now);
+        }
         let Some(rslot) = self.drop_busy_conn(cslot, now) else {
             return;
         };
@@ -326,19 +334,79 @@ impl Run<'_> {
         req.conn = None;
         let attempt = Attempt {
             method: req.method,
-            retries: req.retries.len() as u32,
+            retries: req.backoff_retries,
             reused: req.reused,
             retried_fresh: req.retried_fresh,
             got_response_bytes,
         };
         match judge_error(&e, &attempt, &self.config.retry) {
             ErrorVerdict::RetryFresh => {
+                // Not a backoff retry (no budget spent), but an attempt with
+                // a cause like any other.
                 req.retried_fresh = true;
+                let cause = RetryCause::Error(e.phase, e.kind);
+                *self
+                    .summary
+                    .retries_by_cause
+                    .entry(cause.to_string())
+                    .or_insert(0) += 1;
+                req.retries.push(cause);
                 self.dispatch(rslot, true, now);
             }
             ErrorVerdict::Retry(cause) => self.retry(rslot, cause, now),
             ErrorVerdict::Finish => self.finish(rslot, Err(e), now),
         }
+    }
+
+    /// No socket could be made: the process (or system) is out of file
+    /// descriptors. That is back-pressure, not the request's failure: an
+    /// idle pooled connection is closed to free one, or the request waits
+    /// (holding its admission slot, so nothing new starts meanwhile) until a
+    /// connection closes. Only when nothing is open that could free one does
+    /// the request fail, with `too_many_open_files`.
+    fn out_of_descriptors(&mut self, cslot: usize, e: Error, now: Instant) {
+        let key: Box<str> = self.conns[cslot].conn.key().into();
+        let request = self.drop_conn(cslot, now);
+        // This connection never held a descriptor.
+        self.fds_freed = self.fds_freed.saturating_sub(1);
+        self.pool.not_opened(&key);
+        let Some(rslot) = request else {
+            return;
+        };
+        if let Some(idle) = self.pool.evict_lru() {
+            self.drop_conn(idle.slot, now);
+        }
+        if self.conns.is_empty() && self.fds_freed == 0 {
+            return self.finish(rslot, Err(e), now);
+        }
+        let req = &mut self.reqs[rslot];
+        req.conn = None;
+        req.attempts -= 1; // it never went out
+        self.fd_waiters.push_back(req.token(rslot));
+        self.summary.descriptor_waits += 1;
+    }
+
+    /// Sends requests that waited for a file descriptor, one per connection
+    /// closed since. True while some still wait (then nothing new starts).
+    pub(super) fn serve_fd_waiters(&mut self, now: Instant) -> bool {
+        while self.fds_freed > 0 {
+            let Some(token) = self.fd_waiters.pop_front() else {
+                break;
+            };
+            match self.reqs.get(token.slot) {
+                // Still waiting (its deadline may have ended it meanwhile).
+                Some(r) if r.generation == token.generation && r.conn.is_none() => {
+                    self.fds_freed -= 1;
+                    self.dispatch(token.slot, false, now);
+                }
+                _ => {}
+            }
+        }
+        if self.fd_waiters.is_empty() {
+            self.fds_freed = 0;
+            return false;
+        }
+        true
     }
 
     /// Closes a connection the pool counts as open (busy, or failed): it
@@ -361,6 +429,8 @@ impl Run<'_> {
         // Usually closed already by the state machine; closing twice is harmless.
         slot.conn.close(&mut net, now);
         self.cancel_conn_timer(&slot);
+        // Its descriptor may go to a request waiting for one.
+        self.fds_freed += 1;
         slot.request
     }
 

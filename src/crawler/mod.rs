@@ -45,6 +45,7 @@ use timers::TimerKind;
 #[derive(Clone)]
 pub struct Handle {
     stop: Arc<AtomicBool>,
+    abort: Arc<AtomicBool>,
     waker: Arc<Waker>,
     in_flight: Arc<AtomicUsize>,
 }
@@ -55,6 +56,14 @@ impl Handle {
     pub fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
         let _ = self.waker.wake();
+    }
+
+    /// Stops at once: as [`stop`](Self::stop), and requests in flight end as
+    /// `cancelled` outcomes too (their connections are closed), so `run`
+    /// returns within a turn of the loop with every outcome delivered.
+    pub fn abort(&self) {
+        self.abort.store(true, Ordering::SeqCst);
+        self.stop();
     }
 
     /// Requests in flight, as of the loop's last turn (for progress lines).
@@ -69,6 +78,7 @@ pub struct Crawler {
     poll: Poll,
     waker: Arc<Waker>,
     stop: Arc<AtomicBool>,
+    abort: Arc<AtomicBool>,
     in_flight: Arc<AtomicUsize>,
     resolver: Resolver,
     tls: Arc<rustls::ClientConfig>,
@@ -102,8 +112,18 @@ struct Run<'a> {
     stop_flag: Arc<AtomicBool>,
     /// The stop was seen: no more input, parked requests cancelled.
     stopped: bool,
+    /// Set by [`Handle::abort`].
+    abort_flag: Arc<AtomicBool>,
+    /// The abort was seen: requests in flight cancelled too.
+    aborted: bool,
     /// Jitter for retry backoff and pacing: one source, seeded by the config.
     rng: Rng,
+    /// Admitted requests waiting for a file descriptor (the open-file limit
+    /// was hit while other connections were open), oldest first.
+    fd_waiters: std::collections::VecDeque<Token>,
+    /// Connections closed since the waiters were last served: each freed a
+    /// descriptor one waiter may take.
+    fds_freed: usize,
 }
 
 impl Crawler {
@@ -144,6 +164,7 @@ impl Crawler {
             poll,
             waker: Arc::new(waker),
             stop: Arc::new(AtomicBool::new(false)),
+            abort: Arc::new(AtomicBool::new(false)),
             in_flight: Arc::new(AtomicUsize::new(0)),
             resolver,
         })
@@ -158,6 +179,7 @@ impl Crawler {
     pub fn handle(&self) -> Handle {
         Handle {
             stop: self.stop.clone(),
+            abort: self.abort.clone(),
             waker: self.waker.clone(),
             in_flight: self.in_flight.clone(),
         }
@@ -177,6 +199,7 @@ impl Crawler {
         F: FnMut(&Outcome),
     {
         self.stop.store(false, Ordering::SeqCst);
+        self.abort.store(false, Ordering::SeqCst);
         let in_flight = self.in_flight.clone();
         let mut run = Run::new(self);
         let mut input = input.into_iter();
@@ -194,7 +217,7 @@ impl Crawler {
                 match input.next() {
                     Some(item) => {
                         let item: Request = item.into();
-                        run.accept(item.id.unwrap_or(next_id), item.url, now);
+                        run.accept(item.id.unwrap_or(next_id), item, now);
                         next_id += 1;
                     }
                     None => input_done = true,
@@ -255,8 +278,9 @@ impl<'a> Run<'a> {
             dns: &mut c.dns,
             tls: &c.tls,
             poll: &mut c.poll,
-            conns: Slab::with_capacity(concurrency),
-            reqs: Slab::with_capacity(concurrency + config.max_parked.min(1 << 16)),
+            // Room grows with use: a limit of a million costs nothing up front.
+            conns: Slab::with_capacity(concurrency.min(1024)),
+            reqs: Slab::with_capacity(concurrency.saturating_add(config.max_parked).min(4096)),
             generation: 0,
             next_conn_id: 0,
             admission: Admission::new(AdmissionConfig {
@@ -278,7 +302,11 @@ impl<'a> Run<'a> {
             ready: Vec::new(),
             stop_flag: c.stop.clone(),
             stopped: false,
+            abort_flag: c.abort.clone(),
+            aborted: false,
             rng: Rng::new(config.pacing.seed),
+            fd_waiters: std::collections::VecDeque::new(),
+            fds_freed: 0,
         }
     }
 

@@ -15,7 +15,7 @@ use super::Run;
 use crate::admission::HostId;
 use crate::error::{Error, ErrorKind, Phase};
 use crate::http::{Method, Response};
-use crate::outcome::{Outcome, RetryCause, Timings};
+use crate::outcome::{Outcome, Request, RetryCause, Timings};
 use crate::policy::{judge_response, redirect_target, Attempt, ResponseVerdict};
 use crate::reactor::{TimerId, Token};
 use crate::url::Url;
@@ -37,6 +37,7 @@ pub(super) enum Stage {
 pub(super) struct Req {
     pub generation: u32,
     pub id: u64,
+    pub line: Option<u64>,
     pub url: Url,
     /// The input URL, kept once a redirect changed `url`.
     pub original: Option<String>,
@@ -47,7 +48,13 @@ pub(super) struct Req {
     pub retries: Vec<RetryCause>,
     pub redirects: Vec<String>,
     pub pulled_at: Instant,
+    /// The first attempt's start (leaving the admission queue).
     pub started_at: Option<Instant>,
+    /// The current attempt's start: the final attempt's timings run from it.
+    pub attempt_started: Option<Instant>,
+    /// Retries after a backoff (the budget of `RetryPolicy::max_retries`);
+    /// `retries` also lists the free retry on a fresh connection.
+    pub backoff_retries: u32,
     /// The connection carrying the current attempt.
     pub conn: Option<usize>,
     /// The total deadline's timer.
@@ -63,7 +70,7 @@ pub(super) struct Req {
 }
 
 impl Req {
-    fn token(&self, rslot: usize) -> Token {
+    pub fn token(&self, rslot: usize) -> Token {
         Token {
             slot: rslot,
             generation: self.generation,
@@ -73,7 +80,7 @@ impl Req {
     fn attempt(&self) -> Attempt {
         Attempt {
             method: self.method,
-            retries: self.retries.len() as u32,
+            retries: self.backoff_retries,
             reused: self.reused,
             retried_fresh: self.retried_fresh,
             got_response_bytes: true,
@@ -83,12 +90,17 @@ impl Req {
 
 impl Run<'_> {
     /// A new input item: parse, then park in the admission queue (or fail now).
-    pub(super) fn accept(&mut self, id: u64, raw: String, now: Instant) {
-        let url = match Url::parse_or_return(raw) {
+    pub(super) fn accept(&mut self, id: u64, item: Request, now: Instant) {
+        let parsed = match item.error {
+            Some(e) => Err((e, item.url)),
+            None => Url::parse_or_return(item.url),
+        };
+        let url = match parsed {
             Ok(url) => url,
             Err((e, raw)) => {
                 self.ready.push(Outcome {
                     id,
+                    line: item.line,
                     url: raw,
                     attempts: 0,
                     retries: Vec::new(),
@@ -112,6 +124,7 @@ impl Run<'_> {
         entry.insert(Req {
             generation,
             id,
+            line: item.line,
             url,
             original: None,
             method: self.config.request.method,
@@ -122,6 +135,8 @@ impl Run<'_> {
             redirects: Vec::new(),
             pulled_at: now,
             started_at: None,
+            attempt_started: None,
+            backoff_retries: 0,
             conn: None,
             timer,
             reused: false,
@@ -133,17 +148,29 @@ impl Run<'_> {
         });
     }
 
-    /// Acts on a stop request: no more input, parked requests cancelled.
+    /// Acts on a stop request: no more input, parked requests cancelled;
+    /// and on an abort: requests in flight cancelled too.
     pub(super) fn check_stop(&mut self, now: Instant) {
         if !self.stopped && self.stop_flag.load(Ordering::Relaxed) {
             self.stopped = true;
             self.cancel_parked(now);
         }
+        if !self.aborted && self.abort_flag.load(Ordering::Relaxed) {
+            self.aborted = true;
+            let active: Vec<usize> = self.reqs.iter().map(|(i, _)| i).collect();
+            for rslot in active {
+                let phase = self.active_phase(rslot).unwrap_or(Phase::Admission);
+                let e = Error::new(phase, ErrorKind::Cancelled, "crawl aborted");
+                self.abort(rslot, e, now);
+            }
+        }
     }
 
     /// Starts every request the admission queue lets through.
     pub(super) fn start_ready(&mut self, now: Instant) {
-        if self.stopped {
+        // Requests that waited for a file descriptor go first; while any
+        // still waits, nothing new starts (the open-file limit is the limit).
+        if self.serve_fd_waiters(now) || self.stopped {
             return;
         }
         while let Some((token, _host)) = self.admission.poll_ready(now, &mut self.rng) {
@@ -197,7 +224,7 @@ impl Run<'_> {
 
     fn recycle(&mut self, mut resp: Response) {
         if self.spare_responses.len() < self.config.concurrency {
-            resp.clear();
+            resp.recycle();
             self.spare_responses.push(resp);
         }
     }
@@ -250,11 +277,12 @@ impl Run<'_> {
         let wait = self
             .config
             .retry
-            .backoff(req.retries.len() as u32, self.rng.unit());
+            .backoff(req.backoff_retries, self.rng.unit());
         let token = req.token(rslot);
         let timer = self.timers.insert(now + wait, TimerKind::Retry(token));
         let req = &mut self.reqs[rslot];
         req.retries.push(cause);
+        req.backoff_retries += 1;
         req.stage = Stage::Backoff(timer);
         req.conn = None;
     }
@@ -339,6 +367,8 @@ impl Run<'_> {
             }
         }
         let started = req.started_at.unwrap_or(now);
+        // dns, connect and ttfb were measured on the final attempt (each
+        // attempt resets them); queued and total span the whole input.
         let timings = Timings {
             queued: started.saturating_duration_since(req.pulled_at),
             dns: if req.reused { None } else { req.dns_time },
@@ -352,6 +382,7 @@ impl Run<'_> {
         };
         self.ready.push(Outcome {
             id: req.id,
+            line: req.line,
             url,
             attempts: req.attempts,
             retries: req.retries,
@@ -406,9 +437,7 @@ impl Run<'_> {
                 );
             }
             if let Ok(resp) = &mut outcome.result {
-                if self.spare_responses.len() < self.config.concurrency {
-                    self.spare_responses.push(std::mem::take(resp));
-                }
+                self.recycle(std::mem::take(resp));
             }
             // A stop from inside the callback takes effect at once: the
             // cancelled outcomes join the list being delivered.
@@ -421,6 +450,7 @@ impl Run<'_> {
 fn placeholder() -> Outcome {
     Outcome {
         id: 0,
+        line: None,
         url: String::new(),
         attempts: 0,
         retries: Vec::new(),

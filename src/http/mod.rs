@@ -164,7 +164,24 @@ pub struct Response {
     pub body_len: u64,
 }
 
+/// Buffers of a recycled [`Response`] larger than this are dropped, not kept:
+/// a crawl that met a few large bodies must not hold that memory for the rest
+/// of its run.
+pub const RECYCLE_MAX_BYTES: usize = 64 * 1024;
+
 impl Response {
+    /// Empties the response for reuse, keeping its buffers unless they grew
+    /// past [`RECYCLE_MAX_BYTES`] (those are freed).
+    pub fn recycle(&mut self) {
+        self.clear();
+        if self.body.capacity() > RECYCLE_MAX_BYTES {
+            self.body = Vec::new();
+        }
+        if self.headers.raw.capacity() > RECYCLE_MAX_BYTES {
+            self.headers = Headers::default();
+        }
+    }
+
     /// Empties the response for reuse, keeping its buffers.
     pub fn clear(&mut self) {
         self.status = 0;
@@ -172,5 +189,29 @@ impl Response {
         self.headers.clear();
         self.body.clear();
         self.body_len = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recycling_keeps_small_buffers_and_frees_large_ones() {
+        let mut r = Response {
+            status: 200,
+            body: vec![7; 1000],
+            ..Response::default()
+        };
+        r.headers.push("X-A", b"b");
+        let small = r.body.capacity();
+        r.recycle();
+        assert_eq!((r.status, r.body.len(), r.headers.len()), (0, 0, 0));
+        assert_eq!(r.body.capacity(), small, "small buffers are reused");
+        r.body = vec![0; 9 << 20];
+        r.headers.push("X-Big", &vec![b'x'; RECYCLE_MAX_BYTES + 1]);
+        r.recycle();
+        assert_eq!(r.body.capacity(), 0, "a 9 MiB body is not kept");
+        assert_eq!(r.headers.raw.capacity(), 0);
     }
 }

@@ -184,11 +184,12 @@ impl ResponseReader {
         let mut parsed = httparse::Response::new(&mut []);
         // Uninitialized header storage: a 256-slot array costs nothing to set up,
         // so every parse attempt (one per read while a head is incomplete) is cheap.
-        let status = httparse::ParserConfig::default().parse_response_with_uninit_headers(
-            &mut parsed,
-            input,
-            &mut storage[..max_headers],
-        );
+        // RFC 9112 §5.2: a user agent must accept obs-fold (a header value
+        // continued on a line starting with a space or tab) and replace it
+        // with spaces; httparse leaves the fold in the value for us to do so.
+        let status = httparse::ParserConfig::default()
+            .allow_obsolete_multiline_headers_in_responses(true)
+            .parse_response_with_uninit_headers(&mut parsed, input, &mut storage[..max_headers]);
         let n = match status {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => {
@@ -230,8 +231,23 @@ impl ResponseReader {
         let mut has_transfer_encoding = false;
         let mut connection_close = false;
         let mut connection_keep_alive = false;
+        let mut unfolded = Vec::new();
         for h in parsed.headers.iter() {
-            resp.headers.push(h.name, h.value);
+            let value = if h.value.iter().any(|&b| b == b'\r' || b == b'\n') {
+                unfolded.clear();
+                unfolded.extend(h.value.iter().map(|&b| match b {
+                    b'\r' | b'\n' => b' ',
+                    b => b,
+                }));
+                &unfolded[..]
+            } else {
+                h.value
+            };
+            resp.headers.push(h.name, value);
+            let h = httparse::Header {
+                name: h.name,
+                value,
+            };
             if h.name.eq_ignore_ascii_case("content-length") {
                 for part in h.value.split(|&b| b == b',') {
                     let v = parse_content_length(part)?;
@@ -548,6 +564,22 @@ mod tests {
             let e = read(body, 4, Method::Get, limits).unwrap_err();
             assert_eq!((e.phase, e.kind), (Phase::Body, ErrorKind::TooLarge));
         }
+    }
+
+    #[test]
+    fn obs_fold_is_replaced_with_spaces() {
+        let wire = b"HTTP/1.1 200 OK\r\nX-Foo: a\r\n  b\r\nContent-Length: 2\r\nX-Bar: c\r\n\tand d\r\n\r\nok";
+        assert_eq!(read_all_splits(wire, Method::Get).unwrap().body, b"ok");
+        let mut reader = ResponseReader::new(Limits::default(), Method::Get, true);
+        let mut resp = Response::default();
+        let (used, progress) = reader.handle_bytes(wire, &mut resp).unwrap();
+        assert_eq!((used, progress), (wire.len(), Progress::Done));
+        assert_eq!(resp.headers.get_str("x-foo"), Some("a    b"));
+        assert_eq!(resp.headers.get_str("x-bar"), Some("c  \tand d"));
+        // A fold inside a framing header is read as one value too.
+        let wire =
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip,\r\n chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
+        assert_eq!(read_all_splits(wire, Method::Get).unwrap().body, b"ok");
     }
 
     #[test]

@@ -162,6 +162,11 @@ fn errors_table() {
         (e(Phase::Head, Malformed),         reused,           RetryFresh),
         (e(Phase::Head, UnexpectedEof),     reused_again,     retry(Phase::Head, UnexpectedEof)),
         (e(Phase::Head, UnexpectedEof),     reused_got_bytes, retry(Phase::Head, UnexpectedEof)),
+        // Stray bytes (a body after a HEAD response) read as this response's
+        // head: stale, not the server's answer.
+        (e(Phase::Head, Malformed),         reused_got_bytes, RetryFresh),
+        (e(Phase::Head, Malformed),         get(0),           Finish),   // a fresh connection: the server's fault
+        (e(Phase::Body, Malformed),         reused_got_bytes, Finish),
         (e(Phase::Body, Reset),             reused,           retry(Phase::Body, Reset)),
         (e(Phase::Head, UnexpectedEof),     reused_post,      Finish),
     ];

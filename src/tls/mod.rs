@@ -44,6 +44,9 @@ pub struct TlsOptions<'a> {
     pub session_cache: usize,
 }
 
+/// The most TLS sessions kept for resumption, whatever is asked for.
+pub const MAX_SESSION_CACHE: usize = 1 << 16;
+
 fn config_error(detail: String) -> Error {
     Error::new(Phase::Tls, ErrorKind::BadCertificate, detail)
 }
@@ -96,7 +99,8 @@ pub fn client_config(opts: &TlsOptions<'_>) -> Result<Arc<ClientConfig>, Error> 
     config.resumption = if opts.session_cache == 0 {
         Resumption::disabled()
     } else {
-        Resumption::in_memory_sessions(opts.session_cache)
+        // rustls sizes its cache up front: a huge number is clamped, not an abort.
+        Resumption::in_memory_sessions(opts.session_cache.min(MAX_SESSION_CACHE))
     };
     Ok(Arc::new(config))
 }

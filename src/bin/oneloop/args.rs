@@ -39,6 +39,8 @@ pub struct Options {
     pub progress: bool,
     pub tls: bool,
     pub names: u64,
+    /// After the first SIGINT/SIGTERM, how long requests in flight may finish.
+    pub stop_grace: Duration,
 }
 
 impl Options {
@@ -61,6 +63,7 @@ impl Options {
             progress: true,
             tls: false,
             names: 100,
+            stop_grace: Duration::from_secs(5),
         }
     }
 }
@@ -153,6 +156,7 @@ const FLAGS: &[Flag] = &[
     flag("--head-timeout", DUR, Timeouts, "from sending to the end of the response head (default 30s)", |o, v| { o.config.timeouts.head = positive(v)?; Ok(()) }),
     flag("--body-idle-timeout", DUR, Timeouts, "longest silence inside a body (default 30s)", |o, v| { o.config.timeouts.body_idle = positive(v)?; Ok(()) }),
     flag("--total-timeout", DUR, Timeouts, "per input URL, queueing, retries and redirects included (default 120s)", |o, v| { o.config.timeouts.total = positive(v)?; Ok(()) }),
+    flag("--stop-grace", DUR, Timeouts, "after Ctrl-C (or SIGTERM), how long requests in flight may finish before they are cancelled (default 5s)", |o, v| { o.stop_grace = dur(v)?; Ok(()) }),
     flag("--idle-timeout", DUR, Timeouts, "close pooled connections idle this long (default 90s)", |o, v| { o.config.connections.idle_timeout = positive(v)?; Ok(()) }),
 
     flag("--method", Some("GET|HEAD|POST"), Request, "(default GET)", |o, v| { o.config.request.method = method(v)?; Ok(()) }),
@@ -195,7 +199,7 @@ const FLAGS: &[Flag] = &[
     flag("--ca-file", Some("PEM"), Tls, "also trust the root certificates in this PEM file", |o, v| { o.config.tls.ca_file = Some(v.into()); Ok(()) }),
     flag("--no-webpki-roots", NONE, Tls, "trust only --ca-file roots", |o, _| { o.config.tls.webpki_roots = false; Ok(()) }),
     flag("--insecure", NONE, Tls, "DANGER: accept any TLS certificate (prints a warning)", |o, _| { o.config.tls.danger_accept_invalid_certs = true; Ok(()) }),
-    flag("--tls-session-cache", N, Tls, "TLS sessions kept for resumption, 0 = off (default 1024)", |o, v| { o.config.tls.session_cache = num(v, 0, 1_000_000)? as usize; Ok(()) }),
+    flag("--tls-session-cache", N, Tls, "TLS sessions kept for resumption, 0 = off (default 1024, at most 65536)", |o, v| { o.config.tls.session_cache = num(v, 0, 65_536)? as usize; Ok(()) }),
 
     flag("--jsonl", NONE, Output, "demo: also print one JSON line per outcome on stdout", |o, _| { o.jsonl = true; Ok(()) }),
     flag("--no-jsonl", NONE, Output, "crawl: print only the summary (benchmarks)", |o, _| { o.jsonl = false; Ok(()) }),

@@ -34,7 +34,11 @@ fn ms(out: &mut String, d: Option<Duration>) {
 
 /// One outcome as one JSON object (no trailing newline).
 pub fn outcome_json(out: &mut String, o: &Outcome) {
-    let _ = write!(out, "{{\"id\":{},\"url\":", o.id);
+    let _ = write!(out, "{{\"id\":{},", o.id);
+    if let Some(line) = o.line {
+        let _ = write!(out, "\"line\":{line},");
+    }
+    out.push_str("\"url\":");
     json_str(out, &o.url);
     match &o.result {
         Ok(r) => {
@@ -108,6 +112,7 @@ mod tests {
     fn outcomes_have_one_shape() {
         let ok = Outcome {
             id: 3,
+            line: None,
             url: "http://a/\"x\"".into(),
             attempts: 2,
             retries: vec![RetryCause::Status(503)],
@@ -132,6 +137,21 @@ mod tests {
             out,
             r#"{"id":3,"url":"http://a/\"x\"","status":200,"bytes":1024,"retried":["status 503"],"attempts":2,"reused":true,"ms":{"queued":0.004,"connect":null,"ttfb":0.211,"total":0.240}}"#
         );
+        let numbered = Outcome {
+            line: Some(7),
+            result: Ok(Response::default()),
+            retries: vec![],
+            ..ok
+        };
+        let mut out = String::new();
+        outcome_json(&mut out, &numbered);
+        assert!(out.starts_with(r#"{"id":3,"line":7,"url":"#), "{out}");
+        let ok = Outcome {
+            line: None,
+            result: Ok(Response::default()),
+            retries: vec![RetryCause::Status(503)],
+            ..numbered
+        };
         let failed = Outcome {
             result: Err(Error::new(
                 Phase::Connect,

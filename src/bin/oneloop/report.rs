@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 /// Writes outcomes as they come.
 pub struct Reporter {
     out: Option<BufWriter<io::Stdout>>,
+    /// stdout is a terminal: each line is flushed as it is written, so a
+    /// person sees results as they come, not when the buffer fills.
+    flush_each: bool,
     line: String,
     progress: bool,
     started: Instant,
@@ -25,6 +28,7 @@ impl Reporter {
         let now = Instant::now();
         Reporter {
             out: jsonl.then(|| BufWriter::with_capacity(64 * 1024, io::stdout())),
+            flush_each: io::stdout().is_terminal(),
             line: String::new(),
             progress: progress && io::stderr().is_terminal(),
             started: now,
@@ -43,7 +47,9 @@ impl Reporter {
             self.line.clear();
             outcome_json(&mut self.line, o);
             self.line.push('\n');
-            if out.write_all(self.line.as_bytes()).is_err() {
+            let written = out.write_all(self.line.as_bytes());
+            let flushed = if self.flush_each { out.flush() } else { Ok(()) };
+            if written.is_err() || flushed.is_err() {
                 self.broken_pipe = true;
             }
         }
@@ -53,7 +59,8 @@ impl Reporter {
                 self.last_progress = now;
                 let secs = (now - self.started).as_secs_f64();
                 let in_flight = self.handle.as_ref().map_or(0, |h| h.in_flight());
-                eprint!(
+                let _ = write!(
+                    io::stderr(),
                     "\r{} done, {} errors, {:.0}/s, {} in flight   ",
                     self.done,
                     self.errors,
@@ -69,7 +76,7 @@ impl Reporter {
             let _ = out.flush();
         }
         if self.progress {
-            eprint!("\r\x1b[K");
+            let _ = write!(io::stderr(), "\r\x1b[K");
         }
     }
 }
