@@ -386,17 +386,19 @@ impl Run<'_> {
         self.summary.descriptor_waits += 1;
     }
 
-    /// Sends requests that waited for a file descriptor, one per connection
-    /// closed since. True while some still wait (then nothing new starts).
+    /// Sends requests that waited for a file descriptor: one per connection
+    /// closed since, and one per idle pooled connection (reused if it is of
+    /// the same origin, else closed to free its descriptor when the open
+    /// fails again). True while some still wait (then nothing new starts).
     pub(super) fn serve_fd_waiters(&mut self, now: Instant) -> bool {
-        while self.fds_freed > 0 {
+        while self.fds_freed > 0 || self.pool.idle() > 0 {
             let Some(token) = self.fd_waiters.pop_front() else {
                 break;
             };
             match self.reqs.get(token.slot) {
                 // Still waiting (its deadline may have ended it meanwhile).
                 Some(r) if r.generation == token.generation && r.conn.is_none() => {
-                    self.fds_freed -= 1;
+                    self.fds_freed = self.fds_freed.saturating_sub(1);
                     self.dispatch(token.slot, false, now);
                 }
                 _ => {}

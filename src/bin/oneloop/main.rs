@@ -35,7 +35,7 @@ use oneloop::demo::{DemoNameserver, DemoServer};
 use oneloop::{Config, Crawler, Request, Summary};
 use report::{thread_cpu, Reporter};
 use std::cell::RefCell;
-use std::io::{self, BufRead, Write};
+use std::io::{self, Write};
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -50,6 +50,7 @@ enum Failure {
 }
 
 fn main() -> ExitCode {
+    sys::return_big_buffers_to_the_os();
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut options = match args::parse(&argv) {
         Ok(Parsed::Help) => {
@@ -150,33 +151,87 @@ fn fit_to_open_file_limit(config: &mut Config) {
     c.max_per_host = c.max_per_host.min(budget);
 }
 
+/// The longest input line taken as a URL; a longer one is one outcome
+/// (`url: invalid_url`) and the reader skips to the next line, so a file
+/// without newlines cannot make the reader's buffer grow without bound.
+const MAX_LINE: usize = 64 * 1024;
+
 /// Input lines, read lazily as the admission queue asks for them: numbered
-/// from 1, blank lines and `#` comments skipped, a line that is not UTF-8 an
-/// item that ends as `url: invalid_url`. A read error ends the input and is
-/// kept for the caller.
+/// from 1, blank lines and `#` comments skipped, a line that is not UTF-8 (or
+/// is too long) an item that ends as `url: invalid_url`. A read error ends
+/// the input and is kept for the caller.
+///
+/// It splits lines itself over plain `read`s, because `BufRead::read_until`
+/// retries `EINTR` internally, and Ctrl-C must be able to end an input pipe
+/// that never ends by itself.
 struct Lines<R> {
     reader: R,
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
+    eof: bool,
+    /// Inside a too-long line: drop bytes up to its newline.
+    skipping: bool,
     line: u64,
     error: Rc<RefCell<Option<io::Error>>>,
 }
 
-impl<R: BufRead> Iterator for Lines<R> {
-    type Item = Request;
+impl<R: io::Read> Lines<R> {
+    fn new(reader: R, error: Rc<RefCell<Option<io::Error>>>) -> Lines<R> {
+        Lines {
+            reader,
+            buf: vec![0; MAX_LINE].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            eof: false,
+            skipping: false,
+            line: 0,
+            error,
+        }
+    }
 
-    fn next(&mut self) -> Option<Request> {
+    /// The next raw line (without its newline), or `None` at the end.
+    fn next_line(&mut self) -> Option<Result<Vec<u8>, usize>> {
         loop {
-            let mut bytes = Vec::new();
-            match self.reader.read_until(b'\n', &mut bytes) {
-                Ok(0) => return None,
-                Ok(_) => {
-                    self.line += 1;
-                    let text = bytes.trim_ascii();
-                    if text.is_empty() || text.starts_with(b"#") {
-                        continue;
-                    }
-                    return Some(Request::from_line(self.line, bytes));
+            let pending = &self.buf[self.start..self.end];
+            if let Some(nl) = pending.iter().position(|&b| b == b'\n') {
+                let bytes = pending[..nl].to_vec();
+                self.start += nl + 1;
+                if std::mem::take(&mut self.skipping) {
+                    continue; // the end of a too-long line
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                return Some(Ok(bytes));
+            }
+            if self.eof {
+                if self.start == self.end || self.skipping {
+                    return None;
+                }
+                let bytes = pending.to_vec();
+                self.start = self.end;
+                return Some(Ok(bytes));
+            }
+            // Need more bytes: make room at the end.
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            if self.end == self.buf.len() {
+                // A line as long as the buffer: report it, skip the rest.
+                let was_skipping = std::mem::replace(&mut self.skipping, true);
+                self.end = 0;
+                if !was_skipping {
+                    return Some(Err(MAX_LINE));
+                }
+            }
+            match self.reader.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.end += n,
+                // A signal interrupted the read: Ctrl-C ends the input here
+                // (the pipe may never end by itself); anything else, again.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    if sys::interrupted() {
+                        return None;
+                    }
+                }
                 Err(e) => {
                     *self.error.borrow_mut() = Some(e);
                     return None;
@@ -186,9 +241,42 @@ impl<R: BufRead> Iterator for Lines<R> {
     }
 }
 
+impl<R: io::Read> Iterator for Lines<R> {
+    type Item = Request;
+
+    fn next(&mut self) -> Option<Request> {
+        loop {
+            let raw = self.next_line()?;
+            self.line += 1;
+            let bytes = match raw {
+                Ok(bytes) => bytes,
+                Err(limit) => {
+                    let e = oneloop::Error::new(
+                        oneloop::Phase::Url,
+                        oneloop::ErrorKind::InvalidUrl,
+                        format!("line longer than {limit} bytes"),
+                    );
+                    let head = String::from_utf8_lossy(&self.buf[..100]).into_owned();
+                    return Some(Request {
+                        url: format!("{head}..."),
+                        line: Some(self.line),
+                        error: Some(e),
+                        ..Request::default()
+                    });
+                }
+            };
+            let text = bytes.trim_ascii();
+            if text.is_empty() || text.starts_with(b"#") {
+                continue;
+            }
+            return Some(Request::from_line(self.line, bytes));
+        }
+    }
+}
+
 fn run_crawl(crawler: &mut Crawler, o: Options) -> Result<Summary, Failure> {
     let name = o.input.clone().unwrap_or_else(|| "-".into());
-    let reader: Box<dyn BufRead> = match o.input.as_deref() {
+    let reader: Box<dyn io::Read> = match o.input.as_deref() {
         None | Some("-") => Box::new(io::stdin().lock()),
         Some(path) => {
             let file =
@@ -196,15 +284,11 @@ fn run_crawl(crawler: &mut Crawler, o: Options) -> Result<Summary, Failure> {
             if file.metadata().is_ok_and(|m| m.is_dir()) {
                 return Err(Failure::Start(format!("{path}: is a directory")));
             }
-            Box::new(io::BufReader::new(file))
+            Box::new(file)
         }
     };
     let error = Rc::new(RefCell::new(None));
-    let urls = Lines {
-        reader,
-        line: 0,
-        error: error.clone(),
-    };
+    let urls = Lines::new(reader, error.clone());
     let mut rep = Reporter::new(o.jsonl, o.progress);
     let handle = crawler.handle();
     rep.handle = Some(handle.clone());
@@ -300,4 +384,79 @@ fn run_demo(crawler: &mut Crawler, demo: Demo, o: Options) -> Result<Summary, Fa
         );
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that returns the given chunks one per `read`, with an
+    /// `EINTR` first (which must be retried: no signal was received).
+    struct Chunks(Vec<Vec<u8>>, bool);
+
+    impl io::Read for Chunks {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if !self.1 {
+                self.1 = true;
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            if self.0.is_empty() {
+                return Ok(0);
+            }
+            let mut c = self.0.remove(0);
+            let n = c.len().min(buf.len());
+            buf[..n].copy_from_slice(&c[..n]);
+            if n < c.len() {
+                self.0.insert(0, c.split_off(n));
+            }
+            Ok(n)
+        }
+    }
+
+    fn read_all(chunks: Vec<Vec<u8>>) -> Vec<(Option<u64>, String, Option<String>)> {
+        let lines = Lines::new(Chunks(chunks, false), Rc::default());
+        lines
+            .map(|r| (r.line, r.url, r.error.map(|e| e.detail)))
+            .collect()
+    }
+
+    #[test]
+    fn lines_are_numbered_trimmed_and_split_anywhere() {
+        let got = read_all(vec![
+            b"http://a/1\r\n  # comment\n\n  http://a/".to_vec(),
+            b"2  \nhttp://a/3".to_vec(), // no final newline
+        ]);
+        assert_eq!(
+            got,
+            vec![
+                (Some(1), "http://a/1".into(), None),
+                (Some(4), "http://a/2".into(), None),
+                (Some(5), "http://a/3".into(), None),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_too_long_line_is_one_item_and_the_next_line_is_read() {
+        let mut long = vec![b'x'; MAX_LINE * 2 + 7];
+        long.push(b'\n');
+        long.extend_from_slice(b"http://a/after\n");
+        let got = read_all(vec![b"http://a/before\n".to_vec(), long]);
+        assert_eq!(
+            got.len(),
+            3,
+            "{:?}",
+            got.iter().map(|g| &g.0).collect::<Vec<_>>()
+        );
+        assert_eq!(got[1].0, Some(2));
+        assert_eq!(got[1].2.as_deref(), Some("line longer than 65536 bytes"));
+        assert_eq!(got[2], (Some(3), "http://a/after".into(), None));
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_make_an_error_item() {
+        let got = read_all(vec![b"http://a/\xff\nhttp://a/ok\n".to_vec()]);
+        assert_eq!(got[0].2.as_deref(), Some("not UTF-8 (byte 10 of the line)"));
+        assert_eq!(got[1], (Some(2), "http://a/ok".into(), None));
+    }
 }

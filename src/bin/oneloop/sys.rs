@@ -5,15 +5,26 @@
 
 use oneloop::Handle;
 use std::io;
-use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The write end of the self-pipe the signal handler writes to.
 static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
 
-/// Async-signal-safe: one `write` of the signal number to the self-pipe.
+/// Set by the handler itself, so code interrupted in a blocking call (the
+/// input `read`) can tell at once, before the signal thread has acted.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Has SIGINT or SIGTERM arrived?
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Async-signal-safe: an atomic store and one `write` of the signal number
+/// to the self-pipe.
 extern "C" fn on_signal(signal: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
     let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
     if fd >= 0 {
         let byte = signal as u8;
@@ -37,12 +48,17 @@ pub fn on_interrupt(handle: Handle, grace: Duration) -> io::Result<Arc<AtomicU8>
     }
     let [read_end, write_end] = fds;
     SIGNAL_PIPE.store(write_end, Ordering::SeqCst);
-    for signal in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: a zeroed sigaction is valid; the handler only writes a byte.
-        unsafe {
+    // No SA_RESTART: a blocking `read` of the input (a pipe that has not
+    // ended) must return EINTR, so the input can end at the first signal.
+    // SAFETY: zeroed sigaction and sigset are valid; the handler is
+    // async-signal-safe.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    unsafe {
+        libc::sigemptyset(&mut set);
+        for signal in [libc::SIGINT, libc::SIGTERM] {
+            libc::sigaddset(&mut set, signal);
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
-            action.sa_flags = libc::SA_RESTART;
             libc::sigemptyset(&mut action.sa_mask);
             if libc::sigaction(signal, &action, std::ptr::null_mut()) != 0 {
                 return Err(io::Error::last_os_error());
@@ -51,7 +67,12 @@ pub fn on_interrupt(handle: Handle, grace: Duration) -> io::Result<Arc<AtomicU8>
     }
     let received = Arc::new(AtomicU8::new(0));
     let first = received.clone();
-    std::thread::Builder::new()
+    // The signal thread is born with the signals blocked (it inherits this
+    // thread's mask, restored right after), so the kernel delivers them to
+    // the loop's thread, whose blocking calls they interrupt.
+    // SAFETY: a valid, filled sigset.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    let spawned = std::thread::Builder::new()
         .name("oneloop-signals".into())
         .spawn(move || {
             let Some(signal) = wait_byte(read_end, None) else {
@@ -65,7 +86,10 @@ pub fn on_interrupt(handle: Handle, grace: Duration) -> io::Result<Arc<AtomicU8>
             // A second signal, or the end of the grace period.
             let _ = wait_byte(read_end, Some(grace));
             handle.abort();
-        })?;
+        });
+    // SAFETY: as above.
+    unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
+    spawned?;
     Ok(received)
 }
 
@@ -125,4 +149,18 @@ pub fn connection_budget() -> Option<usize> {
     #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 everywhere
     let free = (r.rlim_cur as u64).saturating_sub(RESERVED_FDS);
     Some((free - free / 4).min(usize::MAX as u64) as usize)
+}
+
+/// Makes freed large buffers go back to the operating system. glibc serves
+/// big allocations with `mmap` (returned at `free`) only up to a threshold
+/// that it raises after the first big free, up to 32 MiB: after a few large
+/// bodies, later ones come from the heap and their memory stays in the
+/// process after they are freed. A fixed threshold of 256 KiB keeps every
+/// body buffer of that size or more on `mmap`.
+pub fn return_big_buffers_to_the_os() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
 }
