@@ -54,8 +54,6 @@ pub struct Config {
     pub tls: TlsConfig,
     /// A callback running longer than this is logged as a stall.
     pub stall_threshold: Duration,
-    /// Log every connection state transition at `trace` level.
-    pub trace: bool,
 }
 
 /// The keep-alive pool's limits.
@@ -141,7 +139,6 @@ impl Default for Config {
             resolve: Vec::new(),
             tls: TlsConfig::default(),
             stall_threshold: Duration::from_millis(20),
-            trace: false,
         }
     }
 }

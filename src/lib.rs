@@ -64,6 +64,7 @@ mod crawler;
 pub mod demo;
 pub mod dns;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod outcome;
 pub mod policy;

@@ -30,8 +30,9 @@
 //! pump and what it means. It never decides *which* request to send or what
 //! to do with a response: that is the driver's business.
 //!
-//! Every transition goes through `set_state`, which logs it at `trace` level
-//! when the crawl was configured with `trace`.
+//! Every transition goes through `set_state`; when the crawl is observed
+//! (an event observer is installed) it is also queued for the driver, which
+//! drains [`Conn::poll_transition`] and emits one event per transition.
 
 pub(crate) mod net;
 mod pump;
@@ -120,8 +121,8 @@ pub(crate) struct ConnOptions {
     pub limits: Limits,
     /// Keep response bodies (false: count them only).
     pub keep_body: bool,
-    /// Log state transitions at `trace` level.
-    pub trace: bool,
+    /// Queue every state transition for [`Conn::poll_transition`].
+    pub observed: bool,
 }
 
 /// A connection: its state, its addresses, its pump, its response reader.
@@ -145,7 +146,8 @@ pub(crate) struct Conn<S> {
     send_since: Instant,
     last_read: Instant,
     first_byte_at: Option<Instant>,
-    trace: bool,
+    /// Transitions not yet taken by the driver (only when observed).
+    transitions: Option<std::collections::VecDeque<(ConnState, ConnState)>>,
 }
 
 impl<S: io::Read + io::Write> Conn<S> {
@@ -177,7 +179,7 @@ impl<S: io::Read + io::Write> Conn<S> {
             send_since: now,
             last_read: now,
             first_byte_at: None,
-            trace: options.trace,
+            transitions: options.observed.then(std::collections::VecDeque::new),
         }
     }
 
@@ -207,16 +209,22 @@ impl<S: io::Read + io::Write> Conn<S> {
         self.first_byte_at
     }
 
-    /// Every transition passes here, so a trace shows the whole life.
+    /// The id given at creation (events and traces name connections by it).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The next transition (from, to) not yet taken, when observed. Drain
+    /// it after every call that may move the machine.
+    #[must_use]
+    pub fn poll_transition(&mut self) -> Option<(ConnState, ConnState)> {
+        self.transitions.as_mut()?.pop_front()
+    }
+
+    /// Every transition passes here, so an observer sees the whole life.
     fn set_state(&mut self, next: ConnState, now: Instant) {
-        if self.trace {
-            log::trace!(
-                "conn {} {}: {:?} -> {:?}",
-                self.id,
-                self.key,
-                self.state,
-                next
-            );
+        if let Some(t) = &mut self.transitions {
+            t.push_back((self.state, next));
         }
         if next == ConnState::Sending {
             self.send_since = now;
@@ -305,9 +313,12 @@ impl<S: io::Read + io::Write> Conn<S> {
         std::mem::swap(&mut self.response, spare);
     }
 
-    /// Waits for DNS first: addresses come with [`set_addresses`](Self::set_addresses).
-    pub fn set_resolving(&mut self, now: Instant) {
-        self.set_state(ConnState::Resolving, now);
+    /// Makes a new connection start in `Resolving` instead of `Connecting`
+    /// (its initial state, so no transition): addresses come later with
+    /// [`set_addresses`](Self::set_addresses). Call right after `new`.
+    pub fn set_resolving(&mut self) {
+        debug_assert!(self.io.stream.is_none() && self.connected_at.is_none());
+        self.state = ConnState::Resolving;
     }
 
     /// DNS answered: these are the addresses to try, in order. Call

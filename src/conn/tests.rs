@@ -125,7 +125,7 @@ fn options() -> ConnOptions {
     ConnOptions {
         limits: Limits::default(),
         keep_body: true,
-        trace: false,
+        observed: false,
     }
 }
 
@@ -186,6 +186,51 @@ fn take_response(c: &mut Conn<Scripted>) -> Response {
     r
 }
 
+#[test]
+fn an_observed_connection_reports_every_transition_in_order() {
+    let t0 = Instant::now();
+    let mut net = ScriptNet::default();
+    let observed = ConnOptions {
+        observed: true,
+        ..options()
+    };
+    let mut c: Conn<Scripted> = Conn::new(1, "http://a:80".into(), vec![], None, observed, t0);
+    c.set_resolving();
+    c.set_addresses(vec![addr(1)], t0);
+    c.start_connect(&mut net, t0).unwrap();
+    c.request_buffer().extend_from_slice(REQUEST.as_bytes());
+    c.begin_request(Method::Get, t0);
+    assert!(matches!(c.drive(&mut net, t0), ConnEvent::Connected));
+    assert!(matches!(c.drive(&mut net, t0), ConnEvent::Pending));
+    net.bytes("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    assert!(matches!(c.drive(&mut net, t0), ConnEvent::Done));
+    c.make_idle(t0);
+    c.close(&mut net, t0);
+    use ConnState::*;
+    let mut seen = Vec::new();
+    while let Some(t) = c.poll_transition() {
+        seen.push(t);
+    }
+    assert_eq!(
+        seen,
+        vec![
+            (Resolving, Connecting),
+            (Connecting, Sending),
+            (Sending, ReadingHead),
+            (ReadingHead, ReadingBody),
+            (ReadingBody, Idle),
+            (Idle, Closed),
+        ]
+    );
+    let mut quiet = connecting(&mut net, &[addr(1)], t0);
+    let _ = quiet.drive(&mut net, t0);
+    assert_eq!(
+        quiet.poll_transition(),
+        None,
+        "nothing queued when not observed"
+    );
+}
+
 // ---------------------------------------------------------------- Resolving
 
 #[test]
@@ -193,7 +238,7 @@ fn resolving_waits_for_addresses_and_has_no_deadline_of_its_own() {
     let t0 = Instant::now();
     let mut net = ScriptNet::default();
     let mut c: Conn<Scripted> = Conn::new(1, "http://a:80".into(), vec![], None, options(), t0);
-    c.set_resolving(t0);
+    c.set_resolving();
     assert_eq!(c.poll_timeout(&timeouts()), None, "the resolver times DNS");
     assert!(matches!(c.drive(&mut net, t0), ConnEvent::Pending));
     c.set_addresses(vec![addr(1)], t0 + ms(5));

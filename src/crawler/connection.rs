@@ -9,6 +9,7 @@ use crate::conn::net::MioNet;
 use crate::conn::{Conn, ConnEvent, ConnOptions, ConnState};
 use crate::dns::LookupResult;
 use crate::error::{Error, ErrorKind, Phase};
+use crate::events::EventKind;
 use crate::http::{encode_request, Method};
 use crate::outcome::RetryCause;
 use crate::policy::{judge_error, Attempt, ErrorVerdict};
@@ -58,6 +59,8 @@ impl Run<'_> {
         };
         match checkout {
             Checkout::Reuse(ct) => {
+                let (conn, req) = (self.conns[ct.slot].conn.id(), self.reqs[rslot].id);
+                emit!(self, now, EventKind::ConnReused { conn, req });
                 self.reqs[rslot].reused = true;
                 self.reqs[rslot].conn = Some(ct.slot);
                 self.prepare_request(ct.slot, rslot, now);
@@ -69,7 +72,7 @@ impl Run<'_> {
             }
             Checkout::OpenAfterEvict(old) => {
                 let key = key.to_string();
-                self.drop_conn(old.slot, now);
+                self.drop_conn(old.slot, "evicted", now);
                 self.open_conn(rslot, key, now);
             }
             Checkout::Full => {
@@ -120,11 +123,11 @@ impl Run<'_> {
         let options = ConnOptions {
             limits: self.config.limits,
             keep_body: self.config.request.keep_body,
-            trace: self.config.trace,
+            observed: self.observer.is_some(),
         };
         let mut conn = Conn::new(id, key.into_boxed_str(), addrs, tls, options, now);
         if !known {
-            conn.set_resolving(now);
+            conn.set_resolving();
         }
         let cslot = self.conns.insert(ConnSlot {
             conn,
@@ -133,6 +136,16 @@ impl Run<'_> {
             timer_at: None,
         });
         let req = &mut self.reqs[rslot];
+        emit!(
+            self,
+            now,
+            EventKind::ConnOpened {
+                conn: id,
+                origin: self.conns[cslot].conn.key(),
+                req: req.id,
+                state: self.conns[cslot].conn.state(),
+            }
+        );
         req.reused = false;
         req.conn = Some(cslot);
         req.dns_started = (!known).then_some(now);
@@ -145,6 +158,14 @@ impl Run<'_> {
         }
         let token = self.conns[cslot].token(cslot);
         let host = self.reqs[rslot].url.host_bare().to_string();
+        emit!(
+            self,
+            now,
+            EventKind::DnsLookup {
+                conn: id,
+                name: &host
+            }
+        );
         match self.dns.core.lookup(&host, token, now) {
             LookupResult::Ready(result) => self.conn_resolved(cslot, result, now),
             LookupResult::Pending => self.dns.flush(self.poll.registry()),
@@ -186,10 +207,14 @@ impl Run<'_> {
             req.dns_time = req.dns_started.map(|t| now.saturating_duration_since(t));
             port = req.url.port();
         }
+        let conn = self.conns[cslot].conn.id();
+        let addresses = result.as_ref().map_or(0, |ips| ips.len());
+        emit!(self, now, EventKind::DnsAnswer { conn, addresses });
         match result {
             Ok(ips) => {
                 let addrs = ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect();
                 self.conns[cslot].conn.set_addresses(addrs, now);
+                self.drain_transitions(cslot, now);
                 self.connect_conn(cslot, now);
             }
             Err(e) => self.conn_failed(cslot, e, now),
@@ -220,6 +245,7 @@ impl Run<'_> {
             spare.clear();
             slot.conn.swap_response(&mut spare);
         }
+        self.drain_transitions(cslot, now);
     }
 
     /// A readiness event for a connection's token.
@@ -251,6 +277,7 @@ impl Run<'_> {
     /// Acts on what a connection reported. True when it should be driven
     /// again at once (it moved to a state with work to do).
     pub(super) fn on_conn_event(&mut self, cslot: usize, event: ConnEvent, now: Instant) -> bool {
+        self.drain_transitions(cslot, now);
         match event {
             ConnEvent::Pending => {
                 self.arm_conn_timer(cslot);
@@ -265,6 +292,16 @@ impl Run<'_> {
                 true // send the request
             }
             ConnEvent::TlsEstablished { took, resumed } => {
+                let conn = self.conns[cslot].conn.id();
+                emit!(
+                    self,
+                    now,
+                    EventKind::TlsDone {
+                        conn,
+                        resumed,
+                        took
+                    }
+                );
                 if resumed {
                     self.summary.tls_resumed += 1;
                 } else {
@@ -282,6 +319,15 @@ impl Run<'_> {
                 false
             }
             ConnEvent::IdleClosed => {
+                let conn = self.conns[cslot].conn.id();
+                emit!(
+                    self,
+                    now,
+                    EventKind::ConnClosed {
+                        conn,
+                        reason: "server_closed"
+                    }
+                );
                 let token = self.conns[cslot].token(cslot);
                 let slot = self.conns.remove(cslot);
                 self.pool.remove_idle(slot.conn.key(), token);
@@ -310,8 +356,9 @@ impl Run<'_> {
             slot.conn.make_idle(now);
             let token = slot.token(cslot);
             self.pool.checkin(slot.conn.key(), token, now);
+            self.drain_transitions(cslot, now);
         } else {
-            self.drop_busy_conn(cslot, now);
+            self.drop_busy_conn(cslot, "done", now);
         }
         let req = &mut self.reqs[rslot];
         req.conn = None;
@@ -327,7 +374,7 @@ impl Run<'_> {
         if e.kind == ErrorKind::NoDescriptors {
             return self.out_of_descriptors(cslot, e, now);
         }
-        let Some(rslot) = self.drop_busy_conn(cslot, now) else {
+        let Some(rslot) = self.drop_busy_conn(cslot, "failed", now) else {
             return;
         };
         let req = &mut self.reqs[rslot];
@@ -366,7 +413,7 @@ impl Run<'_> {
     /// the request fail, with `too_many_open_files`.
     fn out_of_descriptors(&mut self, cslot: usize, e: Error, now: Instant) {
         let key: Box<str> = self.conns[cslot].conn.key().into();
-        let request = self.drop_conn(cslot, now);
+        let request = self.drop_conn(cslot, "no_descriptors", now);
         // This connection never held a descriptor.
         self.fds_freed = self.fds_freed.saturating_sub(1);
         self.pool.not_opened(&key);
@@ -374,7 +421,7 @@ impl Run<'_> {
             return;
         };
         if let Some(idle) = self.pool.evict_lru() {
-            self.drop_conn(idle.slot, now);
+            self.drop_conn(idle.slot, "evicted", now);
         }
         if self.conns.is_empty() && self.fds_freed == 0 {
             return self.finish(rslot, Err(e), now);
@@ -413,27 +460,63 @@ impl Run<'_> {
 
     /// Closes a connection the pool counts as open (busy, or failed): it
     /// leaves the pool's count. Returns the request it carried.
-    pub(super) fn drop_busy_conn(&mut self, cslot: usize, now: Instant) -> Option<usize> {
+    pub(super) fn drop_busy_conn(
+        &mut self,
+        cslot: usize,
+        reason: &'static str,
+        now: Instant,
+    ) -> Option<usize> {
         let key: Box<str> = self.conns[cslot].conn.key().into();
-        let request = self.drop_conn(cslot, now);
+        let request = self.drop_conn(cslot, reason, now);
         self.pool.closed(&key);
         request
     }
 
     /// Closes a connection and frees its slot and timer (the pool already
     /// forgot it: evicted or expired). Returns the request it carried.
-    pub(super) fn drop_conn(&mut self, cslot: usize, now: Instant) -> Option<usize> {
-        let mut slot = self.conns.remove(cslot);
+    pub(super) fn drop_conn(
+        &mut self,
+        cslot: usize,
+        reason: &'static str,
+        now: Instant,
+    ) -> Option<usize> {
+        let slot = &mut self.conns[cslot];
         let mut net = MioNet {
             registry: self.poll.registry(),
             token: slot.token(cslot).to_mio(),
         };
         // Usually closed already by the state machine; closing twice is harmless.
         slot.conn.close(&mut net, now);
+        self.drain_transitions(cslot, now);
+        let conn = self.conns[cslot].conn.id();
+        emit!(self, now, EventKind::ConnClosed { conn, reason });
+        let slot = self.conns.remove(cslot);
         self.cancel_conn_timer(&slot);
         // Its descriptor may go to a request waiting for one.
         self.fds_freed += 1;
         slot.request
+    }
+
+    /// Emits the connection's state transitions since the last drain.
+    fn drain_transitions(&mut self, cslot: usize, now: Instant) {
+        if self.observer.is_none() {
+            return;
+        }
+        let slot = &mut self.conns[cslot];
+        let req = slot.request.and_then(|r| self.reqs.get(r)).map(|r| r.id);
+        let conn = slot.conn.id();
+        while let Some((from, to)) = self.conns[cslot].conn.poll_transition() {
+            emit!(
+                self,
+                now,
+                EventKind::ConnState {
+                    conn,
+                    req,
+                    from,
+                    to
+                }
+            );
+        }
     }
 
     fn cancel_conn_timer(&mut self, slot: &ConnSlot) {

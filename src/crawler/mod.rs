@@ -18,6 +18,17 @@
 //! [`connection`](self::connection) (dispatch, open, DNS wiring, drive,
 //! failure) and [`timers`](self::timers).
 
+/// Emits an event to the observer, if there is one. Without an observer it
+/// costs one branch: `$kind` is not even evaluated.
+macro_rules! emit {
+    ($run:expr, $now:expr, $kind:expr) => {
+        if let Some(observer) = $run.observer.as_mut() {
+            let at = $now.saturating_duration_since($run.started);
+            observer(&$crate::events::Event { at, kind: $kind });
+        }
+    };
+}
+
 mod connection;
 mod request;
 mod timers;
@@ -26,6 +37,7 @@ use crate::admission::{Admission, AdmissionConfig};
 use crate::config::Config;
 use crate::dns::{DnsCore, DnsDriver, DnsStats, Resolver};
 use crate::error::{Error, Phase};
+use crate::events::{Event, EventKind, Observer};
 use crate::outcome::{Outcome, Request};
 use crate::pool::{Pool, PoolConfig};
 use crate::random::Rng;
@@ -83,6 +95,7 @@ pub struct Crawler {
     resolver: Resolver,
     tls: Arc<rustls::ClientConfig>,
     dns: DnsDriver<Token>,
+    observer: Option<Observer>,
 }
 
 /// The state of one `run`: every core, and the slabs of requests and
@@ -94,6 +107,10 @@ struct Run<'a> {
     dns_before: DnsStats,
     tls: &'a Arc<rustls::ClientConfig>,
     poll: &'a mut Poll,
+    /// Receives the events, if anyone listens.
+    observer: Option<&'a mut Observer>,
+    /// When the run started: events are timed from here.
+    started: Instant,
     conns: Slab<ConnSlot>,
     reqs: Slab<Req>,
     generation: u32,
@@ -167,7 +184,20 @@ impl Crawler {
             abort: Arc::new(AtomicBool::new(false)),
             in_flight: Arc::new(AtomicUsize::new(0)),
             resolver,
+            observer: None,
         })
+    }
+
+    /// Sends every event of the following runs to `observer`, on the loop's
+    /// thread, as it happens (see [`crate::events`]). Without an observer,
+    /// events cost nothing.
+    pub fn set_observer(&mut self, observer: impl FnMut(&Event<'_>) + Send + 'static) {
+        self.observer = Some(Box::new(observer));
+    }
+
+    /// Removes the observer.
+    pub fn clear_observer(&mut self) {
+        self.observer = None;
     }
 
     /// The configuration in force.
@@ -206,7 +236,7 @@ impl Crawler {
         let mut next_id: u64 = 0;
         let mut input_done = false;
         let mut events = Events::with_capacity(1024);
-        let started = Instant::now();
+        let started = run.started;
         let mut turn_start = started;
         loop {
             let mut turn = run.stats.begin_turn(turn_start);
@@ -228,7 +258,7 @@ impl Crawler {
             run.start_ready(now);
             run.deliver(&mut on_outcome);
             if (input_done || run.stopped) && run.reqs.is_empty() {
-                run.stats.end_turn(turn, Instant::now());
+                run.end_turn(turn);
                 break;
             }
             // 2. Wait for readiness, or until the earliest deadline.
@@ -260,7 +290,7 @@ impl Crawler {
             // 5. Deliver finished outcomes to the callback.
             run.deliver(&mut on_outcome);
             in_flight.store(run.admission.in_flight(), Ordering::Relaxed);
-            turn_start = run.stats.end_turn(turn, Instant::now());
+            turn_start = run.end_turn(turn);
         }
         Ok(run.into_summary(started))
     }
@@ -278,6 +308,8 @@ impl<'a> Run<'a> {
             dns: &mut c.dns,
             tls: &c.tls,
             poll: &mut c.poll,
+            observer: c.observer.as_mut(),
+            started: Instant::now(),
             // Room grows with use: a limit of a million costs nothing up front.
             conns: Slab::with_capacity(concurrency.min(1024)),
             reqs: Slab::with_capacity(concurrency.saturating_add(config.max_parked).min(4096)),
@@ -310,6 +342,23 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// Ends a turn of the loop: its time is split into blocked, protocol and
+    /// callbacks, and reported. Returns where the next turn begins.
+    fn end_turn(&mut self, turn: crate::reactor::TurnClock) -> Instant {
+        let t = self.stats.end_turn(turn, Instant::now());
+        emit!(
+            self,
+            t.ended,
+            EventKind::LoopTurn {
+                blocked: t.blocked,
+                events: t.events,
+                protocol: t.protocol,
+                callbacks: t.callbacks,
+            }
+        );
+        t.ended
+    }
+
     fn next_generation(&mut self) -> u32 {
         self.generation = self.generation.wrapping_add(1);
         self.generation
@@ -320,7 +369,7 @@ impl<'a> Run<'a> {
         let now = Instant::now();
         let slots: Vec<usize> = self.conns.iter().map(|(i, _)| i).collect();
         for cslot in slots {
-            self.drop_conn(cslot, now);
+            self.drop_conn(cslot, "end", now);
         }
         let s = &mut self.summary;
         s.stopped = self.stopped;

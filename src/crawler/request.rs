@@ -14,6 +14,7 @@ use super::timers::TimerKind;
 use super::Run;
 use crate::admission::HostId;
 use crate::error::{Error, ErrorKind, Phase};
+use crate::events::EventKind;
 use crate::http::{Method, Response};
 use crate::outcome::{Outcome, Request, RetryCause, Timings};
 use crate::policy::{judge_response, redirect_target, Attempt, ResponseVerdict};
@@ -98,6 +99,16 @@ impl Run<'_> {
         let url = match parsed {
             Ok(url) => url,
             Err((e, raw)) => {
+                emit!(self, now, EventKind::Queued { req: id, url: &raw });
+                emit!(
+                    self,
+                    now,
+                    EventKind::Finished {
+                        req: id,
+                        result: &format!("{}:{}", e.phase.as_str(), e.kind.as_str()),
+                        attempts: 0,
+                    }
+                );
                 self.ready.push(Outcome {
                     id,
                     line: item.line,
@@ -121,6 +132,14 @@ impl Run<'_> {
         let deadline = now + self.config.timeouts.total;
         let timer = self.timers.insert(deadline, TimerKind::Request(token));
         let host = self.admission.push(url.origin(), token, now);
+        emit!(
+            self,
+            now,
+            EventKind::Queued {
+                req: id,
+                url: url.as_str()
+            }
+        );
         entry.insert(Req {
             generation,
             id,
@@ -173,13 +192,26 @@ impl Run<'_> {
         if self.serve_fd_waiters(now) || self.stopped {
             return;
         }
-        while let Some((token, _host)) = self.admission.poll_ready(now, &mut self.rng) {
+        let paced_before = self.admission.stats().paced_waits;
+        while let Some((token, host)) = self.admission.poll_ready(now, &mut self.rng) {
             let in_flight = self.admission.in_flight();
             self.summary.max_in_flight = self.summary.max_in_flight.max(in_flight);
             let req = &mut self.reqs[token.slot];
+            emit!(
+                self,
+                now,
+                EventKind::Admitted {
+                    req: req.id,
+                    origin: self.admission.key(host),
+                }
+            );
             req.stage = Stage::Active;
             req.started_at.get_or_insert(now);
             self.dispatch(token.slot, false, now);
+        }
+        let waits = self.admission.stats().paced_waits - paced_before;
+        if waits > 0 {
+            emit!(self, now, EventKind::Paced { waits });
         }
     }
 
@@ -327,7 +359,7 @@ impl Run<'_> {
     /// has one.
     fn abort(&mut self, rslot: usize, e: Error, now: Instant) {
         if let (Stage::Active, Some(cslot)) = (self.reqs[rslot].stage, self.reqs[rslot].conn) {
-            self.drop_busy_conn(cslot, now);
+            self.drop_busy_conn(cslot, "aborted", now);
         }
         self.finish(rslot, Err(e), now);
     }
@@ -380,6 +412,18 @@ impl Run<'_> {
             Some(original) => original,
             None => req.url.into_string(),
         };
+        emit!(
+            self,
+            now,
+            EventKind::Finished {
+                req: req.id,
+                result: &match &result {
+                    Ok(r) => r.status.to_string(),
+                    Err(e) => format!("{}:{}", e.phase.as_str(), e.kind.as_str()),
+                },
+                attempts: req.attempts,
+            }
+        );
         self.ready.push(Outcome {
             id: req.id,
             line: req.line,
@@ -430,6 +474,14 @@ impl Run<'_> {
                 .stats
                 .record_callback(&outcome.url, took, self.config.stall_threshold)
             {
+                emit!(
+                    self,
+                    Instant::now(),
+                    EventKind::Stall {
+                        url: &outcome.url,
+                        took,
+                    }
+                );
                 log::warn!(
                     "the callback for {} held the loop for {:?}",
                     outcome.url,

@@ -47,7 +47,7 @@ impl Run<'_> {
             }
         }
         while let Some(token) = self.pool.poll_expired(now) {
-            self.drop_conn(token.slot, now);
+            self.drop_conn(token.slot, "idle_expired", now);
         }
         if self.dns.core.poll_timeout().is_some_and(|t| t <= now) {
             self.dns.handle_timeout(self.poll.registry(), now);

@@ -14,7 +14,7 @@
 mod stats;
 mod timers;
 
-pub use stats::{LoopStats, Stall, TurnClock, STALLS_KEPT};
+pub use stats::{LoopStats, Stall, Turn, TurnClock, STALLS_KEPT};
 pub use timers::{TimerId, Timers};
 
 /// The token space, in one table. Every `mio::Token` of the crawler's poll

@@ -51,7 +51,23 @@ pub struct LoopStats {
 pub struct TurnClock {
     start: Instant,
     poll: Duration,
+    events: u64,
     callbacks_before: Duration,
+}
+
+/// One finished turn of the loop, as [`LoopStats::end_turn`] measured it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Turn {
+    /// When it ended (the next one begins here).
+    pub ended: Instant,
+    /// Blocked in `poll`.
+    pub blocked: Duration,
+    /// Readiness events `poll` returned.
+    pub events: u64,
+    /// Protocol work.
+    pub protocol: Duration,
+    /// In callbacks.
+    pub callbacks: Duration,
 }
 
 impl LoopStats {
@@ -60,6 +76,7 @@ impl LoopStats {
         TurnClock {
             start: now,
             poll: Duration::ZERO,
+            events: 0,
             callbacks_before: self.time_in_callbacks,
         }
     }
@@ -75,6 +92,7 @@ impl LoopStats {
     ) {
         let blocked = after.saturating_duration_since(before);
         turn.poll += blocked;
+        turn.events += events;
         self.iterations += 1;
         self.time_in_poll += blocked;
         self.events += events;
@@ -82,12 +100,20 @@ impl LoopStats {
     }
 
     /// Ends a turn at `now`: what was neither blocked in `poll` nor in a
-    /// callback was protocol work. Returns `now`, where the next turn begins.
-    pub fn end_turn(&mut self, turn: TurnClock, now: Instant) -> Instant {
+    /// callback was protocol work. Returns the turn's parts; the next turn
+    /// begins at `now`.
+    pub fn end_turn(&mut self, turn: TurnClock, now: Instant) -> Turn {
         let callbacks = self.time_in_callbacks.saturating_sub(turn.callbacks_before);
         let total = now.saturating_duration_since(turn.start);
-        self.time_in_protocol += total.saturating_sub(turn.poll).saturating_sub(callbacks);
-        now
+        let protocol = total.saturating_sub(turn.poll).saturating_sub(callbacks);
+        self.time_in_protocol += protocol;
+        Turn {
+            ended: now,
+            blocked: turn.poll,
+            events: turn.events,
+            protocol,
+            callbacks,
+        }
     }
 
     /// Mean events per `poll`.
@@ -148,10 +174,15 @@ mod tests {
         s.record_poll(&mut turn, t0 + ms(2), t0 + ms(12), 3);
         s.record_callback("http://a/", ms(5), ms(20));
         let t1 = s.end_turn(turn, t0 + ms(18));
+        assert_eq!(
+            (t1.blocked, t1.protocol, t1.callbacks, t1.events),
+            (ms(10), ms(3), ms(5), 3)
+        );
+        let t1 = t1.ended;
         // Turn 2 starts where turn 1 ended: 4 ms in poll, nothing else.
         let mut turn = s.begin_turn(t1);
         s.record_poll(&mut turn, t1, t1 + ms(4), 0);
-        let t2 = s.end_turn(turn, t1 + ms(4));
+        let t2 = s.end_turn(turn, t1 + ms(4)).ended;
         assert_eq!(s.time_in_poll, ms(14));
         assert_eq!(s.time_in_callbacks, ms(5));
         assert_eq!(s.time_in_protocol, ms(3));

@@ -16,13 +16,15 @@ pub enum Parsed {
     Run(Box<Options>),
 }
 
-/// The two commands.
+/// The commands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Command {
     /// Crawl URLs from a file or stdin.
     Crawl,
     /// Crawl an embedded loopback server.
     Demo,
+    /// Draw an events file as an SVG timeline.
+    Timeline,
 }
 
 /// Everything the flags set.
@@ -41,6 +43,16 @@ pub struct Options {
     pub names: u64,
     /// After the first SIGINT/SIGTERM, how long requests in flight may finish.
     pub stop_grace: Duration,
+    /// Print every event (state transitions, loop turns...) on stderr.
+    pub trace: bool,
+    /// The `log` messages shown on stderr.
+    pub log_level: log::LevelFilter,
+    /// Write every event as JSON Lines to this file.
+    pub events: Option<String>,
+    /// Draw the crawl's timeline into this SVG file.
+    pub timeline: Option<String>,
+    /// `timeline`: the SVG to write.
+    pub output: Option<String>,
 }
 
 impl Options {
@@ -64,6 +76,11 @@ impl Options {
             tls: false,
             names: 100,
             stop_grace: Duration::from_secs(5),
+            trace: false,
+            log_level: log::LevelFilter::Warn,
+            events: None,
+            timeline: None,
+            output: None,
         }
     }
 }
@@ -71,6 +88,7 @@ impl Options {
 /// Where a flag shows up in the help (and, for `Demo`, where it is allowed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Section {
+    Timeline,
     Demo,
     Limits,
     Timeouts,
@@ -81,7 +99,8 @@ enum Section {
     Output,
 }
 
-const SECTIONS: [(Section, &str); 8] = [
+const SECTIONS: [(Section, &str); 9] = [
+    (Section::Timeline, "TIMELINE OPTIONS (timeline only)"),
     (Section::Demo, "DEMO OPTIONS (demo only)"),
     (Section::Limits, "LIMITS"),
     (
@@ -135,6 +154,8 @@ use Section::*;
 /// Every flag of both commands.
 #[rustfmt::skip]
 const FLAGS: &[Flag] = &[
+    flag("--output", Some("FILE"), Timeline, "the SVG to write (also -o; default: EVENTS with .svg)", |o, v| { o.output = Some(v.to_string()); Ok(()) }),
+
     flag("--urls", N, Demo, "URLs to crawl (default 100000)", |o, v| { o.urls = num(v, 0, u64::MAX)?; Ok(()) }),
     flag("--hosts", N, Demo, "virtual hosts (loopback ports) (default 10, at most 1000)", |o, v| { o.hosts = num(v, 1, 1000)? as usize; Ok(()) }),
     flag("--page-size", Some("BYTES"), Demo, "size of each page (default 1024)", |o, v| { o.page_size = num(v, 0, 1 << 30)? as usize; Ok(()) }),
@@ -204,8 +225,11 @@ const FLAGS: &[Flag] = &[
     flag("--jsonl", NONE, Output, "demo: also print one JSON line per outcome on stdout", |o, _| { o.jsonl = true; Ok(()) }),
     flag("--no-jsonl", NONE, Output, "crawl: print only the summary (benchmarks)", |o, _| { o.jsonl = false; Ok(()) }),
     flag("--no-progress", NONE, Output, "never print the progress line", |o, _| { o.progress = false; Ok(()) }),
+    flag("--events", Some("FILE"), Output, "write every event (queued, admitted, state, turn, stall...) as JSON Lines; see docs/events.md", |o, v| { o.events = Some(v.to_string()); Ok(()) }),
+    flag("--timeline", Some("FILE"), Output, "draw the crawl as an SVG timeline: lanes per connection, loop use, stalls", |o, v| { o.timeline = Some(v.to_string()); Ok(()) }),
+    flag("--log-level", Some("LEVEL"), Output, "error, warn (default), info, debug or trace (also -v: info)", |o, v| { o.log_level = level(v)?; Ok(()) }),
     flag("--stall-threshold-ms", N, Output, "report callbacks longer than this (default 20)", |o, v| { o.config.stall_threshold = Duration::from_millis(num(v, 0, 1 << 40)?); Ok(()) }),
-    flag("--trace", NONE, Output, "log connection state transitions (with a log backend)", |o, _| { o.config.trace = true; Ok(()) }),
+    flag("--trace", NONE, Output, "print every event on stderr: state transitions, loop turns, requests", |o, _| { o.trace = true; o.log_level = log::LevelFilter::Trace; Ok(()) }),
     flag("--help", NONE, Output, "this text", |_, _| Ok(())),
 ];
 
@@ -217,6 +241,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
     let command = match command.as_str() {
         "crawl" => Command::Crawl,
         "demo" => Command::Demo,
+        "timeline" => Command::Timeline,
         "-h" | "--help" | "help" => return Ok(Parsed::Help),
         other => return Err(format!("unknown command: {other}")),
     };
@@ -227,7 +252,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
             return Ok(Parsed::Help);
         }
         if !arg.starts_with('-') || arg == "-" {
-            if command == Command::Crawl && o.input.is_none() {
+            if command != Command::Demo && o.input.is_none() {
                 o.input = Some(arg.clone());
                 continue;
             }
@@ -237,11 +262,27 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
             Some((n, v)) => (n, Some(v)),
             None => (arg.as_str(), None),
         };
+        // The two short forms.
+        let name = match name {
+            "-v" => {
+                o.log_level = o.log_level.max(log::LevelFilter::Info);
+                continue;
+            }
+            "-o" => "--output",
+            n => n,
+        };
         let Some(f) = FLAGS.iter().find(|f| f.name == name) else {
             return Err(format!("unknown option: {name}"));
         };
         if f.section == Section::Demo && command != Command::Demo {
             return Err(format!("{name} is a demo option"));
+        }
+        if (f.section == Section::Timeline) != (command == Command::Timeline) && f.name != "--help"
+        {
+            return Err(match command {
+                Command::Timeline => format!("{name} is not a timeline option"),
+                _ => format!("{name} is a timeline option"),
+            });
         }
         let value = match (f.value, inline) {
             (None, None) => "",
@@ -265,6 +306,8 @@ USAGE:
     oneloop crawl [FILE|-] [OPTIONS]   URLs from FILE (one per line; default: stdin),
                                        JSON Lines on stdout, summary on stderr
     oneloop demo [OPTIONS]             crawl an embedded loopback server, print the summary
+    oneloop timeline EVENTS.jsonl -o crawl.svg
+                                       draw an events file (from --events) as an SVG
 ",
     );
     for (section, title) in SECTIONS {
@@ -282,6 +325,11 @@ USAGE:
         }
     }
     s
+}
+
+fn level(v: &str) -> Result<log::LevelFilter, String> {
+    v.parse()
+        .map_err(|_| format!("one of off, error, warn, info, debug, trace, not {v}"))
 }
 
 fn num(v: &str, min: u64, max: u64) -> Result<u64, String> {

@@ -27,8 +27,10 @@ macro_rules! errln {
 
 mod args;
 mod jsonl;
+mod observe;
 mod report;
 mod sys;
+mod timeline;
 
 use args::{Command, Options, Parsed};
 use oneloop::demo::{DemoNameserver, DemoServer};
@@ -39,6 +41,7 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 /// Why a run ended without a summary worth exit status 0.
 enum Failure {
@@ -65,6 +68,10 @@ fn main() -> ExitCode {
     if let Err(e) = options.config.validate() {
         return usage_error(&e.detail);
     }
+    observe::install_logger(options.log_level);
+    if options.command == Command::Timeline {
+        return draw_timeline(&options);
+    }
     if options.config.tls.danger_accept_invalid_certs {
         errln!("oneloop: WARNING: --insecure: TLS certificates are NOT verified; anyone on the path can read and alter this traffic");
     }
@@ -78,7 +85,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         },
-        Command::Crawl => None,
+        Command::Crawl | Command::Timeline => None,
     };
     let mut crawler = match Crawler::new(options.config.clone()) {
         Ok(c) => c,
@@ -87,6 +94,29 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Events: printed (--trace), written (--events), drawn (--timeline,
+    // through a temporary events file when --events is not given).
+    let events_path = options.events.clone().or_else(|| {
+        options.timeline.as_ref().map(|_| {
+            let dir = std::env::temp_dir();
+            let file = format!("oneloop-events-{}.jsonl", std::process::id());
+            dir.join(file).to_string_lossy().into_owned()
+        })
+    });
+    let events_file = match events_path.as_deref().map(std::fs::File::create) {
+        None => None,
+        Some(Ok(f)) => Some(f),
+        Some(Err(e)) => {
+            errln!("oneloop: {}: {e}", events_path.as_deref().unwrap_or(""));
+            return ExitCode::FAILURE;
+        }
+    };
+    let watch = Arc::new(Mutex::new(observe::Watch::new(options.trace, events_file)));
+    if watch.lock().is_ok_and(|w| w.is_on()) {
+        crawler.set_observer(observe::Watch::observer(&watch));
+    }
+    let timeline_out = options.timeline.clone();
+    let temporary_events = options.events.is_none();
     let interrupted = match sys::on_interrupt(crawler.handle(), options.stop_grace) {
         Ok(flag) => Some(flag),
         Err(e) => {
@@ -98,6 +128,28 @@ fn main() -> ExitCode {
         Some(demo) => run_demo(&mut crawler, demo, options),
         None => run_crawl(&mut crawler, options),
     };
+    crawler.clear_observer();
+    if let Ok(mut w) = watch.lock() {
+        w.finish();
+        if let Some(e) = w.error.take() {
+            errln!("oneloop: writing events: {e}");
+        }
+    }
+    if let (Some(svg), Some(events)) = (timeline_out, events_path.as_deref()) {
+        match timeline::render(events, &svg) {
+            Ok(d) => errln!(
+                "timeline: {} of {} connections, {} segments, {} KiB in {svg}",
+                d.lanes,
+                d.connections,
+                d.segments,
+                d.bytes / 1024
+            ),
+            Err(e) => errln!("oneloop: timeline: {e}"),
+        }
+        if temporary_events {
+            let _ = std::fs::remove_file(events);
+        }
+    }
     let status = match result {
         Ok(summary) => {
             if command == Command::Demo {
@@ -120,6 +172,34 @@ fn main() -> ExitCode {
     match interrupted.map_or(0, |s| s.load(Ordering::SeqCst)) {
         0 => status,
         signal => ExitCode::from(128 + signal),
+    }
+}
+
+/// `oneloop timeline EVENTS [-o SVG]`.
+fn draw_timeline(o: &Options) -> ExitCode {
+    let Some(events) = o.input.as_deref() else {
+        return usage_error("timeline needs an events file (from --events)");
+    };
+    let svg = o.output.clone().unwrap_or_else(|| {
+        let stem = events.strip_suffix(".jsonl").unwrap_or(events);
+        format!("{stem}.svg")
+    });
+    match timeline::render(events, &svg) {
+        Ok(d) => {
+            errln!(
+                "timeline: {} of {} connections, {} segments ({}), {} KiB in {svg}",
+                d.lanes,
+                d.connections,
+                d.segments,
+                if d.exact { "exact" } else { "per column" },
+                d.bytes / 1024
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            errln!("oneloop: {events}: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

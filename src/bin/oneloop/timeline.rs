@@ -1,0 +1,542 @@
+//! `oneloop timeline`: an events file (JSON Lines from `--events`) drawn as
+//! one self-contained SVG, no JavaScript: a lane per connection with a
+//! coloured segment per state, the loop's use of its time above the lanes
+//! (blocked in poll, protocol work, user callbacks), stalls in red, a time
+//! axis and a legend. Hover a segment for its request and duration.
+//!
+//! Big crawls stay small: at most [`MAX_LANES`] lanes (the rest are
+//! counted), and time is cut into [`COLUMNS`] columns. A small crawl is
+//! drawn exactly, segment by segment; a big one shows, per lane and column,
+//! the state the connection spent most of that column in. The file is read
+//! twice (first for the time span), so memory does not grow with the crawl.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Write};
+
+/// Connections drawn, in order of opening.
+pub const MAX_LANES: usize = 200;
+/// Time columns (one pixel each).
+pub const COLUMNS: usize = 1000;
+/// Up to this many segments, each is drawn on its own with its request id.
+const EXACT_SEGMENTS: usize = 4000;
+
+const LEFT: f64 = 170.0;
+const LANE_H: f64 = 10.0;
+const LANE_GAP: f64 = 2.0;
+const STRIP_H: f64 = 48.0;
+
+/// The drawn states, in legend order, with their colours.
+const STATES: [(&str, &str, &str); 7] = [
+    ("resolving", "#9467bd", "resolving (DNS)"),
+    ("connecting", "#8c564b", "connecting (TCP)"),
+    ("tls", "#e377c2", "TLS handshake"),
+    ("sending", "#2ca02c", "sending the request"),
+    ("head", "#1f77b4", "waiting for / reading the head"),
+    ("body", "#17becf", "reading the body"),
+    ("idle", "#d0d0d0", "idle in the pool"),
+];
+
+fn state_index(name: &str) -> Option<usize> {
+    STATES.iter().position(|s| s.0 == name)
+}
+
+/// A JSON value of our flat event objects.
+#[derive(Clone, Debug, PartialEq)]
+enum Value {
+    Str(String),
+    Num(f64),
+    Other,
+}
+
+/// Parses one flat JSON object (`{"k":v,...}` with string, number, boolean
+/// or null values): the events file's only shape.
+fn parse_object(line: &str) -> Option<HashMap<String, Value>> {
+    let mut chars = line.trim().chars().peekable();
+    let mut map = HashMap::new();
+    if chars.next()? != '{' {
+        return None;
+    }
+    fn string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<String> {
+        let mut s = String::new();
+        loop {
+            match chars.next()? {
+                '"' => return Some(s),
+                '\\' => match chars.next()? {
+                    'n' => s.push('\n'),
+                    't' => s.push('\t'),
+                    'r' => s.push('\r'),
+                    'u' => {
+                        let hex: String = (0..4).filter_map(|_| chars.next()).collect();
+                        s.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                    }
+                    c => s.push(c),
+                },
+                c => s.push(c),
+            }
+        }
+    }
+    loop {
+        match chars.next()? {
+            '}' => return Some(map),
+            ',' | ' ' => continue,
+            '"' => {
+                let key = string(&mut chars)?;
+                if chars.next()? != ':' {
+                    return None;
+                }
+                let value = match chars.peek()? {
+                    '"' => {
+                        chars.next();
+                        Value::Str(string(&mut chars)?)
+                    }
+                    _ => {
+                        let mut raw = String::new();
+                        while let Some(&c) = chars.peek() {
+                            if c == ',' || c == '}' {
+                                break;
+                            }
+                            raw.push(c);
+                            chars.next();
+                        }
+                        raw.trim().parse().map_or(Value::Other, Value::Num)
+                    }
+                };
+                map.insert(key, value);
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// One event line, the fields the timeline needs.
+struct Ev {
+    t: f64,
+    kind: String,
+    fields: HashMap<String, Value>,
+}
+
+impl Ev {
+    fn num(&self, k: &str) -> Option<f64> {
+        match self.fields.get(k) {
+            Some(Value::Num(n)) => Some(*n),
+            _ => None,
+        }
+    }
+    fn str(&self, k: &str) -> Option<&str> {
+        match self.fields.get(k) {
+            Some(Value::Str(s)) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+fn read_events(path: &str, mut each: impl FnMut(Ev)) -> io::Result<()> {
+    let reader = BufReader::new(File::open(path)?);
+    for (n, line) in reader.lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fields = parse_object(&line).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("line {}: not an event object", n + 1),
+            )
+        })?;
+        let t = match fields.get("t") {
+            Some(Value::Num(t)) => *t,
+            _ => continue,
+        };
+        let kind = match fields.get("type") {
+            Some(Value::Str(k)) => k.clone(),
+            _ => continue,
+        };
+        each(Ev { t, kind, fields });
+    }
+    Ok(())
+}
+
+/// What was drawn, for the command's report and the tests.
+#[derive(Debug, Default)]
+pub struct Drawn {
+    pub lanes: usize,
+    pub connections: usize,
+    pub segments: usize,
+    pub exact: bool,
+    pub bytes: usize,
+}
+
+struct Segment {
+    lane: usize,
+    state: usize,
+    start: f64,
+    end: f64,
+    req: Option<u64>,
+}
+
+/// Reads `events` and writes the SVG to `svg`.
+pub fn render(events: &str, svg: &str) -> io::Result<Drawn> {
+    // Pass 1: the time span, the connections, how many segments.
+    let mut t_max: f64 = 0.0;
+    let mut conns = 0usize;
+    let mut segments = 0usize;
+    let mut origins: HashMap<usize, String> = HashMap::new();
+    read_events(events, |e| {
+        t_max = t_max.max(e.t);
+        match e.kind.as_str() {
+            "conn_opened" => {
+                let c = e.num("conn").unwrap_or(0.0) as usize;
+                conns = conns.max(c + 1);
+                if c < MAX_LANES {
+                    segments += 1;
+                    origins.insert(c, e.str("origin").unwrap_or("").to_string());
+                }
+            }
+            "state" if (e.num("conn").unwrap_or(0.0) as usize) < MAX_LANES => segments += 1,
+            _ => {}
+        }
+    })?;
+    let t_max = t_max.max(1.0);
+    let lanes = conns.min(MAX_LANES);
+    let exact = segments <= EXACT_SEGMENTS;
+    let col_of = |t: f64| ((t / t_max) * COLUMNS as f64).clamp(0.0, COLUMNS as f64 - 1.0) as usize;
+    let col_span = t_max / COLUMNS as f64;
+
+    // Pass 2: segments (or per-column state time), loop use, stalls.
+    let mut open: Vec<Option<(usize, f64, Option<u64>)>> = vec![None; lanes];
+    let mut exact_segments = Vec::new();
+    let mut by_column: Vec<Vec<[f32; 7]>> = if exact {
+        Vec::new()
+    } else {
+        vec![vec![[0.0; 7]; COLUMNS]; lanes]
+    };
+    let mut util = vec![[0.0f64; 3]; COLUMNS];
+    let mut stalls: Vec<(f64, f64, String)> = Vec::new();
+    let mut finished = 0u64;
+    let close = |lane: usize,
+                 seg: Option<(usize, f64, Option<u64>)>,
+                 end: f64,
+                 exact_segments: &mut Vec<Segment>,
+                 by_column: &mut Vec<Vec<[f32; 7]>>| {
+        let Some((state, start, req)) = seg else {
+            return;
+        };
+        if exact {
+            exact_segments.push(Segment {
+                lane,
+                state,
+                start,
+                end,
+                req,
+            });
+            return;
+        }
+        let (c0, c1) = (col_of(start), col_of(end));
+        for (c, acc) in by_column[lane].iter_mut().enumerate().take(c1 + 1).skip(c0) {
+            let lo = start.max(c as f64 * col_span);
+            let hi = end.min((c + 1) as f64 * col_span);
+            if hi > lo {
+                acc[state] += (hi - lo) as f32;
+            }
+        }
+    };
+    read_events(events, |e| match e.kind.as_str() {
+        "conn_opened" | "state" => {
+            let lane = e.num("conn").unwrap_or(0.0) as usize;
+            if lane >= lanes {
+                return;
+            }
+            let to = if e.kind == "state" {
+                e.str("to")
+            } else {
+                e.str("state")
+            };
+            let prev = open[lane].take();
+            close(lane, prev, e.t, &mut exact_segments, &mut by_column);
+            let req = e.num("req").map(|r| r as u64);
+            open[lane] = to.and_then(state_index).map(|s| (s, e.t, req));
+        }
+        "turn" => {
+            let parts = [
+                e.num("blocked").unwrap_or(0.0),
+                e.num("protocol").unwrap_or(0.0),
+                e.num("callbacks").unwrap_or(0.0),
+            ];
+            let total: f64 = parts.iter().sum();
+            let start = (e.t - total).max(0.0);
+            let (c0, c1) = (col_of(start), col_of(e.t));
+            let n = (c1 - c0 + 1) as f64;
+            for u in &mut util[c0..=c1] {
+                for (i, p) in parts.iter().enumerate() {
+                    u[i] += p / n;
+                }
+            }
+        }
+        "stall" => {
+            if stalls.len() < 1000 {
+                let took = e.num("took").unwrap_or(0.0);
+                stalls.push((e.t - took, took, e.str("url").unwrap_or("").to_string()));
+            }
+        }
+        "finished" => finished += 1,
+        _ => {}
+    })?;
+    for (lane, seg) in open.iter_mut().enumerate() {
+        let seg = seg.take();
+        close(lane, seg, t_max, &mut exact_segments, &mut by_column);
+    }
+
+    // Draw.
+    let plot_w = COLUMNS as f64;
+    let width = LEFT + plot_w + 30.0;
+    let strip_y = 70.0;
+    let lanes_y = strip_y + STRIP_H + 24.0;
+    let axis_y = lanes_y + lanes as f64 * (LANE_H + LANE_GAP) + 6.0;
+    let height = axis_y + 60.0;
+    let x_of = |t: f64| t / t_max * plot_w;
+    let mut s = String::with_capacity(1 << 20);
+    let _ = write!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="sans-serif" font-size="11">
+<style>"#
+    );
+    for (name, colour, _) in STATES {
+        let _ = write!(s, ".{name}{{fill:{colour}}}");
+    }
+    s.push_str(".blocked{fill:#eeeeee}.protocol{fill:#4c78a8}.callbacks{fill:#f58518}.stall{fill:#d62728}.lbl{fill:#333}.axis{stroke:#999}</style>\n");
+    s.push_str("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
+    let _ = writeln!(
+        s,
+        r#"<text x="10" y="20" font-size="14" class="lbl">oneloop timeline: {finished} requests over {conns} connections in {} ({} drawn{}); {} stall(s)</text>"#,
+        fmt_us(t_max),
+        lanes,
+        if exact {
+            ", every segment"
+        } else {
+            ", dominant state per column"
+        },
+        stalls.len()
+    );
+    // Legend.
+    let mut lx = 10.0;
+    for (name, _, label) in STATES {
+        let _ = writeln!(
+            s,
+            r#"<rect x="{lx}" y="32" width="10" height="10" class="{name}"/><text x="{}" y="41" class="lbl">{label}</text>"#,
+            lx + 13.0
+        );
+        lx += 14.0 + label.len() as f64 * 6.0 + 12.0;
+    }
+    let mut lx = 10.0;
+    for (class, label) in [
+        ("blocked", "loop blocked in poll"),
+        ("protocol", "loop doing protocol work"),
+        ("callbacks", "loop in your callback"),
+        ("stall", "stall (callback over the threshold)"),
+    ] {
+        let _ = writeln!(
+            s,
+            r#"<rect x="{lx}" y="48" width="10" height="10" class="{class}"/><text x="{}" y="57" class="lbl">{label}</text>"#,
+            lx + 13.0
+        );
+        lx += 14.0 + label.len() as f64 * 6.0 + 12.0;
+    }
+    // The loop strip: per column, the share of blocked / protocol / callbacks.
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="{}" text-anchor="end" class="lbl">the loop</text><g id="loop" transform="translate({LEFT},{strip_y})">"#,
+        LEFT - 6.0,
+        strip_y + STRIP_H / 2.0 + 4.0
+    );
+    for (c, u) in util.iter().enumerate() {
+        let total: f64 = u.iter().sum();
+        if total <= 0.0 {
+            continue;
+        }
+        let mut y = 0.0;
+        for (i, class) in ["blocked", "protocol", "callbacks"].iter().enumerate() {
+            let h = u[i] / total * STRIP_H;
+            if h >= 0.05 {
+                let _ = write!(
+                    s,
+                    r#"<rect x="{c}" y="{y:.2}" width="1" height="{h:.2}" class="{class}"/>"#
+                );
+            }
+            y += h;
+        }
+    }
+    for (start, took, url) in &stalls {
+        let _ = write!(
+            s,
+            r#"<rect x="{:.2}" y="-4" width="{:.2}" height="{}" class="stall" opacity="0.85"><title>stall: the callback for {} held the loop {}</title></rect>"#,
+            x_of(*start),
+            x_of(*took).max(1.5),
+            STRIP_H + 8.0,
+            xml_escape(url),
+            fmt_us(*took)
+        );
+    }
+    s.push_str("</g>\n");
+    // The lanes.
+    let _ = writeln!(
+        s,
+        r#"<g id="lanes" transform="translate({LEFT},{lanes_y})">"#
+    );
+    let mut drawn_segments = 0;
+    for lane in 0..lanes {
+        let y = lane as f64 * (LANE_H + LANE_GAP);
+        let _ = write!(
+            s,
+            r#"<g class="lane" data-conn="{lane}" transform="translate(0,{y})"><text x="-6" y="{}" text-anchor="end" font-size="9" class="lbl">conn#{lane} {}</text>"#,
+            LANE_H - 1.0,
+            xml_escape(origins.get(&lane).map_or("", |o| o.as_str()))
+        );
+        if exact {
+            for seg in exact_segments.iter().filter(|g| g.lane == lane) {
+                let x = x_of(seg.start);
+                let w = (x_of(seg.end) - x).max(0.3);
+                let req = seg.req.map_or(String::new(), |r| format!("req#{r} "));
+                let _ = write!(
+                    s,
+                    r#"<rect x="{x:.2}" width="{w:.2}" height="{LANE_H}" class="{}"><title>conn#{lane} {req}{} {}</title></rect>"#,
+                    STATES[seg.state].0,
+                    STATES[seg.state].0,
+                    fmt_us(seg.end - seg.start)
+                );
+                drawn_segments += 1;
+            }
+        } else {
+            // Dominant state per column, run-length encoded.
+            let cols = &by_column[lane];
+            let dominant = |c: usize| {
+                let acc = &cols[c];
+                let (i, v) = acc
+                    .iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .unwrap_or((0, &0.0));
+                (*v > 0.0).then_some(i)
+            };
+            let mut c = 0;
+            while c < COLUMNS {
+                let Some(state) = dominant(c) else {
+                    c += 1;
+                    continue;
+                };
+                let start = c;
+                while c < COLUMNS && dominant(c) == Some(state) {
+                    c += 1;
+                }
+                let _ = write!(
+                    s,
+                    r#"<rect x="{start}" width="{}" height="{LANE_H}" class="{}"><title>conn#{lane} mostly {} from {} to {}</title></rect>"#,
+                    c - start,
+                    STATES[state].0,
+                    STATES[state].0,
+                    fmt_us(start as f64 * col_span),
+                    fmt_us(c as f64 * col_span)
+                );
+                drawn_segments += 1;
+            }
+        }
+        s.push_str("</g>\n");
+    }
+    s.push_str("</g>\n");
+    if conns > lanes {
+        let _ = writeln!(
+            s,
+            r#"<text x="{LEFT}" y="{}" class="lbl">... and {} more connections, not drawn</text>"#,
+            axis_y - 2.0,
+            conns - lanes
+        );
+    }
+    // The time axis.
+    let _ = writeln!(
+        s,
+        r#"<g id="axis" transform="translate({LEFT},{})"><line x1="0" x2="{plot_w}" y1="0" y2="0" class="axis"/>"#,
+        axis_y + 8.0
+    );
+    let step = nice_step(t_max / 8.0);
+    let mut t = 0.0;
+    while t <= t_max {
+        let x = x_of(t);
+        let _ = write!(
+            s,
+            r#"<line x1="{x:.1}" x2="{x:.1}" y1="0" y2="5" class="axis"/><text x="{x:.1}" y="17" text-anchor="middle" class="lbl">{}</text>"#,
+            fmt_us(t)
+        );
+        t += step;
+    }
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="34" text-anchor="middle" class="lbl">time since the crawl started</text></g>"#,
+        plot_w / 2.0
+    );
+    s.push_str("</svg>\n");
+    let mut f = io::BufWriter::new(File::create(svg)?);
+    f.write_all(s.as_bytes())?;
+    f.flush()?;
+    Ok(Drawn {
+        lanes,
+        connections: conns,
+        segments: drawn_segments,
+        exact,
+        bytes: s.len(),
+    })
+}
+
+/// A round step (1, 2 or 5 × 10^k µs) near `raw`.
+fn nice_step(raw: f64) -> f64 {
+    let p = 10f64.powf(raw.max(1.0).log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * p)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * p)
+}
+
+/// Microseconds as a short human time.
+fn fmt_us(us: f64) -> String {
+    if us >= 1e6 {
+        format!("{:.2} s", us / 1e6)
+    } else if us >= 1e3 {
+        format!("{:.1} ms", us / 1e3)
+    } else {
+        format!("{us:.0} µs")
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flat_objects_parse() {
+        let o = parse_object(
+            r#"{"t":12,"type":"stall","took":3000,"url":"http://a/\"x\"\u0041","ok":true}"#,
+        )
+        .unwrap();
+        assert_eq!(o["t"], Value::Num(12.0));
+        assert_eq!(o["url"], Value::Str("http://a/\"x\"A".into()));
+        assert_eq!(o["ok"], Value::Other);
+        assert!(parse_object("not json").is_none());
+        assert!(parse_object(r#"{"t":1"#).is_none());
+    }
+
+    #[test]
+    fn steps_and_times_are_round() {
+        assert_eq!(nice_step(130.0), 200.0);
+        assert_eq!(nice_step(7_000.0), 10_000.0);
+        assert_eq!(fmt_us(1500.0), "1.5 ms");
+        assert_eq!(fmt_us(2_500_000.0), "2.50 s");
+    }
+}

@@ -1,0 +1,333 @@
+//! Events: one type for everything worth seeing in a running crawl, emitted
+//! by the driver at the point where it happens, with a monotonic timestamp
+//! since the crawl started.
+//!
+//! Install an observer with [`Crawler::set_observer`](crate::Crawler::set_observer);
+//! without one, emitting an event costs one branch: no formatting, no
+//! allocation (events borrow their strings from the driver). The command
+//! line's `--trace` prints them, `--events FILE` writes them as JSON Lines
+//! ([`Event::write_json`]), and `oneloop timeline` draws them. Their fields
+//! are documented in `docs/events.md`.
+
+use crate::conn::ConnState;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// One event, with its time since the start of the crawl.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event<'a> {
+    /// Since [`Crawler::run`](crate::Crawler::run) started (monotonic clock).
+    pub at: Duration,
+    /// What happened.
+    pub kind: EventKind<'a>,
+}
+
+/// What happened. `req` is the outcome's id; `conn` a connection's number
+/// (in order of opening, from 0).
+#[derive(Clone, Debug, PartialEq)]
+pub enum EventKind<'a> {
+    /// An input item was accepted and parked in the admission queue.
+    Queued {
+        /// The request.
+        req: u64,
+        /// Its URL.
+        url: &'a str,
+    },
+    /// The admission queue let a request start (an attempt begins).
+    Admitted {
+        /// The request.
+        req: u64,
+        /// Its origin.
+        origin: &'a str,
+    },
+    /// Starts were held back by per-origin pacing during this turn.
+    Paced {
+        /// How many starts waited.
+        waits: u64,
+    },
+    /// A request ended: its outcome was produced.
+    Finished {
+        /// The request.
+        req: u64,
+        /// `"200"` (the status) or `"phase:kind"` (the error).
+        result: &'a str,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// A new connection was opened for a request.
+    ConnOpened {
+        /// The connection.
+        conn: u64,
+        /// Its origin.
+        origin: &'a str,
+        /// The request it was opened for.
+        req: u64,
+        /// The state it starts in: `Resolving` or `Connecting`.
+        state: ConnState,
+    },
+    /// A pooled connection was checked out for a request.
+    ConnReused {
+        /// The connection.
+        conn: u64,
+        /// The request it carries now.
+        req: u64,
+    },
+    /// A connection's state machine moved.
+    ConnState {
+        /// The connection.
+        conn: u64,
+        /// The request it carries, if any.
+        req: Option<u64>,
+        /// The state left.
+        from: ConnState,
+        /// The state entered.
+        to: ConnState,
+    },
+    /// A connection was closed and freed.
+    ConnClosed {
+        /// The connection.
+        conn: u64,
+        /// Why: `done`, `failed`, `idle_expired`, `evicted`, `server_closed`,
+        /// `deadline`, `end`.
+        reason: &'static str,
+    },
+    /// A connection asked DNS for its host's addresses.
+    DnsLookup {
+        /// The connection.
+        conn: u64,
+        /// The name.
+        name: &'a str,
+    },
+    /// DNS answered a connection's lookup.
+    DnsAnswer {
+        /// The connection.
+        conn: u64,
+        /// Addresses found (0 on failure).
+        addresses: usize,
+    },
+    /// A TLS handshake finished.
+    TlsDone {
+        /// The connection.
+        conn: u64,
+        /// An abbreviated (resumed) handshake.
+        resumed: bool,
+        /// From TCP connected to handshake done.
+        took: Duration,
+    },
+    /// One turn of the loop ended.
+    LoopTurn {
+        /// Blocked in `poll`.
+        blocked: Duration,
+        /// Readiness events `poll` returned.
+        events: u64,
+        /// Protocol work (everything else but callbacks).
+        protocol: Duration,
+        /// In the outcome callback.
+        callbacks: Duration,
+    },
+    /// The outcome callback held the loop longer than the stall threshold.
+    Stall {
+        /// The URL whose outcome it was handling.
+        url: &'a str,
+        /// How long it ran.
+        took: Duration,
+    },
+}
+
+/// A connection state's stable name, as in events and the timeline.
+pub fn state_name(s: ConnState) -> &'static str {
+    match s {
+        ConnState::Resolving => "resolving",
+        ConnState::Connecting => "connecting",
+        ConnState::TlsHandshake => "tls",
+        ConnState::Sending => "sending",
+        ConnState::ReadingHead => "head",
+        ConnState::ReadingBody => "body",
+        ConnState::Idle => "idle",
+        ConnState::Closed => "closed",
+    }
+}
+
+impl EventKind<'_> {
+    /// The event's type name in JSON (`"type"`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Queued { .. } => "queued",
+            EventKind::Admitted { .. } => "admitted",
+            EventKind::Paced { .. } => "paced",
+            EventKind::Finished { .. } => "finished",
+            EventKind::ConnOpened { .. } => "conn_opened",
+            EventKind::ConnReused { .. } => "conn_reused",
+            EventKind::ConnState { .. } => "state",
+            EventKind::ConnClosed { .. } => "conn_closed",
+            EventKind::DnsLookup { .. } => "dns_lookup",
+            EventKind::DnsAnswer { .. } => "dns_answer",
+            EventKind::TlsDone { .. } => "tls_done",
+            EventKind::LoopTurn { .. } => "turn",
+            EventKind::Stall { .. } => "stall",
+        }
+    }
+}
+
+fn us(d: Duration) -> u128 {
+    d.as_micros()
+}
+
+fn json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+impl Event<'_> {
+    /// Appends the event as one JSON object (no newline): `t` in µs since
+    /// the start, `type`, then the fields (durations in µs).
+    pub fn write_json(&self, out: &mut String) {
+        let _ = write!(
+            out,
+            "{{\"t\":{},\"type\":\"{}\"",
+            us(self.at),
+            self.kind.name()
+        );
+        match &self.kind {
+            EventKind::Queued { req, url } => {
+                let _ = write!(out, ",\"req\":{req},\"url\":");
+                json_str(out, url);
+            }
+            EventKind::Admitted { req, origin } => {
+                let _ = write!(out, ",\"req\":{req},\"origin\":");
+                json_str(out, origin);
+            }
+            EventKind::Paced { waits } => {
+                let _ = write!(out, ",\"waits\":{waits}");
+            }
+            EventKind::Finished {
+                req,
+                result,
+                attempts,
+            } => {
+                let _ = write!(out, ",\"req\":{req},\"result\":");
+                json_str(out, result);
+                let _ = write!(out, ",\"attempts\":{attempts}");
+            }
+            EventKind::ConnOpened {
+                conn,
+                origin,
+                req,
+                state,
+            } => {
+                let _ = write!(
+                    out,
+                    ",\"conn\":{conn},\"req\":{req},\"state\":\"{}\",\"origin\":",
+                    state_name(*state)
+                );
+                json_str(out, origin);
+            }
+            EventKind::ConnReused { conn, req } => {
+                let _ = write!(out, ",\"conn\":{conn},\"req\":{req}");
+            }
+            EventKind::ConnState {
+                conn,
+                req,
+                from,
+                to,
+            } => {
+                let _ = write!(out, ",\"conn\":{conn}");
+                if let Some(r) = req {
+                    let _ = write!(out, ",\"req\":{r}");
+                }
+                let _ = write!(
+                    out,
+                    ",\"from\":\"{}\",\"to\":\"{}\"",
+                    state_name(*from),
+                    state_name(*to)
+                );
+            }
+            EventKind::ConnClosed { conn, reason } => {
+                let _ = write!(out, ",\"conn\":{conn},\"reason\":\"{reason}\"");
+            }
+            EventKind::DnsLookup { conn, name } => {
+                let _ = write!(out, ",\"conn\":{conn},\"name\":");
+                json_str(out, name);
+            }
+            EventKind::DnsAnswer { conn, addresses } => {
+                let _ = write!(out, ",\"conn\":{conn},\"addresses\":{addresses}");
+            }
+            EventKind::TlsDone {
+                conn,
+                resumed,
+                took,
+            } => {
+                let _ = write!(
+                    out,
+                    ",\"conn\":{conn},\"resumed\":{resumed},\"took\":{}",
+                    us(*took)
+                );
+            }
+            EventKind::LoopTurn {
+                blocked,
+                events,
+                protocol,
+                callbacks,
+            } => {
+                let _ = write!(
+                    out,
+                    ",\"blocked\":{},\"events\":{events},\"protocol\":{},\"callbacks\":{}",
+                    us(*blocked),
+                    us(*protocol),
+                    us(*callbacks)
+                );
+            }
+            EventKind::Stall { url, took } => {
+                let _ = write!(out, ",\"took\":{},\"url\":", us(*took));
+                json_str(out, url);
+            }
+        }
+        out.push('}');
+    }
+}
+
+/// Receives the events of a crawl, on the loop's thread, as they happen.
+/// Keep it quick: it runs inside the loop (time spent here is protocol time).
+pub type Observer = Box<dyn FnMut(&Event<'_>) + Send>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_as_json() {
+        let ms = Duration::from_millis;
+        #[rustfmt::skip]
+        let cases: Vec<(EventKind, &str)> = vec![
+            (EventKind::Queued { req: 4, url: "http://a/\"q\"" }, r#"{"t":1500,"type":"queued","req":4,"url":"http://a/\"q\""}"#),
+            (EventKind::ConnState { conn: 7, req: Some(42), from: ConnState::ReadingHead, to: ConnState::ReadingBody },
+             r#"{"t":1500,"type":"state","conn":7,"req":42,"from":"head","to":"body"}"#),
+            (EventKind::ConnState { conn: 7, req: None, from: ConnState::Idle, to: ConnState::Closed },
+             r#"{"t":1500,"type":"state","conn":7,"from":"idle","to":"closed"}"#),
+            (EventKind::LoopTurn { blocked: ms(2), events: 3, protocol: ms(1), callbacks: Duration::ZERO },
+             r#"{"t":1500,"type":"turn","blocked":2000,"events":3,"protocol":1000,"callbacks":0}"#),
+            (EventKind::Finished { req: 1, result: "connect:refused", attempts: 3 },
+             r#"{"t":1500,"type":"finished","req":1,"result":"connect:refused","attempts":3}"#),
+            (EventKind::Stall { url: "http://a/", took: ms(30) }, r#"{"t":1500,"type":"stall","took":30000,"url":"http://a/"}"#),
+        ];
+        for (kind, want) in cases {
+            let mut out = String::new();
+            Event {
+                at: Duration::from_micros(1500),
+                kind,
+            }
+            .write_json(&mut out);
+            assert_eq!(out, want);
+        }
+    }
+}
