@@ -274,11 +274,9 @@ pub fn render(events: &str, svg: &str) -> io::Result<Drawn> {
                 }
             }
         }
-        "stall" => {
-            if stalls.len() < 1000 {
-                let took = e.num("took").unwrap_or(0.0);
-                stalls.push((e.t - took, took, e.str("url").unwrap_or("").to_string()));
-            }
+        "stall" if stalls.len() < 1000 => {
+            let took = e.num("took").unwrap_or(0.0);
+            stalls.push((e.t - took, took, e.str("url").unwrap_or("").to_string()));
         }
         "finished" => finished += 1,
         _ => {}
@@ -385,6 +383,7 @@ pub fn render(events: &str, svg: &str) -> io::Result<Drawn> {
         r#"<g id="lanes" transform="translate({LEFT},{lanes_y})">"#
     );
     let mut drawn_segments = 0;
+    #[allow(clippy::needless_range_loop)] // a lane is its connection number
     for lane in 0..lanes {
         let y = lane as f64 * (LANE_H + LANE_GAP);
         let _ = write!(
