@@ -49,8 +49,8 @@ pub enum EventKind<'a> {
     Finished {
         /// The request.
         req: u64,
-        /// `"200"` (the status) or `"phase:kind"` (the error).
-        result: &'a str,
+        /// The response's status, or the error's phase and kind.
+        result: Result<u16, (&'static str, &'static str)>,
         /// Attempts made.
         attempts: u32,
     },
@@ -169,20 +169,54 @@ impl EventKind<'_> {
     }
 }
 
-fn us(d: Duration) -> u128 {
-    d.as_micros()
+/// Appends `n` in decimal: events are written by the hundred thousand, and
+/// `core::fmt` would be most of their cost.
+fn push_u64(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+}
+
+fn micros(d: Duration) -> u64 {
+    d.as_micros().min(u64::MAX as u128) as u64
+}
+
+fn field_u64(out: &mut String, name: &str, n: u64) {
+    out.push_str(",\"");
+    out.push_str(name);
+    out.push_str("\":");
+    push_u64(out, n);
+}
+
+fn field_str(out: &mut String, name: &str, v: &str) {
+    out.push_str(",\"");
+    out.push_str(name);
+    out.push_str("\":");
+    json_str(out, v);
 }
 
 fn json_str(out: &mut String, s: &str) {
     out.push('"');
-    for ch in s.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push_str(s);
+    } else {
+        for ch in s.chars() {
+            match ch {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if (c as u32) < 0x20 => {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c => out.push(c),
             }
-            c => out.push(c),
         }
     }
     out.push('"');
@@ -192,32 +226,38 @@ impl Event<'_> {
     /// Appends the event as one JSON object (no newline): `t` in µs since
     /// the start, `type`, then the fields (durations in µs).
     pub fn write_json(&self, out: &mut String) {
-        let _ = write!(
-            out,
-            "{{\"t\":{},\"type\":\"{}\"",
-            us(self.at),
-            self.kind.name()
-        );
+        out.push_str("{\"t\":");
+        push_u64(out, micros(self.at));
+        out.push_str(",\"type\":\"");
+        out.push_str(self.kind.name());
+        out.push('"');
         match &self.kind {
             EventKind::Queued { req, url } => {
-                let _ = write!(out, ",\"req\":{req},\"url\":");
-                json_str(out, url);
+                field_u64(out, "req", *req);
+                field_str(out, "url", url);
             }
             EventKind::Admitted { req, origin } => {
-                let _ = write!(out, ",\"req\":{req},\"origin\":");
-                json_str(out, origin);
+                field_u64(out, "req", *req);
+                field_str(out, "origin", origin);
             }
-            EventKind::Paced { waits } => {
-                let _ = write!(out, ",\"waits\":{waits}");
-            }
+            EventKind::Paced { waits } => field_u64(out, "waits", *waits),
             EventKind::Finished {
                 req,
                 result,
                 attempts,
             } => {
-                let _ = write!(out, ",\"req\":{req},\"result\":");
-                json_str(out, result);
-                let _ = write!(out, ",\"attempts\":{attempts}");
+                field_u64(out, "req", *req);
+                out.push_str(",\"result\":\"");
+                match result {
+                    Ok(status) => push_u64(out, u64::from(*status)),
+                    Err((phase, kind)) => {
+                        out.push_str(phase);
+                        out.push(':');
+                        out.push_str(kind);
+                    }
+                }
+                out.push('"');
+                field_u64(out, "attempts", u64::from(*attempts));
             }
             EventKind::ConnOpened {
                 conn,
@@ -225,15 +265,14 @@ impl Event<'_> {
                 req,
                 state,
             } => {
-                let _ = write!(
-                    out,
-                    ",\"conn\":{conn},\"req\":{req},\"state\":\"{}\",\"origin\":",
-                    state_name(*state)
-                );
-                json_str(out, origin);
+                field_u64(out, "conn", *conn);
+                field_u64(out, "req", *req);
+                field_str(out, "state", state_name(*state));
+                field_str(out, "origin", origin);
             }
             EventKind::ConnReused { conn, req } => {
-                let _ = write!(out, ",\"conn\":{conn},\"req\":{req}");
+                field_u64(out, "conn", *conn);
+                field_u64(out, "req", *req);
             }
             EventKind::ConnState {
                 conn,
@@ -241,37 +280,37 @@ impl Event<'_> {
                 from,
                 to,
             } => {
-                let _ = write!(out, ",\"conn\":{conn}");
+                field_u64(out, "conn", *conn);
                 if let Some(r) = req {
-                    let _ = write!(out, ",\"req\":{r}");
+                    field_u64(out, "req", *r);
                 }
-                let _ = write!(
-                    out,
-                    ",\"from\":\"{}\",\"to\":\"{}\"",
-                    state_name(*from),
-                    state_name(*to)
-                );
+                field_str(out, "from", state_name(*from));
+                field_str(out, "to", state_name(*to));
             }
             EventKind::ConnClosed { conn, reason } => {
-                let _ = write!(out, ",\"conn\":{conn},\"reason\":\"{reason}\"");
+                field_u64(out, "conn", *conn);
+                field_str(out, "reason", reason);
             }
             EventKind::DnsLookup { conn, name } => {
-                let _ = write!(out, ",\"conn\":{conn},\"name\":");
-                json_str(out, name);
+                field_u64(out, "conn", *conn);
+                field_str(out, "name", name);
             }
             EventKind::DnsAnswer { conn, addresses } => {
-                let _ = write!(out, ",\"conn\":{conn},\"addresses\":{addresses}");
+                field_u64(out, "conn", *conn);
+                field_u64(out, "addresses", *addresses as u64);
             }
             EventKind::TlsDone {
                 conn,
                 resumed,
                 took,
             } => {
-                let _ = write!(
-                    out,
-                    ",\"conn\":{conn},\"resumed\":{resumed},\"took\":{}",
-                    us(*took)
-                );
+                field_u64(out, "conn", *conn);
+                out.push_str(if *resumed {
+                    ",\"resumed\":true"
+                } else {
+                    ",\"resumed\":false"
+                });
+                field_u64(out, "took", micros(*took));
             }
             EventKind::LoopTurn {
                 blocked,
@@ -279,17 +318,14 @@ impl Event<'_> {
                 protocol,
                 callbacks,
             } => {
-                let _ = write!(
-                    out,
-                    ",\"blocked\":{},\"events\":{events},\"protocol\":{},\"callbacks\":{}",
-                    us(*blocked),
-                    us(*protocol),
-                    us(*callbacks)
-                );
+                field_u64(out, "blocked", micros(*blocked));
+                field_u64(out, "events", *events);
+                field_u64(out, "protocol", micros(*protocol));
+                field_u64(out, "callbacks", micros(*callbacks));
             }
             EventKind::Stall { url, took } => {
-                let _ = write!(out, ",\"took\":{},\"url\":", us(*took));
-                json_str(out, url);
+                field_u64(out, "took", micros(*took));
+                field_str(out, "url", url);
             }
         }
         out.push('}');
@@ -316,8 +352,11 @@ mod tests {
              r#"{"t":1500,"type":"state","conn":7,"from":"idle","to":"closed"}"#),
             (EventKind::LoopTurn { blocked: ms(2), events: 3, protocol: ms(1), callbacks: Duration::ZERO },
              r#"{"t":1500,"type":"turn","blocked":2000,"events":3,"protocol":1000,"callbacks":0}"#),
-            (EventKind::Finished { req: 1, result: "connect:refused", attempts: 3 },
+            (EventKind::Finished { req: 1, result: Err(("connect", "refused")), attempts: 3 },
              r#"{"t":1500,"type":"finished","req":1,"result":"connect:refused","attempts":3}"#),
+            (EventKind::Finished { req: 18446744073709551615, result: Ok(200), attempts: 0 },
+             r#"{"t":1500,"type":"finished","req":18446744073709551615,"result":"200","attempts":0}"#),
+            (EventKind::TlsDone { conn: 0, resumed: true, took: ms(2) }, r#"{"t":1500,"type":"tls_done","conn":0,"resumed":true,"took":2000}"#),
             (EventKind::Stall { url: "http://a/", took: ms(30) }, r#"{"t":1500,"type":"stall","took":30000,"url":"http://a/"}"#),
         ];
         for (kind, want) in cases {

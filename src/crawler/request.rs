@@ -105,7 +105,7 @@ impl Run<'_> {
                     now,
                     EventKind::Finished {
                         req: id,
-                        result: &format!("{}:{}", e.phase.as_str(), e.kind.as_str()),
+                        result: Err((e.phase.as_str(), e.kind.as_str())),
                         attempts: 0,
                     }
                 );
@@ -417,9 +417,9 @@ impl Run<'_> {
             now,
             EventKind::Finished {
                 req: req.id,
-                result: &match &result {
-                    Ok(r) => r.status.to_string(),
-                    Err(e) => format!("{}:{}", e.phase.as_str(), e.kind.as_str()),
+                result: match &result {
+                    Ok(r) => Ok(r.status),
+                    Err(e) => Err((e.phase.as_str(), e.kind.as_str())),
                 },
                 attempts: req.attempts,
             }

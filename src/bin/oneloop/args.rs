@@ -41,6 +41,8 @@ pub struct Options {
     pub progress: bool,
     pub tls: bool,
     pub names: u64,
+    /// demo: sleep this long in the callback of every page.
+    pub block_ms: u64,
     /// After the first SIGINT/SIGTERM, how long requests in flight may finish.
     pub stop_grace: Duration,
     /// Print every event (state transitions, loop turns...) on stderr.
@@ -75,6 +77,7 @@ impl Options {
             progress: true,
             tls: false,
             names: 100,
+            block_ms: 0,
             stop_grace: Duration::from_secs(5),
             trace: false,
             log_level: log::LevelFilter::Warn,
@@ -160,6 +163,7 @@ const FLAGS: &[Flag] = &[
     flag("--hosts", N, Demo, "virtual hosts (loopback ports) (default 10, at most 1000)", |o, v| { o.hosts = num(v, 1, 1000)? as usize; Ok(()) }),
     flag("--page-size", Some("BYTES"), Demo, "size of each page (default 1024)", |o, v| { o.page_size = num(v, 0, 1 << 30)? as usize; Ok(()) }),
     flag("--tls", NONE, Demo, "serve HTTPS (certificate from a private CA made at start)", |o, _| { o.tls = true; Ok(()) }),
+    flag("--block-ms", N, Demo, "sleep N ms in the callback of every page: the blocking-call pitfall, seen as stalls (default 0)", |o, v| { o.block_ms = num(v, 0, 60_000)?; Ok(()) }),
     flag("--names", N, Demo, "host names h0.demo.test.. resolved through an embedded loopback nameserver (default 100; 0 = use 127.0.0.1)", |o, v| { o.names = num(v, 0, 100_000)?; Ok(()) }),
 
     flag("--concurrency", N, Limits, "requests in flight, all hosts (default 100)", |o, v| { o.config.concurrency = num(v, 1, 1_000_000)? as usize; Ok(()) }),

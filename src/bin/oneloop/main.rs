@@ -445,10 +445,15 @@ fn run_demo(crawler: &mut Crawler, demo: Demo, o: Options) -> Result<Summary, Fa
         Box::new(server.urls(o.urls))
     };
     let handle = crawler.handle();
+    let block = std::time::Duration::from_millis(o.block_ms);
     let summary = crawler.run(urls, |outcome| {
         rep.on_outcome(outcome);
         if rep.broken_pipe {
             handle.stop();
+        }
+        if !block.is_zero() {
+            // The pitfall on purpose: a blocking call inside the loop.
+            std::thread::sleep(block);
         }
     });
     drop(nameserver);

@@ -115,7 +115,15 @@ pub fn trace_line(out: &mut String, e: &Event<'_>) {
             req,
             result,
             attempts,
-        } => write!(out, "req#{req} finished: {result} ({attempts} attempt(s))"),
+        } => match result {
+            Ok(status) => write!(out, "req#{req} finished: {status} ({attempts} attempt(s))"),
+            Err((phase, kind)) => {
+                write!(
+                    out,
+                    "req#{req} finished: {phase}:{kind} ({attempts} attempt(s))"
+                )
+            }
+        },
         EventKind::ConnOpened {
             conn,
             origin,
