@@ -46,7 +46,8 @@
 //!
 //! Layering (dependencies point one way; `docs/architecture.md` has the
 //! picture and a reading order):
-//! - the vocabulary leaves: [`url`], [`error`], [`outcome`], [`config`];
+//! - the vocabulary leaves: [`url`], [`error`], [`outcome`], [`config`],
+//!   [`events`] (what an observer sees: [`Crawler::set_observer`]);
 //! - the sans-IO cores, which never touch a socket or read the clock:
 //!   [`http`], [`pool`], [`admission`], [`policy`], [`reactor`]'s timers and
 //!   stats, and the resolver core [`dns::DnsCore`] (the [`dns`] module also

@@ -356,7 +356,10 @@ impl Run<'_> {
             slot.conn.make_idle(now);
             let token = slot.token(cslot);
             self.pool.checkin(slot.conn.key(), token, now);
-            self.drain_transitions(cslot, now);
+            // The request is no longer the connection's, but it is what
+            // this transition finished.
+            let req = self.reqs.get(rslot).map(|r| r.id);
+            self.drain_transitions_of(cslot, req, now);
         } else {
             self.drop_busy_conn(cslot, "done", now);
         }
@@ -502,9 +505,19 @@ impl Run<'_> {
         if self.observer.is_none() {
             return;
         }
-        let slot = &mut self.conns[cslot];
-        let req = slot.request.and_then(|r| self.reqs.get(r)).map(|r| r.id);
-        let conn = slot.conn.id();
+        let req = self.conns[cslot]
+            .request
+            .and_then(|r| self.reqs.get(r))
+            .map(|r| r.id);
+        self.drain_transitions_of(cslot, req, now);
+    }
+
+    /// The same, naming `req` as the request the transitions belong to.
+    fn drain_transitions_of(&mut self, cslot: usize, req: Option<u64>, now: Instant) {
+        if self.observer.is_none() {
+            return;
+        }
+        let conn = self.conns[cslot].conn.id();
         while let Some((from, to)) = self.conns[cslot].conn.poll_transition() {
             emit!(
                 self,

@@ -49,6 +49,8 @@ pub struct Options {
     pub trace: bool,
     /// The `log` messages shown on stderr.
     pub log_level: log::LevelFilter,
+    /// The same for the dependencies (mio, rustls).
+    pub deps_log_level: log::LevelFilter,
     /// Write every event as JSON Lines to this file.
     pub events: Option<String>,
     /// Draw the crawl's timeline into this SVG file.
@@ -81,6 +83,7 @@ impl Options {
             stop_grace: Duration::from_secs(5),
             trace: false,
             log_level: log::LevelFilter::Warn,
+            deps_log_level: log::LevelFilter::Warn,
             events: None,
             timeline: None,
             output: None,
@@ -231,9 +234,9 @@ const FLAGS: &[Flag] = &[
     flag("--no-progress", NONE, Output, "never print the progress line", |o, _| { o.progress = false; Ok(()) }),
     flag("--events", Some("FILE"), Output, "write every event (queued, admitted, state, turn, stall...) as JSON Lines; see docs/events.md", |o, v| { o.events = Some(v.to_string()); Ok(()) }),
     flag("--timeline", Some("FILE"), Output, "draw the crawl as an SVG timeline: lanes per connection, loop use, stalls", |o, v| { o.timeline = Some(v.to_string()); Ok(()) }),
-    flag("--log-level", Some("LEVEL"), Output, "error, warn (default), info, debug or trace (also -v: info)", |o, v| { o.log_level = level(v)?; Ok(()) }),
+    flag("--log-level", Some("LEVEL"), Output, "error, warn (default), info, debug or trace (also -v: info)", |o, v| { o.log_level = level(v)?; o.deps_log_level = o.log_level; Ok(()) }),
     flag("--stall-threshold-ms", N, Output, "report callbacks longer than this (default 20)", |o, v| { o.config.stall_threshold = Duration::from_millis(num(v, 0, 1 << 40)?); Ok(()) }),
-    flag("--trace", NONE, Output, "print every event on stderr: state transitions, loop turns, requests", |o, _| { o.trace = true; o.log_level = log::LevelFilter::Trace; Ok(()) }),
+    flag("--trace", NONE, Output, "print every event on stderr: state transitions, loop turns, requests", |o, _| { o.trace = true; o.log_level = o.log_level.max(log::LevelFilter::Debug); Ok(()) }),
     flag("--help", NONE, Output, "this text", |_, _| Ok(())),
 ];
 
@@ -270,6 +273,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
         let name = match name {
             "-v" => {
                 o.log_level = o.log_level.max(log::LevelFilter::Info);
+                o.deps_log_level = o.deps_log_level.max(log::LevelFilter::Info);
                 continue;
             }
             "-o" => "--output",

@@ -68,7 +68,7 @@ fn main() -> ExitCode {
     if let Err(e) = options.config.validate() {
         return usage_error(&e.detail);
     }
-    observe::install_logger(options.log_level);
+    observe::install_logger(options.log_level, options.deps_log_level);
     if options.command == Command::Timeline {
         return draw_timeline(&options);
     }

@@ -12,12 +12,20 @@ use std::time::Instant;
 /// `log` records on stderr, timed from the program's start.
 struct StderrLogger {
     start: Instant,
+    /// For oneloop's own records.
     level: log::LevelFilter,
+    /// For the dependencies' (mio, rustls): their trace level is a flood.
+    deps: log::LevelFilter,
 }
 
 impl log::Log for StderrLogger {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= self.level
+        let max = if metadata.target().starts_with("oneloop") {
+            self.level
+        } else {
+            self.deps
+        };
+        metadata.level() <= max
     }
 
     fn log(&self, record: &log::Record<'_>) {
@@ -30,14 +38,16 @@ impl log::Log for StderrLogger {
     fn flush(&self) {}
 }
 
-/// Installs the logger (once) at `level`.
-pub fn install_logger(level: log::LevelFilter) {
+/// Installs the logger (once): oneloop's records up to `level`, the
+/// dependencies' up to `deps`.
+pub fn install_logger(level: log::LevelFilter, deps: log::LevelFilter) {
     let logger = Box::leak(Box::new(StderrLogger {
         start: Instant::now(),
         level,
+        deps,
     }));
     if log::set_logger(logger).is_ok() {
-        log::set_max_level(level);
+        log::set_max_level(level.max(deps));
     }
 }
 
