@@ -523,6 +523,38 @@ mod tests {
     }
 
     #[test]
+    fn seeing_the_loop_flags() {
+        let o = run(&["timeline", "ev.jsonl", "-o", "t.svg"]);
+        assert_eq!(
+            (o.input.as_deref(), o.output.as_deref()),
+            (Some("ev.jsonl"), Some("t.svg"))
+        );
+        let o = run(&["crawl", "-", "--trace", "--events", "e.jsonl"]);
+        assert!(o.trace);
+        assert_eq!(o.events.as_deref(), Some("e.jsonl"));
+        assert_eq!(o.log_level, log::LevelFilter::Debug);
+        assert_eq!(
+            o.deps_log_level,
+            log::LevelFilter::Warn,
+            "no rustls/mio flood"
+        );
+        let o = run(&["demo", "-v", "--timeline", "t.svg", "--block-ms", "5"]);
+        assert_eq!(
+            (o.log_level, o.timeline.as_deref(), o.block_ms),
+            (log::LevelFilter::Info, Some("t.svg"), 5)
+        );
+        assert_eq!(
+            run(&["crawl", "--log-level", "trace"]).deps_log_level,
+            log::LevelFilter::Trace
+        );
+        assert!(
+            err(&["timeline", "e.jsonl", "--concurrency", "3"]).contains("not a timeline option")
+        );
+        assert!(err(&["crawl", "-o", "x.svg"]).contains("is a timeline option"));
+        assert!(err(&["crawl", "--log-level", "loud"]).contains("--log-level"));
+    }
+
+    #[test]
     fn no_flag_swallows_the_next_argument_by_accident() {
         // A value-less flag followed by a positional: the positional stays one.
         let o = run(&["crawl", "--no-body", "urls.txt"]);
