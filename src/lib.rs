@@ -75,6 +75,7 @@ pub mod reactor;
 pub mod summary;
 pub mod tls;
 pub mod url;
+pub mod workers;
 
 pub use config::{Config, ConnectionLimits, RequestTemplate, Timeouts, TlsConfig};
 pub use conn::ConnState;

@@ -146,6 +146,8 @@ pub struct Summary {
     /// Times a request had to wait for a file descriptor (the process hit
     /// its open-file limit) until another connection closed.
     pub descriptor_waits: u64,
+    /// The worker pool's queue, when the crawl ran with workers.
+    pub workers: Option<crate::workers::QueueStats>,
 }
 
 impl Summary {
@@ -235,6 +237,17 @@ impl fmt::Display for Summary {
             self.retries,
             self.max_in_flight
         )?;
+        if let Some(w) = &self.workers {
+            writeln!(
+                f,
+                "workers: {} threads, queue {} (high water {}), admission held {:.3}s for room, {} panics",
+                w.threads,
+                w.capacity,
+                w.high_water,
+                w.held.as_secs_f64(),
+                w.panics
+            )?;
+        }
         if self.descriptor_waits > 0 {
             writeln!(
                 f,

@@ -30,6 +30,7 @@ macro_rules! emit {
 }
 
 mod connection;
+mod delivery;
 mod request;
 mod timers;
 
@@ -43,7 +44,9 @@ use crate::pool::{Pool, PoolConfig};
 use crate::random::Rng;
 use crate::reactor::{LoopStats, Source, Timers, Token, WAKER_TOKEN};
 use crate::summary::Summary;
+use crate::workers::{Done, Pool as WorkerPool, Workers};
 use connection::ConnSlot;
+use delivery::Delivery;
 use mio::{Events, Poll, Waker};
 use request::Req;
 use slab::Slab;
@@ -124,7 +127,9 @@ struct Run<'a> {
     addr_buf: Vec<IpAddr>,
     /// Outcomes produced inside protocol work, delivered after it (so the
     /// callback never runs with a connection half-updated).
-    ready: Vec<Outcome>,
+    ready: std::collections::VecDeque<Outcome>,
+    /// Since when the workers' queue is full: admission is held meanwhile.
+    held: Option<Instant>,
     /// Set by [`Handle::stop`]; read once per turn and after each callback.
     stop_flag: Arc<AtomicBool>,
     /// The stop was seen: no more input, parked requests cancelled.
@@ -228,6 +233,52 @@ impl Crawler {
         I::Item: Into<Request>,
         F: FnMut(&Outcome),
     {
+        let delivery = Delivery::<F, fn(Done<()>), ()>::Inline(&mut on_outcome);
+        self.run_with(input, delivery)
+    }
+
+    /// Like [`run`](Self::run), but each outcome goes to `work`, run on one
+    /// of `workers.threads` threads, through a queue of `workers.queue`; its
+    /// value comes back to `on_result` on the loop's thread, in order of
+    /// completion. When the queue is full no new request starts, but those
+    /// in flight go on. A panic in `work` becomes that item's `Err`. See
+    /// [`crate::workers`].
+    pub fn run_with_workers<I, W, R, G>(
+        &mut self,
+        input: I,
+        workers: Workers,
+        work: W,
+        mut on_result: G,
+    ) -> Result<Summary, Error>
+    where
+        I: IntoIterator,
+        I::Item: Into<Request>,
+        W: Fn(&mut Outcome) -> R + Send + Sync + 'static,
+        R: Send + 'static,
+        G: FnMut(Done<R>),
+    {
+        let pool = WorkerPool::start(workers, work, self.waker.clone())
+            .map_err(|e| Error::from_io(Phase::Admission, &e))?;
+        let delivery: Delivery<fn(&Outcome), G, R> = Delivery::Workers {
+            pool,
+            on_result: &mut on_result,
+        };
+        self.run_with(input, delivery)
+    }
+
+    /// The loop, one turn at a time (see the module docs).
+    fn run_with<I, F, G, R>(
+        &mut self,
+        input: I,
+        mut delivery: Delivery<'_, F, G, R>,
+    ) -> Result<Summary, Error>
+    where
+        I: IntoIterator,
+        I::Item: Into<Request>,
+        F: FnMut(&Outcome),
+        G: FnMut(Done<R>),
+        R: Send + 'static,
+    {
         self.stop.store(false, Ordering::SeqCst);
         self.abort.store(false, Ordering::SeqCst);
         let in_flight = self.in_flight.clone();
@@ -240,10 +291,11 @@ impl Crawler {
         let mut turn_start = started;
         loop {
             let mut turn = run.stats.begin_turn(turn_start);
-            // 1. Pull input and start what the limits allow.
+            // 1. Pull input and start what the limits allow (nothing new
+            //    while the workers' queue is full).
             let now = Instant::now();
             run.check_stop(now);
-            while !input_done && !run.stopped && run.admission.wants_more() {
+            while !input_done && !run.stopped && run.held.is_none() && run.admission.wants_more() {
                 match input.next() {
                     Some(item) => {
                         let item: Request = item.into();
@@ -253,15 +305,17 @@ impl Crawler {
                     None => input_done = true,
                 }
                 run.start_ready(now);
-                run.deliver(&mut on_outcome);
+                run.deliver(&mut delivery);
             }
             run.start_ready(now);
-            run.deliver(&mut on_outcome);
-            if (input_done || run.stopped) && run.reqs.is_empty() {
+            run.deliver(&mut delivery);
+            let finished = run.reqs.is_empty() && run.ready.is_empty();
+            if (input_done || run.stopped) && finished && delivery.outstanding() == 0 {
                 run.end_turn(turn);
                 break;
             }
-            // 2. Wait for readiness, or until the earliest deadline.
+            // 2. Wait for readiness, or until the earliest deadline. (Workers
+            //    wake us through the waker when results or room come back.)
             let before_poll = Instant::now();
             let timeout = run
                 .poll_timeout()
@@ -270,7 +324,7 @@ impl Crawler {
                 Ok(()) => {}
                 // A signal arrived: no events, just another turn.
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(run.abort_all(&e, &mut on_outcome)),
+                Err(e) => return Err(run.abort_all(&e, &mut delivery)),
             }
             let now = Instant::now();
             let n = events.iter().count() as u64;
@@ -278,7 +332,8 @@ impl Crawler {
             // 3. Drive the connections and DNS sockets that are ready.
             for event in events.iter() {
                 match Source::of(event.token()) {
-                    // Only wakes the loop: the stop flag is read at step 1.
+                    // Only wakes the loop: the stop flag and the workers'
+                    // results are read at steps 1 and 5.
                     Source::Waker => {}
                     Source::Dns(token) => run.dns.handle_event(token, run.poll.registry(), now),
                     Source::Conn(token) => run.on_ready(token, now),
@@ -287,11 +342,12 @@ impl Crawler {
             run.dns_answers(now);
             // 4. Fire the timers that are due.
             run.handle_timeouts(Instant::now());
-            // 5. Deliver finished outcomes to the callback.
-            run.deliver(&mut on_outcome);
+            // 5. Deliver finished outcomes (and collect workers' results).
+            run.deliver(&mut delivery);
             in_flight.store(run.admission.in_flight(), Ordering::Relaxed);
             turn_start = run.end_turn(turn);
         }
+        delivery.finish(&mut run);
         Ok(run.into_summary(started))
     }
 }
@@ -331,7 +387,8 @@ impl<'a> Run<'a> {
             summary: Summary::default(),
             spare_responses: Vec::new(),
             addr_buf: Vec::new(),
-            ready: Vec::new(),
+            ready: std::collections::VecDeque::new(),
+            held: None,
             stop_flag: c.stop.clone(),
             stopped: false,
             abort_flag: c.abort.clone(),

@@ -109,7 +109,7 @@ impl Run<'_> {
                         attempts: 0,
                     }
                 );
-                self.ready.push(Outcome {
+                self.complete(Outcome {
                     id,
                     line: item.line,
                     url: raw,
@@ -188,8 +188,9 @@ impl Run<'_> {
     /// Starts every request the admission queue lets through.
     pub(super) fn start_ready(&mut self, now: Instant) {
         // Requests that waited for a file descriptor go first; while any
-        // still waits, nothing new starts (the open-file limit is the limit).
-        if self.serve_fd_waiters(now) || self.stopped {
+        // still waits, nothing new starts (the open-file limit is the limit),
+        // nor while the workers' queue is full.
+        if self.serve_fd_waiters(now) || self.stopped || self.held.is_some() {
             return;
         }
         let paced_before = self.admission.stats().paced_waits;
@@ -254,7 +255,7 @@ impl Run<'_> {
         }
     }
 
-    fn recycle(&mut self, mut resp: Response) {
+    pub(super) fn recycle(&mut self, mut resp: Response) {
         if self.spare_responses.len() < self.config.concurrency {
             resp.recycle();
             self.spare_responses.push(resp);
@@ -366,11 +367,16 @@ impl Run<'_> {
 
     /// The event queue failed: every known request ends with that error and
     /// is delivered, and the error is returned from `run`.
-    pub(super) fn abort_all<F: FnMut(&Outcome)>(
+    pub(super) fn abort_all<F, G, R>(
         &mut self,
         err: &std::io::Error,
-        on_outcome: &mut F,
-    ) -> Error {
+        delivery: &mut super::delivery::Delivery<'_, F, G, R>,
+    ) -> Error
+    where
+        F: FnMut(&Outcome),
+        G: FnMut(crate::workers::Done<R>),
+        R: Send + 'static,
+    {
         log::error!("poll failed: {err}");
         let e = Error::from_io(Phase::Admission, err);
         let now = Instant::now();
@@ -379,7 +385,7 @@ impl Run<'_> {
         for rslot in slots {
             self.abort(rslot, e.clone(), now);
         }
-        self.deliver(on_outcome);
+        self.deliver(delivery);
         e
     }
 
@@ -424,7 +430,7 @@ impl Run<'_> {
                 attempts: req.attempts,
             }
         );
-        self.ready.push(Outcome {
+        self.complete(Outcome {
             id: req.id,
             line: req.line,
             url,
@@ -458,57 +464,5 @@ impl Run<'_> {
             );
             self.finish(slot, Err(e), now);
         }
-    }
-
-    /// Hands finished outcomes to the callback, timing it.
-    pub(super) fn deliver<F: FnMut(&Outcome)>(&mut self, on_outcome: &mut F) {
-        let mut i = 0;
-        while i < self.ready.len() {
-            let mut outcome = std::mem::replace(&mut self.ready[i], placeholder());
-            i += 1;
-            self.summary.record(&outcome);
-            let t0 = Instant::now();
-            on_outcome(&outcome);
-            let took = t0.elapsed();
-            if self
-                .stats
-                .record_callback(&outcome.url, took, self.config.stall_threshold)
-            {
-                emit!(
-                    self,
-                    Instant::now(),
-                    EventKind::Stall {
-                        url: &outcome.url,
-                        took,
-                    }
-                );
-                log::warn!(
-                    "the callback for {} held the loop for {:?}",
-                    outcome.url,
-                    took
-                );
-            }
-            if let Ok(resp) = &mut outcome.result {
-                self.recycle(std::mem::take(resp));
-            }
-            // A stop from inside the callback takes effect at once: the
-            // cancelled outcomes join the list being delivered.
-            self.check_stop(Instant::now());
-        }
-        self.ready.clear();
-    }
-}
-
-fn placeholder() -> Outcome {
-    Outcome {
-        id: 0,
-        line: None,
-        url: String::new(),
-        attempts: 0,
-        retries: Vec::new(),
-        redirects: Vec::new(),
-        reused: false,
-        timings: Timings::default(),
-        result: Err(Error::new(Phase::Admission, ErrorKind::Cancelled, "")),
     }
 }
