@@ -33,6 +33,8 @@ pub enum Phase {
     Body,
     /// Following a redirect.
     Redirect,
+    /// After the response: saving its body (the command line's `--save`).
+    Save,
 }
 
 impl Phase {
@@ -48,6 +50,7 @@ impl Phase {
             Phase::Head => "head",
             Phase::Body => "body",
             Phase::Redirect => "redirect",
+            Phase::Save => "save",
         }
     }
 }

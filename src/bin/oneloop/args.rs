@@ -43,6 +43,14 @@ pub struct Options {
     pub names: u64,
     /// demo: sleep this long in the callback of every page.
     pub block_ms: u64,
+    /// demo: busy-loop this long in the callback of every page.
+    pub work_ms: u64,
+    /// Worker threads for the per-page work (`None`: on the loop's thread).
+    pub workers: Option<usize>,
+    /// The workers' queue (0: four per thread).
+    pub queue: usize,
+    /// Save each 2xx body under this directory (on the workers).
+    pub save: Option<String>,
     /// After the first SIGINT/SIGTERM, how long requests in flight may finish.
     pub stop_grace: Duration,
     /// Print every event (state transitions, loop turns...) on stderr.
@@ -80,6 +88,10 @@ impl Options {
             tls: false,
             names: 100,
             block_ms: 0,
+            work_ms: 0,
+            workers: None,
+            queue: 0,
+            save: None,
             stop_grace: Duration::from_secs(5),
             trace: false,
             log_level: log::LevelFilter::Warn,
@@ -102,10 +114,11 @@ enum Section {
     Politeness,
     Dns,
     Tls,
+    Work,
     Output,
 }
 
-const SECTIONS: [(Section, &str); 9] = [
+const SECTIONS: [(Section, &str); 10] = [
     (Section::Timeline, "TIMELINE OPTIONS (timeline only)"),
     (Section::Demo, "DEMO OPTIONS (demo only)"),
     (Section::Limits, "LIMITS"),
@@ -120,6 +133,7 @@ const SECTIONS: [(Section, &str); 9] = [
     ),
     (Section::Dns, "DNS"),
     (Section::Tls, "TLS"),
+    (Section::Work, "WORK OFF THE LOOP"),
     (Section::Output, "OUTPUT"),
 ];
 
@@ -166,7 +180,8 @@ const FLAGS: &[Flag] = &[
     flag("--hosts", N, Demo, "virtual hosts (loopback ports) (default 10, at most 1000)", |o, v| { o.hosts = num(v, 1, 1000)? as usize; Ok(()) }),
     flag("--page-size", Some("BYTES"), Demo, "size of each page (default 1024)", |o, v| { o.page_size = num(v, 0, 1 << 30)? as usize; Ok(()) }),
     flag("--tls", NONE, Demo, "serve HTTPS (certificate from a private CA made at start)", |o, _| { o.tls = true; Ok(()) }),
-    flag("--block-ms", N, Demo, "sleep N ms in the callback of every page: the blocking-call pitfall, seen as stalls (default 0)", |o, v| { o.block_ms = num(v, 0, 60_000)?; Ok(()) }),
+    flag("--block-ms", N, Demo, "sleep N ms in the callback of every page: the blocking-call pitfall (stalls; cure: --workers)", |o, v| { o.block_ms = num(v, 0, 60_000)?; Ok(()) }),
+    flag("--work-ms", N, Demo, "busy-loop N ms of CPU in the callback of every page (scales with cores, not threads)", |o, v| { o.work_ms = num(v, 0, 60_000)?; Ok(()) }),
     flag("--names", N, Demo, "host names h0.demo.test.. resolved through an embedded loopback nameserver (default 100; 0 = use 127.0.0.1)", |o, v| { o.names = num(v, 0, 100_000)?; Ok(()) }),
 
     flag("--concurrency", N, Limits, "requests in flight, all hosts (default 100)", |o, v| { o.config.concurrency = num(v, 1, 1_000_000)? as usize; Ok(()) }),
@@ -232,6 +247,9 @@ const FLAGS: &[Flag] = &[
     flag("--jsonl", NONE, Output, "demo: also print one JSON line per outcome on stdout", |o, _| { o.jsonl = true; Ok(()) }),
     flag("--no-jsonl", NONE, Output, "crawl: print only the summary (benchmarks)", |o, _| { o.jsonl = false; Ok(()) }),
     flag("--no-progress", NONE, Output, "never print the progress line", |o, _| { o.progress = false; Ok(()) }),
+    flag("--workers", N, Work, "run the per-page work (JSON, --save, demo's --block-ms/--work-ms) on N threads, off the loop (--save: default 2)", |o, v| { o.workers = Some(num(v, 1, 1024)? as usize); Ok(()) }),
+    flag("--queue", N, Work, "outcomes waiting for a worker; when full, admission waits (default 4 per worker)", |o, v| { o.queue = num(v, 1, 1_000_000)? as usize; Ok(()) }),
+    flag("--save", Some("DIR"), Work, "write each 2xx body to DIR/XX/ID (XX: a hash of the id), atomically, on the workers; the JSON line gains \"path\"", |o, v| { o.save = Some(v.to_string()); Ok(()) }),
     flag("--events", Some("FILE"), Output, "write every event (queued, admitted, state, turn, stall...) as JSON Lines; see docs/events.md", |o, v| { o.events = Some(v.to_string()); Ok(()) }),
     flag("--timeline", Some("FILE"), Output, "draw the crawl as an SVG timeline: lanes per connection, loop use, stalls", |o, v| { o.timeline = Some(v.to_string()); Ok(()) }),
     flag("--log-level", Some("LEVEL"), Output, "error, warn (default), info, debug or trace (also -v: info)", |o, v| { o.log_level = level(v)?; o.deps_log_level = o.log_level; Ok(()) }),

@@ -29,13 +29,17 @@ mod args;
 mod jsonl;
 mod observe;
 mod report;
+mod save;
 mod sys;
 mod timeline;
 
 use args::{Command, Options, Parsed};
 use oneloop::demo::{DemoNameserver, DemoServer};
+use oneloop::workers::Workers;
 use oneloop::{Config, Crawler, Request, Summary};
-use report::{thread_cpu, Reporter};
+use oneloop::{ErrorKind, Outcome, Phase};
+use report::{thread_cpu, Page, Reporter};
+use save::Saver;
 use std::cell::RefCell;
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -71,6 +75,9 @@ fn main() -> ExitCode {
     observe::install_logger(options.log_level, options.deps_log_level);
     if options.command == Command::Timeline {
         return draw_timeline(&options);
+    }
+    if options.save.is_some() && !options.config.request.keep_body {
+        return usage_error("--save needs the bodies: drop --no-body");
     }
     if options.config.tls.danger_accept_invalid_certs {
         errln!("oneloop: WARNING: --insecure: TLS certificates are NOT verified; anyone on the path can read and alter this traffic");
@@ -370,14 +377,7 @@ fn run_crawl(crawler: &mut Crawler, o: Options) -> Result<Summary, Failure> {
     let error = Rc::new(RefCell::new(None));
     let urls = Lines::new(reader, error.clone());
     let mut rep = Reporter::new(o.jsonl, o.progress);
-    let handle = crawler.handle();
-    rep.handle = Some(handle.clone());
-    let summary = crawler.run(urls, |outcome| {
-        rep.on_outcome(outcome);
-        if rep.broken_pipe {
-            handle.stop();
-        }
-    });
+    let summary = crawl_pages(crawler, urls, &o, &mut rep);
     rep.finish();
     let summary = summary.map_err(|e| Failure::Start(e.to_string()))?;
     match error.take() {
@@ -387,6 +387,143 @@ fn run_crawl(crawler: &mut Crawler, o: Options) -> Result<Summary, Failure> {
         )),
         None => Ok(summary),
     }
+}
+
+/// What is done with each page, besides counting it: its JSON line, and in
+/// the demo the pitfall on purpose (`--block-ms`, `--work-ms`), and with
+/// `--save` its body on disk. On worker threads with `--workers`/`--save`,
+/// else on the loop's thread.
+struct PageWork {
+    save: Option<Saver>,
+    block: std::time::Duration,
+    busy: std::time::Duration,
+    jsonl: bool,
+}
+
+impl PageWork {
+    fn new(o: &Options) -> PageWork {
+        PageWork {
+            save: o.save.as_deref().map(Saver::new),
+            block: std::time::Duration::from_millis(o.block_ms),
+            busy: std::time::Duration::from_millis(o.work_ms),
+            jsonl: o.jsonl,
+        }
+    }
+
+    /// The user's work that the demo stands for: sleeping (a blocking
+    /// call) and burning CPU (parsing).
+    fn simulate(&self) {
+        if !self.block.is_zero() {
+            std::thread::sleep(self.block);
+        }
+        if !self.busy.is_zero() {
+            // CPU time of this thread, not wall time: with more threads than
+            // cores a thread is not always running, and only CPU work done
+            // counts as the work.
+            let start = sys::thread_cpu_time();
+            let mut x = 0u64;
+            while sys::thread_cpu_time().saturating_sub(start) < self.busy {
+                for _ in 0..1000 {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+            }
+        }
+    }
+
+    /// One page, on a worker.
+    fn run(&self, o: &mut Outcome) -> Page {
+        self.simulate();
+        let mut path = None;
+        let mut save_failed = false;
+        if let (Some(saver), Ok(r)) = (&self.save, &o.result) {
+            if (200..300).contains(&r.status) {
+                match saver.save(o.id, &r.body) {
+                    Ok(p) => path = Some(p),
+                    Err(e) => {
+                        // The page was fetched, but not saved: that is this
+                        // URL's outcome, in phase `save`.
+                        let mut err = oneloop::Error::from_io(Phase::Save, &e);
+                        if err.kind == ErrorKind::NoDescriptors {
+                            err.kind = ErrorKind::Io;
+                        }
+                        o.result = Err(err);
+                        save_failed = true;
+                    }
+                }
+            }
+        }
+        let mut line = String::new();
+        if self.jsonl {
+            jsonl::outcome_json(&mut line, o);
+            if let Some(p) = &path {
+                line.pop(); // the closing brace
+                line.push_str(",\"path\":");
+                jsonl::json_str(&mut line, &p.to_string_lossy());
+                line.push('}');
+            }
+            line.push('\n');
+        }
+        Page {
+            line,
+            error: o.result.is_err(),
+            saved: path.is_some(),
+            save_failed,
+        }
+    }
+}
+
+/// Crawls `urls`, each page through [`PageWork`]: inline, or on workers.
+fn crawl_pages<I>(
+    crawler: &mut Crawler,
+    urls: I,
+    o: &Options,
+    rep: &mut Reporter,
+) -> Result<Summary, oneloop::Error>
+where
+    I: IntoIterator,
+    I::Item: Into<Request>,
+{
+    let handle = crawler.handle();
+    rep.handle = Some(handle.clone());
+    let work = PageWork::new(o);
+    let threads = o.workers.or(o.save.as_ref().map(|_| 2));
+    let Some(threads) = threads else {
+        return crawler.run(urls, |outcome| {
+            rep.on_outcome(outcome);
+            if rep.broken_pipe {
+                handle.stop();
+            }
+            // In the demo, the pitfall on purpose: work inside the loop.
+            work.simulate();
+        });
+    };
+    let workers = Workers {
+        threads,
+        queue: if o.queue > 0 { o.queue } else { threads * 4 },
+    };
+    let dir = o.save.clone();
+    let summary = crawler.run_with_workers(
+        urls,
+        workers,
+        move |outcome| work.run(outcome),
+        |done| {
+            match &done.result {
+                Ok(page) => rep.on_page(page),
+                Err(message) => rep.on_panic(done.id, message),
+            }
+            if rep.broken_pipe {
+                handle.stop();
+            }
+        },
+    );
+    if let Some(dir) = dir {
+        errln!(
+            "save: {} files written under {dir}, {} failed",
+            rep.saved,
+            rep.save_failed
+        );
+    }
+    summary
 }
 
 /// The demo's loopback server and nameserver, started before the crawler
@@ -437,25 +574,13 @@ fn run_demo(crawler: &mut Crawler, demo: Demo, o: Options) -> Result<Summary, Fa
         o.config.per_host
     );
     let mut rep = Reporter::new(o.jsonl, o.progress);
-    rep.handle = Some(crawler.handle());
     let cpu_before = thread_cpu();
     let urls: Box<dyn Iterator<Item = String>> = if o.names > 0 {
         Box::new(server.named_urls(o.urls, o.names, "demo.test"))
     } else {
         Box::new(server.urls(o.urls))
     };
-    let handle = crawler.handle();
-    let block = std::time::Duration::from_millis(o.block_ms);
-    let summary = crawler.run(urls, |outcome| {
-        rep.on_outcome(outcome);
-        if rep.broken_pipe {
-            handle.stop();
-        }
-        if !block.is_zero() {
-            // The pitfall on purpose: a blocking call inside the loop.
-            std::thread::sleep(block);
-        }
-    });
+    let summary = crawl_pages(crawler, urls, &o, &mut rep);
     drop(nameserver);
     let cpu_after = thread_cpu();
     rep.finish();

@@ -21,6 +21,17 @@ pub struct Reporter {
     /// stdout was closed by the reader (`| head`): the crawl should stop.
     pub broken_pipe: bool,
     pub handle: Option<Handle>,
+    /// Pages saved by `--save`, and saves that failed.
+    pub saved: u64,
+    pub save_failed: u64,
+}
+
+/// One page's work done on a worker: its JSON line, and what `--save` did.
+pub struct Page {
+    pub line: String,
+    pub error: bool,
+    pub saved: bool,
+    pub save_failed: bool,
 }
 
 impl Reporter {
@@ -37,17 +48,50 @@ impl Reporter {
             errors: 0,
             broken_pipe: false,
             handle: None,
+            saved: 0,
+            save_failed: 0,
         }
     }
 
+    /// An outcome delivered on the loop's thread.
     pub fn on_outcome(&mut self, o: &Outcome) {
-        self.done += 1;
-        self.errors += o.result.is_err() as u64;
-        if let Some(out) = &mut self.out {
-            self.line.clear();
+        self.line.clear();
+        if self.out.is_some() {
             outcome_json(&mut self.line, o);
             self.line.push('\n');
-            let written = out.write_all(self.line.as_bytes());
+        }
+        let line = std::mem::take(&mut self.line);
+        self.write(&line, o.result.is_err());
+        self.line = line;
+    }
+
+    /// A page the workers finished (its JSON line made there).
+    pub fn on_page(&mut self, page: &Page) {
+        self.saved += page.saved as u64;
+        self.save_failed += page.save_failed as u64;
+        self.write(&page.line, page.error);
+    }
+
+    /// The worker's function panicked for this item.
+    pub fn on_panic(&mut self, id: u64, message: &str) {
+        self.line.clear();
+        if self.out.is_some() {
+            self.line.push_str(&format!(
+                "{{\"id\":{id},\"error\":{{\"phase\":\"save\",\"kind\":\"io\",\"detail\":"
+            ));
+            crate::jsonl::json_str(&mut self.line, message);
+            self.line.push_str("}}\n");
+        }
+        let line = std::mem::take(&mut self.line);
+        self.write(&line, true);
+        self.line = line;
+    }
+
+    fn write(&mut self, line: &str, error: bool) {
+        self.done += 1;
+        self.errors += error as u64;
+        if let Some(out) = &mut self.out {
+            let written = out.write_all(line.as_bytes());
             let flushed = if self.flush_each { out.flush() } else { Ok(()) };
             if written.is_err() || flushed.is_err() {
                 self.broken_pipe = true;
