@@ -430,9 +430,12 @@ impl PageWork {
         }
     }
 
-    /// One page, on a worker.
+    /// One page, on a worker. (The demo's simulated work is for pages,
+    /// not for errors or cancellations.)
     fn run(&self, o: &mut Outcome) -> Page {
-        self.simulate();
+        if o.result.is_ok() {
+            self.simulate();
+        }
         let mut path = None;
         let mut save_failed = false;
         if let (Some(saver), Ok(r)) = (&self.save, &o.result) {
@@ -494,7 +497,9 @@ where
                 handle.stop();
             }
             // In the demo, the pitfall on purpose: work inside the loop.
-            work.simulate();
+            if outcome.result.is_ok() {
+                work.simulate();
+            }
         });
     };
     let workers = Workers {
