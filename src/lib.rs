@@ -72,6 +72,7 @@ pub mod policy;
 pub mod pool;
 pub mod random;
 pub mod reactor;
+pub mod robots;
 pub mod summary;
 pub mod tls;
 pub mod url;

@@ -1,0 +1,265 @@
+//! robots.txt (RFC 9309): parsing a file into the rules that apply to one
+//! product token, and matching URLs against them. A sans-IO core: bytes in,
+//! decisions out; fetching is the driver's business.
+//!
+//! - Groups are chosen by the user-agent *product token*, case-insensitively
+//!   (the first word of a `User-agent:` value, `Googlebot/2.1` → `googlebot`);
+//!   all groups naming ours are merged; if none does, the `*` groups apply;
+//!   if there are none, everything is allowed.
+//! - `Allow` / `Disallow` paths may use `*` (any run of bytes) and a final
+//!   `$` (end of the URL); the longest matching pattern wins, and `Allow`
+//!   wins a tie. An empty `Disallow:` allows everything. `/robots.txt` itself
+//!   is always allowed.
+//! - Percent-encoding is normalised on both sides before comparing:
+//!   unreserved characters are decoded (`%41` → `A`), other escapes get
+//!   upper-case hex, and bytes outside ASCII are encoded.
+//! - At most [`MAX_BYTES`] are parsed; a BOM, junk lines, comments and any
+//!   mix of CR/LF line ends are tolerated.
+//! - `Crawl-delay: N` (not in the RFC, widely used) is kept, for the driver
+//!   to cap and apply.
+//!
+//! ```
+//! use oneloop::robots::Robots;
+//! let r = Robots::parse(b"User-agent: *\nDisallow: /private\nAllow: /private/open$\n", "oneloop");
+//! assert!(r.allowed("/index.html"));
+//! assert!(!r.allowed("/private/x"));
+//! assert!(r.allowed("/private/open"));
+//! assert!(!r.allowed("/private/open?x=1"));
+//! ```
+
+use std::time::Duration;
+
+/// The part of a robots.txt file that is read (RFC 9309 asks for at least
+/// 500 kibibytes).
+pub const MAX_BYTES: usize = 500 * 1024;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Rule {
+    allow: bool,
+    /// Normalised pattern bytes (may contain `*`, and `$` at the end).
+    pattern: Vec<u8>,
+}
+
+/// The rules of one robots.txt that apply to one product token.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Robots {
+    rules: Vec<Rule>,
+    crawl_delay: Option<Duration>,
+    /// Everything is disallowed (the file was unavailable: 5xx).
+    deny_all: bool,
+}
+
+/// Which groups of a file a line belongs to while parsing.
+#[derive(Default)]
+struct Group {
+    /// The group names our product token.
+    ours: bool,
+    /// The group names `*`.
+    star: bool,
+    rules: Vec<Rule>,
+    crawl_delay: Option<Duration>,
+}
+
+impl Robots {
+    /// Allows everything (no file: a 4xx answer, or robots turned off).
+    pub fn allow_all() -> Robots {
+        Robots::default()
+    }
+
+    /// Disallows everything (the file was unavailable: a 5xx answer).
+    pub fn deny_all() -> Robots {
+        Robots {
+            deny_all: true,
+            ..Robots::default()
+        }
+    }
+
+    /// Parses `body` for the product token `agent` (case-insensitive).
+    pub fn parse(body: &[u8], agent: &str) -> Robots {
+        let body = &body[..body.len().min(MAX_BYTES)];
+        let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
+        let agent = agent.to_ascii_lowercase();
+        let mut groups: Vec<Group> = Vec::new();
+        // True while consecutive user-agent lines open the same group.
+        let mut in_agents = false;
+        for raw in body.split(|&b| b == b'\n' || b == b'\r') {
+            let line = match raw.iter().position(|&b| b == b'#') {
+                Some(i) => &raw[..i],
+                None => raw,
+            };
+            let Some(colon) = line.iter().position(|&b| b == b':') else {
+                continue; // junk
+            };
+            let key = line[..colon].trim_ascii().to_ascii_lowercase();
+            let value = line[colon + 1..].trim_ascii();
+            match key.as_slice() {
+                b"user-agent" | b"useragent" | b"user agent" => {
+                    if !in_agents {
+                        groups.push(Group::default());
+                        in_agents = true;
+                    }
+                    let g = groups.last_mut().expect("pushed above");
+                    let token: Vec<u8> = value
+                        .iter()
+                        .take_while(|b| b.is_ascii_alphabetic() || **b == b'-' || **b == b'_')
+                        .map(u8::to_ascii_lowercase)
+                        .collect();
+                    if value.first() == Some(&b'*') {
+                        g.star = true;
+                    } else if !token.is_empty() && token == agent.as_bytes() {
+                        g.ours = true;
+                    }
+                }
+                b"allow" | b"disallow" => {
+                    in_agents = false;
+                    let Some(g) = groups.last_mut() else {
+                        continue; // a rule before any user-agent line
+                    };
+                    if value.is_empty() {
+                        continue; // "Disallow:" allows everything: no rule
+                    }
+                    g.rules.push(Rule {
+                        allow: key == b"allow",
+                        pattern: normalise(value),
+                    });
+                }
+                b"crawl-delay" => {
+                    in_agents = false;
+                    if let Some(g) = groups.last_mut() {
+                        let secs = std::str::from_utf8(value)
+                            .ok()
+                            .and_then(|v| v.parse::<f64>().ok())
+                            .filter(|s| s.is_finite() && *s >= 0.0);
+                        if let Some(s) = secs {
+                            g.crawl_delay = Some(Duration::from_secs_f64(s.min(1e6)));
+                        }
+                    }
+                }
+                _ => in_agents = false, // sitemap and others: not ours
+            }
+        }
+        let ours: Vec<&Group> = groups.iter().filter(|g| g.ours).collect();
+        let chosen: Vec<&Group> = if ours.is_empty() {
+            groups.iter().filter(|g| g.star).collect()
+        } else {
+            ours
+        };
+        Robots {
+            rules: chosen.iter().flat_map(|g| g.rules.iter().cloned()).collect(),
+            crawl_delay: chosen.iter().find_map(|g| g.crawl_delay),
+            deny_all: false,
+        }
+    }
+
+    /// May a URL with this path and query (`/a/b?c=d`) be fetched?
+    pub fn allowed(&self, path_and_query: &str) -> bool {
+        if path_and_query == "/robots.txt" {
+            return true;
+        }
+        if self.deny_all {
+            return false;
+        }
+        if self.rules.is_empty() {
+            return true;
+        }
+        let target = normalise(path_and_query.as_bytes());
+        let target: &[u8] = if target.is_empty() { b"/" } else { &target };
+        let mut best: Option<(usize, bool)> = None;
+        for rule in &self.rules {
+            if matches(target, &rule.pattern) {
+                let len = rule.pattern.len();
+                best = match best {
+                    Some((l, allow)) if l > len || (l == len && allow) => Some((l, allow)),
+                    _ => Some((len, rule.allow)),
+                };
+            }
+        }
+        best.is_none_or(|(_, allow)| allow)
+    }
+
+    /// The `Crawl-delay` of the chosen group, if any (not capped).
+    pub fn crawl_delay(&self) -> Option<Duration> {
+        self.crawl_delay
+    }
+
+    /// Nothing is allowed (the file was unavailable).
+    pub fn denies_all(&self) -> bool {
+        self.deny_all
+    }
+}
+
+/// Does `path` start with a match of `pattern` (`*` any run, final `$` the
+/// end)? The set of positions a prefix of the pattern can end at in the
+/// path is kept, as in Google's matcher: linear in both lengths per `*`.
+fn matches(path: &[u8], pattern: &[u8]) -> bool {
+    let (pattern, anchored) = match pattern.strip_suffix(b"$") {
+        Some(p) => (p, true),
+        None => (pattern, false),
+    };
+    let mut positions: Vec<usize> = vec![0];
+    let mut next = Vec::with_capacity(path.len() + 1);
+    for &c in pattern {
+        next.clear();
+        if c == b'*' {
+            next.extend(positions[0]..=path.len());
+        } else {
+            next.extend(
+                positions
+                    .iter()
+                    .filter(|&&p| p < path.len() && path[p] == c)
+                    .map(|p| p + 1),
+            );
+        }
+        if next.is_empty() {
+            return false;
+        }
+        std::mem::swap(&mut positions, &mut next);
+    }
+    !anchored || positions.contains(&path.len())
+}
+
+fn unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// RFC 9309 §2.2.2: escapes of unreserved characters decoded, other escapes
+/// with upper-case hex, bytes outside ASCII percent-encoded.
+fn normalise(s: &[u8]) -> Vec<u8> {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        let b = s[i];
+        if b == b'%' && i + 2 < s.len() {
+            if let (Some(h), Some(l)) = (hex(s[i + 1]), hex(s[i + 2])) {
+                let v = h * 16 + l;
+                if unreserved(v) {
+                    out.push(v);
+                } else {
+                    out.extend_from_slice(&[b'%', HEX[(v >> 4) as usize], HEX[(v & 15) as usize]]);
+                }
+                i += 3;
+                continue;
+            }
+        }
+        if b >= 0x80 {
+            out.extend_from_slice(&[b'%', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+        } else {
+            out.push(b);
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
