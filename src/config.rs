@@ -52,6 +52,8 @@ pub struct Config {
     pub resolve: Vec<(String, IpAddr)>,
     /// Certificates and sessions.
     pub tls: TlsConfig,
+    /// Obeying robots.txt.
+    pub robots: RobotsConfig,
     /// A callback running longer than this is logged as a stall.
     pub stall_threshold: Duration,
 }
@@ -104,6 +106,46 @@ pub struct RequestTemplate {
     pub keep_body: bool,
 }
 
+/// Obeying robots.txt (RFC 9309): fetched once per origin, before its first
+/// request, through the same queue, pool and politeness as any request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RobotsConfig {
+    /// Fetch and obey robots.txt (on by default; [`Config::local`] turns it off).
+    pub enabled: bool,
+    /// The product token matched against `User-agent:` lines; `None`: the
+    /// first word of the `User-Agent` (`oneloop`).
+    pub agent: Option<String>,
+    /// A `Crawl-delay` is obeyed up to this (a hostile file cannot stall
+    /// the crawl).
+    pub max_crawl_delay: Duration,
+}
+
+impl Default for RobotsConfig {
+    fn default() -> RobotsConfig {
+        RobotsConfig {
+            enabled: true,
+            agent: None,
+            max_crawl_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Config {
+    /// The product token robots.txt groups are matched against.
+    pub fn robots_agent(&self) -> String {
+        match &self.robots.agent {
+            Some(a) => a.clone(),
+            None => self
+                .request
+                .user_agent
+                .split(['/', ' '])
+                .next()
+                .unwrap_or("oneloop")
+                .to_string(),
+        }
+    }
+}
+
 /// Certificates and sessions.
 #[derive(Clone, Debug)]
 pub struct TlsConfig {
@@ -138,6 +180,7 @@ impl Default for Config {
             dns: DnsConfig::default(),
             resolve: Vec::new(),
             tls: TlsConfig::default(),
+            robots: RobotsConfig::default(),
             stall_threshold: Duration::from_millis(20),
         }
     }
@@ -191,11 +234,15 @@ impl Default for TlsConfig {
 }
 
 impl Config {
-    /// The defaults with pacing off: for loopback servers, tests and
-    /// benchmarks, where politeness would only measure the pacer.
+    /// The defaults with pacing and robots.txt off: for loopback servers,
+    /// tests and benchmarks, where politeness would only measure the pacer.
     pub fn local() -> Config {
         Config {
             pacing: Pacing::off(),
+            robots: RobotsConfig {
+                enabled: false,
+                ..RobotsConfig::default()
+            },
             ..Config::default()
         }
     }
@@ -306,6 +353,8 @@ mod tests {
         assert!(Config::default().validate().is_ok());
         let local = Config::local();
         assert_eq!(local.pacing, Pacing::off());
+        assert!(Config::default().robots.enabled && !local.robots.enabled);
+        assert_eq!(Config::default().robots_agent(), "oneloop");
         assert_eq!(local.timeouts, Config::default().timeouts);
         assert_eq!(local.request, Config::default().request);
     }

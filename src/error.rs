@@ -35,6 +35,8 @@ pub enum Phase {
     Redirect,
     /// After the response: saving its body (the command line's `--save`).
     Save,
+    /// The origin's robots.txt forbids the URL, or could not be read.
+    Robots,
 }
 
 impl Phase {
@@ -51,6 +53,7 @@ impl Phase {
             Phase::Body => "body",
             Phase::Redirect => "redirect",
             Phase::Save => "save",
+            Phase::Robots => "robots",
         }
     }
 }
@@ -106,6 +109,11 @@ pub enum ErrorKind {
     RedirectLoop,
     /// More redirects than `max_redirects`.
     TooManyRedirects,
+    /// robots.txt disallows the URL for our product token.
+    Disallowed,
+    /// robots.txt could not be read (a 5xx, a network error, too many
+    /// redirects): RFC 9309 says to assume everything is disallowed.
+    Unavailable,
     /// The process (EMFILE) or the system (ENFILE) ran out of file
     /// descriptors. While other connections are open the crawler waits for
     /// one of them to close instead; this error means none was open.
@@ -141,6 +149,8 @@ impl ErrorKind {
             ErrorKind::ServerFailure => "server_failure",
             ErrorKind::TooManyRedirects => "too_many_redirects",
             ErrorKind::NoDescriptors => "too_many_open_files",
+            ErrorKind::Disallowed => "disallowed",
+            ErrorKind::Unavailable => "unavailable",
         }
     }
 }

@@ -78,7 +78,7 @@ pub mod tls;
 pub mod url;
 pub mod workers;
 
-pub use config::{Config, ConnectionLimits, RequestTemplate, Timeouts, TlsConfig};
+pub use config::{Config, ConnectionLimits, RequestTemplate, RobotsConfig, Timeouts, TlsConfig};
 pub use conn::ConnState;
 pub use crawler::{Crawler, Handle};
 pub use error::{Error, ErrorKind, Phase};

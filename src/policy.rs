@@ -145,7 +145,7 @@ pub enum ErrorVerdict {
 pub fn is_retryable_error(e: &Error) -> bool {
     match e.phase {
         Phase::Dns => e.kind == ErrorKind::Timeout,
-        Phase::Url | Phase::Admission | Phase::Redirect | Phase::Save => false,
+        Phase::Url | Phase::Admission | Phase::Redirect | Phase::Save | Phase::Robots => false,
         _ => e.is_retryable(),
     }
 }

@@ -145,7 +145,10 @@ impl Robots {
             ours
         };
         Robots {
-            rules: chosen.iter().flat_map(|g| g.rules.iter().cloned()).collect(),
+            rules: chosen
+                .iter()
+                .flat_map(|g| g.rules.iter().cloned())
+                .collect(),
             crawl_delay: chosen.iter().find_map(|g| g.crawl_delay),
             deny_all: false,
         }

@@ -148,6 +148,13 @@ pub struct Summary {
     pub descriptor_waits: u64,
     /// The worker pool's queue, when the crawl ran with workers.
     pub workers: Option<crate::workers::QueueStats>,
+    /// robots.txt files fetched (one per origin).
+    pub robots_fetches: u64,
+    /// Their answers by status class (index 2 = 2xx ... 5 = 5xx), index 0
+    /// for fetches that ended in an error.
+    pub robots_statuses: [u64; 6],
+    /// Requests refused by robots.txt (disallowed or unavailable), never sent.
+    pub robots_denied: u64,
 }
 
 impl Summary {
@@ -237,6 +244,14 @@ impl fmt::Display for Summary {
             self.retries,
             self.max_in_flight
         )?;
+        if self.robots_fetches > 0 {
+            let r = &self.robots_statuses;
+            writeln!(
+                f,
+                "robots.txt: {} fetched (2xx {}, 3xx {}, 4xx {}, 5xx {}, errors {}), {} URLs refused",
+                self.robots_fetches, r[2], r[3], r[4], r[5], r[0], self.robots_denied
+            )?;
+        }
         if let Some(w) = &self.workers {
             writeln!(
                 f,

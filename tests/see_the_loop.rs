@@ -97,6 +97,7 @@ fn events_and_timeline_match_a_small_known_crawl() {
             "crawl",
             "-",
             "--no-pacing",
+            "--ignore-robots",
             "--per-host",
             "1",
             "--events",

@@ -77,6 +77,13 @@ pub struct AdmissionConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct HostId(usize);
 
+impl HostId {
+    /// No origin's id: for a request not (yet) in the queue.
+    pub(crate) fn none() -> HostId {
+        HostId(usize::MAX)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Place {
     /// In neither the ring nor the heap.
@@ -278,6 +285,13 @@ impl<R: PartialEq> Admission<R> {
             .handle_pause(&pacing, duration, now);
         self.stats.pauses += 1;
         // If it sits in the ring or heap it is re-checked when it comes up.
+    }
+
+    /// Origin `key` asked for at least `delay` between request starts
+    /// (robots.txt's `Crawl-delay`); kept for the rest of the crawl.
+    pub fn set_min_delay(&mut self, key: &str, delay: Duration) {
+        let idx = self.host_for(key);
+        self.hosts[idx].pacer.set_min_delay(delay);
     }
 
     /// The current limit of an origin.

@@ -95,6 +95,9 @@ pub struct Pacer {
     not_before: Option<Instant>,
     tokens: f64,
     refilled: Option<Instant>,
+    /// The origin's own minimum delay between starts (robots.txt's
+    /// `Crawl-delay`), if longer than the crawl's.
+    min_delay: Duration,
 }
 
 impl Pacer {
@@ -106,7 +109,13 @@ impl Pacer {
             not_before: None,
             tokens: pacing.burst as f64,
             refilled: None,
+            min_delay: Duration::ZERO,
         }
+    }
+
+    /// This origin asked for at least `delay` between request starts.
+    pub fn set_min_delay(&mut self, delay: Duration) {
+        self.min_delay = self.min_delay.max(delay);
     }
 
     /// The origin's current concurrency limit.
@@ -135,7 +144,7 @@ impl Pacer {
     /// A request started at `now`: take a token, and hold the next start
     /// back by the delay plus jitter.
     pub fn handle_start(&mut self, pacing: &Pacing, now: Instant, rng: &mut Rng) {
-        let mut gap = pacing.delay;
+        let mut gap = pacing.delay.max(self.min_delay);
         if !pacing.jitter.is_zero() {
             gap += pacing.jitter.mul_f64(rng.unit());
         }
@@ -189,7 +198,10 @@ impl Pacer {
             }
             _ => true,
         };
-        self.limit == max && self.not_before.is_none_or(|t| t <= now) && bucket_full
+        self.limit == max
+            && self.not_before.is_none_or(|t| t <= now)
+            && bucket_full
+            && self.min_delay.is_zero()
     }
 }
 

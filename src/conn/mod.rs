@@ -146,6 +146,9 @@ pub(crate) struct Conn<S> {
     send_since: Instant,
     last_read: Instant,
     first_byte_at: Option<Instant>,
+    /// Keep response bodies (the crawl's setting; a robots.txt fetch
+    /// always keeps its body: see [`Conn::keep_next_body`]).
+    keep_body: bool,
     /// Transitions not yet taken by the driver (only when observed).
     transitions: Option<std::collections::VecDeque<(ConnState, ConnState)>>,
 }
@@ -179,6 +182,7 @@ impl<S: io::Read + io::Write> Conn<S> {
             send_since: now,
             last_read: now,
             first_byte_at: None,
+            keep_body: options.keep_body,
             transitions: options.observed.then(std::collections::VecDeque::new),
         }
     }
@@ -299,12 +303,19 @@ impl<S: io::Read + io::Write> Conn<S> {
     /// next [`drive`](Self::drive).
     pub fn begin_request(&mut self, method: Method, now: Instant) {
         self.reader.reset(method);
+        self.reader.set_keep_body(self.keep_body);
         self.response.clear();
         self.got_response_bytes = false;
         self.first_byte_at = None;
         if self.state == ConnState::Idle {
             self.set_state(ConnState::Sending, now);
         }
+    }
+
+    /// Keeps the body of the request just begun even if the crawl only
+    /// counts bodies (a robots.txt file must be read to be obeyed).
+    pub fn keep_next_body(&mut self) {
+        self.reader.set_keep_body(true);
     }
 
     /// Swaps the response being read with `spare` (an empty, recycled one):

@@ -241,6 +241,9 @@ impl Run<'_> {
             &t.user_agent,
         );
         slot.conn.begin_request(req.method, now);
+        if req.robots_for.is_some() {
+            slot.conn.keep_next_body(); // read to be obeyed, even with --no-body
+        }
         if let Some(mut spare) = self.spare_responses.pop() {
             spare.clear();
             slot.conn.swap_response(&mut spare);

@@ -32,6 +32,7 @@ macro_rules! emit {
 mod connection;
 mod delivery;
 mod request;
+mod robots;
 mod timers;
 
 use crate::admission::{Admission, AdmissionConfig};
@@ -130,6 +131,12 @@ struct Run<'a> {
     ready: std::collections::VecDeque<Outcome>,
     /// Since when the workers' queue is full: admission is held meanwhile.
     held: Option<Instant>,
+    /// Each origin's robots.txt: being fetched, or known.
+    robots: std::collections::HashMap<Box<str>, robots::Gate>,
+    /// Requests waiting for a robots.txt (they count against `max_parked`).
+    robots_waiting: usize,
+    /// Ids of robots.txt fetches (in events): from 2^62 up.
+    next_robots_id: u64,
     /// Set by [`Handle::stop`]; read once per turn and after each callback.
     stop_flag: Arc<AtomicBool>,
     /// The stop was seen: no more input, parked requests cancelled.
@@ -295,7 +302,12 @@ impl Crawler {
             //    while the workers' queue is full).
             let now = Instant::now();
             run.check_stop(now);
-            while !input_done && !run.stopped && run.held.is_none() && run.admission.wants_more() {
+            while !input_done
+                && !run.stopped
+                && run.held.is_none()
+                && run.admission.wants_more()
+                && run.robots_waiting < run.config.max_parked
+            {
                 match input.next() {
                     Some(item) => {
                         let item: Request = item.into();
@@ -389,6 +401,9 @@ impl<'a> Run<'a> {
             addr_buf: Vec::new(),
             ready: std::collections::VecDeque::new(),
             held: None,
+            robots: std::collections::HashMap::new(),
+            robots_waiting: 0,
+            next_robots_id: 1 << 62,
             stop_flag: c.stop.clone(),
             stopped: false,
             abort_flag: c.abort.clone(),

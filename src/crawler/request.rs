@@ -10,6 +10,7 @@
 //!              └── Backoff ─(timer)── retry ─────────────────────┘
 //! ```
 
+use super::robots::RobotsCheck;
 use super::timers::TimerKind;
 use super::Run;
 use crate::admission::HostId;
@@ -25,17 +26,20 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// Where a request is, and what it holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Stage {
+pub(crate) enum Stage {
     /// In the admission queue under `Req::host`.
     Parked,
     /// Started: holds an admission slot of `Req::host` (and maybe a connection).
     Active,
     /// Waiting for a retry; holds nothing but this timer.
     Backoff(TimerId),
+    /// Waiting for its origin's robots.txt; holds a place in that origin's
+    /// waiting list (see `crawler/robots.rs`).
+    RobotsWait,
 }
 
 /// A request the crawler knows about: parked, in flight, or between attempts.
-pub(super) struct Req {
+pub(crate) struct Req {
     pub generation: u32,
     pub id: u64,
     pub line: Option<u64>,
@@ -68,6 +72,8 @@ pub(super) struct Req {
     /// The one free retry on a fresh connection after a reused one failed
     /// early was used.
     pub retried_fresh: bool,
+    /// This is the robots.txt fetch for that origin (not a user's request).
+    pub robots_for: Option<Box<str>>,
 }
 
 impl Req {
@@ -124,14 +130,12 @@ impl Run<'_> {
             }
         };
         let generation = self.next_generation();
-        let entry = self.reqs.vacant_entry();
         let token = Token {
-            slot: entry.key(),
+            slot: self.reqs.vacant_key(),
             generation,
         };
         let deadline = now + self.config.timeouts.total;
         let timer = self.timers.insert(deadline, TimerKind::Request(token));
-        let host = self.admission.push(url.origin(), token, now);
         emit!(
             self,
             now,
@@ -140,15 +144,15 @@ impl Run<'_> {
                 url: url.as_str()
             }
         );
-        entry.insert(Req {
+        let slot = self.reqs.insert(Req {
             generation,
             id,
             line: item.line,
             url,
             original: None,
             method: self.config.request.method,
-            host,
-            stage: Stage::Parked,
+            host: HostId::none(),
+            stage: Stage::RobotsWait,
             attempts: 0,
             retries: Vec::new(),
             redirects: Vec::new(),
@@ -164,7 +168,27 @@ impl Run<'_> {
             dns_started: None,
             dns_time: None,
             retried_fresh: false,
+            robots_for: None,
         });
+        debug_assert_eq!(slot, token.slot);
+        if !self.config.robots.enabled {
+            let req = &mut self.reqs[slot];
+            req.host = self.admission.push(req.url.origin(), token, now);
+            req.stage = Stage::Parked;
+            return;
+        }
+        // robots.txt first: admitted now, waiting for the file, or refused.
+        let url = self.reqs[slot].url.clone();
+        match self.robots_check(&url, token, now) {
+            RobotsCheck::Admit => {
+                let host = self.admission.push(url.origin(), token, now);
+                let req = &mut self.reqs[slot];
+                req.host = host;
+                req.stage = Stage::Parked;
+            }
+            RobotsCheck::Wait => {}
+            RobotsCheck::Deny(e) => self.finish(slot, Err(e), now),
+        }
     }
 
     /// Acts on a stop request: no more input, parked requests cancelled;
@@ -221,11 +245,12 @@ impl Run<'_> {
     pub(super) fn on_response(&mut self, rslot: usize, resp: Response, now: Instant) {
         let req = &self.reqs[rslot];
         let host = req.host;
+        let redirects = self.redirect_policy(rslot);
         let (verdict, feedback) = judge_response(
             &resp,
             &req.attempt(),
             &self.config.retry,
-            &self.config.redirects,
+            &redirects,
             SystemTime::now(),
         );
         if feedback.throttled {
@@ -275,7 +300,7 @@ impl Run<'_> {
             status,
             location,
             req.method,
-            &self.config.redirects,
+            &self.redirect_policy(rslot),
         );
         let hop = match target {
             Ok(hop) => hop,
@@ -346,6 +371,9 @@ impl Run<'_> {
         let detail = match req.stage {
             Stage::Parked => format!("total timeout {limit:?} passed while queued"),
             Stage::Backoff(_) => format!("total timeout {limit:?} passed before a retry"),
+            Stage::RobotsWait => {
+                format!("total timeout {limit:?} passed while waiting for robots.txt")
+            }
             Stage::Active => format!("total timeout {limit:?} passed"),
         };
         let phase = self.active_phase(token.slot).unwrap_or(Phase::Admission);
@@ -403,6 +431,7 @@ impl Run<'_> {
             Stage::Backoff(timer) => {
                 self.timers.cancel(timer);
             }
+            Stage::RobotsWait => self.leave_robots_wait(req.url.origin(), &req.token(rslot)),
         }
         let started = req.started_at.unwrap_or(now);
         // dns, connect and ttfb were measured on the final attempt (each
@@ -430,6 +459,10 @@ impl Run<'_> {
                 attempts: req.attempts,
             }
         );
+        if let Some(origin) = req.robots_for {
+            // Not a user's request: its result decides the origin's rules.
+            return self.robots_done(origin, result, now);
+        }
         self.complete(Outcome {
             id: req.id,
             line: req.line,
@@ -444,6 +477,18 @@ impl Run<'_> {
     }
 
     fn cancel_parked(&mut self, now: Instant) {
+        // Requests waiting for robots.txt first (so the fetches' own
+        // cancellation finds nobody to release).
+        let waiting: Vec<usize> = self
+            .reqs
+            .iter()
+            .filter(|(_, r)| r.stage == Stage::RobotsWait)
+            .map(|(i, _)| i)
+            .collect();
+        for slot in waiting {
+            let e = Error::new(Phase::Admission, ErrorKind::Cancelled, "crawl stopped");
+            self.finish(slot, Err(e), now);
+        }
         // Parked requests, and those waiting for a retry, never start again.
         // (`finish` of a drained request finds nothing left to remove.)
         for token in self.admission.drain_parked() {

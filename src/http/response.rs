@@ -64,6 +64,11 @@ impl ResponseReader {
     }
 
     /// Readies the reader for the next response on the same connection.
+    /// Keep the next bodies (true) or only count them (false).
+    pub fn set_keep_body(&mut self, keep: bool) {
+        self.keep_body = keep;
+    }
+
     pub fn reset(&mut self, method: Method) {
         self.method = method;
         self.state = State::Head;

@@ -18,35 +18,64 @@ fn rfc9309_section_5_1_example() {
                 User-Agent: foobot\nDisallow:/\nAllow:/example/page.html\nAllow:/example/allowed.gif\n\n\
                 User-Agent: barbot\nUser-Agent: bazbot\nDisallow: /example/page.html\n\n\
                 User-Agent: quxbot\n\nEOF\n";
-    check(file, "foobot", &[
-        ("/", false),
-        ("/example/page.html", true),
-        ("/example/allowed.gif", true),
-        ("/publications/", false),
-    ]);
-    check(file, "barbot", &[("/example/page.html", false), ("/example/other.html", true), ("/x.gif", true)]);
-    check(file, "BazBot", &[("/example/page.html", false), ("/", true)]);
+    check(
+        file,
+        "foobot",
+        &[
+            ("/", false),
+            ("/example/page.html", true),
+            ("/example/allowed.gif", true),
+            ("/publications/", false),
+        ],
+    );
+    check(
+        file,
+        "barbot",
+        &[
+            ("/example/page.html", false),
+            ("/example/other.html", true),
+            ("/x.gif", true),
+        ],
+    );
+    check(
+        file,
+        "BazBot",
+        &[("/example/page.html", false), ("/", true)],
+    );
     // quxbot's group has no rules: everything allowed.
-    check(file, "quxbot", &[("/example/page.html", true), ("/x.gif", true)]);
+    check(
+        file,
+        "quxbot",
+        &[("/example/page.html", true), ("/x.gif", true)],
+    );
     // Anyone else: the * group.
-    check(file, "otherbot", &[
-        ("/x.gif", false),
-        ("/x.gif?y", true),
-        ("/example/a", false),
-        ("/publications/a", true),
-        ("/", true),
-    ]);
+    check(
+        file,
+        "otherbot",
+        &[
+            ("/x.gif", false),
+            ("/x.gif?y", true),
+            ("/example/a", false),
+            ("/publications/a", true),
+            ("/", true),
+        ],
+    );
 }
 
 #[test]
 fn rfc9309_section_5_2_longest_match() {
     // RFC 9309 §5.2: the most specific (longest) match wins.
-    let file = "User-Agent: foobot\nAllow: /example/page/\nDisallow: /example/page/disallowed.gif\n";
-    check(file, "foobot", &[
-        ("/example/page/", true),
-        ("/example/page/a.html", true),
-        ("/example/page/disallowed.gif", false),
-    ]);
+    let file =
+        "User-Agent: foobot\nAllow: /example/page/\nDisallow: /example/page/disallowed.gif\n";
+    check(
+        file,
+        "foobot",
+        &[
+            ("/example/page/", true),
+            ("/example/page/a.html", true),
+            ("/example/page/disallowed.gif", false),
+        ],
+    );
 }
 
 #[test]
@@ -104,7 +133,16 @@ fn groups_by_product_token_case_insensitively() {
     let file = "User-agent: Googlebot\nDisallow: /g\n\nuser-AGENT: OneLoop/1.0 (+http://x)\nDisallow: /mine\n\n\
                 User-agent: *\nDisallow: /all\n\nUser-agent: oneloop\nDisallow: /also-mine\n";
     // Our two groups are merged; the * group does not apply to us.
-    check(file, "oneloop", &[("/mine", false), ("/also-mine", false), ("/all", true), ("/g", true)]);
+    check(
+        file,
+        "oneloop",
+        &[
+            ("/mine", false),
+            ("/also-mine", false),
+            ("/all", true),
+            ("/g", true),
+        ],
+    );
     check(file, "other", &[("/mine", true), ("/all", false)]);
     // No group and no *: everything allowed.
     check("User-agent: a\nDisallow: /\n", "b", &[("/x", true)]);
@@ -132,9 +170,17 @@ fn percent_encoding_is_normalised_on_both_sides() {
 #[test]
 fn tolerates_junk_bom_comments_and_line_ends() {
     let file = "\u{feff}User-agent: *  # everyone\r\nthis is junk\rDisallow: /a # no a\r\n\nSitemap: http://x/s.xml\nDisallow : /b\n";
-    check(file, "oneloop", &[("/a", false), ("/b", false), ("/c", true)]);
+    check(
+        file,
+        "oneloop",
+        &[("/a", false), ("/b", false), ("/c", true)],
+    );
     // A rule before any user-agent line belongs to no group.
-    check("Disallow: /\nUser-agent: *\nDisallow: /x\n", "oneloop", &[("/", true), ("/x", false)]);
+    check(
+        "Disallow: /\nUser-agent: *\nDisallow: /x\n",
+        "oneloop",
+        &[("/", true), ("/x", false)],
+    );
     // Binary garbage parses to nothing, without a panic.
     let junk: Vec<u8> = (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect();
     assert!(Robots::parse(&junk, "oneloop").allowed("/"));
@@ -155,9 +201,14 @@ fn only_the_first_500_kib_count() {
 
 #[test]
 fn crawl_delay_and_special_cases() {
-    let r = Robots::parse(b"User-agent: *\nCrawl-delay: 2.5\nDisallow: /x\n", "oneloop");
+    let r = Robots::parse(
+        b"User-agent: *\nCrawl-delay: 2.5\nDisallow: /x\n",
+        "oneloop",
+    );
     assert_eq!(r.crawl_delay(), Some(Duration::from_millis(2500)));
-    assert!(Robots::parse(b"User-agent: *\nCrawl-delay: soon\n", "a").crawl_delay().is_none());
+    assert!(Robots::parse(b"User-agent: *\nCrawl-delay: soon\n", "a")
+        .crawl_delay()
+        .is_none());
     let deny = Robots::deny_all();
     assert!(!deny.allowed("/") && deny.allowed("/robots.txt") && deny.denies_all());
     assert!(Robots::parse(b"User-agent: *\nDisallow: /\n", "a").allowed("/robots.txt"));

@@ -226,6 +226,9 @@ const FLAGS: &[Flag] = &[
     flag("--retries", N, Politeness, "retries of retryable failures, GET/HEAD only (default 2)", |o, v| { o.config.retry.max_retries = num(v, 0, 100)? as u32; Ok(()) }),
     flag("--retry-backoff", DUR, Politeness, "first backoff, doubled each retry (default 250ms)", |o, v| { o.config.retry.backoff = dur(v)?; Ok(()) }),
     flag("--retry-backoff-max", DUR, Politeness, "longest backoff (default 30s)", |o, v| { o.config.retry.backoff_max = dur(v)?; Ok(()) }),
+    flag("--ignore-robots", NONE, Politeness, "do not fetch or obey robots.txt (on by default for crawl; off in the demo)", |o, _| { o.config.robots.enabled = false; Ok(()) }),
+    flag("--robots-agent", Some("TOKEN"), Politeness, "the product token matched in robots.txt (default: the User-Agent's first word, oneloop)", |o, v| { o.config.robots.agent = Some(v.to_string()); Ok(()) }),
+    flag("--max-crawl-delay", DUR, Politeness, "obey a robots.txt Crawl-delay up to this (default 30s)", |o, v| { o.config.robots.max_crawl_delay = dur(v)?; Ok(()) }),
     flag("--max-redirects", N, Politeness, "(default 10)", |o, v| { o.config.redirects.max = num(v, 0, 1000)? as u32; Ok(()) }),
     flag("--no-redirects", NONE, Politeness, "return 3xx responses as they are", |o, _| { o.config.redirects.follow = false; Ok(()) }),
 
