@@ -1,0 +1,209 @@
+//! robots.txt end to end, against loopback servers: one fetch per origin,
+//! disallowed paths never reach the server, 404 → all allowed, 500 → all
+//! disallowed, an unreachable origin keeps its own error, Crawl-delay.
+
+mod common;
+
+use common::*;
+use oneloop::{Config, Crawler, ErrorKind, Phase};
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+type Log = Arc<Mutex<Vec<(String, Instant)>>>;
+
+/// A server answering /robots.txt with `status` and `robots`, other paths
+/// with their own path; it logs every path it is asked for.
+fn site(status: u16, robots: &'static str) -> (SocketAddr, Log) {
+    let log: Log = Arc::default();
+    let l2 = log.clone();
+    let addr = spawn(
+        Arc::new(move |s: &mut TcpStream, path: &str| {
+            l2.lock().unwrap().push((path.to_string(), Instant::now()));
+            if path == "/robots.txt" {
+                let head = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n\r\n",
+                    robots.len()
+                );
+                let _ = s.write_all(head.as_bytes());
+                let _ = s.write_all(robots.as_bytes());
+                return true;
+            }
+            respond(s, path, true)
+        }),
+        Arc::new(Counters::default()),
+        None,
+    );
+    (addr, log)
+}
+
+fn config() -> Config {
+    let mut c = Config::local();
+    c.robots.enabled = true;
+    c
+}
+
+fn crawl(
+    config: Config,
+    urls: Vec<String>,
+) -> (
+    HashMap<String, Result<u16, (Phase, ErrorKind)>>,
+    oneloop::Summary,
+) {
+    let mut seen = HashMap::new();
+    let summary = Crawler::new(config)
+        .unwrap()
+        .run(urls, |o| {
+            let r = match &o.result {
+                Ok(r) => Ok(r.status),
+                Err(e) => Err((e.phase, e.kind)),
+            };
+            seen.insert(o.url.clone(), r);
+        })
+        .unwrap();
+    (seen, summary)
+}
+
+fn paths(log: &Log) -> Vec<String> {
+    log.lock().unwrap().iter().map(|(p, _)| p.clone()).collect()
+}
+
+#[test]
+fn one_fetch_per_origin_and_disallowed_paths_never_reach_the_server() {
+    let robots = "User-agent: *\nDisallow: /private\n\nUser-agent: oneloop\nDisallow: /private\nDisallow: /only-for-oneloop\n";
+    let sites: Vec<(SocketAddr, Log)> = (0..3).map(|_| site(200, robots)).collect();
+    let mut urls = Vec::new();
+    for (addr, _) in &sites {
+        for i in 0..20 {
+            urls.push(format!("http://{addr}/page/{i}"));
+            urls.push(format!("http://{addr}/private/{i}"));
+        }
+        urls.push(format!("http://{addr}/only-for-oneloop"));
+    }
+    let (seen, summary) = crawl(config(), urls);
+    assert_eq!(seen.len(), 3 * 41);
+    for (addr, log) in &sites {
+        let p = paths(log);
+        assert_eq!(
+            p.iter().filter(|x| *x == "/robots.txt").count(),
+            1,
+            "one fetch per origin"
+        );
+        assert_eq!(p[0], "/robots.txt", "before the origin's first request");
+        assert!(!p
+            .iter()
+            .any(|x| x.starts_with("/private") || x == "/only-for-oneloop"));
+        assert_eq!(p.len(), 21);
+        let denied = seen[&format!("http://{addr}/private/3")];
+        assert_eq!(denied, Err((Phase::Robots, ErrorKind::Disallowed)));
+        assert_eq!(seen[&format!("http://{addr}/page/3")], Ok(200));
+    }
+    assert_eq!(summary.robots_fetches, 3);
+    assert_eq!(summary.robots_statuses[2], 3);
+    assert_eq!(summary.robots_denied, 3 * 21);
+}
+
+#[test]
+fn the_product_token_can_be_chosen() {
+    let (addr, log) = site(
+        200,
+        "User-agent: otherbot\nDisallow: /\n\nUser-agent: *\nAllow: /\n",
+    );
+    let mut c = config();
+    c.robots.agent = Some("OtherBot".into());
+    let (seen, _) = crawl(c, vec![format!("http://{addr}/x")]);
+    assert_eq!(
+        seen[&format!("http://{addr}/x")],
+        Err((Phase::Robots, ErrorKind::Disallowed))
+    );
+    assert_eq!(paths(&log), vec!["/robots.txt"]);
+}
+
+#[test]
+fn status_404_allows_everything_and_500_disallows_everything() {
+    let (open, open_log) = site(404, "");
+    let (closed, closed_log) = site(500, "");
+    let urls: Vec<String> = (0..5)
+        .flat_map(|i| [format!("http://{open}/{i}"), format!("http://{closed}/{i}")])
+        .collect();
+    let (seen, summary) = crawl(config(), urls);
+    for i in 0..5 {
+        assert_eq!(seen[&format!("http://{open}/{i}")], Ok(200));
+        assert_eq!(
+            seen[&format!("http://{closed}/{i}")],
+            Err((Phase::Robots, ErrorKind::Unavailable))
+        );
+    }
+    assert_eq!(paths(&open_log).len(), 6);
+    assert_eq!(
+        paths(&closed_log),
+        vec!["/robots.txt"],
+        "nothing else asked of it"
+    );
+    assert_eq!(
+        (summary.robots_statuses[4], summary.robots_statuses[5]),
+        (1, 1)
+    );
+}
+
+#[test]
+fn an_unreachable_origin_keeps_its_own_error() {
+    let gone = refused_port();
+    let mut c = config();
+    c.retry.max_retries = 0;
+    let (seen, _) = crawl(
+        c,
+        vec![format!("http://{gone}/a"), format!("http://{gone}/b")],
+    );
+    for p in ["a", "b"] {
+        assert_eq!(
+            seen[&format!("http://{gone}/{p}")],
+            Err((Phase::Connect, ErrorKind::Refused))
+        );
+    }
+}
+
+#[test]
+fn crawl_delay_spaces_the_origins_requests() {
+    let (addr, log) = site(200, "User-agent: *\nCrawl-delay: 0.15\nAllow: /\n");
+    let c = Config {
+        per_host: 4,
+        ..config()
+    };
+    let urls: Vec<String> = (0..5).map(|i| format!("http://{addr}/{i}")).collect();
+    let (seen, _) = crawl(c, urls);
+    assert!(seen.values().all(|r| *r == Ok(200)));
+    let times: Vec<Instant> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(p, _)| p != "/robots.txt")
+        .map(|(_, t)| *t)
+        .collect();
+    assert_eq!(times.len(), 5);
+    for w in times.windows(2) {
+        let gap = w[1] - w[0];
+        // 150 ms, less the loopback's delivery jitter.
+        assert!(gap >= Duration::from_millis(140), "{gap:?}");
+    }
+}
+
+#[test]
+fn the_cli_obeys_robots_by_default_and_can_ignore_it() {
+    let (addr, _) = site(200, "User-agent: *\nDisallow: /no\n");
+    let input = format!("http://{addr}/no\nhttp://{addr}/yes\n");
+    let out = oneloop_with_stdin(&["crawl", "-", "--no-pacing"], &input);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(r#""error":{"phase":"robots","kind":"disallowed""#),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("robots.txt: 1 fetched (2xx 1"), "{stderr}");
+    assert!(stderr.contains("1 URLs refused"), "{stderr}");
+    let out = oneloop_with_stdin(&["crawl", "-", "--no-pacing", "--ignore-robots"], &input);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.matches("\"status\":200").count(), 2, "{stdout}");
+}
