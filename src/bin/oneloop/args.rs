@@ -51,6 +51,8 @@ pub struct Options {
     pub queue: usize,
     /// Save each 2xx body under this directory (on the workers).
     pub save: Option<String>,
+    /// Keep only the input lines of shard I of N (by origin).
+    pub shard: Option<(u64, u64)>,
     /// After the first SIGINT/SIGTERM, how long requests in flight may finish.
     pub stop_grace: Duration,
     /// Print every event (state transitions, loop turns...) on stderr.
@@ -92,6 +94,7 @@ impl Options {
             workers: None,
             queue: 0,
             save: None,
+            shard: None,
             stop_grace: Duration::from_secs(5),
             trace: false,
             log_level: log::LevelFilter::Warn,
@@ -108,6 +111,7 @@ impl Options {
 enum Section {
     Timeline,
     Demo,
+    Input,
     Limits,
     Timeouts,
     Request,
@@ -118,9 +122,10 @@ enum Section {
     Output,
 }
 
-const SECTIONS: [(Section, &str); 10] = [
+const SECTIONS: [(Section, &str); 11] = [
     (Section::Timeline, "TIMELINE OPTIONS (timeline only)"),
     (Section::Demo, "DEMO OPTIONS (demo only)"),
+    (Section::Input, "INPUT (crawl)"),
     (Section::Limits, "LIMITS"),
     (
         Section::Timeouts,
@@ -183,6 +188,8 @@ const FLAGS: &[Flag] = &[
     flag("--block-ms", N, Demo, "sleep N ms in the callback of every page: the blocking-call pitfall (stalls; cure: --workers)", |o, v| { o.block_ms = num(v, 0, 60_000)?; Ok(()) }),
     flag("--work-ms", N, Demo, "busy-loop N ms of CPU in the callback of every page (scales with cores, not threads)", |o, v| { o.work_ms = num(v, 0, 60_000)?; Ok(()) }),
     flag("--names", N, Demo, "host names h0.demo.test.. resolved through an embedded loopback nameserver (default 100; 0 = use 127.0.0.1)", |o, v| { o.names = num(v, 0, 100_000)?; Ok(()) }),
+
+    flag("--shard", Some("I/N"), Input, "keep only the lines whose origin (scheme://host[:port]) hashes to I modulo N (FNV-1a 64 of the origin as oneloop normalizes it; bad URLs go to shard 0): N processes with I = 0..N-1 together cover the input, each line once, and each origin lives in exactly one; the other lines produce no outcome here", |o, v| { o.shard = Some(shard(v)?); Ok(()) }),
 
     flag("--concurrency", N, Limits, "requests in flight, all hosts (default 100)", |o, v| { o.config.concurrency = num(v, 1, 1_000_000)? as usize; Ok(()) }),
     flag("--per-host", N, Limits, "requests in flight per origin (default 6)", |o, v| { o.config.per_host = num(v, 1, 1_000_000)? as usize; Ok(()) }),
@@ -354,6 +361,19 @@ USAGE:
         }
     }
     s
+}
+
+fn shard(v: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("expected I/N with 0 <= I < N, not {v}");
+    let (i, n) = v.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u64, u64) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
 }
 
 fn level(v: &str) -> Result<log::LevelFilter, String> {

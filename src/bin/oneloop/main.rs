@@ -182,6 +182,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// The shard of an origin: FNV-1a (64-bit) of its normalized string
+/// (`scheme://host[:port]`, lowercased, default port omitted), modulo `n`.
+/// Stable across machines and versions: it is part of the interface.
+fn shard_of(origin: &str, n: u64) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in origin.to_ascii_lowercase().bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h % n
+}
+
 /// `oneloop timeline EVENTS [-o SVG]`.
 fn draw_timeline(o: &Options) -> ExitCode {
     let Some(events) = o.input.as_deref() else {
@@ -259,6 +271,8 @@ struct Lines<R> {
     eof: bool,
     /// Inside a too-long line: drop bytes up to its newline.
     skipping: bool,
+    /// `--shard I/N`: keep only this shard's lines.
+    shard: Option<(u64, u64)>,
     line: u64,
     error: Rc<RefCell<Option<io::Error>>>,
 }
@@ -272,8 +286,25 @@ impl<R: io::Read> Lines<R> {
             end: 0,
             eof: false,
             skipping: false,
+            shard: None,
             line: 0,
             error,
+        }
+    }
+
+    /// Is this request in our shard? An origin's lines all go to one shard;
+    /// lines with no origin (bad URLs) go to shard 0.
+    fn in_shard(&self, req: &Request) -> bool {
+        let Some((i, n)) = self.shard else {
+            return true;
+        };
+        let origin = match (&req.error, oneloop::url::Url::parse(&req.url)) {
+            (None, Ok(url)) => Some(url.origin().to_string()),
+            _ => None,
+        };
+        match origin {
+            Some(o) => shard_of(&o, n) == i,
+            None => i == 0,
         }
     }
 
@@ -356,7 +387,11 @@ impl<R: io::Read> Iterator for Lines<R> {
             if text.is_empty() || text.starts_with(b"#") {
                 continue;
             }
-            return Some(Request::from_line(self.line, bytes));
+            let req = Request::from_line(self.line, bytes);
+            if !self.in_shard(&req) {
+                continue; // another shard's line: no outcome here
+            }
+            return Some(req);
         }
     }
 }
@@ -375,7 +410,8 @@ fn run_crawl(crawler: &mut Crawler, o: Options) -> Result<Summary, Failure> {
         }
     };
     let error = Rc::new(RefCell::new(None));
-    let urls = Lines::new(reader, error.clone());
+    let mut urls = Lines::new(reader, error.clone());
+    urls.shard = o.shard;
     let mut rep = Reporter::new(o.jsonl, o.progress);
     let summary = crawl_pages(crawler, urls, &o, &mut rep);
     rep.finish();
@@ -666,6 +702,38 @@ mod tests {
         assert_eq!(got[1].0, Some(2));
         assert_eq!(got[1].2.as_deref(), Some("line longer than 65536 bytes"));
         assert_eq!(got[2], (Some(3), "http://a/after".into(), None));
+    }
+
+    #[test]
+    fn shards_split_by_origin_and_bad_urls_go_to_shard_0() {
+        let input = b"http://a.test/1
+http://A.TEST:80/2
+https://a.test/3
+not a url
+http://b.test/x
+"
+        .to_vec();
+        let mut kept: Vec<Vec<String>> = Vec::new();
+        for i in 0..3 {
+            let mut lines = Lines::new(Chunks(vec![input.clone()], true), Rc::default());
+            lines.shard = Some((i, 3));
+            kept.push(lines.map(|r| r.url).collect());
+        }
+        let all: usize = kept.iter().map(Vec::len).sum();
+        assert_eq!(all, 5, "each line in exactly one shard: {kept:?}");
+        assert!(kept[0].contains(&"not a url".to_string()));
+        let with_a: Vec<usize> = (0..3)
+            .filter(|&i| kept[i].iter().any(|u| u.contains("a.test/1")))
+            .collect();
+        assert!(
+            kept[with_a[0]].iter().any(|u| u.ends_with("/2")),
+            "same origin, same shard: {kept:?}"
+        );
+        // The documented function: FNV-1a 64 of the origin string.
+        assert_eq!(
+            shard_of("http://a.test", u64::MAX),
+            0xb02f_3dfa_f6bc_4234 % u64::MAX
+        );
     }
 
     #[test]
