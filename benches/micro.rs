@@ -245,5 +245,36 @@ fn pool_and_admission(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, http, dns, timers, pool_and_admission);
+fn robots(c: &mut Criterion) {
+    use oneloop::robots::Robots;
+    // A realistic file: a few groups, wildcards, anchors, 40 rules for us.
+    let mut file = String::from("User-agent: Googlebot\nDisallow: /nogoogle/\n\nUser-agent: *\n");
+    for i in 0..20 {
+        file.push_str(&format!(
+            "Disallow: /private{i}/\nAllow: /private{i}/public*.html$\n"
+        ));
+    }
+    file.push_str("Disallow: /*.pdf$\nDisallow: /search?*q=\nCrawl-delay: 1\n");
+    let rules = Robots::parse(file.as_bytes(), "oneloop");
+    let urls = [
+        "/",
+        "/articles/2026/11/some-long-article-title-here.html",
+        "/private7/public-page.html",
+        "/private19/secret/doc",
+        "/files/report.pdf",
+        "/search?lang=en&q=event+loop",
+    ];
+    let mut g = c.benchmark_group("robots");
+    g.throughput(Throughput::Elements(urls.len() as u64));
+    g.bench_function("match 6 URLs against 43 rules", |b| {
+        b.iter(|| urls.iter().filter(|u| rules.allowed(u)).count())
+    });
+    g.throughput(Throughput::Bytes(file.len() as u64));
+    g.bench_function("parse a 43-rule file", |b| {
+        b.iter(|| Robots::parse(file.as_bytes(), "oneloop"))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, http, dns, timers, pool_and_admission, robots);
 criterion_main!(benches);

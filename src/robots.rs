@@ -165,8 +165,16 @@ impl Robots {
         if self.rules.is_empty() {
             return true;
         }
-        let target = normalise(path_and_query.as_bytes());
-        let target: &[u8] = if target.is_empty() { b"/" } else { &target };
+        let raw = path_and_query.as_bytes();
+        // Most URLs need no re-encoding: no escapes, all ASCII.
+        let normalised;
+        let target: &[u8] = if raw.iter().any(|&b| b == b'%' || b >= 0x80) {
+            normalised = normalise(raw);
+            &normalised
+        } else {
+            raw
+        };
+        let target: &[u8] = if target.is_empty() { b"/" } else { target };
         let mut best: Option<(usize, bool)> = None;
         for rule in &self.rules {
             if matches(target, &rule.pattern) {
@@ -192,33 +200,49 @@ impl Robots {
 }
 
 /// Does `path` start with a match of `pattern` (`*` any run, final `$` the
-/// end)? The set of positions a prefix of the pattern can end at in the
-/// path is kept, as in Google's matcher: linear in both lengths per `*`.
+/// end)? No allocation: a plain pattern is a prefix (or, with `$`, an
+/// equality) check; a pattern with `*` uses the classic two-pointer wildcard
+/// match, backtracking to the last `*` (an unanchored pattern ends with an
+/// implicit `*`).
 fn matches(path: &[u8], pattern: &[u8]) -> bool {
     let (pattern, anchored) = match pattern.strip_suffix(b"$") {
         Some(p) => (p, true),
         None => (pattern, false),
     };
-    let mut positions: Vec<usize> = vec![0];
-    let mut next = Vec::with_capacity(path.len() + 1);
-    for &c in pattern {
-        next.clear();
-        if c == b'*' {
-            next.extend(positions[0]..=path.len());
+    if !pattern.contains(&b'*') {
+        return if anchored {
+            path == pattern
         } else {
-            next.extend(
-                positions
-                    .iter()
-                    .filter(|&&p| p < path.len() && path[p] == c)
-                    .map(|p| p + 1),
-            );
-        }
-        if next.is_empty() {
-            return false;
-        }
-        std::mem::swap(&mut positions, &mut next);
+            path.starts_with(pattern)
+        };
     }
-    !anchored || positions.contains(&path.len())
+    let (mut p, mut t) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None; // (pattern after '*', text there)
+    loop {
+        if p == pattern.len() {
+            if !anchored || t == path.len() {
+                return true;
+            }
+        } else if pattern[p] == b'*' {
+            star = Some((p + 1, t));
+            p += 1;
+            continue;
+        } else if t < path.len() && pattern[p] == path[t] {
+            p += 1;
+            t += 1;
+            continue;
+        }
+        // Mismatch (or the end of the pattern before the end of an anchored
+        // path): let the last '*' swallow one more byte.
+        match star {
+            Some((sp, st)) if st < path.len() => {
+                star = Some((sp, st + 1));
+                p = sp;
+                t = st + 1;
+            }
+            _ => return false,
+        }
+    }
 }
 
 fn unreserved(b: u8) -> bool {

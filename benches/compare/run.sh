@@ -109,7 +109,7 @@ run() {
     local out="$WORK/out" tf="$WORK/time"
     case $peer in
     oneloop)
-        local args=(crawl "$WORK/urls-$scheme-$n" --no-jsonl --no-progress --no-pacing --retries 0
+        local args=(crawl "$WORK/urls-$scheme-$n" --no-jsonl --no-progress --no-pacing --ignore-robots --retries 0
             --concurrency "$C" --per-host "$C" --max-connections "$C" --no-body)
         [ "$scheme" = https ] && args+=(--ca-file "$WORK/ca.pem" --no-webpki-roots)
         /usr/bin/time -f "%e %U %S %M" -o "$tf" "$ONELOOP" "${args[@]}" >/dev/null 2>"$out"

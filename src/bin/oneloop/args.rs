@@ -185,6 +185,7 @@ const FLAGS: &[Flag] = &[
     flag("--hosts", N, Demo, "virtual hosts (loopback ports) (default 10, at most 1000)", |o, v| { o.hosts = num(v, 1, 1000)? as usize; Ok(()) }),
     flag("--page-size", Some("BYTES"), Demo, "size of each page (default 1024)", |o, v| { o.page_size = num(v, 0, 1 << 30)? as usize; Ok(()) }),
     flag("--tls", NONE, Demo, "serve HTTPS (certificate from a private CA made at start)", |o, _| { o.tls = true; Ok(()) }),
+    flag("--robots", NONE, Demo, "fetch and obey robots.txt in the demo too (its server answers with a page: everything allowed)", |o, _| { o.config.robots.enabled = true; Ok(()) }),
     flag("--block-ms", N, Demo, "sleep N ms in the callback of every page: the blocking-call pitfall (stalls; cure: --workers)", |o, v| { o.block_ms = num(v, 0, 60_000)?; Ok(()) }),
     flag("--work-ms", N, Demo, "busy-loop N ms of CPU in the callback of every page (scales with cores, not threads)", |o, v| { o.work_ms = num(v, 0, 60_000)?; Ok(()) }),
     flag("--names", N, Demo, "host names h0.demo.test.. resolved through an embedded loopback nameserver (default 100; 0 = use 127.0.0.1)", |o, v| { o.names = num(v, 0, 100_000)?; Ok(()) }),
