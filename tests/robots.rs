@@ -39,19 +39,15 @@ fn site(status: u16, robots: &'static str) -> (SocketAddr, Log) {
     (addr, log)
 }
 
+type Seen = HashMap<String, Result<u16, (Phase, ErrorKind)>>;
+
 fn config() -> Config {
     let mut c = Config::local();
     c.robots.enabled = true;
     c
 }
 
-fn crawl(
-    config: Config,
-    urls: Vec<String>,
-) -> (
-    HashMap<String, Result<u16, (Phase, ErrorKind)>>,
-    oneloop::Summary,
-) {
+fn crawl(config: Config, urls: Vec<String>) -> (Seen, oneloop::Summary) {
     let mut seen = HashMap::new();
     let summary = Crawler::new(config)
         .unwrap()
