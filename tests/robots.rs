@@ -203,3 +203,60 @@ fn the_cli_obeys_robots_by_default_and_can_ignore_it() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.matches("\"status\":200").count(), 2, "{stdout}");
 }
+
+/// A server whose /robots.txt redirects `hops` times before the rules.
+fn redirecting(hops: u32) -> (SocketAddr, Log) {
+    let log: Log = Arc::default();
+    let l2 = log.clone();
+    let addr = spawn(
+        Arc::new(move |s: &mut TcpStream, path: &str| {
+            l2.lock().unwrap().push((path.to_string(), Instant::now()));
+            let hop = path
+                .strip_prefix("/robots.txt")
+                .map(|rest| rest.trim_start_matches("?hop=").parse::<u32>().unwrap_or(0));
+            match hop {
+                Some(n) if n < hops => {
+                    let head = format!(
+                        "HTTP/1.1 301 Moved\r\nLocation: /robots.txt?hop={}\r\nContent-Length: 0\r\n\r\n",
+                        n + 1
+                    );
+                    s.write_all(head.as_bytes()).is_ok()
+                }
+                Some(_) => {
+                    let body = "User-agent: *\nDisallow: /no\n";
+                    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+                    s.write_all(head.as_bytes()).is_ok() && s.write_all(body.as_bytes()).is_ok()
+                }
+                None => respond(s, path, true),
+            }
+        }),
+        Arc::new(Counters::default()),
+        None,
+    );
+    (addr, log)
+}
+
+#[test]
+fn robots_txt_redirects_are_followed_up_to_five() {
+    let mut c = config();
+    c.redirects.follow = false; // the crawl's setting does not apply to robots.txt
+    let (five, _) = redirecting(5);
+    let (six, six_log) = redirecting(6);
+    let urls = vec![
+        format!("http://{five}/no"),
+        format!("http://{five}/yes"),
+        format!("http://{six}/yes"),
+    ];
+    let (seen, _) = crawl(c, urls);
+    assert_eq!(
+        seen[&format!("http://{five}/no")],
+        Err((Phase::Robots, ErrorKind::Disallowed))
+    );
+    assert_eq!(seen[&format!("http://{five}/yes")], Ok(200));
+    // Six redirects: the file is unavailable, everything disallowed.
+    assert_eq!(
+        seen[&format!("http://{six}/yes")],
+        Err((Phase::Robots, ErrorKind::Unavailable))
+    );
+    assert!(!paths(&six_log).contains(&"/yes".to_string()));
+}
