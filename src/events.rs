@@ -171,18 +171,10 @@ impl EventKind<'_> {
 
 /// Appends `n` in decimal: events are written by the hundred thousand, and
 /// `core::fmt` would be most of their cost.
-fn push_u64(out: &mut String, mut n: u64) {
+fn push_u64(out: &mut String, n: u64) {
     let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+    let digits = crate::http::request::format_u64(n, &mut buf);
+    out.push_str(std::str::from_utf8(digits).unwrap_or("0"));
 }
 
 fn micros(d: Duration) -> u64 {

@@ -15,7 +15,9 @@
 //! - the **HTTP/1.1 codec** ([`http`]) is sans-IO: bytes in, responses out,
 //!   with limits on everything;
 //! - the **retry and redirect policy** ([`policy`]) decides what a finished
-//!   attempt means, from plain data;
+//!   attempt means, from plain data; [`robots`] what an origin allows;
+//! - **work off the loop** ([`workers`]): your per-page function on threads,
+//!   with back-pressure instead of a frozen loop;
 //! - **errors are values**: every input item yields exactly one [`Outcome`],
 //!   a response or an [`Error`] naming the [`Phase`] that failed;
 //! - **the loop is measured** ([`reactor::LoopStats`]): iterations, events

@@ -76,7 +76,51 @@ pub(crate) struct Req {
     pub robots_for: Option<Box<str>>,
 }
 
+/// What a new request starts with (the rest starts empty).
+pub(crate) struct NewReq {
+    pub generation: u32,
+    pub id: u64,
+    pub line: Option<u64>,
+    pub url: Url,
+    pub method: Method,
+    pub host: HostId,
+    pub stage: Stage,
+    pub timer: TimerId,
+    pub now: Instant,
+    pub robots_for: Option<Box<str>>,
+}
+
 impl Req {
+    /// A request pulled (or made) at `n.now`, before any attempt.
+    pub fn new(n: NewReq) -> Req {
+        Req {
+            generation: n.generation,
+            id: n.id,
+            line: n.line,
+            url: n.url,
+            original: None,
+            method: n.method,
+            host: n.host,
+            stage: n.stage,
+            attempts: 0,
+            retries: Vec::new(),
+            redirects: Vec::new(),
+            pulled_at: n.now,
+            started_at: None,
+            attempt_started: None,
+            backoff_retries: 0,
+            conn: None,
+            timer: n.timer,
+            reused: false,
+            connect_time: None,
+            ttfb: None,
+            dns_started: None,
+            dns_time: None,
+            retried_fresh: false,
+            robots_for: n.robots_for,
+        }
+    }
+
     pub fn token(&self, rslot: usize) -> Token {
         Token {
             slot: rslot,
@@ -144,32 +188,18 @@ impl Run<'_> {
                 url: url.as_str()
             }
         );
-        let slot = self.reqs.insert(Req {
+        let slot = self.reqs.insert(Req::new(NewReq {
             generation,
             id,
             line: item.line,
             url,
-            original: None,
             method: self.config.request.method,
             host: HostId::none(),
             stage: Stage::RobotsWait,
-            attempts: 0,
-            retries: Vec::new(),
-            redirects: Vec::new(),
-            pulled_at: now,
-            started_at: None,
-            attempt_started: None,
-            backoff_retries: 0,
-            conn: None,
             timer,
-            reused: false,
-            connect_time: None,
-            ttfb: None,
-            dns_started: None,
-            dns_time: None,
-            retried_fresh: false,
+            now,
             robots_for: None,
-        });
+        }));
         debug_assert_eq!(slot, token.slot);
         if !self.config.robots.enabled {
             let req = &mut self.reqs[slot];

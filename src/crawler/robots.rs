@@ -8,7 +8,7 @@
 //! refused or timed out) gives its URLs that error, which says more.
 //! A `Crawl-delay` raises the origin's delay between starts (capped).
 
-use super::request::{Req, Stage};
+use super::request::{NewReq, Req, Stage};
 use super::timers::TimerKind;
 use super::Run;
 use crate::error::{Error, ErrorKind, Phase};
@@ -113,32 +113,18 @@ impl Run<'_> {
         let timer = self.timers.insert(deadline, TimerKind::Request(token));
         let host = self.admission.push(origin, token, now);
         self.next_robots_id += 1;
-        self.reqs.insert(Req {
+        self.reqs.insert(Req::new(NewReq {
             generation,
             id: self.next_robots_id,
             line: None,
             url: robots_url,
-            original: None,
             method: Method::Get,
             host,
             stage: Stage::Parked,
-            attempts: 0,
-            retries: Vec::new(),
-            redirects: Vec::new(),
-            pulled_at: now,
-            started_at: None,
-            attempt_started: None,
-            backoff_retries: 0,
-            conn: None,
             timer,
-            reused: false,
-            connect_time: None,
-            ttfb: None,
-            dns_started: None,
-            dns_time: None,
-            retried_fresh: false,
+            now,
             robots_for: Some(origin.into()),
-        });
+        }));
     }
 
     /// A request waiting for `origin`'s robots.txt ended (deadline, stop).

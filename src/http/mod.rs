@@ -26,7 +26,7 @@
 //! ```
 
 mod chunked;
-mod request;
+pub(crate) mod request;
 mod response;
 mod retry_after;
 

@@ -46,8 +46,8 @@ pub fn encode_request(
     out.extend_from_slice(body);
 }
 
-/// Formats without allocating (the request path is hot).
-fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+/// Formats without allocating (the request path and the event log are hot).
+pub(crate) fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();
     loop {
         i -= 1;
