@@ -481,3 +481,34 @@ fn interop_with_dnsmasq() {
         "{e:?}"
     );
 }
+
+#[test]
+fn a_broad_crawl_of_ten_thousand_names_asks_once_per_name_and_type() {
+    // 100,000 URLs over 10,000 names, asked round robin: each name comes
+    // back every 10,000 URLs. An oldest-first cache of 10,000 (name, type)
+    // pairs held half of them and asked about ten times per name; one LRU
+    // entry per name with room for 100,000 asks once.
+    let server = oneloop::demo::DemoServer::start(10, 64).unwrap();
+    let ns = oneloop::demo::DemoNameserver::start("demo.test", 300).unwrap();
+    let mut crawler = Crawler::new(Config {
+        concurrency: 200,
+        per_host: 2,
+        dns: dns(vec![ns.addr()], true),
+        ..Config::local()
+    })
+    .unwrap();
+    let mut ok = 0u64;
+    let summary = crawler
+        .run(server.named_urls(100_000, 10_000, "demo.test"), |o| {
+            if o.result.is_ok() {
+                ok += 1;
+            }
+        })
+        .unwrap();
+    assert_eq!(ok, 100_000, "{summary}");
+    let queries = ns.queries();
+    assert_eq!(queries.len(), 20_000, "10,000 names × (A, AAAA)");
+    let repeated = queries.values().filter(|&&n| n != 1).count();
+    assert_eq!(repeated, 0, "one query per name and type\n{summary}");
+    assert_eq!(summary.dns.queries_sent, 20_000);
+}

@@ -10,7 +10,9 @@
 //! - **Cache.** Answers are cached for their TTL clamped to
 //!   `[min_ttl, max_ttl]`; NXDOMAIN is cached too (negative caching, for the
 //!   SOA minimum clamped the same way, or `negative_ttl` without one). The
-//!   cache holds at most `cache_size` entries; the oldest go first.
+//!   cache ([`DnsCache`](super::cache::DnsCache)) holds one entry per name
+//!   (A and AAAA together) for at most `cache_size` names, least recently
+//!   used first out.
 //! - **Retries.** Each try waits `timeout`; then the next server is asked
 //!   (round robin), up to `attempts` rounds over all servers. SERVFAIL and
 //!   REFUSED move to the next server at once; a truncated answer is asked
@@ -66,7 +68,9 @@ pub struct DnsConfig {
     pub max_ttl: Duration,
     /// NXDOMAIN without an SOA is cached this long (and at most this long).
     pub negative_ttl: Duration,
-    /// Cache entries kept.
+    /// Names kept in the cache, each with its A and AAAA answers; measured
+    /// at 208 bytes a name (a 16-byte name, one IPv4 address, an empty
+    /// AAAA answer): 20 MiB when all 100,000 are held.
     pub cache_size: usize,
 }
 
@@ -80,7 +84,7 @@ impl Default for DnsConfig {
             min_ttl: Duration::from_secs(5),
             max_ttl: Duration::from_secs(3600),
             negative_ttl: Duration::from_secs(60),
-            cache_size: 10_000,
+            cache_size: 100_000,
         }
     }
 }
@@ -181,19 +185,11 @@ struct Lookup<W> {
     parts: [Option<Part>; 2],
 }
 
-struct CacheEntry {
-    value: Result<Vec<IpAddr>, ()>,
-    expires: Instant,
-    seq: u64,
-}
-
 /// The resolver core: cache, coalescing, retries and answer checks, with no
 /// sockets and no clock (see the [`dns`](crate::dns) module).
 pub struct DnsCore<W> {
     config: DnsConfig,
-    cache: HashMap<(String, RecordType), CacheEntry>,
-    cache_order: VecDeque<((String, RecordType), u64)>,
-    cache_seq: u64,
+    cache: super::cache::DnsCache,
     queries: Slab<Query>,
     by_question: HashMap<(String, RecordType), usize>,
     lookups: Slab<Lookup<W>>,
@@ -253,10 +249,8 @@ impl<W: Clone> DnsCore<W> {
         config.attempts = config.attempts.max(1);
         config.cache_size = config.cache_size.max(1);
         DnsCore {
+            cache: super::cache::DnsCache::new(config.cache_size),
             config,
-            cache: HashMap::new(),
-            cache_order: VecDeque::new(),
-            cache_seq: 0,
             queries: Slab::new(),
             by_question: HashMap::new(),
             lookups: Slab::new(),
@@ -334,14 +328,8 @@ impl<W: Clone> DnsCore<W> {
     }
 
     fn cached(&mut self, name: &str, t: RecordType, now: Instant) -> Option<Part> {
-        let key = (name.to_string(), t);
-        let entry = self.cache.get(&key)?;
-        if entry.expires <= now {
-            self.cache.remove(&key);
-            return None;
-        }
-        Some(match &entry.value {
-            Ok(v) => Ok(v.clone()),
+        Some(match self.cache.get(name, t, now)? {
+            Ok(v) => Ok(v.into_vec()),
             Err(()) => Err(dns_error(
                 ErrorKind::NxDomain,
                 format!("{name}: no such name (cached)"),
@@ -583,30 +571,8 @@ impl<W: Clone> DnsCore<W> {
         value: Result<Vec<IpAddr>, ()>,
         expires: Instant,
     ) {
-        self.cache_seq += 1;
-        let seq = self.cache_seq;
-        self.cache_order.push_back(((name.clone(), t), seq));
-        self.cache.insert(
-            (name, t),
-            CacheEntry {
-                value,
-                expires,
-                seq,
-            },
-        );
-        while self.cache.len() > self.config.cache_size {
-            let Some((key, seq)) = self.cache_order.pop_front() else {
-                break;
-            };
-            if self.cache.get(&key).is_some_and(|e| e.seq == seq) {
-                self.cache.remove(&key);
-            }
-        }
-        if self.cache_order.len() > 2 * self.config.cache_size + 64 {
-            let cache = &self.cache;
-            self.cache_order
-                .retain(|(k, s)| cache.get(k).is_some_and(|e| e.seq == *s));
-        }
+        let value = value.map(Vec::into_boxed_slice);
+        self.cache.insert(&name, t, value, expires);
     }
 
     fn complete(&mut self, slot: usize, part: Part) {

@@ -7,6 +7,7 @@
 //! retries, anti-spoofing) driven by [`DnsDriver`] (mio sockets), with
 //! messages encoded and checked in [`wire`].
 
+pub mod cache;
 mod core;
 mod driver;
 mod hosts;

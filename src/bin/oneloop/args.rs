@@ -247,7 +247,7 @@ const FLAGS: &[Flag] = &[
     flag("--dns-min-ttl", DUR, Dns, "cache answers at least this long (default 5s)", |o, v| { o.config.dns.min_ttl = dur(v)?; Ok(()) }),
     flag("--dns-max-ttl", DUR, Dns, "and at most this long (default 1h)", |o, v| { o.config.dns.max_ttl = dur(v)?; Ok(()) }),
     flag("--dns-negative-ttl", DUR, Dns, "cache NXDOMAIN without an SOA this long (default 60s)", |o, v| { o.config.dns.negative_ttl = dur(v)?; Ok(()) }),
-    flag("--dns-cache-size", N, Dns, "cache entries kept (default 10000)", |o, v| { o.config.dns.cache_size = num(v, 1, 10_000_000)? as usize; Ok(()) }),
+    flag("--dns-cache-size", N, Dns, "names kept in the DNS cache, A and AAAA together, least recently used out (default 100000)", |o, v| { o.config.dns.cache_size = num(v, 1, 10_000_000)? as usize; Ok(()) }),
     flag("--no-ipv6", NONE, Dns, "ask for A records only (no AAAA)", |o, _| { o.config.dns.ipv6 = false; Ok(()) }),
 
     flag("--ca-file", Some("PEM"), Tls, "also trust the root certificates in this PEM file", |o, v| { o.config.tls.ca_file = Some(v.into()); Ok(()) }),
