@@ -27,12 +27,14 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use rustls_pki_types::CertificateDer;
 use slab::Slab;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 const WAKE: Token = Token(usize::MAX);
 const MAX_REQUEST_HEAD: usize = 16 * 1024;
@@ -49,6 +51,10 @@ pub struct DemoServer {
 }
 
 struct Client {
+    /// Tells this client from a later one in the same slab slot.
+    id: u64,
+    /// Answers owed, and when (with a server delay): due time, HEAD or not.
+    owed: std::collections::VecDeque<(Instant, bool)>,
     stream: TcpStream,
     tls: Option<rustls::ServerConnection>,
     inbuf: Vec<u8>,
@@ -60,7 +66,18 @@ impl DemoServer {
     /// Starts a server on `hosts` loopback ports answering pages of
     /// `page_size` bytes.
     pub fn start(hosts: usize, page_size: usize) -> io::Result<DemoServer> {
-        DemoServer::start_inner(hosts, page_size, None)
+        DemoServer::start_inner(hosts, page_size, None, Duration::ZERO)
+    }
+
+    /// Like [`start`](Self::start), but every answer is sent `delay` after
+    /// its request arrived, as a distant server's would: then throughput is
+    /// concurrency ÷ delay, and many connections are open at once.
+    pub fn start_delayed(
+        hosts: usize,
+        page_size: usize,
+        delay: Duration,
+    ) -> io::Result<DemoServer> {
+        DemoServer::start_inner(hosts, page_size, None, delay)
     }
 
     /// Like [`start`](Self::start), over HTTPS: a new private CA issues a
@@ -83,7 +100,8 @@ impl DemoServer {
             .with_no_client_auth()
             .with_single_cert(leaf.chain, leaf.key)
             .map_err(io::Error::other)?;
-        let mut server = DemoServer::start_inner(hosts, page_size, Some(Arc::new(config)))?;
+        let mut server =
+            DemoServer::start_inner(hosts, page_size, Some(Arc::new(config)), Duration::ZERO)?;
         server.ca = Some(ca.cert().clone());
         Ok(server)
     }
@@ -97,6 +115,7 @@ impl DemoServer {
         hosts: usize,
         page_size: usize,
         tls: Option<Arc<rustls::ServerConfig>>,
+        delay: Duration,
     ) -> io::Result<DemoServer> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
@@ -116,7 +135,7 @@ impl DemoServer {
         let (s, sv, ac) = (stop.clone(), served.clone(), accepted.clone());
         let thread = std::thread::Builder::new()
             .name("oneloop-demo-server".into())
-            .spawn(move || serve(poll, listeners, page, tls, s, sv, ac))?;
+            .spawn(move || serve(poll, listeners, page, tls, delay, s, sv, ac))?;
         Ok(DemoServer {
             addrs,
             stop,
@@ -200,11 +219,13 @@ fn page(size: usize) -> (Vec<u8>, Vec<u8>) {
     (get, head.into_bytes())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn serve(
     mut poll: Poll,
     listeners: Vec<TcpListener>,
     (get_response, head_response): (Vec<u8>, Vec<u8>),
     tls: Option<Arc<rustls::ServerConfig>>,
+    delay: Duration,
     stop: Arc<AtomicBool>,
     served: Arc<AtomicU64>,
     accepted: Arc<AtomicU64>,
@@ -212,9 +233,36 @@ fn serve(
     let base = listeners.len();
     let mut clients: Slab<Client> = Slab::new();
     let mut events = Events::with_capacity(1024);
+    let mut next_id = 0u64;
+    // Delayed answers: (due, slot, client id).
+    let mut due: BinaryHeap<Reverse<(Instant, usize, u64)>> = BinaryHeap::new();
     while !stop.load(Ordering::Relaxed) {
-        if poll.poll(&mut events, None).is_err() {
+        let timeout = due
+            .peek()
+            .map(|Reverse((t, _, _))| t.saturating_duration_since(Instant::now()));
+        if poll.poll(&mut events, timeout).is_err() {
             continue;
+        }
+        // Answers whose delay is over.
+        let now = Instant::now();
+        while let Some(&Reverse((t, slot, id))) = due.peek() {
+            if t > now {
+                break;
+            }
+            due.pop();
+            let Some(c) = clients.get_mut(slot).filter(|c| c.id == id) else {
+                continue;
+            };
+            while c.owed.front().is_some_and(|(t, _)| *t <= now) {
+                let (_, head) = c.owed.pop_front().unwrap_or((now, false));
+                c.out
+                    .extend_from_slice(if head { &head_response } else { &get_response });
+                served.fetch_add(1, Ordering::Relaxed);
+            }
+            if write_client(c).is_err() {
+                let mut c = clients.remove(slot);
+                let _ = poll.registry().deregister(&mut c.stream);
+            }
         }
         for ev in events.iter() {
             let t = ev.token();
@@ -246,7 +294,10 @@ fn serve(
                                 )
                                 .is_ok()
                             {
+                                next_id += 1;
                                 entry.insert(Client {
+                                    id: next_id,
+                                    owed: std::collections::VecDeque::new(),
                                     stream,
                                     tls: session,
                                     inbuf: Vec::new(),
@@ -265,7 +316,11 @@ fn serve(
             let Some(client) = clients.get_mut(slot) else {
                 continue;
             };
-            let alive = handle_client(client, &get_response, &head_response, &served);
+            let owed_before = client.owed.len();
+            let alive = handle_client(client, &get_response, &head_response, &served, delay);
+            for &(t, _) in client.owed.iter().skip(owed_before) {
+                due.push(Reverse((t, slot, client.id)));
+            }
             if !alive {
                 let mut c = clients.remove(slot);
                 let _ = poll.registry().deregister(&mut c.stream);
@@ -280,6 +335,7 @@ fn handle_client(
     get_response: &[u8],
     head_response: &[u8],
     served: &AtomicU64,
+    delay: Duration,
 ) -> bool {
     let eof = match read_client(c) {
         Ok(eof) => eof,
@@ -289,12 +345,15 @@ fn handle_client(
     let mut start = 0;
     while let Some(end) = find_head_end(&c.inbuf[start..]) {
         let head = &c.inbuf[start..start + end];
-        if head.starts_with(b"HEAD ") {
-            c.out.extend_from_slice(head_response);
+        let is_head = head.starts_with(b"HEAD ");
+        if !delay.is_zero() {
+            // Answered later, by the serve loop's timer heap.
+            c.owed.push_back((Instant::now() + delay, is_head));
         } else {
-            c.out.extend_from_slice(get_response);
+            c.out
+                .extend_from_slice(if is_head { head_response } else { get_response });
+            served.fetch_add(1, Ordering::Relaxed);
         }
-        served.fetch_add(1, Ordering::Relaxed);
         start += end;
     }
     c.inbuf.drain(..start);

@@ -514,8 +514,7 @@ impl<S: io::Read + io::Write> Conn<S> {
 
     fn step_reading(&mut self, net: &mut impl Net<Stream = S>, now: Instant) -> ConnEvent {
         loop {
-            self.io.make_room();
-            match self.io.read_input() {
+            match self.io.read_input(net.scratch()) {
                 Ok(Input::UncleanTlsEof) if self.reader.is_close_delimited() => {
                     // Without close_notify, a close-delimited body may have been
                     // cut short by an attacker: not a clean end.
@@ -546,10 +545,11 @@ impl<S: io::Read + io::Write> Conn<S> {
                         self.got_response_bytes = true;
                         self.first_byte_at = Some(now);
                     }
-                    self.io.in_end += n;
                     self.last_read = now;
-                    if let Some(ev) = self.feed(net, now) {
-                        return ev;
+                    match self.feed(net.scratch(), n, now) {
+                        Ok(true) => return ConnEvent::Done,
+                        Ok(false) => {}
+                        Err(e) => return self.fail(net, e, now),
                     }
                 }
                 // Drained: the next bytes come with the next readiness edge.
@@ -562,26 +562,31 @@ impl<S: io::Read + io::Write> Conn<S> {
         }
     }
 
-    /// Hands buffered bytes to the reader. `Some` when there is news.
-    fn feed(&mut self, net: &mut impl Net<Stream = S>, now: Instant) -> Option<ConnEvent> {
-        match self
-            .reader
-            .handle_bytes(self.io.unparsed(), &mut self.response)
-        {
-            Ok((used, progress)) => {
-                self.io.in_start += used;
-                if self.state == ConnState::ReadingHead && self.reader.head_done() {
-                    self.set_state(ConnState::ReadingBody, now);
-                }
-                if progress == Progress::Done {
-                    return Some(ConnEvent::Done);
-                }
-                // Otherwise: an incomplete head stays in the buffer, and a body
-                // needs more bytes. Read on.
-                None
-            }
-            Err(e) => Some(self.fail(net, e, now)),
+    /// Hands `scratch[..n]`, just read, to the reader (after any bytes kept
+    /// from before). What it cannot use yet (an incomplete head) is kept in
+    /// the connection's own small buffer. True when the response is done.
+    fn feed(&mut self, scratch: &[u8], n: usize, now: Instant) -> Result<bool, Error> {
+        let fresh = &scratch[..n];
+        let kept = !self.io.pending.is_empty();
+        if kept {
+            self.io.pending.extend_from_slice(fresh);
         }
+        let input: &[u8] = if kept { &self.io.pending } else { fresh };
+        let (used, progress) = self.reader.handle_bytes(input, &mut self.response)?;
+        if kept {
+            self.io.pending.drain(..used);
+            if self.io.pending.is_empty() {
+                self.io.pending = Vec::new(); // give the memory back
+            }
+        } else if used < n {
+            self.io.pending.extend_from_slice(&fresh[used..]);
+        }
+        if self.state == ConnState::ReadingHead && self.reader.head_done() {
+            self.set_state(ConnState::ReadingBody, now);
+        }
+        // Otherwise: an incomplete head waits in `pending`, and a body needs
+        // more bytes. Read on.
+        Ok(progress == Progress::Done)
     }
 
     /// After [`ConnEvent::Done`]: may this connection carry another request?
@@ -590,23 +595,21 @@ impl<S: io::Read + io::Write> Conn<S> {
     pub fn reusable(&self) -> bool {
         self.state != ConnState::Closed
             && self.reader.keep_alive()
-            && self.io.unparsed().is_empty()
+            && self.io.pending.is_empty()
             && self.io.stream.is_some()
     }
 
     /// Parks the connection in the idle state.
     pub fn make_idle(&mut self, now: Instant) {
         self.served += 1;
-        self.io.in_start = 0;
-        self.io.in_end = 0;
+        self.io.pending = Vec::new();
         self.set_state(ConnState::Idle, now);
     }
 
     /// An idle connection became readable: the server closed it (EOF), reset
     /// it, or sent bytes nobody asked for. All of these end it.
     fn step_idle(&mut self, net: &mut impl Net<Stream = S>, now: Instant) -> ConnEvent {
-        self.io.make_room();
-        match self.io.read_input() {
+        match self.io.read_input(net.scratch()) {
             // A spurious wake-up, a WRITABLE edge, or a TLS message with no
             // plaintext (a session ticket): still open, still idle.
             Ok(Input::WouldBlock) => ConnEvent::Pending,

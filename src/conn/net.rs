@@ -26,6 +26,9 @@ pub(crate) trait Net {
     fn set_writable(&mut self, stream: &mut Self::Stream, writable: bool) -> io::Result<()>;
     /// Deregisters and drops the stream.
     fn close(&mut self, stream: Self::Stream);
+    /// The loop-wide read buffer: every connection reads into it and parses
+    /// from it, so a connection holds no read buffer of its own.
+    fn scratch(&mut self) -> &mut [u8];
 }
 
 /// Real sockets on the crawler's `mio::Poll`, all under one token.
@@ -34,6 +37,8 @@ pub(crate) struct MioNet<'a> {
     pub registry: &'a Registry,
     /// The connection's token (slot + generation).
     pub token: Token,
+    /// The loop-wide read buffer.
+    pub scratch: &'a mut [u8],
 }
 
 impl Net for MioNet<'_> {
@@ -78,6 +83,10 @@ impl Net for MioNet<'_> {
 
     fn close(&mut self, mut s: TcpStream) {
         let _ = self.registry.deregister(&mut s);
+    }
+
+    fn scratch(&mut self) -> &mut [u8] {
+        self.scratch
     }
 }
 

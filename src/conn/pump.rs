@@ -8,12 +8,9 @@
 use crate::error::{Error, ErrorKind, Phase};
 use std::io::{self, Read, Write};
 
-/// The first size of a connection's input buffer, and its growth step.
-const READ_CHUNK: usize = 16 * 1024;
-
 /// What one read produced.
 pub(super) enum Input {
-    /// Plaintext bytes appended at `inbuf[in_end..]`.
+    /// This many plaintext bytes at the start of the read buffer.
     Bytes(usize),
     /// A clean end: TCP FIN, or TLS close_notify.
     Eof,
@@ -36,10 +33,10 @@ pub(super) struct Pump<S> {
     /// Request bytes, and how many went out.
     pub out: Vec<u8>,
     pub out_pos: usize,
-    /// Received plaintext; `inbuf[in_start..in_end]` is not parsed yet.
-    pub inbuf: Vec<u8>,
-    pub in_start: usize,
-    pub in_end: usize,
+    /// Received plaintext the reader could not use yet: an incomplete
+    /// head (reads go to the loop-wide buffer; only this stays). Empty,
+    /// and unallocated, most of the time.
+    pub pending: Vec<u8>,
 }
 
 impl<S: Read + Write> Pump<S> {
@@ -49,15 +46,8 @@ impl<S: Read + Write> Pump<S> {
             tls: tls.map(Box::new),
             out: Vec::new(),
             out_pos: 0,
-            inbuf: Vec::new(),
-            in_start: 0,
-            in_end: 0,
+            pending: Vec::new(),
         }
-    }
-
-    /// The bytes received and not yet consumed.
-    pub fn unparsed(&self) -> &[u8] {
-        &self.inbuf[self.in_start..self.in_end]
     }
 
     /// Runs the TLS handshake as far as the socket allows; true when done.
@@ -145,27 +135,10 @@ impl<S: Read + Write> Pump<S> {
         Ok(true)
     }
 
-    /// Makes room at the end of the input buffer: compacts, then grows up to
-    /// what the head limit needs.
-    pub fn make_room(&mut self) {
-        if self.in_start == self.in_end {
-            self.in_start = 0;
-            self.in_end = 0;
-        } else if self.in_start > 0 && self.in_end == self.inbuf.len() {
-            self.inbuf.copy_within(self.in_start..self.in_end, 0);
-            self.in_end -= self.in_start;
-            self.in_start = 0;
-        }
-        if self.in_end == self.inbuf.len() {
-            let new_len = (self.inbuf.len() * 2).max(READ_CHUNK);
-            self.inbuf.resize(new_len, 0);
-        }
-    }
-
-    /// One read of plaintext into `inbuf[in_end..]`, from the socket or
-    /// through rustls. Call [`make_room`](Self::make_room) first.
-    pub fn read_input(&mut self) -> Result<Input, ReadFail> {
-        let (Some(stream), buf) = (&mut self.stream, &mut self.inbuf[self.in_end..]) else {
+    /// One read of plaintext into `buf` (the loop-wide read buffer), from
+    /// the socket or through rustls.
+    pub fn read_input(&mut self, buf: &mut [u8]) -> Result<Input, ReadFail> {
+        let Some(stream) = &mut self.stream else {
             return Err(ReadFail::Io(io::ErrorKind::NotConnected.into()));
         };
         let Some(tls) = &mut self.tls else {

@@ -70,7 +70,6 @@ impl io::Write for Scripted {
 }
 
 /// The transport: records connects, interest changes and closes.
-#[derive(Default)]
 struct ScriptNet {
     peer: Rc<RefCell<Peer>>,
     /// Addresses connected to, in order.
@@ -81,6 +80,22 @@ struct ScriptNet {
     results: VecDeque<io::Result<bool>>,
     writable: Option<bool>,
     closes: usize,
+    /// The loop-wide read buffer (small here, so reads split big inputs).
+    scratch: Vec<u8>,
+}
+
+impl Default for ScriptNet {
+    fn default() -> ScriptNet {
+        ScriptNet {
+            peer: Rc::default(),
+            connects: Vec::new(),
+            refuse_at_once: Vec::new(),
+            results: VecDeque::new(),
+            writable: None,
+            closes: 0,
+            scratch: vec![0; 4096],
+        }
+    }
 }
 
 impl Net for ScriptNet {
@@ -102,6 +117,9 @@ impl Net for ScriptNet {
     }
     fn close(&mut self, _: Scripted) {
         self.closes += 1;
+    }
+    fn scratch(&mut self) -> &mut [u8] {
+        &mut self.scratch
     }
 }
 
@@ -369,6 +387,35 @@ fn reading_head_across_many_reads_then_the_body() {
     let r = take_response(&mut c);
     assert_eq!((r.status, r.body.as_slice()), (200, &b"hello"[..]));
     assert!(c.reusable());
+}
+
+#[test]
+fn only_an_incomplete_head_is_kept_and_idle_holds_no_buffer() {
+    let t0 = Instant::now();
+    let mut net = ScriptNet::default();
+    let mut c = reading_head(&mut net, t0);
+    // A head of ~10 KB, bigger than the 4 KiB read buffer: kept across reads.
+    let mut head = String::from("HTTP/1.1 200 OK\r\n");
+    for i in 0..90 {
+        head.push_str(&format!("X-Filler-{i}: {}\r\n", "v".repeat(100)));
+    }
+    head.push_str("Content-Length: 3000\r\n\r\n");
+    net.bytes(&head);
+    net.bytes(&"b".repeat(3000));
+    assert!(matches!(c.drive(&mut net, t0), ConnEvent::Done));
+    let r = take_response(&mut c);
+    assert_eq!((r.headers.len(), r.body.len()), (91, 3000));
+    assert_eq!(
+        c.io.pending.capacity(),
+        0,
+        "the body went through the loop's buffer"
+    );
+    c.make_idle(t0);
+    assert_eq!(
+        c.io.pending.capacity(),
+        0,
+        "an idle connection holds no read buffer"
+    );
 }
 
 #[test]

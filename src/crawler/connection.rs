@@ -178,6 +178,7 @@ impl Run<'_> {
         let mut net = MioNet {
             registry: self.poll.registry(),
             token: slot.token(cslot).to_mio(),
+            scratch: &mut self.scratch,
         };
         match slot.conn.start_connect(&mut net, now) {
             Ok(()) => self.arm_conn_timer(cslot),
@@ -269,6 +270,7 @@ impl Run<'_> {
             let mut net = MioNet {
                 registry: self.poll.registry(),
                 token: slot.token(cslot).to_mio(),
+                scratch: &mut self.scratch,
             };
             let event = slot.conn.drive(&mut net, now);
             if !self.on_conn_event(cslot, event, now) {
@@ -490,6 +492,7 @@ impl Run<'_> {
         let mut net = MioNet {
             registry: self.poll.registry(),
             token: slot.token(cslot).to_mio(),
+            scratch: &mut self.scratch,
         };
         // Usually closed already by the state machine; closing twice is harmless.
         slot.conn.close(&mut net, now);

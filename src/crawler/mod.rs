@@ -57,6 +57,9 @@ use std::sync::Arc;
 use std::time::Instant;
 use timers::TimerKind;
 
+/// The loop-wide read buffer's size: one read takes at most this much.
+const READ_BUFFER: usize = 64 * 1024;
+
 /// Stops a running crawl from another thread (or from the callback).
 #[derive(Clone)]
 pub struct Handle {
@@ -137,6 +140,9 @@ struct Run<'a> {
     robots_waiting: usize,
     /// Ids of robots.txt fetches (in events): from 2^62 up.
     next_robots_id: u64,
+    /// The loop-wide read buffer: every connection reads into it and parses
+    /// from it; a connection keeps only the bytes of an incomplete head.
+    scratch: Box<[u8]>,
     /// Set by [`Handle::stop`]; read once per turn and after each callback.
     stop_flag: Arc<AtomicBool>,
     /// The stop was seen: no more input, parked requests cancelled.
@@ -404,6 +410,7 @@ impl<'a> Run<'a> {
             robots: std::collections::HashMap::new(),
             robots_waiting: 0,
             next_robots_id: 1 << 62,
+            scratch: vec![0; READ_BUFFER].into_boxed_slice(),
             stop_flag: c.stop.clone(),
             stopped: false,
             abort_flag: c.abort.clone(),

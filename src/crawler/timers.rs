@@ -92,6 +92,7 @@ impl Run<'_> {
         let mut net = MioNet {
             registry: self.poll.registry(),
             token: token.to_mio(),
+            scratch: &mut self.scratch,
         };
         let event = slot
             .conn

@@ -45,6 +45,8 @@ pub struct Options {
     pub block_ms: u64,
     /// demo: busy-loop this long in the callback of every page.
     pub work_ms: u64,
+    /// demo: the server answers each request this long after it arrived.
+    pub server_delay_ms: u64,
     /// Worker threads for the per-page work (`None`: on the loop's thread).
     pub workers: Option<usize>,
     /// The workers' queue (0: four per thread).
@@ -91,6 +93,7 @@ impl Options {
             names: 100,
             block_ms: 0,
             work_ms: 0,
+            server_delay_ms: 0,
             workers: None,
             queue: 0,
             save: None,
@@ -185,6 +188,7 @@ const FLAGS: &[Flag] = &[
     flag("--hosts", N, Demo, "virtual hosts (loopback ports) (default 10, at most 1000)", |o, v| { o.hosts = num(v, 1, 1000)? as usize; Ok(()) }),
     flag("--page-size", Some("BYTES"), Demo, "size of each page (default 1024)", |o, v| { o.page_size = num(v, 0, 1 << 30)? as usize; Ok(()) }),
     flag("--tls", NONE, Demo, "serve HTTPS (certificate from a private CA made at start)", |o, _| { o.tls = true; Ok(()) }),
+    flag("--server-delay-ms", N, Demo, "the demo server answers each request N ms after it arrives, like a distant server (plain HTTP; default 0)", |o, v| { o.server_delay_ms = num(v, 0, 60_000)?; Ok(()) }),
     flag("--robots", NONE, Demo, "fetch and obey robots.txt in the demo too (its server answers with a page: everything allowed)", |o, _| { o.config.robots.enabled = true; Ok(()) }),
     flag("--block-ms", N, Demo, "sleep N ms in the callback of every page: the blocking-call pitfall (stalls; cure: --workers)", |o, v| { o.block_ms = num(v, 0, 60_000)?; Ok(()) }),
     flag("--work-ms", N, Demo, "busy-loop N ms of CPU in the callback of every page (scales with cores, not threads)", |o, v| { o.work_ms = num(v, 0, 60_000)?; Ok(()) }),

@@ -576,10 +576,11 @@ struct Demo {
 
 impl Demo {
     fn start(o: &mut Options) -> Result<Demo, String> {
-        let server = if o.tls {
-            DemoServer::start_tls(o.hosts, o.page_size)
-        } else {
-            DemoServer::start(o.hosts, o.page_size)
+        let delay = std::time::Duration::from_millis(o.server_delay_ms);
+        let server = match (o.tls, delay.is_zero()) {
+            (true, true) => DemoServer::start_tls(o.hosts, o.page_size),
+            (true, false) => return Err("--server-delay-ms works over plain HTTP only".into()),
+            (false, _) => DemoServer::start_delayed(o.hosts, o.page_size, delay),
         }
         .map_err(|e| e.to_string())?;
         let config = &mut o.config;
