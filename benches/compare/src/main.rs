@@ -9,6 +9,11 @@
 //!
 //! Each peer runs C workers pulling the next index from a shared counter, so
 //! like oneloop it holds O(C) requests, never O(N).
+//!
+//! `oneloop-compare serve-delay PORT DELAY_MS`: a loopback HTTP/1.1 server
+//! (tokio, all cores) that answers every request with a 1 KiB page DELAY_MS
+//! after it arrived, keep-alive: the latency-bound benchmark's server, where
+//! throughput is concurrency ÷ delay and thousands of connections are open.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
@@ -142,8 +147,64 @@ async fn run_reqwest(job: Arc<Job>, c: usize, ca: Option<String>) {
     .await;
 }
 
+/// The delay server: one task per connection; each request head is answered
+/// after `delay`.
+async fn serve_delay(port: u16, delay: std::time::Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A deep accept queue: thousands of clients connect at once, and an
+    // overflow costs each dropped SYN a 1 s retransmit (somaxconn caps it).
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_reuseaddr(true).expect("reuseaddr");
+    socket
+        .bind(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        .expect("bind");
+    let listener = socket.listen(65_535).expect("listen");
+    let page = vec![b'x'; 1024];
+    let mut response = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", page.len()).into_bytes();
+    response.extend_from_slice(&page);
+    let response = Arc::new(response);
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let response = response.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            let mut have = 0;
+            loop {
+                match stream.read(&mut buf[have..]).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => have += n,
+                }
+                while let Some(end) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n") {
+                    buf.copy_within(end + 4..have, 0);
+                    have -= end + 4;
+                    tokio::time::sleep(delay).await;
+                    if stream.write_all(&response).await.is_err() {
+                        return;
+                    }
+                }
+                if have == buf.len() {
+                    return; // a head over 4 KiB: not from our clients
+                }
+            }
+        });
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("serve-delay") {
+        let port: u16 = args.get(1).and_then(|p| p.parse().ok()).expect("PORT");
+        let ms: u64 = args.get(2).and_then(|p| p.parse().ok()).expect("DELAY_MS");
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(serve_delay(port, std::time::Duration::from_millis(ms)));
+        return;
+    }
     if args.len() < 4 {
         eprintln!("usage: oneloop-compare hyper-ct|hyper-mt|reqwest N C URL_PREFIX [CA_PEM]");
         std::process::exit(2);
