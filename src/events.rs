@@ -195,16 +195,26 @@ fn field_str(out: &mut String, name: &str, v: &str) {
     json_str(out, v);
 }
 
-fn json_str(out: &mut String, s: &str) {
+/// Appends `s` as a JSON string literal: `"` and `\\` escaped, `\\n`,
+/// `\\r`, `\\t` short, other control characters (and DEL) as `\\u00XX`.
+/// Strings with nothing to escape, most URLs, are copied at once. The
+/// command line's JSON Lines use it too.
+pub fn json_str(out: &mut String, s: &str) {
     out.push('"');
-    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+    if !s
+        .bytes()
+        .any(|b| b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f)
+    {
         out.push_str(s);
     } else {
         for ch in s.chars() {
             match ch {
                 '"' => out.push_str("\\\""),
                 '\\' => out.push_str("\\\\"),
-                c if (c as u32) < 0x20 => {
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if (c as u32) < 0x20 || c == '\u{7f}' => {
                     let _ = write!(out, "\\u{:04x}", c as u32);
                 }
                 c => out.push(c),

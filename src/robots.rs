@@ -27,6 +27,7 @@
 //! assert!(!r.allowed("/private/open?x=1"));
 //! ```
 
+use crate::http::chunked::hex_value as hex;
 use std::time::Duration;
 
 /// The part of a robots.txt file that is read (RFC 9309 asks for at least
@@ -247,15 +248,6 @@ fn matches(path: &[u8], pattern: &[u8]) -> bool {
 
 fn unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// RFC 9309 §2.2.2: escapes of unreserved characters decoded, other escapes

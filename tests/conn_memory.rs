@@ -14,9 +14,7 @@ use oneloop::{Config, Crawler};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicIsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 struct Counting;
@@ -55,21 +53,6 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static A: Counting = Counting;
-
-/// A thread-per-connection server: `script` gets each accepted stream.
-fn server(script: impl Fn(std::net::TcpStream) + Send + Sync + 'static) -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    let script = Arc::new(script);
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(s) = s else { continue };
-            let script = script.clone();
-            std::thread::spawn(move || script(s));
-        }
-    });
-    addr
-}
 
 fn page(s: &mut std::net::TcpStream, body: usize) {
     let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {body}\r\nServer: test\r\n\r\n");
@@ -115,7 +98,7 @@ fn per_connection(state: impl Fn(usize) -> isize) -> isize {
 #[test]
 fn memory_per_connection_by_state() {
     // Waiting for the head: the server answers after 600 ms; sampled at 300 ms.
-    let slow = server(|mut s| {
+    let slow = raw_server(|mut s| {
         while drain_request(&s).is_some() {
             std::thread::sleep(Duration::from_millis(600));
             page(&mut s, 1024);
@@ -126,7 +109,7 @@ fn memory_per_connection_by_state() {
         heap_at(c, urls, Duration::from_millis(300), None)
     });
     // Reading a body: head and half of a 2 KiB body at once, the rest later.
-    let halting = server(|mut s| {
+    let halting = raw_server(|mut s| {
         if drain_request(&s).is_some() {
             let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2048\r\n\r\n");
             let _ = s.write_all(&[b'x'; 1024]);
@@ -142,13 +125,13 @@ fn memory_per_connection_by_state() {
     });
     // Idle in the pool: C pages answered at once (all C in flight), then one
     // slow URL elsewhere keeps the crawl going while the C connections idle.
-    let quick = server(|mut s| {
+    let quick = raw_server(|mut s| {
         while drain_request(&s).is_some() {
             std::thread::sleep(Duration::from_millis(100));
             page(&mut s, 1024);
         }
     });
-    let slower = server(|mut s| {
+    let slower = raw_server(|mut s| {
         while drain_request(&s).is_some() {
             std::thread::sleep(Duration::from_millis(2000));
             page(&mut s, 1024);
@@ -169,16 +152,8 @@ fn memory_per_connection_by_state() {
             now + Duration::from_secs(3600),
         )
         .unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let server_config = Arc::new(
-        rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(cert.chain, cert.key)
-            .unwrap(),
-    );
-    let tls_slow = server(move |tcp| {
+    let server_config = server_config(cert);
+    let tls_slow = raw_server(move |tcp| {
         let Ok(conn) = rustls::ServerConnection::new(server_config.clone()) else {
             return;
         };
@@ -219,5 +194,4 @@ fn memory_per_connection_by_state() {
     assert!(idle < 3072, "idle: {idle} B");
     // The old 16 KiB read buffer would show in every state.
     assert!(waiting.max(body).max(idle) < 16 * 1024);
-    let _ = Counters::default();
 }

@@ -491,7 +491,10 @@ fn a_broad_crawl_of_ten_thousand_names_asks_once_per_name_and_type() {
     let server = oneloop::demo::DemoServer::start(10, 64).unwrap();
     let ns = oneloop::demo::DemoNameserver::start("demo.test", 300).unwrap();
     let mut crawler = Crawler::new(Config {
-        concurrency: 200,
+        // At most ~200 queries in one burst: the embedded nameserver's UDP
+        // socket drops datagrams beyond ~270 queued (then a retry, after the
+        // timeout, is a second query sent for the same question).
+        concurrency: 100,
         per_host: 2,
         dns: DnsConfig {
             // A busy test machine must not turn into retries here.

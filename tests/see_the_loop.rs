@@ -13,6 +13,19 @@ fn oneloop() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_oneloop"))
 }
 
+/// Runs `oneloop timeline EVENTS -o SVG`.
+fn draw_timeline(events: &std::path::Path, svg: &std::path::Path) -> std::process::Output {
+    oneloop()
+        .args([
+            "timeline",
+            events.to_str().unwrap(),
+            "-o",
+            svg.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap()
+}
+
 /// 3 hosts × 5 URLs, one connection per host.
 fn three_by_five() -> (Vec<std::net::SocketAddr>, String) {
     let hosts: Vec<_> = (0..3)
@@ -121,15 +134,7 @@ fn events_and_timeline_match_a_small_known_crawl() {
     assert_eq!(count(&ev, |e| e["type"] == "conn_closed"), 3);
     assert!(count(&ev, |e| e["type"] == "turn") > 0);
 
-    let out = oneloop()
-        .args([
-            "timeline",
-            events.to_str().unwrap(),
-            "-o",
-            svg.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out = draw_timeline(&events, &svg);
     assert!(
         out.status.success(),
         "{}",
@@ -203,15 +208,7 @@ fn a_slow_callback_is_a_stall_in_the_events_and_red_in_the_picture() {
     let events = dir.join("ev.jsonl");
     std::fs::write(&events, lines.join("\n")).unwrap();
     let svg = dir.join("t.svg");
-    let out = oneloop()
-        .args([
-            "timeline",
-            events.to_str().unwrap(),
-            "-o",
-            svg.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out = draw_timeline(&events, &svg);
     assert!(out.status.success());
     let text = std::fs::read_to_string(&svg).unwrap();
     let doc = roxmltree::Document::parse(&text).unwrap();

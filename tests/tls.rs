@@ -12,18 +12,6 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-fn server_config(cert: IssuedCert) -> Arc<rustls::ServerConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Arc::new(
-        rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(cert.chain, cert.key)
-            .unwrap(),
-    )
-}
-
 fn valid_cert(ca: &CertificateAuthority, names: &[&str]) -> IssuedCert {
     let now = SystemTime::now();
     ca.issue(

@@ -119,8 +119,6 @@ pub(crate) enum ConnEvent {
 pub(crate) struct ConnOptions {
     /// Limits on response heads and bodies.
     pub limits: Limits,
-    /// Keep response bodies (false: count them only).
-    pub keep_body: bool,
     /// Queue every state transition for [`Conn::poll_transition`].
     pub observed: bool,
 }
@@ -146,9 +144,8 @@ pub(crate) struct Conn<S> {
     send_since: Instant,
     last_read: Instant,
     first_byte_at: Option<Instant>,
-    /// Keep response bodies (the crawl's setting; a robots.txt fetch
-    /// always keeps its body: see [`Conn::keep_next_body`]).
-    keep_body: bool,
+    /// Some socket was opened for this connection (it held a descriptor).
+    held_socket: bool,
     /// Transitions not yet taken by the driver (only when observed).
     transitions: Option<std::collections::VecDeque<(ConnState, ConnState)>>,
 }
@@ -173,7 +170,7 @@ impl<S: io::Read + io::Write> Conn<S> {
             addrs,
             addr_idx: 0,
             last_connect_error: None,
-            reader: ResponseReader::new(options.limits, Method::Get, options.keep_body),
+            reader: ResponseReader::new(options.limits, Method::Get, true),
             response: Response::default(),
             served: 0,
             got_response_bytes: false,
@@ -182,7 +179,7 @@ impl<S: io::Read + io::Write> Conn<S> {
             send_since: now,
             last_read: now,
             first_byte_at: None,
-            keep_body: options.keep_body,
+            held_socket: false,
             transitions: options.observed.then(std::collections::VecDeque::new),
         }
     }
@@ -223,6 +220,12 @@ impl<S: io::Read + io::Write> Conn<S> {
     #[must_use]
     pub fn poll_transition(&mut self) -> Option<(ConnState, ConnState)> {
         self.transitions.as_mut()?.pop_front()
+    }
+
+    /// Did this connection ever hold a socket (a file descriptor)? False
+    /// when every `connect` failed before one was made (EMFILE, say).
+    pub fn held_socket(&self) -> bool {
+        self.held_socket
     }
 
     /// Every transition passes here, so an observer sees the whole life.
@@ -301,21 +304,16 @@ impl<S: io::Read + io::Write> Conn<S> {
     /// Starts a request whose bytes are in the request buffer. On a fresh
     /// connection the bytes go out once connected; on an idle one, at the
     /// next [`drive`](Self::drive).
-    pub fn begin_request(&mut self, method: Method, now: Instant) {
+    /// `keep_body`: store the body (false: count it only).
+    pub fn begin_request(&mut self, method: Method, keep_body: bool, now: Instant) {
         self.reader.reset(method);
-        self.reader.set_keep_body(self.keep_body);
+        self.reader.set_keep_body(keep_body);
         self.response.clear();
         self.got_response_bytes = false;
         self.first_byte_at = None;
         if self.state == ConnState::Idle {
             self.set_state(ConnState::Sending, now);
         }
-    }
-
-    /// Keeps the body of the request just begun even if the crawl only
-    /// counts bodies (a robots.txt file must be read to be obeyed).
-    pub fn keep_next_body(&mut self) {
-        self.reader.set_keep_body(true);
     }
 
     /// Swaps the response being read with `spare` (an empty, recycled one):
@@ -359,6 +357,7 @@ impl<S: io::Read + io::Write> Conn<S> {
             match net.connect(addr) {
                 Ok(stream) => {
                     self.io.stream = Some(stream);
+                    self.held_socket = true;
                     self.writable_interest = true;
                     return Ok(());
                 }

@@ -142,7 +142,6 @@ fn addr(n: u8) -> SocketAddr {
 fn options() -> ConnOptions {
     ConnOptions {
         limits: Limits::default(),
-        keep_body: true,
         observed: false,
     }
 }
@@ -168,7 +167,7 @@ fn connecting(net: &mut ScriptNet, addrs: &[SocketAddr], t0: Instant) -> Conn<Sc
     let mut c = Conn::new(1, "http://a:80".into(), addrs.to_vec(), None, options(), t0);
     c.start_connect(net, t0).unwrap();
     c.request_buffer().extend_from_slice(REQUEST.as_bytes());
-    c.begin_request(Method::Get, t0);
+    c.begin_request(Method::Get, true, t0);
     c
 }
 
@@ -217,7 +216,7 @@ fn an_observed_connection_reports_every_transition_in_order() {
     c.set_addresses(vec![addr(1)], t0);
     c.start_connect(&mut net, t0).unwrap();
     c.request_buffer().extend_from_slice(REQUEST.as_bytes());
-    c.begin_request(Method::Get, t0);
+    c.begin_request(Method::Get, true, t0);
     assert!(matches!(c.drive(&mut net, t0), ConnEvent::Connected));
     assert!(matches!(c.drive(&mut net, t0), ConnEvent::Pending));
     net.bytes("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
@@ -566,7 +565,7 @@ fn idle_reuse_sends_the_next_request() {
     let mut c = idle(&mut net, t0);
     c.request_buffer()
         .extend_from_slice(b"GET /2 HTTP/1.1\r\nHost: a\r\n\r\n");
-    c.begin_request(Method::Get, t0 + ms(50));
+    c.begin_request(Method::Get, true, t0 + ms(50));
     assert_eq!(c.state(), ConnState::Sending);
     assert_eq!(
         c.poll_timeout(&timeouts()),
@@ -634,7 +633,7 @@ impl TlsPair {
         );
         conn.start_connect(&mut net, t0).unwrap();
         conn.request_buffer().extend_from_slice(REQUEST.as_bytes());
-        conn.begin_request(Method::Get, t0);
+        conn.begin_request(Method::Get, true, t0);
         TlsPair { net, server, conn }
     }
 

@@ -122,7 +122,6 @@ impl Run<'_> {
         self.next_conn_id += 1;
         let options = ConnOptions {
             limits: self.config.limits,
-            keep_body: self.config.request.keep_body,
             observed: self.observer.is_some(),
         };
         let mut conn = Conn::new(id, key.into_boxed_str(), addrs, tls, options, now);
@@ -241,10 +240,9 @@ impl Run<'_> {
             body,
             &t.user_agent,
         );
-        slot.conn.begin_request(req.method, now);
-        if req.robots_for.is_some() {
-            slot.conn.keep_next_body(); // read to be obeyed, even with --no-body
-        }
+        // A robots.txt body is read to be obeyed, even with --no-body.
+        let keep_body = t.keep_body || req.robots_for.is_some();
+        slot.conn.begin_request(req.method, keep_body, now);
         if let Some(mut spare) = self.spare_responses.pop() {
             spare.clear();
             slot.conn.swap_response(&mut spare);
@@ -422,8 +420,6 @@ impl Run<'_> {
     fn out_of_descriptors(&mut self, cslot: usize, e: Error, now: Instant) {
         let key: Box<str> = self.conns[cslot].conn.key().into();
         let request = self.drop_conn(cslot, "no_descriptors", now);
-        // This connection never held a descriptor.
-        self.fds_freed = self.fds_freed.saturating_sub(1);
         self.pool.not_opened(&key);
         let Some(rslot) = request else {
             return;
@@ -496,13 +492,13 @@ impl Run<'_> {
         };
         // Usually closed already by the state machine; closing twice is harmless.
         slot.conn.close(&mut net, now);
+        // Its descriptor, if it had one, may go to a request waiting for one.
+        self.fds_freed += usize::from(slot.conn.held_socket());
         self.drain_transitions(cslot, now);
         let conn = self.conns[cslot].conn.id();
         emit!(self, now, EventKind::ConnClosed { conn, reason });
         let slot = self.conns.remove(cslot);
         self.cancel_conn_timer(&slot);
-        // Its descriptor may go to a request waiting for one.
-        self.fds_freed += 1;
         slot.request
     }
 

@@ -173,13 +173,7 @@ impl Run<'_> {
                 return;
             }
         };
-        let generation = self.next_generation();
-        let token = Token {
-            slot: self.reqs.vacant_key(),
-            generation,
-        };
-        let deadline = now + self.config.timeouts.total;
-        let timer = self.timers.insert(deadline, TimerKind::Request(token));
+        let (token, timer) = self.new_request_token(now);
         emit!(
             self,
             now,
@@ -189,7 +183,7 @@ impl Run<'_> {
             }
         );
         let slot = self.reqs.insert(Req::new(NewReq {
-            generation,
+            generation: token.generation,
             id,
             line: item.line,
             url,
@@ -201,24 +195,30 @@ impl Run<'_> {
             robots_for: None,
         }));
         debug_assert_eq!(slot, token.slot);
-        if !self.config.robots.enabled {
-            let req = &mut self.reqs[slot];
-            req.host = self.admission.push(req.url.origin(), token, now);
-            req.stage = Stage::Parked;
-            return;
-        }
         // robots.txt first: admitted now, waiting for the file, or refused.
-        let url = self.reqs[slot].url.clone();
-        match self.robots_check(&url, token, now) {
+        match self.robots_check(token, now) {
             RobotsCheck::Admit => {
-                let host = self.admission.push(url.origin(), token, now);
                 let req = &mut self.reqs[slot];
-                req.host = host;
+                req.host = self.admission.push(req.url.origin(), token, now);
                 req.stage = Stage::Parked;
             }
             RobotsCheck::Wait => {}
             RobotsCheck::Deny(e) => self.finish(slot, Err(e), now),
         }
+    }
+
+    /// The token of the request about to be inserted in the slab, and its
+    /// total deadline's timer.
+    pub(super) fn new_request_token(&mut self, now: Instant) -> (Token, TimerId) {
+        let token = Token {
+            slot: self.reqs.vacant_key(),
+            generation: self.next_generation(),
+        };
+        let deadline = now + self.config.timeouts.total;
+        (
+            token,
+            self.timers.insert(deadline, TimerKind::Request(token)),
+        )
     }
 
     /// Acts on a stop request: no more input, parked requests cancelled;

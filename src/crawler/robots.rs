@@ -9,7 +9,6 @@
 //! A `Crawl-delay` raises the origin's delay between starts (capped).
 
 use super::request::{NewReq, Req, Stage};
-use super::timers::TimerKind;
 use super::Run;
 use crate::error::{Error, ErrorKind, Phase};
 use crate::http::{Method, Response};
@@ -68,53 +67,46 @@ fn decide(gate: &Gate, url: &Url) -> RobotsCheck {
 }
 
 impl Run<'_> {
-    /// The gate's answer for a new request `token` to `url` (a fetch of the
-    /// origin's robots.txt starts if it is the first).
-    pub(super) fn robots_check(&mut self, url: &Url, token: Token, now: Instant) -> RobotsCheck {
+    /// The gate's answer for the request `token` (already in the slab): a
+    /// fetch of its origin's robots.txt starts if it is the first.
+    pub(super) fn robots_check(&mut self, token: Token, now: Instant) -> RobotsCheck {
         if !self.config.robots.enabled {
             return RobotsCheck::Admit;
         }
-        match self.robots.get_mut(url.origin()) {
+        let url = &self.reqs[token.slot].url;
+        let check = match self.robots.get_mut(url.origin()) {
             Some(Gate::Fetching(waiting)) => {
                 waiting.push(token);
-                self.robots_waiting += 1;
                 RobotsCheck::Wait
             }
-            Some(gate) => {
-                let check = decide(gate, url);
-                if matches!(check, RobotsCheck::Deny(_)) {
-                    self.summary.robots_denied += 1;
-                }
-                check
-            }
+            Some(gate) => decide(gate, url),
             None => {
-                self.start_robots_fetch(url, now);
-                self.robots
-                    .insert(url.origin().into(), Gate::Fetching(vec![token]));
-                self.robots_waiting += 1;
+                // Once per origin: the only allocation of the gate.
+                let origin: Box<str> = url.origin().into();
+                self.start_robots_fetch(&origin, now);
+                self.robots.insert(origin, Gate::Fetching(vec![token]));
                 RobotsCheck::Wait
             }
+        };
+        match check {
+            RobotsCheck::Wait => self.robots_waiting += 1,
+            RobotsCheck::Deny(_) => self.summary.robots_denied += 1,
+            RobotsCheck::Admit => {}
         }
+        check
     }
 
-    /// Queues the fetch of `url`'s origin's robots.txt, as a request.
-    fn start_robots_fetch(&mut self, url: &Url, now: Instant) {
-        let origin = url.origin();
+    /// Queues the fetch of `origin`'s robots.txt, as a request.
+    fn start_robots_fetch(&mut self, origin: &str, now: Instant) {
         let Ok(robots_url) = Url::parse(&format!("{origin}/robots.txt")) else {
             return;
         };
         self.summary.robots_fetches += 1;
-        let generation = self.next_generation();
-        let token = Token {
-            slot: self.reqs.vacant_key(),
-            generation,
-        };
-        let deadline = now + self.config.timeouts.total;
-        let timer = self.timers.insert(deadline, TimerKind::Request(token));
+        let (token, timer) = self.new_request_token(now);
         let host = self.admission.push(origin, token, now);
         self.next_robots_id += 1;
         self.reqs.insert(Req::new(NewReq {
-            generation,
+            generation: token.generation,
             id: self.next_robots_id,
             line: None,
             url: robots_url,

@@ -260,7 +260,8 @@ impl ChunkedDecoder {
     }
 }
 
-fn hex_value(b: u8) -> Option<u8> {
+/// The value of one hex digit (also used to read percent-escapes).
+pub(crate) fn hex_value(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
         b'a'..=b'f' => Some(b - b'a' + 10),

@@ -25,7 +25,7 @@
 //! assert!(reader.keep_alive());
 //! ```
 
-mod chunked;
+pub(crate) mod chunked;
 pub(crate) mod request;
 mod response;
 mod retry_after;

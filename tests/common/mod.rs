@@ -203,3 +203,16 @@ pub fn oneloop_with_stdin(args: &[&str], input: &str) -> std::process::Output {
     writer.join().unwrap();
     out
 }
+
+/// A rustls server configuration serving `cert` (ring provider).
+pub fn server_config(cert: oneloop::tls::certs::IssuedCert) -> Arc<rustls::ServerConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(cert.chain, cert.key)
+            .unwrap(),
+    )
+}

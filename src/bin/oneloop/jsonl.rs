@@ -4,24 +4,8 @@ use oneloop::Outcome;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-/// Appends `s` as a JSON string literal.
-pub fn json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for ch in s.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
+/// The library's JSON string escaper (the event log uses the same).
+pub use oneloop::events::json_str;
 
 fn ms(out: &mut String, d: Option<Duration>) {
     match d {

@@ -37,7 +37,7 @@ use args::{Command, Options, Parsed};
 use oneloop::demo::{DemoNameserver, DemoServer};
 use oneloop::workers::Workers;
 use oneloop::{Config, Crawler, Request, Summary};
-use oneloop::{ErrorKind, Outcome, Phase};
+use oneloop::{Outcome, Phase};
 use report::{thread_cpu, Page, Reporter};
 use save::Saver;
 use std::cell::RefCell;
@@ -186,12 +186,7 @@ fn main() -> ExitCode {
 /// (`scheme://host[:port]`, lowercased, default port omitted), modulo `n`.
 /// Stable across machines and versions: it is part of the interface.
 fn shard_of(origin: &str, n: u64) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in origin.to_ascii_lowercase().bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h % n
+    save::fnv1a(origin.to_ascii_lowercase().as_bytes()) % n
 }
 
 /// `oneloop timeline EVENTS [-o SVG]`.
@@ -481,11 +476,7 @@ impl PageWork {
                     Err(e) => {
                         // The page was fetched, but not saved: that is this
                         // URL's outcome, in phase `save`.
-                        let mut err = oneloop::Error::from_io(Phase::Save, &e);
-                        if err.kind == ErrorKind::NoDescriptors {
-                            err.kind = ErrorKind::Io;
-                        }
-                        o.result = Err(err);
+                        o.result = Err(oneloop::Error::from_io(Phase::Save, &e));
                         save_failed = true;
                     }
                 }

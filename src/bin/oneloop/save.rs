@@ -20,8 +20,9 @@ pub struct Saver {
     made: [AtomicU64; 4],
 }
 
-/// FNV-1a, 64 bits: stable, documented, good enough to spread ids.
-fn fnv1a(bytes: &[u8]) -> u64 {
+/// FNV-1a, 64 bits: stable and documented (it spreads saved pages over
+/// directories, and picks each origin's `--shard`).
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bytes {
         h ^= u64::from(*b);
