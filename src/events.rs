@@ -87,9 +87,8 @@ pub enum EventKind<'a> {
     ConnClosed {
         /// The connection.
         conn: u64,
-        /// Why: `done`, `failed`, `idle_expired`, `evicted`, `server_closed`,
-        /// `deadline`, `end`.
-        reason: &'static str,
+        /// Why.
+        reason: CloseReason,
     },
     /// A connection asked DNS for its host's addresses.
     DnsLookup {
@@ -132,6 +131,43 @@ pub enum EventKind<'a> {
         /// How long it ran.
         took: Duration,
     },
+}
+
+/// Why a connection was closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    /// Its response was complete and it is not reusable.
+    Done,
+    /// Its request failed.
+    Failed,
+    /// It sat idle in the pool past the idle timeout.
+    IdleExpired,
+    /// The pool closed it to make room for another origin's connection.
+    Evicted,
+    /// It was idle and the server closed it (or sent bytes).
+    ServerClosed,
+    /// Its request ended (deadline, abort) while it was busy.
+    Aborted,
+    /// No socket could be made: the open-file limit.
+    NoDescriptors,
+    /// The crawl ended with it idle in the pool.
+    End,
+}
+
+impl CloseReason {
+    /// The stable name, as in events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::Done => "done",
+            CloseReason::Failed => "failed",
+            CloseReason::IdleExpired => "idle_expired",
+            CloseReason::Evicted => "evicted",
+            CloseReason::ServerClosed => "server_closed",
+            CloseReason::Aborted => "aborted",
+            CloseReason::NoDescriptors => "no_descriptors",
+            CloseReason::End => "end",
+        }
+    }
 }
 
 /// A connection state's stable name, as in events and the timeline.
@@ -291,7 +327,7 @@ impl Event<'_> {
             }
             EventKind::ConnClosed { conn, reason } => {
                 field_u64(out, "conn", *conn);
-                field_str(out, "reason", reason);
+                field_str(out, "reason", reason.as_str());
             }
             EventKind::DnsLookup { conn, name } => {
                 field_u64(out, "conn", *conn);
@@ -337,6 +373,33 @@ impl Event<'_> {
 /// Receives the events of a crawl, on the loop's thread, as they happen.
 /// Keep it quick: it runs inside the loop (time spent here is protocol time).
 pub type Observer = Box<dyn FnMut(&Event<'_>) + Send>;
+
+/// Where the driver sends events: the observer of this run, if any, and the
+/// instant event times are measured from. Use it through the crate's
+/// `emit!` macro, which does not even build the event without an observer.
+pub(crate) struct Emitter<'a> {
+    observer: Option<&'a mut Observer>,
+    started: std::time::Instant,
+}
+
+impl<'a> Emitter<'a> {
+    pub(crate) fn new(observer: Option<&'a mut Observer>, started: std::time::Instant) -> Self {
+        Emitter { observer, started }
+    }
+
+    /// Is anyone listening?
+    pub(crate) fn is_on(&self) -> bool {
+        self.observer.is_some()
+    }
+
+    /// Sends `kind`, timed at `at`.
+    pub(crate) fn send(&mut self, at: std::time::Instant, kind: EventKind<'_>) {
+        if let Some(observer) = self.observer.as_mut() {
+            let at = at.saturating_duration_since(self.started);
+            observer(&Event { at, kind });
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -60,9 +60,20 @@
 //! - the crawler (the driver), which owns the `mio::Poll` and wires
 //!   everything together.
 
+/// Emits an event through an [`events::Emitter`], if anyone listens.
+/// Without an observer it costs one branch: `$kind` is not even evaluated.
+macro_rules! emit {
+    ($ev:expr, $at:expr, $kind:expr) => {
+        if $ev.is_on() {
+            $ev.send($at, $kind);
+        }
+    };
+}
+
 pub mod admission;
 pub mod config;
 mod conn;
+mod connections;
 mod crawler;
 pub mod demo;
 pub mod dns;
@@ -74,6 +85,7 @@ pub mod policy;
 pub mod pool;
 pub mod random;
 pub mod reactor;
+mod requests;
 pub mod robots;
 pub mod summary;
 pub mod tls;

@@ -280,5 +280,6 @@ fn normalise(s: &[u8]) -> Vec<u8> {
     out
 }
 
+pub(crate) mod gate;
 #[cfg(test)]
 mod tests;

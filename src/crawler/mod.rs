@@ -1,64 +1,38 @@
-//! The driver: one thread, one `mio::Poll`, moving bytes and events between
-//! sockets and the sans-IO cores (admission queue, pool, DNS, connections,
-//! retry/redirect policy, timers). It is the only place where the cores meet.
+//! The driver: one thread, one `mio::Poll`, and the glue between two
+//! owners — the sans-IO [request core](crate::requests) (every request from
+//! input to outcome) and the [connection table](crate::connections) (every
+//! socket) — plus the DNS driver and the callbacks.
 //!
 //! [`Crawler::run`] is the loop, one turn at a time:
-//! 1. **pull and start**: pull input while the admission queue wants more,
-//!    and start every request it lets through (check out a pooled connection
-//!    or open one);
+//! 1. **pull and start**: pull input while the request core wants more, and
+//!    send every request it lets through;
 //! 2. **poll**: block in `poll` until readiness or the earliest deadline;
-//! 3. **drive**: run the state machine of every connection (and DNS socket)
-//!    that had an event;
-//! 4. **timers**: fire what is due (connection phases, request deadlines,
-//!    retry backoffs, idle pooled connections, DNS retries, pacing);
-//! 5. **deliver**: hand each finished [`Outcome`] to the callback.
+//! 3. **drive**: hand each readiness event to its connection (or DNS
+//!    socket), then carry what they produced to the request core;
+//! 4. **timers**: hand the time to every core whose deadline passed;
+//! 5. **deliver**: hand each finished [`Outcome`] to the callback (or the
+//!    workers).
 //!
-//! The rest is split by subject: [`request`](self::request) (a request's
-//! lifecycle: accept, start, respond, retry, redirect, finish, deliver),
-//! [`connection`](self::connection) (dispatch, open, DNS wiring, drive,
-//! failure) and [`timers`](self::timers).
+//! [`run::Run`] holds the two owners and moves outputs between them
+//! (`settle`); [`delivery`] is where outcomes leave the loop.
 
-/// Emits an event to the observer, if there is one. Without an observer it
-/// costs one branch: `$kind` is not even evaluated.
-macro_rules! emit {
-    ($run:expr, $now:expr, $kind:expr) => {
-        if let Some(observer) = $run.observer.as_mut() {
-            let at = $now.saturating_duration_since($run.started);
-            observer(&$crate::events::Event { at, kind: $kind });
-        }
-    };
-}
-
-mod connection;
 mod delivery;
-mod request;
-mod robots;
-mod timers;
+mod run;
 
-use crate::admission::{Admission, AdmissionConfig};
 use crate::config::Config;
-use crate::dns::{DnsCore, DnsDriver, DnsStats, Resolver};
+use crate::dns::{DnsCore, DnsDriver, Resolver};
 use crate::error::{Error, Phase};
-use crate::events::{Event, EventKind, Observer};
+use crate::events::{Event, Observer};
 use crate::outcome::{Outcome, Request};
-use crate::pool::{Pool, PoolConfig};
-use crate::random::Rng;
-use crate::reactor::{LoopStats, Source, Timers, Token, WAKER_TOKEN};
+use crate::reactor::{Source, Token, WAKER_TOKEN};
 use crate::summary::Summary;
 use crate::workers::{Done, Pool as WorkerPool, Workers};
-use connection::ConnSlot;
 use delivery::Delivery;
-use mio::{Events, Poll, Waker};
-use request::Req;
-use slab::Slab;
-use std::net::IpAddr;
+use mio::{Events, Poll, Registry, Waker};
+use run::{Flags, Run};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-use timers::TimerKind;
-
-/// The loop-wide read buffer's size: one read takes at most this much.
-const READ_BUFFER: usize = 64 * 1024;
 
 /// Stops a running crawl from another thread (or from the callback).
 #[derive(Clone)]
@@ -95,6 +69,9 @@ impl Handle {
 pub struct Crawler {
     config: Config,
     poll: Poll,
+    /// A second handle on the poll's registry: the connection table and the
+    /// DNS driver register sockets through it while the loop holds `poll`.
+    registry: Registry,
     waker: Arc<Waker>,
     stop: Arc<AtomicBool>,
     abort: Arc<AtomicBool>,
@@ -103,62 +80,6 @@ pub struct Crawler {
     tls: Arc<rustls::ClientConfig>,
     dns: DnsDriver<Token>,
     observer: Option<Observer>,
-}
-
-/// The state of one `run`: every core, and the slabs of requests and
-/// connections, borrowed from or built for this run.
-struct Run<'a> {
-    config: &'a Config,
-    resolver: &'a Resolver,
-    dns: &'a mut DnsDriver<Token>,
-    dns_before: DnsStats,
-    tls: &'a Arc<rustls::ClientConfig>,
-    poll: &'a mut Poll,
-    /// Receives the events, if anyone listens.
-    observer: Option<&'a mut Observer>,
-    /// When the run started: events are timed from here.
-    started: Instant,
-    conns: Slab<ConnSlot>,
-    reqs: Slab<Req>,
-    generation: u32,
-    next_conn_id: u64,
-    admission: Admission<Token>,
-    pool: Pool<Token>,
-    timers: Timers<TimerKind>,
-    stats: LoopStats,
-    summary: Summary,
-    spare_responses: Vec<crate::http::Response>,
-    addr_buf: Vec<IpAddr>,
-    /// Outcomes produced inside protocol work, delivered after it (so the
-    /// callback never runs with a connection half-updated).
-    ready: std::collections::VecDeque<Outcome>,
-    /// Since when the workers' queue is full: admission is held meanwhile.
-    held: Option<Instant>,
-    /// Each origin's robots.txt: being fetched, or known.
-    robots: std::collections::HashMap<Box<str>, robots::Gate>,
-    /// Requests waiting for a robots.txt (they count against `max_parked`).
-    robots_waiting: usize,
-    /// Ids of robots.txt fetches (in events): from 2^62 up.
-    next_robots_id: u64,
-    /// The loop-wide read buffer: every connection reads into it and parses
-    /// from it; a connection keeps only the bytes of an incomplete head.
-    scratch: Box<[u8]>,
-    /// Set by [`Handle::stop`]; read once per turn and after each callback.
-    stop_flag: Arc<AtomicBool>,
-    /// The stop was seen: no more input, parked requests cancelled.
-    stopped: bool,
-    /// Set by [`Handle::abort`].
-    abort_flag: Arc<AtomicBool>,
-    /// The abort was seen: requests in flight cancelled too.
-    aborted: bool,
-    /// Jitter for retry backoff and pacing: one source, seeded by the config.
-    rng: Rng,
-    /// Admitted requests waiting for a file descriptor (the open-file limit
-    /// was hit while other connections were open), oldest first.
-    fd_waiters: std::collections::VecDeque<Token>,
-    /// Connections closed since the waiters were last served: each freed a
-    /// descriptor one waiter may take.
-    fds_freed: usize,
 }
 
 impl Crawler {
@@ -192,7 +113,12 @@ impl Crawler {
             danger_accept_invalid_certs: t.danger_accept_invalid_certs,
             session_cache: t.session_cache,
         })?;
+        let registry = poll
+            .registry()
+            .try_clone()
+            .map_err(|e| Error::from_io(Phase::Admission, &e))?;
         Ok(Crawler {
+            registry,
             dns,
             tls,
             config,
@@ -275,6 +201,7 @@ impl Crawler {
         let delivery: Delivery<fn(&Outcome), G, R> = Delivery::Workers {
             pool,
             on_result: &mut on_result,
+            waiting: None,
         };
         self.run_with(input, delivery)
     }
@@ -294,41 +221,46 @@ impl Crawler {
     {
         self.stop.store(false, Ordering::SeqCst);
         self.abort.store(false, Ordering::SeqCst);
+        let flags = Flags {
+            stop: &self.stop,
+            abort: &self.abort,
+        };
         let in_flight = self.in_flight.clone();
-        let mut run = Run::new(self);
+        let poll = &mut self.poll;
+        let mut run = Run::new(
+            &self.config,
+            &self.resolver,
+            &self.tls,
+            &self.registry,
+            &mut self.dns,
+            self.observer.as_mut(),
+            flags,
+        );
         let mut input = input.into_iter();
         let mut next_id: u64 = 0;
         let mut input_done = false;
         let mut events = Events::with_capacity(1024);
-        let started = run.started;
-        let mut turn_start = started;
+        let mut turn_start = run.started();
         loop {
             let mut turn = run.stats.begin_turn(turn_start);
             // 1. Pull input and start what the limits allow (nothing new
             //    while the workers' queue is full).
             let now = Instant::now();
             run.check_stop(now);
-            while !input_done
-                && !run.stopped
-                && run.held.is_none()
-                && run.admission.wants_more()
-                && run.robots_waiting < run.config.max_parked
-            {
+            while !input_done && run.wants_input() {
                 match input.next() {
                     Some(item) => {
-                        let item: Request = item.into();
-                        run.accept(item.id.unwrap_or(next_id), item, now);
+                        run.accept(item.into(), next_id, now);
                         next_id += 1;
                     }
                     None => input_done = true,
                 }
-                run.start_ready(now);
-                run.deliver(&mut delivery);
+                run.start(now);
+                delivery.deliver(&mut run);
             }
-            run.start_ready(now);
-            run.deliver(&mut delivery);
-            let finished = run.reqs.is_empty() && run.ready.is_empty();
-            if (input_done || run.stopped) && finished && delivery.outstanding() == 0 {
+            run.start(now);
+            delivery.deliver(&mut run);
+            if (input_done || run.stopped()) && run.is_idle() && delivery.outstanding() == 0 {
                 run.end_turn(turn);
                 break;
             }
@@ -338,11 +270,11 @@ impl Crawler {
             let timeout = run
                 .poll_timeout()
                 .map(|d| d.saturating_duration_since(before_poll));
-            match run.poll.poll(&mut events, timeout) {
+            match poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 // A signal arrived: no events, just another turn.
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(run.abort_all(&e, &mut delivery)),
+                Err(e) => return Err(run.fail_all(&e, &mut delivery)),
             }
             let now = Instant::now();
             let n = events.iter().count() as u64;
@@ -353,111 +285,19 @@ impl Crawler {
                     // Only wakes the loop: the stop flag and the workers'
                     // results are read at steps 1 and 5.
                     Source::Waker => {}
-                    Source::Dns(token) => run.dns.handle_event(token, run.poll.registry(), now),
-                    Source::Conn(token) => run.on_ready(token, now),
+                    Source::Dns(token) => run.dns_ready(token, now),
+                    Source::Conn(token) => run.conn_ready(token, now),
                 }
             }
-            run.dns_answers(now);
+            run.settle(now);
             // 4. Fire the timers that are due.
             run.handle_timeouts(Instant::now());
             // 5. Deliver finished outcomes (and collect workers' results).
-            run.deliver(&mut delivery);
-            in_flight.store(run.admission.in_flight(), Ordering::Relaxed);
+            delivery.deliver(&mut run);
+            in_flight.store(run.in_flight(), Ordering::Relaxed);
             turn_start = run.end_turn(turn);
         }
-        delivery.finish(&mut run);
-        Ok(run.into_summary(started))
-    }
-}
-
-impl<'a> Run<'a> {
-    fn new(c: &'a mut Crawler) -> Run<'a> {
-        let config = &c.config;
-        let concurrency = config.concurrency;
-        let per_host = config.per_host.min(concurrency);
-        Run {
-            config,
-            resolver: &c.resolver,
-            dns_before: c.dns.core.stats(),
-            dns: &mut c.dns,
-            tls: &c.tls,
-            poll: &mut c.poll,
-            observer: c.observer.as_mut(),
-            started: Instant::now(),
-            // Room grows with use: a limit of a million costs nothing up front.
-            conns: Slab::with_capacity(concurrency.min(1024)),
-            reqs: Slab::with_capacity(concurrency.saturating_add(config.max_parked).min(4096)),
-            generation: 0,
-            next_conn_id: 0,
-            admission: Admission::new(AdmissionConfig {
-                max_in_flight: concurrency,
-                max_per_host: per_host,
-                max_parked: config.max_parked,
-                pacing: config.pacing,
-            }),
-            pool: Pool::new(PoolConfig {
-                max_total: config.connections.max_total.max(concurrency),
-                max_per_key: config.connections.max_per_host.max(per_host),
-                idle_timeout: config.connections.idle_timeout,
-            }),
-            timers: Timers::new(),
-            stats: LoopStats::default(),
-            summary: Summary::default(),
-            spare_responses: Vec::new(),
-            addr_buf: Vec::new(),
-            ready: std::collections::VecDeque::new(),
-            held: None,
-            robots: std::collections::HashMap::new(),
-            robots_waiting: 0,
-            next_robots_id: 1 << 62,
-            scratch: vec![0; READ_BUFFER].into_boxed_slice(),
-            stop_flag: c.stop.clone(),
-            stopped: false,
-            abort_flag: c.abort.clone(),
-            aborted: false,
-            rng: Rng::new(config.pacing.seed),
-            fd_waiters: std::collections::VecDeque::new(),
-            fds_freed: 0,
-        }
-    }
-
-    /// Ends a turn of the loop: its time is split into blocked, protocol and
-    /// callbacks, and reported. Returns where the next turn begins.
-    fn end_turn(&mut self, turn: crate::reactor::TurnClock) -> Instant {
-        let t = self.stats.end_turn(turn, Instant::now());
-        emit!(
-            self,
-            t.ended,
-            EventKind::LoopTurn {
-                blocked: t.blocked,
-                events: t.events,
-                protocol: t.protocol,
-                callbacks: t.callbacks,
-            }
-        );
-        t.ended
-    }
-
-    fn next_generation(&mut self) -> u32 {
-        self.generation = self.generation.wrapping_add(1);
-        self.generation
-    }
-
-    /// Closes what is left in the pool and fills in the summary.
-    fn into_summary(mut self, started: Instant) -> Summary {
-        let now = Instant::now();
-        let slots: Vec<usize> = self.conns.iter().map(|(i, _)| i).collect();
-        for cslot in slots {
-            self.drop_conn(cslot, "end", now);
-        }
-        let s = &mut self.summary;
-        s.stopped = self.stopped;
-        s.elapsed = started.elapsed();
-        s.pool = self.pool.stats();
-        s.dns = self.dns.core.stats().since(&self.dns_before);
-        s.admission = self.admission.stats();
-        s.lowered_limits = self.admission.lowered_limits();
-        s.loop_stats = self.stats;
-        self.summary
+        let workers = delivery.finish();
+        Ok(run.into_summary(workers))
     }
 }

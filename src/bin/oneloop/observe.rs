@@ -150,7 +150,9 @@ pub fn trace_line(out: &mut String, e: &Event<'_>) {
             Some(r) => write!(out, "conn#{conn} req#{r} {from:?} -> {to:?}"),
             None => write!(out, "conn#{conn} {from:?} -> {to:?}"),
         },
-        EventKind::ConnClosed { conn, reason } => write!(out, "conn#{conn} closed ({reason})"),
+        EventKind::ConnClosed { conn, reason } => {
+            write!(out, "conn#{conn} closed ({})", reason.as_str())
+        }
         EventKind::DnsLookup { conn, name } => write!(out, "conn#{conn} dns lookup {name}"),
         EventKind::DnsAnswer { conn, addresses } => {
             write!(out, "conn#{conn} dns answer: {addresses} address(es)")

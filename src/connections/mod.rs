@@ -1,0 +1,752 @@
+//! The connection table: every open connection (a slab of [`Conn`] state
+//! machines), the keep-alive [`Pool`], the requests waiting for a file
+//! descriptor, the loop-wide read buffer, and the one place that builds the
+//! [`MioNet`] a connection moves bytes through. With the DNS driver, it is
+//! the only code that touches sockets.
+//!
+//! It owns the link between requests and connections: which connection
+//! carries which request, both ways ([`Connections::attach`] and
+//! `detach` keep the two directions in step, nothing else writes them).
+//!
+//! Usage contract (the driver's side):
+//! - **inputs** — [`dispatch`](Connections::dispatch) a request (pooled or
+//!   new connection); [`handle_ready`](Connections::handle_ready) on a
+//!   readiness event; [`handle_resolved`](Connections::handle_resolved) when
+//!   DNS answers a connection's lookup; [`handle_timeout`](Connections::handle_timeout)
+//!   at [`poll_timeout`](Connections::poll_timeout);
+//!   [`abandon`](Connections::abandon) a request the request core ended.
+//! - **outputs** — [`poll_output`](Connections::poll_output): a response, a
+//!   failure (the connection is closed), or a name to resolve;
+//!   [`poll_fd_waiter`](Connections::poll_fd_waiter): a request that may try
+//!   again for a descriptor.
+
+mod descriptors;
+
+use crate::config::Config;
+use crate::conn::net::MioNet;
+use crate::conn::{Conn, ConnEvent, ConnOptions, ConnState};
+use crate::dns::Resolver;
+use crate::error::{Error, ErrorKind, Phase};
+use crate::events::{CloseReason, Emitter, EventKind};
+use crate::http::{encode_request, Method, Response};
+use crate::pool::{Checkout, Pool, PoolConfig, PoolStats};
+use crate::reactor::{TimerId, Timers, Token};
+use crate::requests::AttemptReport;
+use crate::summary::Histogram;
+use crate::url::{Scheme, Url};
+use mio::net::TcpStream;
+use mio::Registry;
+use slab::Slab;
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The loop-wide read buffer's size: one read takes at most this much.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// No connection carries this request (in `by_request`).
+const NONE: usize = usize::MAX;
+
+/// A connection and what the table keeps beside it.
+struct ConnSlot {
+    conn: Conn<TcpStream>,
+    /// The generation this slot's occupant was born with: events and timers
+    /// carrying another generation are for an earlier occupant (see
+    /// [`Token`]).
+    generation: u32,
+    /// The request it carries: its token, and its id (for events).
+    carrying: Option<(Token, u64)>,
+    /// A timer is armed for this instant (re-armed lazily, see `arm_timer`).
+    timer_at: Option<(TimerId, Instant)>,
+    /// The current attempt: when it started here, on a pooled connection or
+    /// not, and what DNS and connect took (fresh connections).
+    attached_at: Instant,
+    reused: bool,
+    dns_started: Option<Instant>,
+    dns: Option<Duration>,
+    connect: Option<Duration>,
+    /// The port to connect to, once DNS answers.
+    port: u16,
+}
+
+impl ConnSlot {
+    fn token(&self, cslot: usize) -> Token {
+        Token {
+            slot: cslot,
+            generation: self.generation,
+        }
+    }
+}
+
+/// What a request needs of a connection.
+pub(crate) struct Exchange<'r> {
+    /// The request's id (events name requests by it).
+    pub id: u64,
+    pub url: &'r Url,
+    pub method: Method,
+    /// Store the body (else only count it).
+    pub keep_body: bool,
+}
+
+/// What the table tells the driver.
+pub(crate) enum Output {
+    /// The request's response is complete (its connection is pooled or
+    /// closed).
+    Response {
+        req: Token,
+        resp: Response,
+        report: AttemptReport,
+    },
+    /// The request's attempt failed; its connection is closed.
+    Failed {
+        req: Token,
+        error: Error,
+        report: AttemptReport,
+    },
+    /// The connection needs `host`'s addresses: answer with
+    /// [`Connections::handle_resolved`].
+    Resolve { conn: Token, host: Box<str> },
+}
+
+/// Counters for the summary.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ConnStats {
+    pub tls_full: u64,
+    pub tls_resumed: u64,
+    pub tls_handshake: Histogram,
+    pub descriptor_waits: u64,
+}
+
+/// The connection table. See the [module docs](self).
+pub(crate) struct Connections<'a> {
+    config: &'a Config,
+    resolver: &'a Resolver,
+    tls: &'a Arc<rustls::ClientConfig>,
+    registry: &'a Registry,
+    slots: Slab<ConnSlot>,
+    /// Request slot → the connection slot carrying it (or `NONE`).
+    by_request: Vec<usize>,
+    generation: u32,
+    next_conn_id: u64,
+    pool: Pool<Token>,
+    timers: Timers<Token>,
+    /// Admitted requests waiting for a file descriptor, oldest first.
+    fd_waiters: VecDeque<Token>,
+    /// Connections closed since the waiters were last served: each freed a
+    /// descriptor one waiter may take.
+    fds_freed: usize,
+    /// Every connection reads into it and parses from it; a connection keeps
+    /// only the bytes of an incomplete head.
+    scratch: Box<[u8]>,
+    outputs: VecDeque<Output>,
+    /// Emptied responses, for the next requests (no allocation per request).
+    spare: Vec<Response>,
+    addr_buf: Vec<IpAddr>,
+    observed: bool,
+    stats: ConnStats,
+}
+
+impl<'a> Connections<'a> {
+    pub fn new(
+        config: &'a Config,
+        resolver: &'a Resolver,
+        tls: &'a Arc<rustls::ClientConfig>,
+        registry: &'a Registry,
+        observed: bool,
+    ) -> Self {
+        let per_host = config.per_host.min(config.concurrency);
+        Connections {
+            config,
+            resolver,
+            tls,
+            registry,
+            // Room grows with use: a limit of a million costs nothing up front.
+            slots: Slab::with_capacity(config.concurrency.min(1024)),
+            by_request: Vec::new(),
+            generation: 0,
+            next_conn_id: 0,
+            pool: Pool::new(PoolConfig {
+                max_total: config.connections.max_total.max(config.concurrency),
+                max_per_key: config.connections.max_per_host.max(per_host),
+                idle_timeout: config.connections.idle_timeout,
+            }),
+            timers: Timers::new(),
+            fd_waiters: VecDeque::new(),
+            fds_freed: 0,
+            scratch: vec![0; READ_BUFFER].into_boxed_slice(),
+            outputs: VecDeque::new(),
+            spare: Vec::new(),
+            addr_buf: Vec::new(),
+            observed,
+            stats: ConnStats::default(),
+        }
+    }
+
+    /// The next thing the driver must act on.
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// The earliest deadline: a connection's phase, an idle connection's
+    /// expiry.
+    #[must_use]
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        [self.timers.poll_timeout(), self.pool.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The pool's and the table's counters.
+    pub fn stats(&self) -> (PoolStats, ConnStats) {
+        (self.pool.stats(), self.stats.clone())
+    }
+
+    /// Keeps an emptied response for a later request.
+    pub fn recycle(&mut self, mut resp: Response) {
+        if self.spare.len() < self.config.concurrency {
+            resp.recycle();
+            self.spare.push(resp);
+        }
+    }
+
+    // ---- the link between requests and connections ----
+
+    /// Connection `cslot` now carries request `req` (an attempt starts).
+    fn attach(&mut self, cslot: usize, req: Token, id: u64, reused: bool, now: Instant) {
+        if self.by_request.len() <= req.slot {
+            self.by_request.resize(req.slot + 1, NONE);
+        }
+        self.by_request[req.slot] = cslot;
+        let slot = &mut self.slots[cslot];
+        slot.carrying = Some((req, id));
+        slot.attached_at = now;
+        slot.reused = reused;
+    }
+
+    /// Connection `cslot` carries nothing any more; returns what it carried.
+    fn detach(&mut self, cslot: usize) -> Option<Token> {
+        let (req, _) = self.slots[cslot].carrying.take()?;
+        self.by_request[req.slot] = NONE;
+        Some(req)
+    }
+
+    /// The connection carrying request `req`, if any.
+    fn carrier(&self, req: Token) -> Option<usize> {
+        let cslot = *self.by_request.get(req.slot)?;
+        let slot = self.slots.get(cslot)?;
+        (slot.carrying.map(|(t, _)| t) == Some(req)).then_some(cslot)
+    }
+
+    /// What the current attempt on `cslot` measured so far.
+    fn report(&self, cslot: usize) -> AttemptReport {
+        let s = &self.slots[cslot];
+        AttemptReport {
+            reused: s.reused,
+            dns: s.dns,
+            connect: s.connect,
+            ttfb: s
+                .conn
+                .first_byte_at()
+                .map(|t| t.saturating_duration_since(s.attached_at)),
+            got_response_bytes: s.conn.got_response_bytes(),
+        }
+    }
+
+    // ---- starting an exchange ----
+
+    /// Finds a connection for an admitted request and sends it: a pooled
+    /// one if the pool has one (unless `fresh_only`), else a new one.
+    pub fn dispatch(
+        &mut self,
+        req: Token,
+        ex: Exchange<'_>,
+        fresh_only: bool,
+        now: Instant,
+        ev: &mut Emitter<'_>,
+    ) {
+        let key = ex.url.origin();
+        let checkout = if fresh_only {
+            self.pool.checkout_fresh(key)
+        } else {
+            self.pool.checkout(key)
+        };
+        match checkout {
+            Checkout::Reuse(ct) => {
+                let conn = self.slots[ct.slot].conn.id();
+                emit!(ev, now, EventKind::ConnReused { conn, req: ex.id });
+                self.attach(ct.slot, req, ex.id, true, now);
+                self.prepare(ct.slot, &ex, now, ev);
+                self.drive(ct.slot, now, ev);
+            }
+            Checkout::Open => self.open(req, ex, now, ev),
+            Checkout::OpenAfterEvict(old) => {
+                self.drop_conn(old.slot, CloseReason::Evicted, now, ev);
+                self.open(req, ex, now, ev);
+            }
+            Checkout::Full => {
+                // Unreachable through the admission limits (see pool docs);
+                // fail loudly rather than hang.
+                let error = Error::new(Phase::Admission, ErrorKind::Io, "connection pool full");
+                self.outputs.push_back(Output::Failed {
+                    req,
+                    error,
+                    report: AttemptReport::default(),
+                });
+            }
+        }
+    }
+
+    /// Opens a connection for request `req`: addresses from the static
+    /// sources at once, or through DNS (the connection starts `Resolving`).
+    fn open(&mut self, req: Token, ex: Exchange<'_>, now: Instant, ev: &mut Emitter<'_>) {
+        let key: Box<str> = ex.url.origin().into();
+        let tls = match self.tls_session(ex.url) {
+            Ok(tls) => tls,
+            Err(error) => {
+                self.pool.closed(&key);
+                let report = AttemptReport::default();
+                self.outputs
+                    .push_back(Output::Failed { req, error, report });
+                return;
+            }
+        };
+        // Static sources first (overrides, IP literals, /etc/hosts,
+        // localhost): no waiting.
+        self.addr_buf.clear();
+        let host = ex.url.host_bare();
+        let known = self.resolver.lookup_static(host, &mut self.addr_buf);
+        let port = ex.url.port();
+        let addrs = self
+            .addr_buf
+            .iter()
+            .map(|ip| SocketAddr::new(*ip, port))
+            .collect();
+        let options = ConnOptions {
+            limits: self.config.limits,
+            observed: self.observed,
+        };
+        let id = self.next_conn_id;
+        self.next_conn_id += 1;
+        let mut conn = Conn::new(id, key, addrs, tls, options, now);
+        if !known {
+            conn.set_resolving();
+        }
+        self.generation = self.generation.wrapping_add(1);
+        let cslot = self.slots.insert(ConnSlot {
+            conn,
+            generation: self.generation,
+            carrying: None,
+            timer_at: None,
+            attached_at: now,
+            reused: false,
+            dns_started: (!known).then_some(now),
+            dns: None,
+            connect: None,
+            port,
+        });
+        let conn = &self.slots[cslot].conn;
+        emit!(
+            ev,
+            now,
+            EventKind::ConnOpened {
+                conn: id,
+                origin: conn.key(),
+                req: ex.id,
+                state: conn.state(),
+            }
+        );
+        self.attach(cslot, req, ex.id, false, now);
+        self.prepare(cslot, &ex, now, ev);
+        if known {
+            self.connect(cslot, now, ev);
+        } else {
+            emit!(
+                ev,
+                now,
+                EventKind::DnsLookup {
+                    conn: id,
+                    name: host
+                }
+            );
+            let conn = self.slots[cslot].token(cslot);
+            let host = host.into();
+            self.outputs.push_back(Output::Resolve { conn, host });
+        }
+    }
+
+    /// A TLS session for an https URL (none for http).
+    fn tls_session(&self, url: &Url) -> Result<Option<rustls::ClientConnection>, Error> {
+        match url.scheme() {
+            Scheme::Http => Ok(None),
+            Scheme::Https => {
+                let name = crate::tls::server_name(url.host_bare())?;
+                rustls::ClientConnection::new(self.tls.clone(), name)
+                    .map(Some)
+                    .map_err(|e| crate::tls::classify(&e))
+            }
+        }
+    }
+
+    /// Encodes the request into the connection's request buffer.
+    fn prepare(&mut self, cslot: usize, ex: &Exchange<'_>, now: Instant, ev: &mut Emitter<'_>) {
+        let t = &self.config.request;
+        let conn = &mut self.slots[cslot].conn;
+        let body: &[u8] = if ex.method == Method::Post {
+            &t.body
+        } else {
+            b""
+        };
+        encode_request(
+            conn.request_buffer(),
+            ex.method,
+            ex.url,
+            &t.headers,
+            body,
+            &t.user_agent,
+        );
+        conn.begin_request(ex.method, ex.keep_body, now);
+        if let Some(mut spare) = self.spare.pop() {
+            spare.clear();
+            conn.swap_response(&mut spare);
+        }
+        self.drain_transitions(cslot, now, ev);
+    }
+
+    /// DNS answered connection `conn`'s lookup.
+    pub fn handle_resolved(
+        &mut self,
+        conn: Token,
+        result: Result<Vec<IpAddr>, Error>,
+        now: Instant,
+        ev: &mut Emitter<'_>,
+    ) {
+        let cslot = conn.slot;
+        match self.slots.get_mut(cslot) {
+            Some(s)
+                if s.generation == conn.generation && s.conn.state() == ConnState::Resolving =>
+            {
+                s.dns = s.dns_started.map(|t| now.saturating_duration_since(t));
+            }
+            _ => return, // the connection is gone (its request timed out)
+        }
+        let id = self.slots[cslot].conn.id();
+        let addresses = result.as_ref().map_or(0, |ips| ips.len());
+        emit!(
+            ev,
+            now,
+            EventKind::DnsAnswer {
+                conn: id,
+                addresses
+            }
+        );
+        match result {
+            Ok(ips) => {
+                let port = self.slots[cslot].port;
+                let addrs = ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect();
+                self.slots[cslot].conn.set_addresses(addrs, now);
+                self.drain_transitions(cslot, now, ev);
+                self.connect(cslot, now, ev);
+            }
+            Err(e) => self.conn_failed(cslot, e, now, ev),
+        }
+    }
+
+    /// Starts the TCP connect of a connection that has its addresses.
+    fn connect(&mut self, cslot: usize, now: Instant, ev: &mut Emitter<'_>) {
+        match self.with_net(cslot, |conn, net| conn.start_connect(net, now)) {
+            Ok(()) => self.arm_timer(cslot),
+            Err(e) => self.conn_failed(cslot, e, now, ev),
+        }
+    }
+
+    /// Runs `f` on connection `cslot` with its transport: the one place a
+    /// [`MioNet`] is built.
+    fn with_net<R>(
+        &mut self,
+        cslot: usize,
+        f: impl FnOnce(&mut Conn<TcpStream>, &mut MioNet<'_>) -> R,
+    ) -> R {
+        let slot = &mut self.slots[cslot];
+        let mut net = MioNet {
+            registry: self.registry,
+            token: slot.token(cslot).to_mio(),
+            scratch: &mut self.scratch,
+        };
+        f(&mut slot.conn, &mut net)
+    }
+
+    // ---- driving ----
+
+    /// A readiness event for a connection's token.
+    pub fn handle_ready(&mut self, token: Token, now: Instant, ev: &mut Emitter<'_>) {
+        match self.slots.get(token.slot) {
+            // Slots are reused: an event from this same `Events` batch may
+            // name a connection that was closed and replaced meanwhile. The
+            // generation tells them apart.
+            Some(c) if c.generation == token.generation => self.drive(token.slot, now, ev),
+            _ => {} // a stale event for a connection that is gone
+        }
+    }
+
+    /// Runs a connection's state machine as far as it goes.
+    fn drive(&mut self, cslot: usize, now: Instant, ev: &mut Emitter<'_>) {
+        loop {
+            let event = self.with_net(cslot, |conn, net| conn.drive(net, now));
+            if !self.on_conn_event(cslot, event, now, ev) {
+                return;
+            }
+        }
+    }
+
+    /// Acts on what a connection reported. True when it should be driven
+    /// again at once (it moved to a state with work to do).
+    fn on_conn_event(
+        &mut self,
+        cslot: usize,
+        event: ConnEvent,
+        now: Instant,
+        ev: &mut Emitter<'_>,
+    ) -> bool {
+        self.drain_transitions(cslot, now, ev);
+        match event {
+            ConnEvent::Pending => {
+                self.arm_timer(cslot);
+                false
+            }
+            ConnEvent::Connected => {
+                let s = &mut self.slots[cslot];
+                s.connect = Some(now.saturating_duration_since(s.attached_at));
+                true // send the request
+            }
+            ConnEvent::TlsEstablished { took, resumed } => {
+                let conn = self.slots[cslot].conn.id();
+                emit!(
+                    ev,
+                    now,
+                    EventKind::TlsDone {
+                        conn,
+                        resumed,
+                        took
+                    }
+                );
+                if resumed {
+                    self.stats.tls_resumed += 1;
+                } else {
+                    self.stats.tls_full += 1;
+                }
+                self.stats.tls_handshake.record(took);
+                true // send the request
+            }
+            ConnEvent::Done => {
+                self.response_done(cslot, now, ev);
+                false
+            }
+            ConnEvent::Failed(e) => {
+                self.conn_failed(cslot, e, now, ev);
+                false
+            }
+            ConnEvent::IdleClosed => {
+                let token = self.slots[cslot].token(cslot);
+                self.pool.remove_idle(self.slots[cslot].conn.key(), token);
+                self.drop_conn(cslot, CloseReason::ServerClosed, now, ev);
+                false
+            }
+        }
+    }
+
+    /// A complete response: the connection goes back to the pool (or is
+    /// closed), and the response goes to the driver.
+    fn response_done(&mut self, cslot: usize, now: Instant, ev: &mut Emitter<'_>) {
+        let report = self.report(cslot);
+        let carried = self.slots[cslot].carrying;
+        let Some(req) = self.detach(cslot) else {
+            return;
+        };
+        let slot = &mut self.slots[cslot];
+        // An empty response takes its place (no allocation); a recycled one
+        // replaces it when the next request is prepared.
+        let mut resp = Response::default();
+        slot.conn.swap_response(&mut resp);
+        let max = self.config.connections.max_requests;
+        let keep = slot.conn.reusable() && (max == 0 || slot.conn.served() + 1 < max);
+        if keep {
+            slot.conn.make_idle(now);
+            let token = slot.token(cslot);
+            self.pool.checkin(slot.conn.key(), token, now);
+            // The request is no longer the connection's, but it is what
+            // this transition finished.
+            self.drain_transitions_of(cslot, carried.map(|(_, id)| id), now, ev);
+        } else {
+            self.drop_busy_conn(cslot, CloseReason::Done, now, ev);
+        }
+        self.outputs
+            .push_back(Output::Response { req, resp, report });
+    }
+
+    /// The request on this connection failed and the connection is closed.
+    fn conn_failed(&mut self, cslot: usize, error: Error, now: Instant, ev: &mut Emitter<'_>) {
+        if error.kind == ErrorKind::NoDescriptors {
+            return self.out_of_descriptors(cslot, error, now, ev);
+        }
+        let report = self.report(cslot);
+        if let Some(req) = self.drop_busy_conn(cslot, CloseReason::Failed, now, ev) {
+            self.outputs
+                .push_back(Output::Failed { req, error, report });
+        }
+    }
+
+    /// The request core ended request `req` while active: its connection, if
+    /// it has one, is closed. Returns the phase that connection was in and
+    /// what the attempt measured.
+    pub fn abandon(
+        &mut self,
+        req: Token,
+        now: Instant,
+        ev: &mut Emitter<'_>,
+    ) -> Option<(Phase, AttemptReport)> {
+        let cslot = self.carrier(req)?;
+        let phase = self.slots[cslot].conn.state().phase();
+        let report = self.report(cslot);
+        self.drop_busy_conn(cslot, CloseReason::Aborted, now, ev);
+        Some((phase, report))
+    }
+
+    // ---- closing ----
+
+    /// Closes a connection the pool counts as open (busy, or failed): it
+    /// leaves the pool's count. Returns the request it carried.
+    fn drop_busy_conn(
+        &mut self,
+        cslot: usize,
+        reason: CloseReason,
+        now: Instant,
+        ev: &mut Emitter<'_>,
+    ) -> Option<Token> {
+        let key: Box<str> = self.slots[cslot].conn.key().into();
+        let request = self.drop_conn(cslot, reason, now, ev);
+        self.pool.closed(&key);
+        request
+    }
+
+    /// Closes a connection and frees its slot and timer (the pool already
+    /// forgot it: evicted, expired, or closed by the server while idle).
+    /// Returns the request it carried.
+    fn drop_conn(
+        &mut self,
+        cslot: usize,
+        reason: CloseReason,
+        now: Instant,
+        ev: &mut Emitter<'_>,
+    ) -> Option<Token> {
+        // Usually closed already by the state machine; closing twice is harmless.
+        self.with_net(cslot, |conn, net| conn.close(net, now));
+        // Its descriptor, if it had one, may go to a request waiting for one.
+        self.fds_freed += usize::from(self.slots[cslot].conn.held_socket());
+        self.drain_transitions(cslot, now, ev);
+        let conn = self.slots[cslot].conn.id();
+        emit!(ev, now, EventKind::ConnClosed { conn, reason });
+        let request = self.detach(cslot);
+        let slot = self.slots.remove(cslot);
+        if let Some((id, _)) = slot.timer_at {
+            self.timers.cancel(id);
+        }
+        request
+    }
+
+    /// Closes every connection left (the crawl ended).
+    pub fn close_all(&mut self, now: Instant, ev: &mut Emitter<'_>) {
+        let slots: Vec<usize> = self.slots.iter().map(|(i, _)| i).collect();
+        for cslot in slots {
+            self.drop_conn(cslot, CloseReason::End, now, ev);
+        }
+    }
+
+    /// Emits the connection's state transitions since the last drain.
+    fn drain_transitions(&mut self, cslot: usize, now: Instant, ev: &mut Emitter<'_>) {
+        let req = self.slots[cslot].carrying.map(|(_, id)| id);
+        self.drain_transitions_of(cslot, req, now, ev);
+    }
+
+    /// The same, naming `req` as the request the transitions belong to.
+    fn drain_transitions_of(
+        &mut self,
+        cslot: usize,
+        req: Option<u64>,
+        now: Instant,
+        ev: &mut Emitter<'_>,
+    ) {
+        if !ev.is_on() {
+            return;
+        }
+        let conn = self.slots[cslot].conn.id();
+        while let Some((from, to)) = self.slots[cslot].conn.poll_transition() {
+            emit!(
+                ev,
+                now,
+                EventKind::ConnState {
+                    conn,
+                    req,
+                    from,
+                    to
+                }
+            );
+        }
+    }
+
+    // ---- timers ----
+
+    /// Time passed: connection phases that may have timed out, idle pooled
+    /// connections that expired.
+    pub fn handle_timeout(&mut self, now: Instant, ev: &mut Emitter<'_>) {
+        while let Some(token) = self.timers.poll_expired(now) {
+            self.conn_timer(token, now, ev);
+        }
+        while let Some(token) = self.pool.poll_expired(now) {
+            self.drop_conn(token.slot, CloseReason::IdleExpired, now, ev);
+        }
+    }
+
+    /// Makes sure a timer fires no later than the connection's deadline.
+    /// Deadlines that move later (the body idle timeout, on every read) do
+    /// not touch the heap: the early timer fires, sees the later deadline,
+    /// and re-arms once.
+    fn arm_timer(&mut self, cslot: usize) {
+        let slot = &mut self.slots[cslot];
+        let Some(deadline) = slot.conn.poll_timeout(&self.config.timeouts) else {
+            return;
+        };
+        match slot.timer_at {
+            Some((_, at)) if at <= deadline => {}
+            other => {
+                if let Some((id, _)) = other {
+                    self.timers.cancel(id);
+                }
+                let token = slot.token(cslot);
+                let id = self.timers.insert(deadline, token);
+                slot.timer_at = Some((id, deadline));
+            }
+        }
+    }
+
+    fn conn_timer(&mut self, token: Token, now: Instant, ev: &mut Emitter<'_>) {
+        let Some(slot) = self.slots.get_mut(token.slot) else {
+            return;
+        };
+        // The slot was freed and reused since the timer was set: not ours.
+        if slot.generation != token.generation {
+            return;
+        }
+        slot.timer_at = None;
+        let timeouts = &self.config.timeouts;
+        let event = self.with_net(token.slot, |conn, net| {
+            conn.handle_timeout(net, timeouts, now)
+        });
+        // `Pending`: the deadline moved later, or the next address is being
+        // tried; `Failed`: a typed timeout, through the failure path (it may
+        // be retried).
+        self.on_conn_event(token.slot, event, now, ev);
+    }
+}

@@ -1,0 +1,733 @@
+//! The request core: every request from the input line to its outcome, as
+//! plain data. It owns the requests (a slab), the admission queue with its
+//! pacing, the robots.txt gate, the retry and redirect policy, the total
+//! deadlines and backoffs, and the finished outcomes. It never touches a
+//! socket or reads the clock: time comes in as a parameter, so a unit test
+//! drives a request's whole life (queue, robots wait, attempt, 503, backoff,
+//! retry, redirect, outcome) without either.
+//!
+//! Usage contract (the driver's side, as in quinn-proto's `Endpoint`):
+//! - **inputs** — [`handle_input`](Requests::handle_input) for an input
+//!   item (while [`wants_input`](Requests::wants_input));
+//!   [`handle_response`](Requests::handle_response) /
+//!   [`handle_failure`](Requests::handle_failure) when an attempt ends;
+//!   [`handle_abandoned`](Requests::handle_abandoned) once the connection of
+//!   a request given by `poll_abandoned` is closed;
+//!   [`handle_timeout`](Requests::handle_timeout) at the deadline of
+//!   [`poll_timeout`](Requests::poll_timeout); `handle_stop` / `handle_abort`.
+//! - **outputs**, drained after every input, in this order:
+//!   [`poll_abandoned`](Requests::poll_abandoned) (requests whose connection
+//!   must close), [`poll_start`](Requests::poll_start) (requests to send: look
+//!   them up with [`get`](Requests::get)), [`poll_outcome`](Requests::poll_outcome),
+//!   [`poll_event`](Requests::poll_event) (only when observed).
+//!
+//! Where the connection of a request is, is not known here: the connection
+//! table owns that link.
+
+mod req;
+mod robots;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use req::{AttemptReport, Req, Stage};
+
+use crate::admission::{Admission, AdmissionConfig, HostId};
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Phase};
+use crate::http::Response;
+use crate::outcome::{Outcome, Request, RetryCause, Timings};
+use crate::policy::{
+    judge_error, judge_response, redirect_target, ErrorVerdict, RedirectPolicy, ResponseVerdict,
+};
+use crate::random::Rng;
+use crate::reactor::{Timers, Token};
+use crate::robots::gate::Gate;
+use crate::summary::Summary;
+use crate::url::Url;
+use slab::Slab;
+use std::collections::VecDeque;
+use std::time::{Instant, SystemTime};
+
+/// A request to send now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Start {
+    /// The request ([`Requests::get`] has its URL and method).
+    pub token: Token,
+    /// Only on a new connection: a reused one just failed it.
+    pub fresh_only: bool,
+}
+
+/// What the core did, for an observer (queued only when observed; the
+/// driver turns them into [`crate::events::Event`]s).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum RequestEvent {
+    Queued {
+        at: Instant,
+        req: u64,
+        url: Box<str>,
+    },
+    Admitted {
+        at: Instant,
+        req: u64,
+        origin: Box<str>,
+    },
+    Paced {
+        at: Instant,
+        waits: u64,
+    },
+    Finished {
+        at: Instant,
+        req: u64,
+        result: Result<u16, (&'static str, &'static str)>,
+        attempts: u32,
+    },
+}
+
+/// A deadline in the core's heap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Deadline {
+    /// The request's total deadline.
+    Total(Token),
+    /// The request's retry backoff is over.
+    Retry(Token),
+}
+
+/// The request core. See the [module docs](self).
+pub(crate) struct Requests {
+    config: Config,
+    reqs: Slab<Req>,
+    generation: u32,
+    admission: Admission<Token>,
+    gate: Gate<Token>,
+    deadlines: Timers<Deadline>,
+    /// Jitter for backoff and pacing: one source, seeded by the config.
+    rng: Rng,
+    /// Requests to send again at once on a fresh connection.
+    fresh: VecDeque<Token>,
+    /// Requests ended while active: their connections must close.
+    abandoned: VecDeque<Token>,
+    outcomes: VecDeque<Outcome>,
+    events: Option<VecDeque<RequestEvent>>,
+    /// Counts of the outcomes and of what the requests did.
+    summary: Summary,
+    /// No more input, nothing new starts.
+    stopped: bool,
+    /// Ids of robots.txt fetches (in events): from 2^62 up.
+    next_robots_id: u64,
+}
+
+impl Requests {
+    /// A core for one run of `config`. With `observed`, every step is also
+    /// queued for [`poll_event`](Self::poll_event).
+    pub fn new(config: &Config, observed: bool) -> Requests {
+        let concurrency = config.concurrency;
+        Requests {
+            reqs: Slab::with_capacity(concurrency.saturating_add(config.max_parked).min(4096)),
+            generation: 0,
+            admission: Admission::new(AdmissionConfig {
+                max_in_flight: concurrency,
+                max_per_host: config.per_host.min(concurrency),
+                max_parked: config.max_parked,
+                pacing: config.pacing,
+            }),
+            gate: Gate::new(),
+            deadlines: Timers::new(),
+            rng: Rng::new(config.pacing.seed),
+            fresh: VecDeque::new(),
+            abandoned: VecDeque::new(),
+            outcomes: VecDeque::new(),
+            events: observed.then(VecDeque::new),
+            summary: Summary::default(),
+            stopped: false,
+            next_robots_id: 1 << 62,
+            config: config.clone(),
+        }
+    }
+
+    // ---- what the driver reads ----
+
+    /// Is there room for another input item?
+    pub fn wants_input(&self) -> bool {
+        !self.stopped && self.admission.wants_more() && self.gate.waiting() < self.config.max_parked
+    }
+
+    /// The request `token` names, if it is still there.
+    pub fn get(&self, token: Token) -> Option<&Req> {
+        self.reqs
+            .get(token.slot)
+            .filter(|r| r.generation == token.generation)
+    }
+
+    /// Is `token` an active request (admitted, not ended)?
+    pub fn is_active(&self, token: Token) -> bool {
+        self.get(token).is_some_and(|r| r.stage == Stage::Active)
+    }
+
+    /// Requests in flight (holding an admission slot).
+    pub fn in_flight(&self) -> usize {
+        self.admission.in_flight()
+    }
+
+    /// No request is left and every outcome was taken.
+    pub fn is_idle(&self) -> bool {
+        self.reqs.is_empty() && self.outcomes.is_empty()
+    }
+
+    /// The crawl was stopped.
+    pub fn stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// The counts so far, completed with the admission queue's.
+    pub fn into_summary(self) -> Summary {
+        let mut s = self.summary;
+        s.stopped = self.stopped;
+        s.admission = self.admission.stats();
+        s.lowered_limits = self.admission.lowered_limits();
+        s
+    }
+
+    // ---- outputs ----
+
+    /// The next request to send. `admit`: may new requests leave the
+    /// admission queue (false while the driver holds admission: the
+    /// workers' queue is full, or requests wait for a file descriptor);
+    /// requests retried on a fresh connection come out either way.
+    #[must_use]
+    pub fn poll_start(&mut self, now: Instant, admit: bool) -> Option<Start> {
+        while let Some(token) = self.fresh.pop_front() {
+            if self.is_active(token) {
+                self.reqs[token.slot].attempts += 1;
+                return Some(Start {
+                    token,
+                    fresh_only: true,
+                });
+            }
+        }
+        if !admit || self.stopped {
+            return None;
+        }
+        let paced_before = self.admission.stats().paced_waits;
+        let next = self.admission.poll_ready(now, &mut self.rng);
+        let waits = self.admission.stats().paced_waits - paced_before;
+        if waits > 0 {
+            self.event(|| RequestEvent::Paced { at: now, waits });
+        }
+        let (token, host) = next?;
+        let in_flight = self.admission.in_flight();
+        self.summary.max_in_flight = self.summary.max_in_flight.max(in_flight);
+        let req = &mut self.reqs[token.slot];
+        req.stage = Stage::Active;
+        req.started_at.get_or_insert(now);
+        req.attempts += 1;
+        if let Some(events) = &mut self.events {
+            events.push_back(RequestEvent::Admitted {
+                at: now,
+                req: req.id,
+                origin: self.admission.key(host).into(),
+            });
+        }
+        Some(Start {
+            token,
+            fresh_only: false,
+        })
+    }
+
+    /// A request ended while active: close its connection, then call
+    /// [`handle_abandoned`](Self::handle_abandoned).
+    #[must_use]
+    pub fn poll_abandoned(&mut self) -> Option<Token> {
+        self.abandoned.pop_front()
+    }
+
+    /// The next finished outcome.
+    #[must_use]
+    pub fn poll_outcome(&mut self) -> Option<Outcome> {
+        self.outcomes.pop_front()
+    }
+
+    /// The next event, when observed.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<RequestEvent> {
+        self.events.as_mut()?.pop_front()
+    }
+
+    /// The earliest deadline: a request's total deadline, a backoff's end,
+    /// or a paced origin becoming ready.
+    #[must_use]
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        [self.deadlines.poll_timeout(), self.admission.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    // ---- inputs ----
+
+    /// A new input item: parsed, then through the robots.txt gate into the
+    /// admission queue (or ended at once: a bad URL, a disallowed path).
+    pub fn handle_input(&mut self, item: Request, id: u64, now: Instant) {
+        let id = item.id.unwrap_or(id);
+        let parsed = match item.error {
+            Some(e) => Err((e, item.url)),
+            None => Url::parse_or_return(item.url),
+        };
+        let url = match parsed {
+            Ok(url) => url,
+            Err((e, raw)) => return self.reject(id, item.line, raw, e, now),
+        };
+        let method = self.config.request.method;
+        let keep_body = self.config.request.keep_body;
+        self.event(|| RequestEvent::Queued {
+            at: now,
+            req: id,
+            url: url.as_str().into(),
+        });
+        let token = self.insert(id, item.line, url, method, keep_body, None, now);
+        if self.config.robots.enabled {
+            self.through_gate(token, now);
+        } else {
+            self.park(token, now);
+        }
+    }
+
+    /// An attempt ended with a complete response. Returns the response if
+    /// it is not kept (a retry, a redirect, a robots.txt file), for reuse.
+    #[must_use]
+    pub fn handle_response(
+        &mut self,
+        token: Token,
+        resp: Response,
+        report: AttemptReport,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Option<Response> {
+        if !self.is_active(token) {
+            return Some(resp);
+        }
+        let req = &mut self.reqs[token.slot];
+        req.report = report;
+        let host = req.host;
+        let (verdict, feedback) = judge_response(
+            &resp,
+            &req.attempt(),
+            &self.config.retry,
+            &self.redirect_policy(token.slot),
+            wall,
+        );
+        if feedback.throttled {
+            self.admission.handle_throttle(host);
+        }
+        if feedback.success {
+            self.admission.handle_success(host, now);
+        }
+        if let Some(wait) = feedback.pause {
+            log::info!(
+                "{} paused for {wait:?} (Retry-After)",
+                self.admission.key(host)
+            );
+            self.admission.handle_pause(host, wait, now);
+        }
+        match verdict {
+            ResponseVerdict::Finish => return self.finish(token.slot, Ok(resp), now),
+            ResponseVerdict::Retry(cause) => self.retry(token.slot, cause, now),
+            ResponseVerdict::Redirect(location) => {
+                self.redirect(token.slot, resp.status, &location, now)
+            }
+        }
+        Some(resp)
+    }
+
+    /// An attempt failed (its connection is closed): the policy says retry
+    /// at once on a fresh connection, retry after a backoff, or end.
+    pub fn handle_failure(&mut self, token: Token, e: Error, report: AttemptReport, now: Instant) {
+        if !self.is_active(token) {
+            return;
+        }
+        let req = &mut self.reqs[token.slot];
+        req.report = report;
+        match judge_error(&e, &req.attempt(), &self.config.retry) {
+            ErrorVerdict::RetryFresh => {
+                // Not a backoff retry (no budget spent), but an attempt with
+                // a cause like any other.
+                req.retried_fresh = true;
+                self.count_retry(token.slot, RetryCause::Error(e.phase, e.kind));
+                self.fresh.push_back(token);
+            }
+            ErrorVerdict::Retry(cause) => self.retry(token.slot, cause, now),
+            ErrorVerdict::Finish => {
+                let _ = self.finish(token.slot, Err(e), now);
+            }
+        }
+    }
+
+    /// The connection of an abandoned request is closed (it was in `phase`,
+    /// if it had one): the request ends with the error it was abandoned for.
+    pub fn handle_abandoned(
+        &mut self,
+        token: Token,
+        phase: Option<Phase>,
+        report: Option<AttemptReport>,
+        now: Instant,
+    ) {
+        let Some(req) = self.reqs.get_mut(token.slot) else {
+            return;
+        };
+        let Stage::Ending { error, take_phase } = &mut req.stage else {
+            return;
+        };
+        let mut e = error.clone();
+        if *take_phase {
+            e.phase = phase.unwrap_or(Phase::Admission);
+        }
+        if let Some(report) = report {
+            req.report = report;
+        }
+        let _ = self.finish(token.slot, Err(e), now);
+    }
+
+    /// Time passed: total deadlines, backoffs that ended, paced origins.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(deadline) = self.deadlines.poll_expired(now) {
+            match deadline {
+                Deadline::Total(token) => self.total_deadline(token, now),
+                Deadline::Retry(token) => self.retry_due(token, now),
+            }
+        }
+        // Paced origins become ready; lingering ones are forgotten.
+        self.admission.handle_timeout(now);
+    }
+
+    /// Stop: no more input; requests not yet started end as cancelled
+    /// (those waiting for robots.txt first, so their origin's fetch finds
+    /// nobody to release); requests in flight go on.
+    pub fn handle_stop(&mut self, now: Instant) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        let cancelled = || Error::new(Phase::Admission, ErrorKind::Cancelled, "crawl stopped");
+        for slot in self.slots_where(|s| *s == Stage::RobotsWait) {
+            let _ = self.finish(slot, Err(cancelled()), now);
+        }
+        // (`finish` of a drained request finds nothing left to remove.)
+        for token in self.admission.drain_parked() {
+            let _ = self.finish(token.slot, Err(cancelled()), now);
+        }
+        for slot in self.slots_where(|s| matches!(s, Stage::Backoff(_))) {
+            let e = Error::new(
+                Phase::Admission,
+                ErrorKind::Cancelled,
+                "crawl stopped before a retry",
+            );
+            let _ = self.finish(slot, Err(e), now);
+        }
+    }
+
+    /// Abort: stop, and every request in flight ends with `error` (taking
+    /// its connection's phase with `take_phase`) once the driver has closed
+    /// its connection.
+    pub fn handle_abort(&mut self, error: Error, take_phase: bool, now: Instant) {
+        self.handle_stop(now);
+        for slot in self.slots_where(|s| *s == Stage::Active) {
+            let token = self.reqs[slot].token(slot);
+            self.abandon(token, error.clone(), take_phase);
+        }
+        for slot in self.slots_where(|s| !matches!(s, Stage::Ending { .. })) {
+            let _ = self.finish(slot, Err(error.clone()), now);
+        }
+    }
+
+    // ---- the lifecycle ----
+
+    /// A new request in the slab with its total deadline; it starts in
+    /// `RobotsWait` until it is parked or ended.
+    #[allow(clippy::too_many_arguments)]
+    fn insert(
+        &mut self,
+        id: u64,
+        line: Option<u64>,
+        url: Url,
+        method: crate::http::Method,
+        keep_body: bool,
+        robots_for: Option<Box<str>>,
+        now: Instant,
+    ) -> Token {
+        self.generation = self.generation.wrapping_add(1);
+        let token = Token {
+            slot: self.reqs.vacant_key(),
+            generation: self.generation,
+        };
+        let deadline = now + self.config.timeouts.total;
+        let timer = self.deadlines.insert(deadline, Deadline::Total(token));
+        self.reqs.insert(Req {
+            generation: token.generation,
+            id,
+            line,
+            url,
+            original: None,
+            method,
+            host: HostId::none(),
+            stage: Stage::RobotsWait,
+            attempts: 0,
+            retries: Vec::new(),
+            redirects: Vec::new(),
+            pulled_at: now,
+            started_at: None,
+            backoff_retries: 0,
+            retried_fresh: false,
+            timer,
+            report: AttemptReport::default(),
+            robots_for,
+            keep_body,
+        });
+        token
+    }
+
+    /// An input item that cannot be fetched: its outcome at once.
+    fn reject(&mut self, id: u64, line: Option<u64>, raw: String, e: Error, now: Instant) {
+        self.event(|| RequestEvent::Queued {
+            at: now,
+            req: id,
+            url: raw.as_str().into(),
+        });
+        self.event(|| RequestEvent::Finished {
+            at: now,
+            req: id,
+            result: Err((e.phase.as_str(), e.kind.as_str())),
+            attempts: 0,
+        });
+        self.complete(Outcome {
+            id,
+            line,
+            url: raw,
+            attempts: 0,
+            retries: Vec::new(),
+            redirects: Vec::new(),
+            reused: false,
+            timings: Timings::default(),
+            result: Err(e),
+        });
+    }
+
+    /// Into the admission queue, behind its origin's other requests.
+    fn park(&mut self, token: Token, now: Instant) {
+        let req = &mut self.reqs[token.slot];
+        req.host = self.admission.push(req.url.origin(), token, now);
+        req.stage = Stage::Parked;
+    }
+
+    /// Back into the admission queue at the head of its origin (a retry, a
+    /// redirect hop). After a stop nothing starts again: it ends.
+    fn park_front(&mut self, token: Token, now: Instant, what: &str) {
+        if self.stopped {
+            let e = Error::new(
+                Phase::Admission,
+                ErrorKind::Cancelled,
+                format!("crawl stopped before a {what}"),
+            );
+            let _ = self.finish(token.slot, Err(e), now);
+            return;
+        }
+        let req = &mut self.reqs[token.slot];
+        req.host = self.admission.push_front(req.url.origin(), token, now);
+        req.stage = Stage::Parked;
+    }
+
+    /// Which redirects a request follows: its robots.txt fetch always
+    /// follows up to five, whatever the crawl's setting.
+    fn redirect_policy(&self, slot: usize) -> RedirectPolicy {
+        if self.reqs[slot].robots_for.is_some() {
+            RedirectPolicy {
+                follow: true,
+                max: robots::ROBOTS_REDIRECTS,
+            }
+        } else {
+            self.config.redirects
+        }
+    }
+
+    /// Follows a redirect: the request leaves its origin's slot and queues
+    /// under the target's origin, so a cross-host redirect obeys that host's
+    /// limits.
+    fn redirect(&mut self, slot: usize, status: u16, location: &str, now: Instant) {
+        let req = &self.reqs[slot];
+        let first = req.original.as_deref().unwrap_or(req.url.as_str());
+        let target = redirect_target(
+            &req.url,
+            first,
+            &req.redirects,
+            status,
+            location,
+            req.method,
+            &self.redirect_policy(slot),
+        );
+        let hop = match target {
+            Ok(hop) => hop,
+            Err(e) => {
+                let _ = self.finish(slot, Err(e), now);
+                return;
+            }
+        };
+        self.summary.redirects += 1;
+        self.admission.release(req.host, now);
+        let token = req.token(slot);
+        let req = &mut self.reqs[slot];
+        req.redirects.push(hop.url.as_str().to_string());
+        let previous = std::mem::replace(&mut req.url, hop.url);
+        if req.original.is_none() {
+            req.original = Some(previous.into_string());
+        }
+        req.method = hop.method;
+        req.stage = Stage::RobotsWait; // holds nothing until parked
+        self.park_front(token, now, "redirect");
+    }
+
+    /// Counts a retry of request `slot` with its cause (one place for both
+    /// kinds: backoff retries and the free retry on a fresh connection).
+    fn count_retry(&mut self, slot: usize, cause: RetryCause) {
+        *self
+            .summary
+            .retries_by_cause
+            .entry(cause.to_string())
+            .or_insert(0) += 1;
+        self.reqs[slot].retries.push(cause);
+    }
+
+    /// Releases the request's slot and schedules the next attempt after an
+    /// exponential backoff with jitter.
+    fn retry(&mut self, slot: usize, cause: RetryCause, now: Instant) {
+        self.count_retry(slot, cause);
+        let req = &self.reqs[slot];
+        self.admission.release(req.host, now);
+        let wait = self
+            .config
+            .retry
+            .backoff(req.backoff_retries, self.rng.unit());
+        let timer = self
+            .deadlines
+            .insert(now + wait, Deadline::Retry(req.token(slot)));
+        let req = &mut self.reqs[slot];
+        req.backoff_retries += 1;
+        req.stage = Stage::Backoff(timer);
+    }
+
+    /// A backoff ended: the request queues again at the head of its origin.
+    fn retry_due(&mut self, token: Token, now: Instant) {
+        if matches!(self.get(token), Some(r) if matches!(r.stage, Stage::Backoff(_))) {
+            self.park_front(token, now, "retry");
+        }
+    }
+
+    /// The total deadline of a request passed: it covers queueing, every
+    /// attempt, backoffs and redirects.
+    fn total_deadline(&mut self, token: Token, now: Instant) {
+        let Some(req) = self.get(token) else {
+            return;
+        };
+        let limit = self.config.timeouts.total;
+        let detail = match req.stage {
+            Stage::Parked => format!("total timeout {limit:?} passed while queued"),
+            Stage::Backoff(_) => format!("total timeout {limit:?} passed before a retry"),
+            Stage::RobotsWait => {
+                format!("total timeout {limit:?} passed while waiting for robots.txt")
+            }
+            Stage::Active => format!("total timeout {limit:?} passed"),
+            Stage::Ending { .. } => return,
+        };
+        let e = Error::new(Phase::Admission, ErrorKind::Deadline, detail);
+        if req.stage == Stage::Active {
+            self.abandon(token, e, true);
+        } else {
+            let _ = self.finish(token.slot, Err(e), now);
+        }
+    }
+
+    /// An active request is to end with `error` once its connection closes.
+    fn abandon(&mut self, token: Token, error: Error, take_phase: bool) {
+        self.reqs[token.slot].stage = Stage::Ending { error, take_phase };
+        self.abandoned.push_back(token);
+    }
+
+    /// Ends a request wherever it is: frees what its stage holds, and builds
+    /// its outcome. Every path to an outcome passes here once. Returns the
+    /// response when it is not an outcome's (a robots.txt file), for reuse.
+    fn finish(
+        &mut self,
+        slot: usize,
+        result: Result<Response, Error>,
+        now: Instant,
+    ) -> Option<Response> {
+        let req = self.reqs.remove(slot);
+        self.deadlines.cancel(req.timer);
+        match &req.stage {
+            Stage::Active | Stage::Ending { .. } => self.admission.release(req.host, now),
+            Stage::Parked => {
+                self.admission
+                    .remove_parked(req.host, &req.token(slot), now);
+            }
+            Stage::Backoff(timer) => {
+                self.deadlines.cancel(*timer);
+            }
+            Stage::RobotsWait => self.gate.leave(req.url.origin(), &req.token(slot)),
+        }
+        self.event(|| RequestEvent::Finished {
+            at: now,
+            req: req.id,
+            result: match &result {
+                Ok(r) => Ok(r.status),
+                Err(e) => Err((e.phase.as_str(), e.kind.as_str())),
+            },
+            attempts: req.attempts,
+        });
+        if let Some(origin) = req.robots_for {
+            // Not a user's request: its result decides the origin's rules.
+            return self.robots_done(origin, result, now);
+        }
+        let started = req.started_at.unwrap_or(now);
+        let r = req.report;
+        // dns, connect and ttfb were measured on the final attempt; queued
+        // and total span the whole input.
+        let timings = Timings {
+            queued: started.saturating_duration_since(req.pulled_at),
+            dns: if r.reused { None } else { r.dns },
+            connect: if r.reused { None } else { r.connect },
+            ttfb: r.ttfb,
+            total: now.saturating_duration_since(started),
+        };
+        self.complete(Outcome {
+            id: req.id,
+            line: req.line,
+            url: req.original.unwrap_or_else(|| req.url.into_string()),
+            attempts: req.attempts,
+            retries: req.retries,
+            redirects: req.redirects,
+            reused: r.reused,
+            timings,
+            result,
+        });
+        None
+    }
+
+    /// Counts a finished outcome and queues it for delivery.
+    fn complete(&mut self, outcome: Outcome) {
+        self.summary.record(&outcome);
+        self.outcomes.push_back(outcome);
+    }
+
+    /// Slots of the requests whose stage matches (for stop and abort).
+    fn slots_where(&self, f: impl Fn(&Stage) -> bool) -> Vec<usize> {
+        self.reqs
+            .iter()
+            .filter(|(_, r)| f(&r.stage))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Queues an event, when observed (else `make` is not even called).
+    fn event(&mut self, make: impl FnOnce() -> RequestEvent) {
+        if let Some(events) = &mut self.events {
+            events.push_back(make());
+        }
+    }
+}

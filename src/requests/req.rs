@@ -1,0 +1,108 @@
+//! One request as the request core keeps it: where it is ([`Stage`]), and
+//! what its outcome will need (attempts, retries, redirects, timings).
+
+use crate::admission::HostId;
+use crate::error::Error;
+use crate::http::Method;
+use crate::outcome::RetryCause;
+use crate::policy::Attempt;
+use crate::reactor::{TimerId, Token};
+use crate::url::Url;
+use std::time::{Duration, Instant};
+
+/// Where a request is, and what it holds.
+///
+/// ```text
+///  input ─> RobotsWait ─> Parked ─(admitted)─> Active ─> response / failure ─┬─> outcome
+///                           ^  ^                 │                          │
+///                           │  └── redirect ─────┼──────────────────────────┤
+///                           └── Backoff ─(timer)─┼── retry ─────────────────┘
+///                                                └─ deadline / abort ─> Ending ─(connection closed)─> outcome
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// Waiting for its origin's robots.txt: in the gate's waiting list.
+    RobotsWait,
+    /// In the admission queue under `Req::host`.
+    Parked,
+    /// Started: holds an admission slot of `Req::host`; the driver gives it
+    /// a connection.
+    Active,
+    /// Waiting for a retry; holds nothing but this timer.
+    Backoff(TimerId),
+    /// Ended while active (its deadline, an abort): waits for the driver to
+    /// close its connection ([`handle_abandoned`](super::Requests::handle_abandoned)).
+    /// Still holds its admission slot. With `take_phase`, the error takes the
+    /// phase the connection was in.
+    Ending { error: Error, take_phase: bool },
+}
+
+/// What the driver measured of one attempt, handed in with its result.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct AttemptReport {
+    /// It ran on a pooled connection.
+    pub reused: bool,
+    /// Waiting for DNS (a fresh connection whose name was not cached).
+    pub dns: Option<Duration>,
+    /// From the attempt's start to the TCP connection (fresh connections).
+    pub connect: Option<Duration>,
+    /// From the attempt's start to the first response byte.
+    pub ttfb: Option<Duration>,
+    /// Some byte of a response arrived.
+    pub got_response_bytes: bool,
+}
+
+/// A request the core knows: waiting, in flight, or between attempts.
+pub(crate) struct Req {
+    pub generation: u32,
+    /// The outcome's id.
+    pub id: u64,
+    pub line: Option<u64>,
+    /// Where the current attempt goes (the last redirect target).
+    pub url: Url,
+    /// The input URL, kept once a redirect changed `url`.
+    pub original: Option<String>,
+    pub method: Method,
+    pub host: HostId,
+    pub stage: Stage,
+    /// Attempts started (each one reached the connection table).
+    pub attempts: u32,
+    pub retries: Vec<RetryCause>,
+    pub redirects: Vec<String>,
+    pub pulled_at: Instant,
+    /// The first attempt's start (leaving the admission queue).
+    pub started_at: Option<Instant>,
+    /// Retries after a backoff (the budget of `RetryPolicy::max_retries`);
+    /// `retries` also lists the free retry on a fresh connection.
+    pub backoff_retries: u32,
+    /// The one free retry on a fresh connection was used.
+    pub retried_fresh: bool,
+    /// The total deadline's timer.
+    pub timer: TimerId,
+    /// The last attempt, as the driver measured it.
+    pub report: AttemptReport,
+    /// This is the robots.txt fetch for that origin (not a user's request).
+    pub robots_for: Option<Box<str>>,
+    /// Store the response body (else only count it).
+    pub keep_body: bool,
+}
+
+impl Req {
+    pub fn token(&self, slot: usize) -> Token {
+        Token {
+            slot,
+            generation: self.generation,
+        }
+    }
+
+    /// The last attempt, for the retry policy.
+    pub fn attempt(&self) -> Attempt {
+        Attempt {
+            method: self.method,
+            retries: self.backoff_retries,
+            reused: self.report.reused,
+            retried_fresh: self.retried_fresh,
+            got_response_bytes: self.report.got_response_bytes,
+        }
+    }
+}
