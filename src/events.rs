@@ -9,8 +9,8 @@
 //! ([`Event::write_json`]), and `oneloop timeline` draws them. Their fields
 //! are documented in `docs/events.md`.
 
-use crate::conn::ConnState;
-use std::fmt::Write as _;
+pub use crate::state::ConnState;
+use crate::text::{json_str, push_u64};
 use std::time::Duration;
 
 /// One event, with its time since the start of the crawl.
@@ -170,20 +170,6 @@ impl CloseReason {
     }
 }
 
-/// A connection state's stable name, as in events and the timeline.
-pub fn state_name(s: ConnState) -> &'static str {
-    match s {
-        ConnState::Resolving => "resolving",
-        ConnState::Connecting => "connecting",
-        ConnState::TlsHandshake => "tls",
-        ConnState::Sending => "sending",
-        ConnState::ReadingHead => "head",
-        ConnState::ReadingBody => "body",
-        ConnState::Idle => "idle",
-        ConnState::Closed => "closed",
-    }
-}
-
 impl EventKind<'_> {
     /// The event's type name in JSON (`"type"`).
     pub fn name(&self) -> &'static str {
@@ -205,14 +191,6 @@ impl EventKind<'_> {
     }
 }
 
-/// Appends `n` in decimal: events are written by the hundred thousand, and
-/// `core::fmt` would be most of their cost.
-fn push_u64(out: &mut String, n: u64) {
-    let mut buf = [0u8; 20];
-    let digits = crate::http::request::format_u64(n, &mut buf);
-    out.push_str(std::str::from_utf8(digits).unwrap_or("0"));
-}
-
 fn micros(d: Duration) -> u64 {
     d.as_micros().min(u64::MAX as u128) as u64
 }
@@ -229,35 +207,6 @@ fn field_str(out: &mut String, name: &str, v: &str) {
     out.push_str(name);
     out.push_str("\":");
     json_str(out, v);
-}
-
-/// Appends `s` as a JSON string literal: `"` and `\\` escaped, `\\n`,
-/// `\\r`, `\\t` short, other control characters (and DEL) as `\\u00XX`.
-/// Strings with nothing to escape, most URLs, are copied at once. The
-/// command line's JSON Lines use it too.
-pub fn json_str(out: &mut String, s: &str) {
-    out.push('"');
-    if !s
-        .bytes()
-        .any(|b| b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f)
-    {
-        out.push_str(s);
-    } else {
-        for ch in s.chars() {
-            match ch {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                    let _ = write!(out, "\\u{:04x}", c as u32);
-                }
-                c => out.push(c),
-            }
-        }
-    }
-    out.push('"');
 }
 
 impl Event<'_> {
@@ -305,7 +254,7 @@ impl Event<'_> {
             } => {
                 field_u64(out, "conn", *conn);
                 field_u64(out, "req", *req);
-                field_str(out, "state", state_name(*state));
+                field_str(out, "state", ConnState::name(*state));
                 field_str(out, "origin", origin);
             }
             EventKind::ConnReused { conn, req } => {
@@ -322,8 +271,8 @@ impl Event<'_> {
                 if let Some(r) = req {
                     field_u64(out, "req", *r);
                 }
-                field_str(out, "from", state_name(*from));
-                field_str(out, "to", state_name(*to));
+                field_str(out, "from", ConnState::name(*from));
+                field_str(out, "to", ConnState::name(*to));
             }
             EventKind::ConnClosed { conn, reason } => {
                 field_u64(out, "conn", *conn);

@@ -75,6 +75,7 @@ pub mod config;
 mod conn;
 mod connections;
 mod crawler;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod dns;
 pub mod error;
@@ -87,7 +88,9 @@ pub mod random;
 pub mod reactor;
 mod requests;
 pub mod robots;
+pub mod state;
 pub mod summary;
+pub mod text;
 pub mod tls;
 pub mod url;
 pub mod workers;

@@ -24,39 +24,6 @@ pub struct Request {
     pub error: Option<Error>,
 }
 
-impl Request {
-    /// An input line as read, with its (1-based) line number: the URL if the
-    /// bytes are UTF-8 (surrounding whitespace trimmed), else an item that
-    /// ends as `url: invalid_url`, its URL decoded lossily for the report.
-    pub fn from_line(line: u64, bytes: Vec<u8>) -> Request {
-        match String::from_utf8(bytes) {
-            Ok(text) => Request {
-                url: if text.trim().len() == text.len() {
-                    text // keep the line's own allocation
-                } else {
-                    text.trim().to_string()
-                },
-                line: Some(line),
-                ..Request::default()
-            },
-            Err(e) => {
-                let at = e.utf8_error().valid_up_to();
-                let url = String::from_utf8_lossy(e.as_bytes()).trim().to_string();
-                Request {
-                    url,
-                    line: Some(line),
-                    error: Some(Error::new(
-                        Phase::Url,
-                        ErrorKind::InvalidUrl,
-                        format!("not UTF-8 (byte {} of the line)", at + 1),
-                    )),
-                    ..Request::default()
-                }
-            }
-        }
-    }
-}
-
 impl From<String> for Request {
     fn from(url: String) -> Request {
         Request {
@@ -102,6 +69,22 @@ pub struct Timings {
     /// From the first attempt's start to the end: every attempt, backoff and
     /// redirect included.
     pub total: Duration,
+}
+
+/// What the connection table measured of one attempt, handed to the
+/// request core with the attempt's result (crate-private).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct AttemptReport {
+    /// It ran on a pooled connection.
+    pub reused: bool,
+    /// Waiting for DNS (a fresh connection whose name was not cached).
+    pub dns: Option<Duration>,
+    /// From the attempt's start to the TCP connection (fresh connections).
+    pub connect: Option<Duration>,
+    /// From the attempt's start to the first response byte.
+    pub ttfb: Option<Duration>,
+    /// Some byte of a response arrived.
+    pub got_response_bytes: bool,
 }
 
 /// The result of one input item. Every item yields exactly one.

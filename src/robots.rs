@@ -27,7 +27,7 @@
 //! assert!(!r.allowed("/private/open?x=1"));
 //! ```
 
-use crate::http::chunked::hex_value as hex;
+use crate::text::hex_value as hex;
 use std::time::Duration;
 
 /// The part of a robots.txt file that is read (RFC 9309 asks for at least

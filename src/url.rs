@@ -304,6 +304,20 @@ impl Url {
         &self.s[..self.path_start as usize]
     }
 
+    /// Which of `n` shards this URL's origin belongs to: FNV-1a (64-bit) of
+    /// [`origin`](Self::origin) (already lowercased, default port omitted),
+    /// modulo `n`. Stable across machines and versions: `--shard I/N` and
+    /// every process of a sharded crawl rely on it (`docs/scaling.md`).
+    ///
+    /// ```
+    /// let url = oneloop::url::Url::parse("http://A.test/x").unwrap();
+    /// assert_eq!(url.shard(u64::MAX), 0xb02f_3dfa_f6bc_4234);
+    /// assert_eq!(url.shard(7), 0xb02f_3dfa_f6bc_4234 % 7);
+    /// ```
+    pub fn shard(&self, n: u64) -> u64 {
+        crate::text::fnv1a(self.origin().as_bytes()) % n.max(1)
+    }
+
     /// Resolves a reference (e.g. a `Location` header) against this URL, per
     /// RFC 3986 §5.2: absolute URLs, scheme-relative `//host/...`,
     /// absolute paths, relative paths with dot segments, query-only and

@@ -39,57 +39,14 @@ mod pump;
 #[cfg(test)]
 mod tests;
 
-use crate::config::Timeouts;
 use crate::error::{Error, ErrorKind, Phase};
 use crate::http::{Limits, Method, Progress, Response, ResponseReader};
+pub use crate::state::ConnState;
 use net::Net;
 use pump::{Input, Pump, ReadFail};
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-
-/// The states of a connection's lifecycle, named like the steps of an HTTP
-/// exchange:
-///
-/// ```text
-/// Resolving ─> Connecting ─> TlsHandshake ─> Sending ─> ReadingHead ─> ReadingBody ─> Idle
-///  (DNS only)                 (https only)       ^                                      │
-///                                                └──────────── reuse ───────────────────┘
-/// any state ── failure, timeout, or the server closing an idle connection ──> Closed
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConnState {
-    /// Waiting for DNS (names not in /etc/hosts or the overrides).
-    Resolving,
-    /// TCP handshake in progress with one of the addresses.
-    Connecting,
-    /// TLS handshake in progress (https only).
-    TlsHandshake,
-    /// Writing the request.
-    Sending,
-    /// Waiting for / reading the response head.
-    ReadingHead,
-    /// Reading the response body.
-    ReadingBody,
-    /// Open and unused, parked in the pool.
-    Idle,
-    /// Done; the socket is closed.
-    Closed,
-}
-
-impl ConnState {
-    /// The phase a failure in this state is reported in.
-    pub fn phase(self) -> Phase {
-        match self {
-            ConnState::Resolving => Phase::Dns,
-            ConnState::Connecting => Phase::Connect,
-            ConnState::TlsHandshake => Phase::Tls,
-            ConnState::Sending => Phase::Send,
-            ConnState::ReadingHead | ConnState::Idle | ConnState::Closed => Phase::Head,
-            ConnState::ReadingBody => Phase::Body,
-        }
-    }
-}
 
 /// What [`Conn::drive`] has to report.
 #[derive(Debug)]
@@ -112,6 +69,20 @@ pub(crate) enum ConnEvent {
     Failed(Error),
     /// The connection was idle and the server closed it (or sent junk).
     IdleClosed,
+}
+
+/// How long each phase of a connection may take (the connection's part of
+/// the crawl's timeouts; the total deadline is the request core's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PhaseTimeouts {
+    /// From the start of a connect attempt (then the next address).
+    pub connect: Duration,
+    /// From TCP connected to the end of the TLS handshake.
+    pub tls_handshake: Duration,
+    /// From the start of sending to the end of the response head.
+    pub head: Duration,
+    /// The longest silence while reading a body.
+    pub body_idle: Duration,
 }
 
 /// What a connection needs to know from the configuration.
@@ -242,7 +213,7 @@ impl<S: io::Read + io::Write> Conn<S> {
     /// When the current phase times out: the connect timeout runs from the
     /// connect attempt, the head timeout from the start of sending, the body
     /// timeout from the last byte received (it is an *idle* timeout).
-    pub fn poll_timeout(&self, t: &Timeouts) -> Option<Instant> {
+    pub fn poll_timeout(&self, t: &PhaseTimeouts) -> Option<Instant> {
         match self.state {
             // The resolver has its own timeouts and retries.
             ConnState::Resolving => None,
@@ -262,7 +233,7 @@ impl<S: io::Read + io::Write> Conn<S> {
     pub fn handle_timeout(
         &mut self,
         net: &mut impl Net<Stream = S>,
-        t: &Timeouts,
+        t: &PhaseTimeouts,
         now: Instant,
     ) -> ConnEvent {
         match self.poll_timeout(t) {

@@ -146,13 +146,12 @@ fn options() -> ConnOptions {
     }
 }
 
-fn timeouts() -> Timeouts {
-    Timeouts {
+fn timeouts() -> PhaseTimeouts {
+    PhaseTimeouts {
         connect: ms(100),
         tls_handshake: ms(100),
         head: ms(200),
         body_idle: ms(300),
-        total: ms(10_000),
     }
 }
 

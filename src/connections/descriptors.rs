@@ -8,8 +8,8 @@
 use super::{Connections, Output};
 use crate::error::Error;
 use crate::events::{CloseReason, Emitter};
+use crate::outcome::AttemptReport;
 use crate::reactor::Token;
-use crate::requests::AttemptReport;
 use std::time::Instant;
 
 impl Connections<'_> {

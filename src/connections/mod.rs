@@ -24,14 +24,14 @@ mod descriptors;
 
 use crate::config::Config;
 use crate::conn::net::MioNet;
-use crate::conn::{Conn, ConnEvent, ConnOptions, ConnState};
+use crate::conn::{Conn, ConnEvent, ConnOptions, ConnState, PhaseTimeouts};
 use crate::dns::Resolver;
 use crate::error::{Error, ErrorKind, Phase};
 use crate::events::{CloseReason, Emitter, EventKind};
 use crate::http::{encode_request, Method, Response};
+use crate::outcome::AttemptReport;
 use crate::pool::{Checkout, Pool, PoolConfig, PoolStats};
 use crate::reactor::{TimerId, Timers, Token};
-use crate::requests::AttemptReport;
 use crate::summary::Histogram;
 use crate::url::{Scheme, Url};
 use mio::net::TcpStream;
@@ -144,6 +144,7 @@ pub(crate) struct Connections<'a> {
     spare: Vec<Response>,
     addr_buf: Vec<IpAddr>,
     observed: bool,
+    timeouts: PhaseTimeouts,
     stats: ConnStats,
 }
 
@@ -179,6 +180,12 @@ impl<'a> Connections<'a> {
             spare: Vec::new(),
             addr_buf: Vec::new(),
             observed,
+            timeouts: PhaseTimeouts {
+                connect: config.timeouts.connect,
+                tls_handshake: config.timeouts.tls_handshake,
+                head: config.timeouts.head,
+                body_idle: config.timeouts.body_idle,
+            },
             stats: ConnStats::default(),
         }
     }
@@ -715,7 +722,7 @@ impl<'a> Connections<'a> {
     /// and re-arms once.
     fn arm_timer(&mut self, cslot: usize) {
         let slot = &mut self.slots[cslot];
-        let Some(deadline) = slot.conn.poll_timeout(&self.config.timeouts) else {
+        let Some(deadline) = slot.conn.poll_timeout(&self.timeouts) else {
             return;
         };
         match slot.timer_at {
@@ -740,9 +747,9 @@ impl<'a> Connections<'a> {
             return;
         }
         slot.timer_at = None;
-        let timeouts = &self.config.timeouts;
+        let timeouts = self.timeouts;
         let event = self.with_net(token.slot, |conn, net| {
-            conn.handle_timeout(net, timeouts, now)
+            conn.handle_timeout(net, &timeouts, now)
         });
         // `Pending`: the deadline moved later, or the next address is being
         // tried; `Failed`: a typed timeout, through the failure path (it may

@@ -110,7 +110,7 @@ impl ChunkedDecoder {
                     digits,
                     line,
                 } => {
-                    if let Some(d) = hex_value(b) {
+                    if let Some(d) = crate::text::hex_value(b) {
                         // Leading zeros are not significant: `0000000000000000005` is 5.
                         let significant = digits + u8::from(value != 0 || d != 0);
                         if significant > 16 {
@@ -257,16 +257,6 @@ impl ChunkedDecoder {
         } else {
             State::Trailer { line_len: 0 }
         };
-    }
-}
-
-/// The value of one hex digit (also used to read percent-escapes).
-pub(crate) fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
     }
 }
 

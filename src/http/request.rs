@@ -39,25 +39,11 @@ pub fn encode_request(
     if !body.is_empty() || method == Method::Post {
         out.extend_from_slice(b"Content-Length: ");
         let mut digits = [0u8; 20];
-        out.extend_from_slice(format_u64(body.len() as u64, &mut digits));
+        out.extend_from_slice(crate::text::format_u64(body.len() as u64, &mut digits));
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);
-}
-
-/// Formats without allocating (the request path and the event log are hot).
-pub(crate) fn format_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[i..]
 }
 
 #[cfg(test)]
@@ -98,7 +84,10 @@ mod tests {
     #[test]
     fn formats_numbers() {
         let mut b = [0; 20];
-        assert_eq!(format_u64(0, &mut b), b"0");
-        assert_eq!(format_u64(u64::MAX, &mut b), b"18446744073709551615");
+        assert_eq!(crate::text::format_u64(0, &mut b), b"0");
+        assert_eq!(
+            crate::text::format_u64(u64::MAX, &mut b),
+            b"18446744073709551615"
+        );
     }
 }

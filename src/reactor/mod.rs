@@ -30,11 +30,11 @@ pub use timers::{TimerId, Timers};
 pub const DNS_SLOT_BASE: usize = 1 << 31;
 
 /// The token reserved for the cross-thread [`mio::Waker`].
-pub const WAKER_TOKEN: mio::Token = mio::Token(usize::MAX);
+pub(crate) const WAKER_TOKEN: mio::Token = mio::Token(usize::MAX);
 
 /// Who an event's token belongs to (the table at [`DNS_SLOT_BASE`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     /// The waker: another thread wants the loop's attention.
     Waker,
     /// A DNS socket.
@@ -45,7 +45,7 @@ pub enum Source {
 
 impl Source {
     /// Sorts a token into its range.
-    pub fn of(token: mio::Token) -> Source {
+    pub(crate) fn of(token: mio::Token) -> Source {
         if token == WAKER_TOKEN {
             return Source::Waker;
         }

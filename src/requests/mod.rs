@@ -29,7 +29,8 @@ mod robots;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use req::{AttemptReport, Req, Stage};
+pub(crate) use crate::outcome::AttemptReport;
+pub(crate) use req::{Req, Stage};
 
 use crate::admission::{Admission, AdmissionConfig, HostId};
 use crate::config::Config;

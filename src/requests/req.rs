@@ -4,11 +4,11 @@
 use crate::admission::HostId;
 use crate::error::Error;
 use crate::http::Method;
-use crate::outcome::RetryCause;
+use crate::outcome::{AttemptReport, RetryCause};
 use crate::policy::Attempt;
 use crate::reactor::{TimerId, Token};
 use crate::url::Url;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Where a request is, and what it holds.
 ///
@@ -35,21 +35,6 @@ pub(crate) enum Stage {
     /// Still holds its admission slot. With `take_phase`, the error takes the
     /// phase the connection was in.
     Ending { error: Error, take_phase: bool },
-}
-
-/// What the driver measured of one attempt, handed in with its result.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct AttemptReport {
-    /// It ran on a pooled connection.
-    pub reused: bool,
-    /// Waiting for DNS (a fresh connection whose name was not cached).
-    pub dns: Option<Duration>,
-    /// From the attempt's start to the TCP connection (fresh connections).
-    pub connect: Option<Duration>,
-    /// From the attempt's start to the first response byte.
-    pub ttfb: Option<Duration>,
-    /// Some byte of a response arrived.
-    pub got_response_bytes: bool,
 }
 
 /// A request the core knows: waiting, in flight, or between attempts.

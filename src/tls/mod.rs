@@ -16,6 +16,7 @@
 //! [`Config`](crate::Config)). Turning it off is
 //! [`Config::danger_accept_invalid_certs`](crate::Config), which logs a warning.
 
+#[cfg(any(test, feature = "demo"))]
 pub mod certs;
 
 use crate::error::{Error, ErrorKind, Phase};

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 /// The library's JSON string escaper (the event log uses the same).
-pub use oneloop::events::json_str;
+pub use oneloop::text::json_str;
 
 fn ms(out: &mut String, d: Option<Duration>) {
     match d {

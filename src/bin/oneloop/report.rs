@@ -124,11 +124,3 @@ impl Reporter {
         }
     }
 }
-
-/// CPU time of the calling thread (Linux: `/proc/thread-self/schedstat`, in
-/// nanoseconds), to separate the crawler's cost from the embedded server's.
-pub fn thread_cpu() -> Option<Duration> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns: u64 = text.split_whitespace().next()?.parse().ok()?;
-    Some(Duration::from_nanos(ns))
-}

@@ -10,6 +10,7 @@
 //! the state the connection spent most of that column in. The file is read
 //! twice (first for the time span), so memory does not grow with the crawl.
 
+use oneloop::ConnState;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::File;
@@ -28,18 +29,23 @@ const LANE_GAP: f64 = 2.0;
 const STRIP_H: f64 = 48.0;
 
 /// The drawn states, in legend order, with their colours.
-const STATES: [(&str, &str, &str); 7] = [
-    ("resolving", "#9467bd", "resolving (DNS)"),
-    ("connecting", "#8c564b", "connecting (TCP)"),
-    ("tls", "#e377c2", "TLS handshake"),
-    ("sending", "#2ca02c", "sending the request"),
-    ("head", "#1f77b4", "waiting for / reading the head"),
-    ("body", "#17becf", "reading the body"),
-    ("idle", "#d0d0d0", "idle in the pool"),
+/// (Their names are the library's: [`ConnState::name`].)
+const STATES: [(ConnState, &str, &str); 7] = [
+    (ConnState::Resolving, "#9467bd", "resolving (DNS)"),
+    (ConnState::Connecting, "#8c564b", "connecting (TCP)"),
+    (ConnState::TlsHandshake, "#e377c2", "TLS handshake"),
+    (ConnState::Sending, "#2ca02c", "sending the request"),
+    (
+        ConnState::ReadingHead,
+        "#1f77b4",
+        "waiting for / reading the head",
+    ),
+    (ConnState::ReadingBody, "#17becf", "reading the body"),
+    (ConnState::Idle, "#d0d0d0", "idle in the pool"),
 ];
 
 fn state_index(name: &str) -> Option<usize> {
-    STATES.iter().position(|s| s.0 == name)
+    STATES.iter().position(|s| s.0.name() == name)
 }
 
 /// A JSON value of our flat event objects.
@@ -300,7 +306,8 @@ pub fn render(events: &str, svg: &str) -> io::Result<Drawn> {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="sans-serif" font-size="11">
 <style>"#
     );
-    for (name, colour, _) in STATES {
+    for (state, colour, _) in STATES {
+        let name = state.name();
         let _ = write!(s, ".{name}{{fill:{colour}}}");
     }
     s.push_str(".blocked{fill:#eeeeee}.protocol{fill:#4c78a8}.callbacks{fill:#f58518}.stall{fill:#d62728}.lbl{fill:#333}.axis{stroke:#999}</style>\n");
@@ -319,7 +326,8 @@ pub fn render(events: &str, svg: &str) -> io::Result<Drawn> {
     );
     // Legend.
     let mut lx = 10.0;
-    for (name, _, label) in STATES {
+    for (state, _, label) in STATES {
+        let name = state.name();
         let _ = writeln!(
             s,
             r#"<rect x="{lx}" y="32" width="10" height="10" class="{name}"/><text x="{}" y="41" class="lbl">{label}</text>"#,
@@ -400,8 +408,8 @@ pub fn render(events: &str, svg: &str) -> io::Result<Drawn> {
                 let _ = write!(
                     s,
                     r#"<rect x="{x:.2}" width="{w:.2}" height="{LANE_H}" class="{}"><title>conn#{lane} {req}{} {}</title></rect>"#,
-                    STATES[seg.state].0,
-                    STATES[seg.state].0,
+                    STATES[seg.state].0.name(),
+                    STATES[seg.state].0.name(),
                     fmt_us(seg.end - seg.start)
                 );
                 drawn_segments += 1;
@@ -432,8 +440,8 @@ pub fn render(events: &str, svg: &str) -> io::Result<Drawn> {
                     s,
                     r#"<rect x="{start}" width="{}" height="{LANE_H}" class="{}"><title>conn#{lane} mostly {} from {} to {}</title></rect>"#,
                     c - start,
-                    STATES[state].0,
-                    STATES[state].0,
+                    STATES[state].0.name(),
+                    STATES[state].0.name(),
                     fmt_us(start as f64 * col_span),
                     fmt_us(c as f64 * col_span)
                 );

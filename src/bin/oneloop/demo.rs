@@ -1,0 +1,77 @@
+//! `oneloop demo`: the embedded loopback server (and nameserver), crawled.
+
+use crate::args::Options;
+use crate::page::crawl_pages;
+use crate::report::Reporter;
+use crate::sys::thread_cpu_time;
+use crate::Failure;
+use oneloop::demo::{DemoNameserver, DemoServer};
+use oneloop::{Config, Crawler, Summary};
+
+/// The demo's loopback server and nameserver, started before the crawler
+/// so the configuration can point at them.
+pub(crate) struct Demo {
+    server: DemoServer,
+    nameserver: Option<DemoNameserver>,
+}
+
+impl Demo {
+    pub fn start(o: &mut Options) -> Result<Demo, String> {
+        let delay = std::time::Duration::from_millis(o.server_delay_ms);
+        let server = match (o.tls, delay.is_zero()) {
+            (true, true) => DemoServer::start_tls(o.hosts, o.page_size),
+            (true, false) => return Err("--server-delay-ms works over plain HTTP only".into()),
+            (false, _) => DemoServer::start_delayed(o.hosts, o.page_size, delay),
+        }
+        .map_err(|e| e.to_string())?;
+        let config = &mut o.config;
+        if let Some(ca) = server.ca_cert() {
+            // Trusted like any private CA, through the extra-roots path.
+            config.tls.extra_roots.push(ca.clone());
+        }
+        if config.connections.max_total == Config::default().connections.max_total {
+            // Room for about two idle connections per demo host name, so a
+            // crawl over many names reuses connections instead of evicting them.
+            config.connections.max_total = (o.names as usize * 2).clamp(100, 2000);
+        }
+        let nameserver = if o.names > 0 {
+            let ns = DemoNameserver::start("demo.test", 300).map_err(|e| e.to_string())?;
+            config.dns.nameservers = vec![ns.addr()];
+            Some(ns)
+        } else {
+            None
+        };
+        Ok(Demo { server, nameserver })
+    }
+}
+
+pub(crate) fn run_demo(crawler: &mut Crawler, demo: Demo, o: Options) -> Result<Summary, Failure> {
+    let Demo { server, nameserver } = demo;
+    errln!(
+        "demo: {} URLs over {} loopback ports ({}..) and {} names, concurrency {}, per host {}",
+        o.urls,
+        server.addrs().len(),
+        server.addrs()[0],
+        o.names,
+        o.config.concurrency,
+        o.config.per_host
+    );
+    let mut rep = Reporter::new(o.jsonl, o.progress);
+    let cpu_before = thread_cpu_time();
+    let urls: Box<dyn Iterator<Item = String>> = if o.names > 0 {
+        Box::new(server.named_urls(o.urls, o.names, "demo.test"))
+    } else {
+        Box::new(server.urls(o.urls))
+    };
+    let summary = crawl_pages(crawler, urls, &o, &mut rep);
+    drop(nameserver);
+    let cpu_after = thread_cpu_time();
+    rep.finish();
+    let summary = summary.map_err(|e| Failure::Start(e.to_string()))?;
+    let cpu = cpu_after.saturating_sub(cpu_before).as_secs_f64();
+    errln!(
+        "client CPU: {cpu:.3}s on the crawler thread, {:.2} µs per request (the server thread is not counted)",
+        cpu * 1e6 / summary.outcomes.max(1) as f64
+    );
+    Ok(summary)
+}

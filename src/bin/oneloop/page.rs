@@ -1,0 +1,147 @@
+//! What is done with each page: its JSON line, the demo's simulated work,
+//! `--save`; inline on the loop's thread, or on worker threads.
+
+use crate::args::Options;
+use crate::report::{Page, Reporter};
+use crate::save::Saver;
+use crate::{jsonl, sys};
+use oneloop::workers::Workers;
+use oneloop::{Crawler, Outcome, Phase, Request, Summary};
+
+/// What is done with each page, besides counting it: its JSON line, and in
+/// the demo the pitfall on purpose (`--block-ms`, `--work-ms`), and with
+/// `--save` its body on disk. On worker threads with `--workers`/`--save`,
+/// else on the loop's thread.
+pub(crate) struct PageWork {
+    save: Option<Saver>,
+    block: std::time::Duration,
+    busy: std::time::Duration,
+    jsonl: bool,
+}
+
+impl PageWork {
+    fn new(o: &Options) -> PageWork {
+        PageWork {
+            save: o.save.as_deref().map(Saver::new),
+            block: std::time::Duration::from_millis(o.block_ms),
+            busy: std::time::Duration::from_millis(o.work_ms),
+            jsonl: o.jsonl,
+        }
+    }
+
+    /// The user's work that the demo stands for: sleeping (a blocking
+    /// call) and burning CPU (parsing).
+    fn simulate(&self) {
+        if !self.block.is_zero() {
+            std::thread::sleep(self.block);
+        }
+        if !self.busy.is_zero() {
+            // CPU time of this thread, not wall time: with more threads than
+            // cores a thread is not always running, and only CPU work done
+            // counts as the work.
+            let start = sys::thread_cpu_time();
+            let mut x = 0u64;
+            while sys::thread_cpu_time().saturating_sub(start) < self.busy {
+                for _ in 0..1000 {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+            }
+        }
+    }
+
+    /// One page, on a worker. (The demo's simulated work is for pages,
+    /// not for errors or cancellations.)
+    fn run(&self, o: &mut Outcome) -> Page {
+        if o.result.is_ok() {
+            self.simulate();
+        }
+        let mut path = None;
+        let mut save_failed = false;
+        if let (Some(saver), Ok(r)) = (&self.save, &o.result) {
+            if (200..300).contains(&r.status) {
+                match saver.save(o.id, &r.body) {
+                    Ok(p) => path = Some(p),
+                    Err(e) => {
+                        // The page was fetched, but not saved: that is this
+                        // URL's outcome, in phase `save`.
+                        o.result = Err(oneloop::Error::from_io(Phase::Save, &e));
+                        save_failed = true;
+                    }
+                }
+            }
+        }
+        let mut line = String::new();
+        if self.jsonl {
+            jsonl::outcome_json(&mut line, o);
+            if let Some(p) = &path {
+                line.pop(); // the closing brace
+                line.push_str(",\"path\":");
+                jsonl::json_str(&mut line, &p.to_string_lossy());
+                line.push('}');
+            }
+            line.push('\n');
+        }
+        Page {
+            line,
+            error: o.result.is_err(),
+            saved: path.is_some(),
+            save_failed,
+        }
+    }
+}
+
+/// Crawls `urls`, each page through [`PageWork`]: inline, or on workers.
+pub(crate) fn crawl_pages<I>(
+    crawler: &mut Crawler,
+    urls: I,
+    o: &Options,
+    rep: &mut Reporter,
+) -> Result<Summary, oneloop::Error>
+where
+    I: IntoIterator,
+    I::Item: Into<Request>,
+{
+    let handle = crawler.handle();
+    rep.handle = Some(handle.clone());
+    let work = PageWork::new(o);
+    let threads = o.workers.or(o.save.as_ref().map(|_| 2));
+    let Some(threads) = threads else {
+        return crawler.run(urls, |outcome| {
+            rep.on_outcome(outcome);
+            if rep.broken_pipe {
+                handle.stop();
+            }
+            // In the demo, the pitfall on purpose: work inside the loop.
+            if outcome.result.is_ok() {
+                work.simulate();
+            }
+        });
+    };
+    let workers = Workers {
+        threads,
+        queue: if o.queue > 0 { o.queue } else { threads * 4 },
+    };
+    let dir = o.save.clone();
+    let summary = crawler.run_with_workers(
+        urls,
+        workers,
+        move |outcome| work.run(outcome),
+        |done| {
+            match &done.result {
+                Ok(page) => rep.on_page(page),
+                Err(message) => rep.on_panic(done.id, message),
+            }
+            if rep.broken_pipe {
+                handle.stop();
+            }
+        },
+    );
+    if let Some(dir) = dir {
+        errln!(
+            "save: {} files written under {dir}, {} failed",
+            rep.saved,
+            rep.save_failed
+        );
+    }
+    summary
+}

@@ -1,0 +1,76 @@
+//! The states of a connection's lifecycle, and their stable names: a leaf
+//! shared by the state machine ([`crate::conn`]), the events and the
+//! timeline.
+
+use crate::error::Phase;
+
+/// The states of a connection's lifecycle, named like the steps of an HTTP
+/// exchange:
+///
+/// ```text
+/// Resolving ─> Connecting ─> TlsHandshake ─> Sending ─> ReadingHead ─> ReadingBody ─> Idle
+///  (DNS only)                 (https only)       ^                                      │
+///                                                └──────────── reuse ───────────────────┘
+/// any state ── failure, timeout, or the server closing an idle connection ──> Closed
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnState {
+    /// Waiting for DNS (names not in /etc/hosts or the overrides).
+    Resolving,
+    /// TCP handshake in progress with one of the addresses.
+    Connecting,
+    /// TLS handshake in progress (https only).
+    TlsHandshake,
+    /// Writing the request.
+    Sending,
+    /// Waiting for / reading the response head.
+    ReadingHead,
+    /// Reading the response body.
+    ReadingBody,
+    /// Open and unused, parked in the pool.
+    Idle,
+    /// Done; the socket is closed.
+    Closed,
+}
+
+impl ConnState {
+    /// The phase a failure in this state is reported in.
+    pub fn phase(self) -> Phase {
+        match self {
+            ConnState::Resolving => Phase::Dns,
+            ConnState::Connecting => Phase::Connect,
+            ConnState::TlsHandshake => Phase::Tls,
+            ConnState::Sending => Phase::Send,
+            ConnState::ReadingHead | ConnState::Idle | ConnState::Closed => Phase::Head,
+            ConnState::ReadingBody => Phase::Body,
+        }
+    }
+}
+
+impl ConnState {
+    /// The state's stable name, as in events and the timeline.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConnState::Resolving => "resolving",
+            ConnState::Connecting => "connecting",
+            ConnState::TlsHandshake => "tls",
+            ConnState::Sending => "sending",
+            ConnState::ReadingHead => "head",
+            ConnState::ReadingBody => "body",
+            ConnState::Idle => "idle",
+            ConnState::Closed => "closed",
+        }
+    }
+
+    /// Every state, in lifecycle order.
+    pub const ALL: [ConnState; 8] = [
+        ConnState::Resolving,
+        ConnState::Connecting,
+        ConnState::TlsHandshake,
+        ConnState::Sending,
+        ConnState::ReadingHead,
+        ConnState::ReadingBody,
+        ConnState::Idle,
+        ConnState::Closed,
+    ];
+}
