@@ -182,55 +182,121 @@ struct Segment {
     req: Option<u64>,
 }
 
-/// Reads `events` and writes the SVG to `svg`.
-pub fn render(events: &str, svg: &str) -> io::Result<Drawn> {
-    // Pass 1: the time span, the connections, how many segments.
-    let mut t_max: f64 = 0.0;
-    let mut conns = 0usize;
-    let mut segments = 0usize;
-    let mut origins: HashMap<usize, String> = HashMap::new();
-    read_events(events, |e| {
-        t_max = t_max.max(e.t);
-        match e.kind.as_str() {
-            "conn_opened" => {
-                let c = e.num("conn").unwrap_or(0.0) as usize;
-                conns = conns.max(c + 1);
-                if c < MAX_LANES {
-                    segments += 1;
-                    origins.insert(c, e.str("origin").unwrap_or("").to_string());
-                }
-            }
-            "state" if (e.num("conn").unwrap_or(0.0) as usize) < MAX_LANES => segments += 1,
-            _ => {}
-        }
-    })?;
-    let t_max = t_max.max(1.0);
-    let lanes = conns.min(MAX_LANES);
-    let exact = segments <= EXACT_SEGMENTS;
-    let col_of = |t: f64| ((t / t_max) * COLUMNS as f64).clamp(0.0, COLUMNS as f64 - 1.0) as usize;
-    let col_span = t_max / COLUMNS as f64;
+/// Pass 1: the time span, the connections, how many segments.
+struct Span {
+    t_max: f64,
+    conns: usize,
+    lanes: usize,
+    exact: bool,
+    origins: HashMap<usize, String>,
+}
 
-    // Pass 2: segments (or per-column state time), loop use, stalls.
-    let mut open: Vec<Option<(usize, f64, Option<u64>)>> = vec![None; lanes];
-    let mut exact_segments = Vec::new();
-    let mut by_column: Vec<Vec<[f32; 7]>> = if exact {
-        Vec::new()
-    } else {
-        vec![vec![[0.0; 7]; COLUMNS]; lanes]
-    };
-    let mut util = vec![[0.0f64; 3]; COLUMNS];
-    let mut stalls: Vec<(f64, f64, String)> = Vec::new();
-    let mut finished = 0u64;
-    let close = |lane: usize,
-                 seg: Option<(usize, f64, Option<u64>)>,
-                 end: f64,
-                 exact_segments: &mut Vec<Segment>,
-                 by_column: &mut Vec<Vec<[f32; 7]>>| {
+impl Span {
+    fn scan(events: &str) -> io::Result<Span> {
+        let mut t_max: f64 = 0.0;
+        let mut conns = 0usize;
+        let mut segments = 0usize;
+        let mut origins: HashMap<usize, String> = HashMap::new();
+        read_events(events, |e| {
+            t_max = t_max.max(e.t);
+            match e.kind.as_str() {
+                "conn_opened" => {
+                    let c = e.num("conn").unwrap_or(0.0) as usize;
+                    conns = conns.max(c + 1);
+                    if c < MAX_LANES {
+                        segments += 1;
+                        origins.insert(c, e.str("origin").unwrap_or("").to_string());
+                    }
+                }
+                "state" if (e.num("conn").unwrap_or(0.0) as usize) < MAX_LANES => segments += 1,
+                _ => {}
+            }
+        })?;
+        Ok(Span {
+            t_max: t_max.max(1.0),
+            conns,
+            lanes: conns.min(MAX_LANES),
+            exact: segments <= EXACT_SEGMENTS,
+            origins,
+        })
+    }
+
+    fn column(&self, t: f64) -> usize {
+        ((t / self.t_max) * COLUMNS as f64).clamp(0.0, COLUMNS as f64 - 1.0) as usize
+    }
+
+    fn column_span(&self) -> f64 {
+        self.t_max / COLUMNS as f64
+    }
+}
+
+/// A state a lane is in since `start`, for request `req`.
+type Open = Option<(usize, f64, Option<u64>)>;
+
+/// Pass 2: segments (or per-column state time), loop use, stalls.
+struct Collected {
+    exact_segments: Vec<Segment>,
+    /// Per lane and column, the time spent in each state (not exact).
+    by_column: Vec<Vec<[f32; 7]>>,
+    /// Per column, blocked / protocol / callbacks.
+    util: Vec<[f64; 3]>,
+    stalls: Vec<(f64, f64, String)>,
+    finished: u64,
+}
+
+impl Collected {
+    fn collect(events: &str, span: &Span) -> io::Result<Collected> {
+        let mut c = Collected {
+            exact_segments: Vec::new(),
+            by_column: if span.exact {
+                Vec::new()
+            } else {
+                vec![vec![[0.0; 7]; COLUMNS]; span.lanes]
+            },
+            util: vec![[0.0f64; 3]; COLUMNS],
+            stalls: Vec::new(),
+            finished: 0,
+        };
+        let mut open: Vec<Open> = vec![None; span.lanes];
+        read_events(events, |e| match e.kind.as_str() {
+            "conn_opened" | "state" => {
+                let lane = e.num("conn").unwrap_or(0.0) as usize;
+                if lane >= span.lanes {
+                    return;
+                }
+                let to = if e.kind == "state" {
+                    e.str("to")
+                } else {
+                    e.str("state")
+                };
+                let prev = open[lane].take();
+                c.close(span, lane, prev, e.t);
+                let req = e.num("req").map(|r| r as u64);
+                open[lane] = to.and_then(state_index).map(|s| (s, e.t, req));
+            }
+            "turn" => c.turn(span, &e),
+            "stall" if c.stalls.len() < 1000 => {
+                let took = e.num("took").unwrap_or(0.0);
+                c.stalls
+                    .push((e.t - took, took, e.str("url").unwrap_or("").to_string()));
+            }
+            "finished" => c.finished += 1,
+            _ => {}
+        })?;
+        for (lane, seg) in open.iter_mut().enumerate() {
+            let seg = seg.take();
+            c.close(span, lane, seg, span.t_max);
+        }
+        Ok(c)
+    }
+
+    /// A lane leaves the state it was in at `end`.
+    fn close(&mut self, span: &Span, lane: usize, seg: Open, end: f64) {
         let Some((state, start, req)) = seg else {
             return;
         };
-        if exact {
-            exact_segments.push(Segment {
+        if span.exact {
+            self.exact_segments.push(Segment {
                 lane,
                 state,
                 start,
@@ -239,68 +305,92 @@ pub fn render(events: &str, svg: &str) -> io::Result<Drawn> {
             });
             return;
         }
-        let (c0, c1) = (col_of(start), col_of(end));
-        for (c, acc) in by_column[lane].iter_mut().enumerate().take(c1 + 1).skip(c0) {
+        let (c0, c1) = (span.column(start), span.column(end));
+        let col_span = span.column_span();
+        for (c, acc) in self.by_column[lane]
+            .iter_mut()
+            .enumerate()
+            .take(c1 + 1)
+            .skip(c0)
+        {
             let lo = start.max(c as f64 * col_span);
             let hi = end.min((c + 1) as f64 * col_span);
             if hi > lo {
                 acc[state] += (hi - lo) as f32;
             }
         }
-    };
-    read_events(events, |e| match e.kind.as_str() {
-        "conn_opened" | "state" => {
-            let lane = e.num("conn").unwrap_or(0.0) as usize;
-            if lane >= lanes {
-                return;
-            }
-            let to = if e.kind == "state" {
-                e.str("to")
-            } else {
-                e.str("state")
-            };
-            let prev = open[lane].take();
-            close(lane, prev, e.t, &mut exact_segments, &mut by_column);
-            let req = e.num("req").map(|r| r as u64);
-            open[lane] = to.and_then(state_index).map(|s| (s, e.t, req));
-        }
-        "turn" => {
-            let parts = [
-                e.num("blocked").unwrap_or(0.0),
-                e.num("protocol").unwrap_or(0.0),
-                e.num("callbacks").unwrap_or(0.0),
-            ];
-            let total: f64 = parts.iter().sum();
-            let start = (e.t - total).max(0.0);
-            let (c0, c1) = (col_of(start), col_of(e.t));
-            let n = (c1 - c0 + 1) as f64;
-            for u in &mut util[c0..=c1] {
-                for (i, p) in parts.iter().enumerate() {
-                    u[i] += p / n;
-                }
-            }
-        }
-        "stall" if stalls.len() < 1000 => {
-            let took = e.num("took").unwrap_or(0.0);
-            stalls.push((e.t - took, took, e.str("url").unwrap_or("").to_string()));
-        }
-        "finished" => finished += 1,
-        _ => {}
-    })?;
-    for (lane, seg) in open.iter_mut().enumerate() {
-        let seg = seg.take();
-        close(lane, seg, t_max, &mut exact_segments, &mut by_column);
     }
 
-    // Draw.
-    let plot_w = COLUMNS as f64;
-    let width = LEFT + plot_w + 30.0;
+    /// A loop turn: its parts spread evenly over the columns it covers.
+    fn turn(&mut self, span: &Span, e: &Ev) {
+        let parts = [
+            e.num("blocked").unwrap_or(0.0),
+            e.num("protocol").unwrap_or(0.0),
+            e.num("callbacks").unwrap_or(0.0),
+        ];
+        let total: f64 = parts.iter().sum();
+        let start = (e.t - total).max(0.0);
+        let (c0, c1) = (span.column(start), span.column(e.t));
+        let n = (c1 - c0 + 1) as f64;
+        for u in &mut self.util[c0..=c1] {
+            for (i, p) in parts.iter().enumerate() {
+                u[i] += p / n;
+            }
+        }
+    }
+}
+
+/// Where things go on the canvas.
+struct Layout {
+    plot_w: f64,
+    strip_y: f64,
+    lanes_y: f64,
+    axis_y: f64,
+    t_max: f64,
+}
+
+impl Layout {
+    fn x_of(&self, t: f64) -> f64 {
+        t / self.t_max * self.plot_w
+    }
+}
+
+/// Reads `events` and writes the SVG to `svg`: two passes over the file
+/// (memory does not grow with it), then the picture.
+pub fn render(events: &str, svg: &str) -> io::Result<Drawn> {
+    let span = Span::scan(events)?;
+    let c = Collected::collect(events, &span)?;
     let strip_y = 70.0;
     let lanes_y = strip_y + STRIP_H + 24.0;
-    let axis_y = lanes_y + lanes as f64 * (LANE_H + LANE_GAP) + 6.0;
-    let height = axis_y + 60.0;
-    let x_of = |t: f64| t / t_max * plot_w;
+    let l = Layout {
+        plot_w: COLUMNS as f64,
+        strip_y,
+        lanes_y,
+        axis_y: lanes_y + span.lanes as f64 * (LANE_H + LANE_GAP) + 6.0,
+        t_max: span.t_max,
+    };
     let mut s = String::with_capacity(1 << 20);
+    draw_header(&mut s, &span, &c, &l);
+    draw_loop_strip(&mut s, &c, &l);
+    let drawn_segments = draw_lanes(&mut s, &span, &c, &l);
+    draw_axis(&mut s, &l);
+    s.push_str("</svg>\n");
+    let mut f = io::BufWriter::new(File::create(svg)?);
+    f.write_all(s.as_bytes())?;
+    f.flush()?;
+    Ok(Drawn {
+        lanes: span.lanes,
+        connections: span.conns,
+        segments: drawn_segments,
+        exact: span.exact,
+        bytes: s.len(),
+    })
+}
+
+/// The SVG's head, styles, title and legend.
+fn draw_header(s: &mut String, span: &Span, c: &Collected, l: &Layout) {
+    let width = LEFT + l.plot_w + 30.0;
+    let height = l.axis_y + 60.0;
     let _ = write!(
         s,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="sans-serif" font-size="11">
@@ -314,17 +404,18 @@ pub fn render(events: &str, svg: &str) -> io::Result<Drawn> {
     s.push_str("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
     let _ = writeln!(
         s,
-        r#"<text x="10" y="20" font-size="14" class="lbl">oneloop timeline: {finished} requests over {conns} connections in {} ({} drawn{}); {} stall(s)</text>"#,
-        fmt_us(t_max),
-        lanes,
-        if exact {
+        r#"<text x="10" y="20" font-size="14" class="lbl">oneloop timeline: {} requests over {} connections in {} ({} drawn{}); {} stall(s)</text>"#,
+        c.finished,
+        span.conns,
+        fmt_us(span.t_max),
+        span.lanes,
+        if span.exact {
             ", every segment"
         } else {
             ", dominant state per column"
         },
-        stalls.len()
+        c.stalls.len()
     );
-    // Legend.
     let mut lx = 10.0;
     for (state, _, label) in STATES {
         let name = state.name();
@@ -349,14 +440,19 @@ pub fn render(events: &str, svg: &str) -> io::Result<Drawn> {
         );
         lx += 14.0 + label.len() as f64 * 6.0 + 12.0;
     }
-    // The loop strip: per column, the share of blocked / protocol / callbacks.
+}
+
+/// The loop strip: per column, the share of blocked / protocol / callbacks;
+/// stalls in red over it.
+fn draw_loop_strip(s: &mut String, c: &Collected, l: &Layout) {
     let _ = writeln!(
         s,
-        r#"<text x="{}" y="{}" text-anchor="end" class="lbl">the loop</text><g id="loop" transform="translate({LEFT},{strip_y})">"#,
+        r#"<text x="{}" y="{}" text-anchor="end" class="lbl">the loop</text><g id="loop" transform="translate({LEFT},{})">"#,
         LEFT - 6.0,
-        strip_y + STRIP_H / 2.0 + 4.0
+        l.strip_y + STRIP_H / 2.0 + 4.0,
+        l.strip_y
     );
-    for (c, u) in util.iter().enumerate() {
+    for (col, u) in c.util.iter().enumerate() {
         let total: f64 = u.iter().sum();
         if total <= 0.0 {
             continue;
@@ -367,108 +463,125 @@ pub fn render(events: &str, svg: &str) -> io::Result<Drawn> {
             if h >= 0.05 {
                 let _ = write!(
                     s,
-                    r#"<rect x="{c}" y="{y:.2}" width="1" height="{h:.2}" class="{class}"/>"#
+                    r#"<rect x="{col}" y="{y:.2}" width="1" height="{h:.2}" class="{class}"/>"#
                 );
             }
             y += h;
         }
     }
-    for (start, took, url) in &stalls {
+    for (start, took, url) in &c.stalls {
         let _ = write!(
             s,
             r#"<rect x="{:.2}" y="-4" width="{:.2}" height="{}" class="stall" opacity="0.85"><title>stall: the callback for {} held the loop {}</title></rect>"#,
-            x_of(*start),
-            x_of(*took).max(1.5),
+            l.x_of(*start),
+            l.x_of(*took).max(1.5),
             STRIP_H + 8.0,
             xml_escape(url),
             fmt_us(*took)
         );
     }
     s.push_str("</g>\n");
-    // The lanes.
+}
+
+/// One lane per connection: every segment, or the dominant state per
+/// column. Returns how many rectangles were drawn.
+fn draw_lanes(s: &mut String, span: &Span, c: &Collected, l: &Layout) -> usize {
     let _ = writeln!(
         s,
-        r#"<g id="lanes" transform="translate({LEFT},{lanes_y})">"#
+        r#"<g id="lanes" transform="translate({LEFT},{})">"#,
+        l.lanes_y
     );
-    let mut drawn_segments = 0;
-    #[allow(clippy::needless_range_loop)] // a lane is its connection number
-    for lane in 0..lanes {
+    let mut drawn = 0;
+    for lane in 0..span.lanes {
         let y = lane as f64 * (LANE_H + LANE_GAP);
         let _ = write!(
             s,
             r#"<g class="lane" data-conn="{lane}" transform="translate(0,{y})"><text x="-6" y="{}" text-anchor="end" font-size="9" class="lbl">conn#{lane} {}</text>"#,
             LANE_H - 1.0,
-            xml_escape(origins.get(&lane).map_or("", |o| o.as_str()))
+            xml_escape(span.origins.get(&lane).map_or("", |o| o.as_str()))
         );
-        if exact {
-            for seg in exact_segments.iter().filter(|g| g.lane == lane) {
-                let x = x_of(seg.start);
-                let w = (x_of(seg.end) - x).max(0.3);
-                let req = seg.req.map_or(String::new(), |r| format!("req#{r} "));
-                let _ = write!(
-                    s,
-                    r#"<rect x="{x:.2}" width="{w:.2}" height="{LANE_H}" class="{}"><title>conn#{lane} {req}{} {}</title></rect>"#,
-                    STATES[seg.state].0.name(),
-                    STATES[seg.state].0.name(),
-                    fmt_us(seg.end - seg.start)
-                );
-                drawn_segments += 1;
-            }
+        drawn += if span.exact {
+            draw_exact_lane(s, lane, &c.exact_segments, l)
         } else {
-            // Dominant state per column, run-length encoded.
-            let cols = &by_column[lane];
-            let dominant = |c: usize| {
-                let acc = &cols[c];
-                let (i, v) = acc
-                    .iter()
-                    .enumerate()
-                    .max_by(|a, b| a.1.total_cmp(b.1))
-                    .unwrap_or((0, &0.0));
-                (*v > 0.0).then_some(i)
-            };
-            let mut c = 0;
-            while c < COLUMNS {
-                let Some(state) = dominant(c) else {
-                    c += 1;
-                    continue;
-                };
-                let start = c;
-                while c < COLUMNS && dominant(c) == Some(state) {
-                    c += 1;
-                }
-                let _ = write!(
-                    s,
-                    r#"<rect x="{start}" width="{}" height="{LANE_H}" class="{}"><title>conn#{lane} mostly {} from {} to {}</title></rect>"#,
-                    c - start,
-                    STATES[state].0.name(),
-                    STATES[state].0.name(),
-                    fmt_us(start as f64 * col_span),
-                    fmt_us(c as f64 * col_span)
-                );
-                drawn_segments += 1;
-            }
-        }
+            draw_column_lane(s, lane, &c.by_column[lane], span.column_span())
+        };
         s.push_str("</g>\n");
     }
     s.push_str("</g>\n");
-    if conns > lanes {
+    if span.conns > span.lanes {
         let _ = writeln!(
             s,
             r#"<text x="{LEFT}" y="{}" class="lbl">... and {} more connections, not drawn</text>"#,
-            axis_y - 2.0,
-            conns - lanes
+            l.axis_y - 2.0,
+            span.conns - span.lanes
         );
     }
-    // The time axis.
+    drawn
+}
+
+fn draw_exact_lane(s: &mut String, lane: usize, segments: &[Segment], l: &Layout) -> usize {
+    let mut drawn = 0;
+    for seg in segments.iter().filter(|g| g.lane == lane) {
+        let x = l.x_of(seg.start);
+        let w = (l.x_of(seg.end) - x).max(0.3);
+        let req = seg.req.map_or(String::new(), |r| format!("req#{r} "));
+        let name = STATES[seg.state].0.name();
+        let _ = write!(
+            s,
+            r#"<rect x="{x:.2}" width="{w:.2}" height="{LANE_H}" class="{name}"><title>conn#{lane} {req}{name} {}</title></rect>"#,
+            fmt_us(seg.end - seg.start)
+        );
+        drawn += 1;
+    }
+    drawn
+}
+
+/// The dominant state per column, run-length encoded.
+fn draw_column_lane(s: &mut String, lane: usize, cols: &[[f32; 7]], col_span: f64) -> usize {
+    let dominant = |c: usize| {
+        let (i, v) = cols[c]
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap_or((0, &0.0));
+        (*v > 0.0).then_some(i)
+    };
+    let mut drawn = 0;
+    let mut c = 0;
+    while c < COLUMNS {
+        let Some(state) = dominant(c) else {
+            c += 1;
+            continue;
+        };
+        let start = c;
+        while c < COLUMNS && dominant(c) == Some(state) {
+            c += 1;
+        }
+        let name = STATES[state].0.name();
+        let _ = write!(
+            s,
+            r#"<rect x="{start}" width="{}" height="{LANE_H}" class="{name}"><title>conn#{lane} mostly {name} from {} to {}</title></rect>"#,
+            c - start,
+            fmt_us(start as f64 * col_span),
+            fmt_us(c as f64 * col_span)
+        );
+        drawn += 1;
+    }
+    drawn
+}
+
+/// The time axis, with round steps.
+fn draw_axis(s: &mut String, l: &Layout) {
     let _ = writeln!(
         s,
-        r#"<g id="axis" transform="translate({LEFT},{})"><line x1="0" x2="{plot_w}" y1="0" y2="0" class="axis"/>"#,
-        axis_y + 8.0
+        r#"<g id="axis" transform="translate({LEFT},{})"><line x1="0" x2="{}" y1="0" y2="0" class="axis"/>"#,
+        l.axis_y + 8.0,
+        l.plot_w
     );
-    let step = nice_step(t_max / 8.0);
+    let step = nice_step(l.t_max / 8.0);
     let mut t = 0.0;
-    while t <= t_max {
-        let x = x_of(t);
+    while t <= l.t_max {
+        let x = l.x_of(t);
         let _ = write!(
             s,
             r#"<line x1="{x:.1}" x2="{x:.1}" y1="0" y2="5" class="axis"/><text x="{x:.1}" y="17" text-anchor="middle" class="lbl">{}</text>"#,
@@ -479,19 +592,8 @@ pub fn render(events: &str, svg: &str) -> io::Result<Drawn> {
     let _ = writeln!(
         s,
         r#"<text x="{}" y="34" text-anchor="middle" class="lbl">time since the crawl started</text></g>"#,
-        plot_w / 2.0
+        l.plot_w / 2.0
     );
-    s.push_str("</svg>\n");
-    let mut f = io::BufWriter::new(File::create(svg)?);
-    f.write_all(s.as_bytes())?;
-    f.flush()?;
-    Ok(Drawn {
-        lanes,
-        connections: conns,
-        segments: drawn_segments,
-        exact,
-        bytes: s.len(),
-    })
 }
 
 /// A round step (1, 2 or 5 × 10^k µs) near `raw`.
