@@ -85,6 +85,137 @@ fn valid_reg_name(host: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
 }
 
+/// The scheme, and what follows its `://`.
+fn split_scheme(trimmed: &str) -> Result<(Scheme, &str), Error> {
+    let unsupported = |name: &str| {
+        Error::new(
+            Phase::Url,
+            ErrorKind::UnsupportedScheme,
+            format!("scheme {name:?} (only http and https)"),
+        )
+    };
+    let Some(i) = trimmed.find("://") else {
+        if let Some(colon) = trimmed.find(':') {
+            let name = &trimmed[..colon];
+            if name.eq_ignore_ascii_case("http") || name.eq_ignore_ascii_case("https") {
+                return Err(invalid(format!(
+                    "\"{name}:\" must be followed by \"//\" and a host"
+                )));
+            }
+            if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphabetic()) {
+                return Err(unsupported(name));
+            }
+        }
+        return Err(invalid("missing scheme://"));
+    };
+    let name = &trimmed[..i];
+    let scheme = if name.eq_ignore_ascii_case("http") {
+        Scheme::Http
+    } else if name.eq_ignore_ascii_case("https") {
+        Scheme::Https
+    } else if !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    {
+        return Err(unsupported(name));
+    } else {
+        return Err(invalid("no scheme"));
+    };
+    Ok((scheme, &trimmed[i + 3..]))
+}
+
+/// The host and the port text of an authority (no credentials); an IPv6
+/// literal is bracketed and contains colons.
+fn split_authority(authority: &str) -> Result<(&str, Option<&str>), Error> {
+    if authority.contains('@') {
+        return Err(invalid("credentials in URLs are not supported"));
+    }
+    let (host, port_str) = if let Some(stripped) = authority.strip_prefix('[') {
+        let close = stripped
+            .find(']')
+            .ok_or_else(|| invalid("unclosed '[' in host"))?;
+        let inside = &stripped[..close];
+        if inside.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(invalid(format!("bad IPv6 literal {inside:?}")));
+        }
+        let after = &stripped[close + 1..];
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if after.is_empty() => None,
+            None => return Err(invalid("junk after IPv6 literal")),
+        };
+        (&authority[..close + 2], port)
+    } else {
+        match authority.rfind(':') {
+            Some(i) => (&authority[..i], Some(&authority[i + 1..])),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(invalid("empty host"));
+    }
+    if !host.starts_with('[') && !valid_reg_name(host) {
+        return Err(invalid(format!("bad host {host:?}")));
+    }
+    if host.len() > 1000 {
+        return Err(invalid("host too long"));
+    }
+    Ok((host, port_str))
+}
+
+/// The port: the scheme's default when absent or empty, else 1..=65535.
+fn parse_port(port_str: Option<&str>, scheme: Scheme) -> Result<u16, Error> {
+    let p = match port_str {
+        None | Some("") => return Ok(scheme.default_port()),
+        Some(p) => p,
+    };
+    if p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid(format!("bad port {p:?}")));
+    }
+    let n: u32 = p.parse().map_err(|_| invalid(format!("bad port {p:?}")))?;
+    if n == 0 || n > 65535 {
+        return Err(invalid(format!("port {n} out of range")));
+    }
+    Ok(n as u16)
+}
+
+/// Writes the normal form: lower-case host, the port only when not the
+/// default, a path starting with `/`, bytes outside the URL syntax
+/// percent-encoded. Returns it with where its path starts.
+fn normal_form(
+    scheme: Scheme,
+    host: &str,
+    port: Option<u16>,
+    tail: &str,
+    hint: usize,
+) -> (String, usize) {
+    let mut s = String::with_capacity(hint + 8);
+    s.push_str(scheme.as_str());
+    s.push_str("://");
+    for c in host.chars() {
+        s.push(c.to_ascii_lowercase());
+    }
+    if let Some(port) = port {
+        s.push(':');
+        s.push_str(&port.to_string());
+    }
+    let path_start = s.len();
+    if !tail.starts_with('/') {
+        s.push('/');
+    }
+    for &b in tail.as_bytes() {
+        if needs_encoding(b) {
+            s.push('%');
+            s.push(char::from(b"0123456789ABCDEF"[(b >> 4) as usize]));
+            s.push(char::from(b"0123456789ABCDEF"[(b & 15) as usize]));
+        } else {
+            s.push(char::from(b));
+        }
+    }
+    (s, path_start)
+}
+
 impl Url {
     /// Parses and normalizes `input`. Takes a `String` so a URL that is already
     /// normal is kept without copying.
@@ -108,95 +239,15 @@ impl Url {
     fn parse_slot(slot: &mut Option<String>) -> Result<Url, Error> {
         let input: &str = slot.as_deref().unwrap_or("");
         let trimmed = input.trim();
-        let (scheme, rest) = match trimmed.find("://") {
-            Some(i) => {
-                let name = &trimmed[..i];
-                let scheme = if name.eq_ignore_ascii_case("http") {
-                    Scheme::Http
-                } else if name.eq_ignore_ascii_case("https") {
-                    Scheme::Https
-                } else if !name.is_empty()
-                    && name
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
-                {
-                    return Err(Error::new(
-                        Phase::Url,
-                        ErrorKind::UnsupportedScheme,
-                        format!("scheme {name:?} (only http and https)"),
-                    ));
-                } else {
-                    return Err(invalid("no scheme"));
-                };
-                (scheme, &trimmed[i + 3..])
-            }
-            None => {
-                if let Some(colon) = trimmed.find(':') {
-                    let name = &trimmed[..colon];
-                    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphabetic()) {
-                        return Err(Error::new(
-                            Phase::Url,
-                            ErrorKind::UnsupportedScheme,
-                            format!("scheme {name:?} (only http and https)"),
-                        ));
-                    }
-                }
-                return Err(invalid("missing scheme://"));
-            }
-        };
+        let (scheme, rest) = split_scheme(trimmed)?;
         let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let authority = &rest[..authority_end];
         let mut tail = &rest[authority_end..];
         if let Some(hash) = tail.find('#') {
             tail = &tail[..hash];
         }
-        if authority.contains('@') {
-            return Err(invalid("credentials in URLs are not supported"));
-        }
-        // Split host and port; an IPv6 literal is bracketed and contains colons.
-        let (host, port_str) = if let Some(stripped) = authority.strip_prefix('[') {
-            let close = stripped
-                .find(']')
-                .ok_or_else(|| invalid("unclosed '[' in host"))?;
-            let inside = &stripped[..close];
-            if inside.parse::<std::net::Ipv6Addr>().is_err() {
-                return Err(invalid(format!("bad IPv6 literal {inside:?}")));
-            }
-            let after = &stripped[close + 1..];
-            let port = match after.strip_prefix(':') {
-                Some(p) => Some(p),
-                None if after.is_empty() => None,
-                None => return Err(invalid("junk after IPv6 literal")),
-            };
-            (&authority[..close + 2], port)
-        } else {
-            match authority.rfind(':') {
-                Some(i) => (&authority[..i], Some(&authority[i + 1..])),
-                None => (authority, None),
-            }
-        };
-        if host.is_empty() {
-            return Err(invalid("empty host"));
-        }
-        if !host.starts_with('[') && !valid_reg_name(host) {
-            return Err(invalid(format!("bad host {host:?}")));
-        }
-        let port = match port_str {
-            None | Some("") => scheme.default_port(),
-            Some(p) => {
-                if p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(invalid(format!("bad port {p:?}")));
-                }
-                let n: u32 = p.parse().map_err(|_| invalid(format!("bad port {p:?}")))?;
-                if n == 0 || n > 65535 {
-                    return Err(invalid(format!("port {n} out of range")));
-                }
-                n as u16
-            }
-        };
-        if host.len() > 1000 {
-            return Err(invalid("host too long"));
-        }
+        let (host, port_str) = split_authority(authority)?;
+        let port = parse_port(port_str, scheme)?;
 
         // Is the input already in normal form? Then keep the caller's string.
         let scheme_str = scheme.as_str();
@@ -212,46 +263,18 @@ impl Url {
             && !tail.bytes().any(needs_encoding);
         let host_start = scheme_str.len() + 3;
         let host_end = host_start + host.len();
-        if is_normal {
-            let path_start = (input.len() - tail.len()) as u32;
-            return Ok(Url {
-                s: slot.take().unwrap_or_default(),
-                scheme,
-                host_start: host_start as u16,
-                host_end: host_end as u16,
-                path_start,
-                port,
-            });
-        }
-        let mut s = String::with_capacity(input.len() + 8);
-        s.push_str(scheme_str);
-        s.push_str("://");
-        for c in host.chars() {
-            s.push(c.to_ascii_lowercase());
-        }
-        if explicit_port {
-            s.push(':');
-            s.push_str(&port.to_string());
-        }
-        let path_start = s.len() as u32;
-        if !tail.starts_with('/') {
-            s.push('/');
-        }
-        for &b in tail.as_bytes() {
-            if needs_encoding(b) {
-                s.push('%');
-                s.push(char::from(b"0123456789ABCDEF"[(b >> 4) as usize]));
-                s.push(char::from(b"0123456789ABCDEF"[(b & 15) as usize]));
-            } else {
-                s.push(char::from(b));
-            }
-        }
+        let (s, path_start) = if is_normal {
+            let path_start = input.len() - tail.len();
+            (slot.take().unwrap_or_default(), path_start)
+        } else {
+            normal_form(scheme, host, explicit_port.then_some(port), tail, input.len())
+        };
         Ok(Url {
             s,
             scheme,
             host_start: host_start as u16,
             host_end: host_end as u16,
-            path_start,
+            path_start: path_start as u32,
             port,
         })
     }
