@@ -43,7 +43,7 @@ fn http(c: &mut Criterion) {
         b.iter(|| {
             let mut d = ChunkedDecoder::new(8192);
             let mut n = 0usize;
-            d.decode(black_box(&chunked), &mut |c: &[u8]| {
+            d.handle_bytes(black_box(&chunked), &mut |c: &[u8]| {
                 n += c.len();
                 Ok(())
             })

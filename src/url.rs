@@ -267,7 +267,13 @@ impl Url {
             let path_start = input.len() - tail.len();
             (slot.take().unwrap_or_default(), path_start)
         } else {
-            normal_form(scheme, host, explicit_port.then_some(port), tail, input.len())
+            normal_form(
+                scheme,
+                host,
+                explicit_port.then_some(port),
+                tail,
+                input.len(),
+            )
         };
         Ok(Url {
             s,

@@ -73,6 +73,14 @@ fn size_line_too_long() -> Error {
     )
 }
 
+fn expect_lf(b: u8, what: &'static str) -> Result<(), Error> {
+    if b == b'\n' {
+        Ok(())
+    } else {
+        Err(malformed(what))
+    }
+}
+
 fn malformed(detail: &str) -> Error {
     Error::new(Phase::Body, ErrorKind::Malformed, detail)
 }
@@ -96,7 +104,7 @@ impl ChunkedDecoder {
     /// were consumed; stops right after the end of the chunked body, so bytes
     /// that follow it are left to the caller. An error from `data` (a body size
     /// limit, say) stops decoding and is returned.
-    pub fn decode(
+    pub fn handle_bytes(
         &mut self,
         input: &[u8],
         data: &mut dyn FnMut(&[u8]) -> Result<(), Error>,
@@ -104,142 +112,157 @@ impl ChunkedDecoder {
         let mut i = 0;
         while i < input.len() {
             let b = input[i];
-            match self.state {
+            i += match self.state {
                 State::Size {
                     value,
                     digits,
                     line,
-                } => {
-                    if let Some(d) = crate::text::hex_value(b) {
-                        // Leading zeros are not significant: `0000000000000000005` is 5.
-                        let significant = digits + u8::from(value != 0 || d != 0);
-                        if significant > 16 {
-                            return Err(malformed("chunk size overflows 64 bits"));
-                        }
-                        if line >= MAX_SIZE_LINE {
-                            return Err(size_line_too_long());
-                        }
-                        self.state = State::Size {
-                            value: (value << 4) | u64::from(d),
-                            digits: significant,
-                            line: line + 1,
-                        };
-                        i += 1;
-                    } else if line == 0 {
-                        return Err(malformed("chunk size line without digits"));
-                    } else {
-                        self.state = State::SizeTail {
-                            value,
-                            in_ext: false,
-                            line,
-                        };
-                    }
-                }
+                } => self.on_size(b, value, digits, line)?,
                 State::SizeTail {
                     value,
                     in_ext,
                     line,
-                } => {
-                    if line >= MAX_SIZE_LINE {
-                        return Err(size_line_too_long());
-                    }
-                    i += 1;
-                    let line = line + 1;
-                    match b {
-                        b'\r' => self.state = State::SizeLf { value },
-                        b'\n' => self.end_size_line(value),
-                        b';' => {
-                            self.state = State::SizeTail {
-                                value,
-                                in_ext: true,
-                                line,
-                            }
-                        }
-                        b' ' | b'\t' => {
-                            self.state = State::SizeTail {
-                                value,
-                                in_ext,
-                                line,
-                            }
-                        }
-                        _ if in_ext && b >= 0x20 && b != 0x7f => {
-                            self.state = State::SizeTail {
-                                value,
-                                in_ext,
-                                line,
-                            }
-                        }
-                        _ => return Err(malformed("bad byte in chunk size line")),
-                    }
-                }
+                } => self.on_size_tail(b, value, in_ext, line)?,
                 State::SizeLf { value } => {
-                    if b != b'\n' {
-                        return Err(malformed("CR without LF in chunk size line"));
-                    }
-                    i += 1;
+                    expect_lf(b, "CR without LF in chunk size line")?;
                     self.end_size_line(value);
+                    1
                 }
-                State::Data { remaining } => {
-                    let available = (input.len() - i) as u64;
-                    let take = remaining.min(available) as usize;
-                    data(&input[i..i + take])?;
-                    i += take;
-                    let remaining = remaining - take as u64;
-                    self.state = if remaining == 0 {
-                        State::DataCr
-                    } else {
-                        State::Data { remaining }
-                    };
-                }
+                State::Data { remaining } => self.on_data(&input[i..], remaining, data)?,
                 State::DataCr => {
-                    i += 1;
-                    match b {
-                        b'\r' => self.state = State::DataLf,
-                        b'\n' => self.state = SIZE_START,
+                    self.state = match b {
+                        b'\r' => State::DataLf,
+                        b'\n' => SIZE_START,
                         _ => return Err(malformed("chunk data not followed by CRLF")),
-                    }
+                    };
+                    1
                 }
                 State::DataLf => {
-                    if b != b'\n' {
-                        return Err(malformed("chunk data not followed by CRLF"));
-                    }
-                    i += 1;
+                    expect_lf(b, "chunk data not followed by CRLF")?;
                     self.state = SIZE_START;
+                    1
                 }
-                State::Trailer { line_len } => {
-                    i += 1;
-                    self.trailer_bytes += 1;
-                    if self.trailer_bytes > self.max_trailer_bytes {
-                        return Err(Error::new(
-                            Phase::Body,
-                            ErrorKind::TooLarge,
-                            format!("trailers over {} bytes", self.max_trailer_bytes),
-                        ));
-                    }
-                    match b {
-                        b'\r' => self.state = State::TrailerLf { line_len },
-                        b'\n' => self.end_trailer_line(line_len),
-                        _ => {
-                            self.state = State::Trailer {
-                                line_len: line_len + 1,
-                            }
-                        }
-                    }
-                }
+                State::Trailer { line_len } => self.on_trailer(b, line_len)?,
                 State::TrailerLf { line_len } => {
-                    if b != b'\n' {
-                        return Err(malformed("CR without LF in trailer"));
-                    }
-                    i += 1;
+                    expect_lf(b, "CR without LF in trailer")?;
                     self.end_trailer_line(line_len);
+                    1
                 }
                 State::Done => return Ok(i),
-            }
+            };
             if self.state == State::Done {
                 return Ok(i);
             }
         }
         Ok(i)
+    }
+
+    /// A byte of the chunk size: a hex digit, or the end of the digits.
+    fn on_size(&mut self, b: u8, value: u64, digits: u8, line: usize) -> Result<usize, Error> {
+        let Some(d) = crate::text::hex_value(b) else {
+            if line == 0 {
+                return Err(malformed("chunk size line without digits"));
+            }
+            // Not consumed: the size line's tail reads it.
+            self.state = State::SizeTail {
+                value,
+                in_ext: false,
+                line,
+            };
+            return Ok(0);
+        };
+        // Leading zeros are not significant: `0000000000000000005` is 5.
+        let significant = digits + u8::from(value != 0 || d != 0);
+        if significant > 16 {
+            return Err(malformed("chunk size overflows 64 bits"));
+        }
+        if line >= MAX_SIZE_LINE {
+            return Err(size_line_too_long());
+        }
+        self.state = State::Size {
+            value: (value << 4) | u64::from(d),
+            digits: significant,
+            line: line + 1,
+        };
+        Ok(1)
+    }
+
+    /// A byte after the size digits: whitespace, an extension, the line end.
+    fn on_size_tail(
+        &mut self,
+        b: u8,
+        value: u64,
+        in_ext: bool,
+        line: usize,
+    ) -> Result<usize, Error> {
+        if line >= MAX_SIZE_LINE {
+            return Err(size_line_too_long());
+        }
+        let line = line + 1;
+        self.state = match b {
+            b'\r' => State::SizeLf { value },
+            b'\n' => {
+                self.end_size_line(value);
+                return Ok(1);
+            }
+            b';' => State::SizeTail {
+                value,
+                in_ext: true,
+                line,
+            },
+            b' ' | b'\t' => State::SizeTail {
+                value,
+                in_ext,
+                line,
+            },
+            _ if in_ext && b >= 0x20 && b != 0x7f => State::SizeTail {
+                value,
+                in_ext,
+                line,
+            },
+            _ => return Err(malformed("bad byte in chunk size line")),
+        };
+        Ok(1)
+    }
+
+    /// Chunk data: as much of `input` as the chunk has left.
+    fn on_data(
+        &mut self,
+        input: &[u8],
+        remaining: u64,
+        data: &mut dyn FnMut(&[u8]) -> Result<(), Error>,
+    ) -> Result<usize, Error> {
+        let take = remaining.min(input.len() as u64) as usize;
+        data(&input[..take])?;
+        let remaining = remaining - take as u64;
+        self.state = if remaining == 0 {
+            State::DataCr
+        } else {
+            State::Data { remaining }
+        };
+        Ok(take)
+    }
+
+    /// A byte of a trailer line (counted against the trailers' limit).
+    fn on_trailer(&mut self, b: u8, line_len: usize) -> Result<usize, Error> {
+        self.trailer_bytes += 1;
+        if self.trailer_bytes > self.max_trailer_bytes {
+            return Err(Error::new(
+                Phase::Body,
+                ErrorKind::TooLarge,
+                format!("trailers over {} bytes", self.max_trailer_bytes),
+            ));
+        }
+        match b {
+            b'\r' => self.state = State::TrailerLf { line_len },
+            b'\n' => self.end_trailer_line(line_len),
+            _ => {
+                self.state = State::Trailer {
+                    line_len: line_len + 1,
+                }
+            }
+        }
+        Ok(1)
     }
 
     fn end_size_line(&mut self, value: u64) {
@@ -271,7 +294,7 @@ mod tests {
         let mut pos = 0;
         while pos < wire.len() && !d.is_done() {
             let end = (pos + step).min(wire.len());
-            let used = d.decode(&wire[pos..end], &mut |c| {
+            let used = d.handle_bytes(&wire[pos..end], &mut |c| {
                 body.extend_from_slice(c);
                 Ok(())
             })?;
@@ -321,7 +344,7 @@ mod tests {
             let mut fed = 0;
             let err = loop {
                 let end = (fed + step).min(wire.len());
-                match d.decode(&wire[fed..end], &mut |_| Ok(())) {
+                match d.handle_bytes(&wire[fed..end], &mut |_| Ok(())) {
                     Ok(n) => fed += n,
                     Err(e) => break e,
                 }
@@ -364,7 +387,9 @@ mod tests {
         }
         // 16 hex digits is the most a u64 holds, and is accepted as a size.
         let mut d = ChunkedDecoder::new(10);
-        assert!(d.decode(b"FFFFFFFFFFFFFFFF\r\nab", &mut |_| Ok(())).is_ok());
+        assert!(d
+            .handle_bytes(b"FFFFFFFFFFFFFFFF\r\nab", &mut |_| Ok(()))
+            .is_ok());
     }
 
     #[test]
@@ -379,7 +404,7 @@ mod tests {
     fn sink_errors_stop_decoding() {
         let mut d = ChunkedDecoder::new(10);
         let e = d
-            .decode(b"5\r\nhello\r\n", &mut |_| {
+            .handle_bytes(b"5\r\nhello\r\n", &mut |_| {
                 Err(Error::new(Phase::Body, ErrorKind::TooLarge, "cap"))
             })
             .unwrap_err();

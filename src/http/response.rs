@@ -130,7 +130,7 @@ impl ResponseReader {
                             }
                         }
                         Framing::Chunked(decoder) => {
-                            used += decoder.decode(rest, &mut sink)?;
+                            used += decoder.handle_bytes(rest, &mut sink)?;
                             if decoder.is_done() {
                                 self.state = State::Done;
                             }
