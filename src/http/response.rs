@@ -181,6 +181,54 @@ impl ResponseReader {
         }
     }
 
+    /// RFC 9112 §6.3: how the body is framed, and whether the connection
+    /// may be reused after it.
+    fn choose_framing(
+        &mut self,
+        code: u16,
+        version: u8,
+        f: &FramingFields,
+    ) -> Result<Framing, Error> {
+        self.keep_alive = !f.close && (version == 1 || f.keep_alive);
+        if f.transfer_encoding && (f.content_length.is_some() || version == 0) {
+            // Both framings at once (a smuggling shape), or Transfer-Encoding
+            // in HTTP/1.0: the framing is suspect, so the connection is not
+            // reused after this response (RFC 9112 §6.1, §6.3).
+            self.keep_alive = false;
+        }
+        let no_body = self.method == Method::Head || code == 204 || code == 304 || code == 101;
+        let framing = if no_body {
+            if code == 101 {
+                self.keep_alive = false;
+            }
+            Framing::Length(0)
+        } else if f.transfer_encoding {
+            if f.chunked {
+                Framing::Chunked(ChunkedDecoder::new(self.limits.max_head_bytes))
+            } else {
+                Framing::UntilClose
+            }
+        } else if let Some(len) = f.content_length {
+            if len > self.limits.max_body_bytes {
+                return Err(Error::new(
+                    Phase::Body,
+                    ErrorKind::TooLarge,
+                    format!(
+                        "Content-Length {len} over the {} byte limit",
+                        self.limits.max_body_bytes
+                    ),
+                ));
+            }
+            Framing::Length(len)
+        } else {
+            Framing::UntilClose
+        };
+        if matches!(framing, Framing::UntilClose) {
+            self.keep_alive = false;
+        }
+        Ok(framing)
+    }
+
     /// Tries to parse a head from `input`. `Ok(None)`: incomplete.
     fn parse_head(&mut self, input: &[u8], resp: &mut Response) -> Result<Option<usize>, Error> {
         let max_headers = self.limits.max_headers.min(MAX_HEADERS_CAP);
@@ -230,14 +278,35 @@ impl ResponseReader {
         }
         resp.status = code;
         resp.version = version;
+        let fields = FramingFields::read(parsed.headers, resp)?;
+        let framing = self.choose_framing(code, version, &fields)?;
+        self.state = match framing {
+            Framing::Length(0) => State::Done,
+            f => State::Body(f),
+        };
+        Ok(Some(n))
+    }
+}
+
+/// What a head's fields say about framing and reuse.
+#[derive(Default)]
+struct FramingFields {
+    content_length: Option<u64>,
+    transfer_encoding: bool,
+    /// The last transfer coding is `chunked`.
+    chunked: bool,
+    close: bool,
+    keep_alive: bool,
+}
+
+impl FramingFields {
+    /// Copies the fields into `resp` (obs-folds unfolded to spaces) and reads
+    /// the framing ones.
+    fn read(headers: &[httparse::Header<'_>], resp: &mut Response) -> Result<Self, Error> {
         resp.headers.clear();
-        let mut content_length: Option<u64> = None;
-        let mut chunked = false;
-        let mut has_transfer_encoding = false;
-        let mut connection_close = false;
-        let mut connection_keep_alive = false;
+        let mut f = FramingFields::default();
         let mut unfolded = Vec::new();
-        for h in parsed.headers.iter() {
+        for h in headers {
             let value = if h.value.iter().any(|&b| b == b'\r' || b == b'\n') {
                 unfolded.clear();
                 unfolded.extend(h.value.iter().map(|&b| match b {
@@ -249,70 +318,36 @@ impl ResponseReader {
                 h.value
             };
             resp.headers.push(h.name, value);
-            let h = httparse::Header {
-                name: h.name,
-                value,
-            };
-            if h.name.eq_ignore_ascii_case("content-length") {
-                for part in h.value.split(|&b| b == b',') {
-                    let v = parse_content_length(part)?;
-                    if content_length.is_some_and(|old| old != v) {
-                        return Err(head_error(
-                            ErrorKind::Malformed,
-                            "conflicting Content-Length values",
-                        ));
-                    }
-                    content_length = Some(v);
+            f.read_field(h.name, value)?;
+        }
+        Ok(f)
+    }
+
+    fn read_field(&mut self, name: &str, value: &[u8]) -> Result<(), Error> {
+        if name.eq_ignore_ascii_case("content-length") {
+            for part in value.split(|&b| b == b',') {
+                let v = parse_content_length(part)?;
+                if self.content_length.is_some_and(|old| old != v) {
+                    return Err(head_error(
+                        ErrorKind::Malformed,
+                        "conflicting Content-Length values",
+                    ));
                 }
-            } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-                has_transfer_encoding = true;
-                // Only the last coding decides (RFC 9112 §6.3 rule 4).
-                let last = h.value.rsplit(|&b| b == b',').next().unwrap_or(b"");
-                chunked = trim(last).eq_ignore_ascii_case(b"chunked");
-            } else if h.name.eq_ignore_ascii_case("connection") {
-                for token in h.value.split(|&b| b == b',') {
-                    let token = trim(token);
-                    connection_close |= token.eq_ignore_ascii_case(b"close");
-                    connection_keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
-                }
+                self.content_length = Some(v);
+            }
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            self.transfer_encoding = true;
+            // Only the last coding decides (RFC 9112 §6.3 rule 4).
+            let last = value.rsplit(|&b| b == b',').next().unwrap_or(b"");
+            self.chunked = trim(last).eq_ignore_ascii_case(b"chunked");
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in value.split(|&b| b == b',') {
+                let token = trim(token);
+                self.close |= token.eq_ignore_ascii_case(b"close");
+                self.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
             }
         }
-        self.keep_alive = !connection_close && (version == 1 || connection_keep_alive);
-        let no_body = self.method == Method::Head || code == 204 || code == 304 || code == 101;
-        let framing = if no_body {
-            if code == 101 {
-                self.keep_alive = false;
-            }
-            Framing::Length(0)
-        } else if has_transfer_encoding {
-            if chunked {
-                Framing::Chunked(ChunkedDecoder::new(self.limits.max_head_bytes))
-            } else {
-                Framing::UntilClose
-            }
-        } else if let Some(len) = content_length {
-            if len > self.limits.max_body_bytes {
-                return Err(Error::new(
-                    Phase::Body,
-                    ErrorKind::TooLarge,
-                    format!(
-                        "Content-Length {len} over the {} byte limit",
-                        self.limits.max_body_bytes
-                    ),
-                ));
-            }
-            Framing::Length(len)
-        } else {
-            Framing::UntilClose
-        };
-        if matches!(framing, Framing::UntilClose) {
-            self.keep_alive = false;
-        }
-        self.state = match framing {
-            Framing::Length(0) => State::Done,
-            f => State::Body(f),
-        };
-        Ok(Some(n))
+        Ok(())
     }
 }
 
@@ -491,6 +526,20 @@ mod tests {
             Method::Get,
         );
         assert!(r.unwrap().keep_alive);
+        // Suspect framing (RFC 9112 §6.1, §6.3): the body is read by
+        // Transfer-Encoding, but the connection is not reused.
+        let r = read_all_splits(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n",
+            Method::Get,
+        )
+        .unwrap();
+        assert_eq!((r.body.as_slice(), r.keep_alive), (&b"x"[..], false));
+        let r = read_all_splits(
+            b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n",
+            Method::Get,
+        )
+        .unwrap();
+        assert_eq!((r.body.as_slice(), r.keep_alive), (&b"x"[..], false));
     }
 
     #[test]
