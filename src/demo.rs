@@ -135,7 +135,23 @@ impl DemoServer {
         let (s, sv, ac) = (stop.clone(), served.clone(), accepted.clone());
         let thread = std::thread::Builder::new()
             .name("oneloop-demo-server".into())
-            .spawn(move || serve(poll, listeners, page, tls, delay, s, sv, ac))?;
+            .spawn(move || {
+                let (get_response, head_response) = page;
+                Server {
+                    poll,
+                    listeners,
+                    clients: Slab::new(),
+                    get_response,
+                    head_response,
+                    tls,
+                    delay,
+                    served: sv,
+                    accepted: ac,
+                    due: BinaryHeap::new(),
+                    next_id: 0,
+                }
+                .run(s)
+            })?;
         Ok(DemoServer {
             addrs,
             stop,
@@ -219,113 +235,139 @@ fn page(size: usize) -> (Vec<u8>, Vec<u8>) {
     (get, head.into_bytes())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn serve(
-    mut poll: Poll,
+/// The server's loop state: its own `mio::Poll`, listeners and clients.
+struct Server {
+    poll: Poll,
     listeners: Vec<TcpListener>,
-    (get_response, head_response): (Vec<u8>, Vec<u8>),
+    clients: Slab<Client>,
+    /// The answers to GET and to HEAD.
+    get_response: Vec<u8>,
+    head_response: Vec<u8>,
     tls: Option<Arc<rustls::ServerConfig>>,
     delay: Duration,
-    stop: Arc<AtomicBool>,
     served: Arc<AtomicU64>,
     accepted: Arc<AtomicU64>,
-) {
-    let base = listeners.len();
-    let mut clients: Slab<Client> = Slab::new();
-    let mut events = Events::with_capacity(1024);
-    let mut next_id = 0u64;
-    // Delayed answers: (due, slot, client id).
-    let mut due: BinaryHeap<Reverse<(Instant, usize, u64)>> = BinaryHeap::new();
-    while !stop.load(Ordering::Relaxed) {
-        let timeout = due
-            .peek()
-            .map(|Reverse((t, _, _))| t.saturating_duration_since(Instant::now()));
-        if poll.poll(&mut events, timeout).is_err() {
-            continue;
+    /// Delayed answers: (due, slot, client id).
+    due: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    next_id: u64,
+}
+
+impl Server {
+    /// Serves until `stop` is set (the waker wakes the poll).
+    fn run(mut self, stop: Arc<AtomicBool>) {
+        let mut events = Events::with_capacity(1024);
+        while !stop.load(Ordering::Relaxed) {
+            let timeout = self
+                .due
+                .peek()
+                .map(|Reverse((t, _, _))| t.saturating_duration_since(Instant::now()));
+            if self.poll.poll(&mut events, timeout).is_err() {
+                continue;
+            }
+            self.answer_due(Instant::now());
+            for ev in events.iter() {
+                let t = ev.token();
+                if t == WAKE {
+                    continue;
+                }
+                if t.0 < self.listeners.len() {
+                    self.accept(t.0);
+                } else {
+                    self.on_client(t.0 - self.listeners.len());
+                }
+            }
         }
-        // Answers whose delay is over.
-        let now = Instant::now();
-        while let Some(&Reverse((t, slot, id))) = due.peek() {
+    }
+
+    /// Sends the answers whose delay is over.
+    fn answer_due(&mut self, now: Instant) {
+        while let Some(&Reverse((t, slot, id))) = self.due.peek() {
             if t > now {
                 break;
             }
-            due.pop();
-            let Some(c) = clients.get_mut(slot).filter(|c| c.id == id) else {
+            self.due.pop();
+            let Some(c) = self.clients.get_mut(slot).filter(|c| c.id == id) else {
                 continue;
             };
             while c.owed.front().is_some_and(|(t, _)| *t <= now) {
                 let (_, head) = c.owed.pop_front().unwrap_or((now, false));
-                c.out
-                    .extend_from_slice(if head { &head_response } else { &get_response });
-                served.fetch_add(1, Ordering::Relaxed);
+                c.out.extend_from_slice(if head {
+                    &self.head_response
+                } else {
+                    &self.get_response
+                });
+                self.served.fetch_add(1, Ordering::Relaxed);
             }
             if write_client(c).is_err() {
-                let mut c = clients.remove(slot);
-                let _ = poll.registry().deregister(&mut c.stream);
+                self.drop_client(slot);
             }
         }
-        for ev in events.iter() {
-            let t = ev.token();
-            if t == WAKE {
-                continue;
-            }
-            if t.0 < base {
-                loop {
-                    match listeners[t.0].accept() {
-                        Ok((mut stream, _)) => {
-                            accepted.fetch_add(1, Ordering::Relaxed);
-                            let _ = stream.set_nodelay(true);
-                            let entry = clients.vacant_entry();
-                            let token = Token(base + entry.key());
-                            let session = match &tls {
-                                Some(config) => match rustls::ServerConnection::new(config.clone())
-                                {
-                                    Ok(s) => Some(s),
-                                    Err(_) => continue,
-                                },
-                                None => None,
-                            };
-                            if poll
-                                .registry()
-                                .register(
-                                    &mut stream,
-                                    token,
-                                    Interest::READABLE | Interest::WRITABLE,
-                                )
-                                .is_ok()
-                            {
-                                next_id += 1;
-                                entry.insert(Client {
-                                    id: next_id,
-                                    owed: std::collections::VecDeque::new(),
-                                    stream,
-                                    tls: session,
-                                    inbuf: Vec::new(),
-                                    out: Vec::new(),
-                                    out_pos: 0,
-                                });
-                            }
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(_) => break,
-                    }
-                }
-                continue;
-            }
-            let slot = t.0 - base;
-            let Some(client) = clients.get_mut(slot) else {
-                continue;
+    }
+
+    /// Accepts every pending connection of listener `i`.
+    fn accept(&mut self, i: usize) {
+        loop {
+            let mut stream = match self.listeners[i].accept() {
+                Ok((stream, _)) => stream,
+                // WouldBlock: the queue is empty (edge-triggered: until then).
+                Err(_) => break,
             };
-            let owed_before = client.owed.len();
-            let alive = handle_client(client, &get_response, &head_response, &served, delay);
-            for &(t, _) in client.owed.iter().skip(owed_before) {
-                due.push(Reverse((t, slot, client.id)));
-            }
-            if !alive {
-                let mut c = clients.remove(slot);
-                let _ = poll.registry().deregister(&mut c.stream);
+            self.accepted.fetch_add(1, Ordering::Relaxed);
+            let _ = stream.set_nodelay(true);
+            let entry = self.clients.vacant_entry();
+            let token = Token(self.listeners.len() + entry.key());
+            let session = match &self.tls {
+                Some(config) => match rustls::ServerConnection::new(config.clone()) {
+                    Ok(s) => Some(s),
+                    Err(_) => continue,
+                },
+                None => None,
+            };
+            let interest = Interest::READABLE | Interest::WRITABLE;
+            if self
+                .poll
+                .registry()
+                .register(&mut stream, token, interest)
+                .is_ok()
+            {
+                self.next_id += 1;
+                entry.insert(Client {
+                    id: self.next_id,
+                    owed: std::collections::VecDeque::new(),
+                    stream,
+                    tls: session,
+                    inbuf: Vec::new(),
+                    out: Vec::new(),
+                    out_pos: 0,
+                });
             }
         }
+    }
+
+    /// A client is ready: read its requests, answer (or owe) them.
+    fn on_client(&mut self, slot: usize) {
+        let Some(client) = self.clients.get_mut(slot) else {
+            return;
+        };
+        let owed_before = client.owed.len();
+        let alive = handle_client(
+            client,
+            &self.get_response,
+            &self.head_response,
+            &self.served,
+            self.delay,
+        );
+        for &(t, _) in client.owed.iter().skip(owed_before) {
+            self.due.push(Reverse((t, slot, client.id)));
+        }
+        if !alive {
+            self.drop_client(slot);
+        }
+    }
+
+    fn drop_client(&mut self, slot: usize) {
+        let mut c = self.clients.remove(slot);
+        let _ = self.poll.registry().deregister(&mut c.stream);
     }
 }
 

@@ -218,7 +218,16 @@ impl Event<'_> {
         out.push_str(",\"type\":\"");
         out.push_str(self.kind.name());
         out.push('"');
-        match &self.kind {
+        self.kind.write_fields(out);
+        out.push('}');
+    }
+}
+
+impl EventKind<'_> {
+    /// The fields after `t` and `type`: requests' and the loop's here,
+    /// connections' in [`write_conn_fields`](Self::write_conn_fields).
+    fn write_fields(&self, out: &mut String) {
+        match self {
             EventKind::Queued { req, url } => {
                 field_u64(out, "req", *req);
                 field_str(out, "url", url);
@@ -246,6 +255,27 @@ impl Event<'_> {
                 out.push('"');
                 field_u64(out, "attempts", u64::from(*attempts));
             }
+            EventKind::LoopTurn {
+                blocked,
+                events,
+                protocol,
+                callbacks,
+            } => {
+                field_u64(out, "blocked", micros(*blocked));
+                field_u64(out, "events", *events);
+                field_u64(out, "protocol", micros(*protocol));
+                field_u64(out, "callbacks", micros(*callbacks));
+            }
+            EventKind::Stall { url, took } => {
+                field_u64(out, "took", micros(*took));
+                field_str(out, "url", url);
+            }
+            _ => self.write_conn_fields(out),
+        }
+    }
+
+    fn write_conn_fields(&self, out: &mut String) {
+        match self {
             EventKind::ConnOpened {
                 conn,
                 origin,
@@ -299,23 +329,8 @@ impl Event<'_> {
                 });
                 field_u64(out, "took", micros(*took));
             }
-            EventKind::LoopTurn {
-                blocked,
-                events,
-                protocol,
-                callbacks,
-            } => {
-                field_u64(out, "blocked", micros(*blocked));
-                field_u64(out, "events", *events);
-                field_u64(out, "protocol", micros(*protocol));
-                field_u64(out, "callbacks", micros(*callbacks));
-            }
-            EventKind::Stall { url, took } => {
-                field_u64(out, "took", micros(*took));
-                field_str(out, "url", url);
-            }
+            _ => {}
         }
-        out.push('}');
     }
 }
 

@@ -206,6 +206,15 @@ fn ms(d: Duration) -> f64 {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fmt_results(f)?;
+        self.fmt_machinery(f)?;
+        self.fmt_politeness(f)
+    }
+}
+
+impl Summary {
+    /// Outcomes, responses, errors, latency, connections.
+    fn fmt_results(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
             "{} outcomes in {:.2}s: {:.0}/s{}",
@@ -244,6 +253,11 @@ impl fmt::Display for Summary {
             self.retries,
             self.max_in_flight
         )?;
+        Ok(())
+    }
+
+    /// robots.txt, workers, descriptors, DNS, TLS (the lines that apply).
+    fn fmt_machinery(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.robots_fetches > 0 {
             let r = &self.robots_statuses;
             writeln!(
@@ -288,6 +302,11 @@ impl fmt::Display for Summary {
                 ms(self.tls_handshake.percentile(99.0))
             )?;
         }
+        Ok(())
+    }
+
+    /// Redirects, retries, pauses, pacing; the loop and its stalls.
+    fn fmt_politeness(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
             "politeness: {} redirects followed, retries",
