@@ -131,19 +131,7 @@ pub fn check_answer(
     name: &str,
     rtype: RecordType,
 ) -> Result<Answer, Rejected> {
-    if msg.len() < 12 {
-        return Err(Rejected::Malformed(format!(
-            "{} bytes, shorter than a header",
-            msg.len()
-        )));
-    }
-    if message_id(msg) != Some(id) {
-        return Err(Rejected::Mismatch("wrong id"));
-    }
-    if msg[2] & 0x80 == 0 {
-        return Err(Rejected::Mismatch("not a response"));
-    }
-    if msg[2] & 0x02 != 0 {
+    if check_header(msg, id)? {
         // TC: the rest may be cut anywhere; only the header is trusted.
         return Ok(Answer::Truncated);
     }
@@ -159,57 +147,70 @@ pub fn check_answer(
     if !qname.trim_end_matches('.').eq_ignore_ascii_case(name) || q.qtype != expected_type {
         return Err(Rejected::Mismatch("different question"));
     }
-    match packet.header.response_code {
-        ResponseCode::NoError => {}
-        ResponseCode::NameError => {
-            let ttl = soa_minimum(&packet);
-            return Ok(Answer::NxDomain(ttl));
-        }
-        ResponseCode::ServerFailure => return Ok(Answer::ServerFailure("server failure")),
-        ResponseCode::Refused => return Ok(Answer::ServerFailure("refused")),
-        ResponseCode::FormatError => return Ok(Answer::ServerFailure("format error")),
-        ResponseCode::NotImplemented => return Ok(Answer::ServerFailure("not implemented")),
-        ResponseCode::Reserved(_) => return Ok(Answer::ServerFailure("unknown response code")),
+    if let Some(answer) = rcode_answer(&packet) {
+        return Ok(answer);
     }
-    // Follow the CNAME chain inside the answer, from the question's name.
+    Ok(follow_chain(&packet, name, rtype))
+}
+
+/// The header: long enough, our ID, a response. True when truncated (TC).
+fn check_header(msg: &[u8], id: u16) -> Result<bool, Rejected> {
+    if msg.len() < 12 {
+        return Err(Rejected::Malformed(format!(
+            "{} bytes, shorter than a header",
+            msg.len()
+        )));
+    }
+    if message_id(msg) != Some(id) {
+        return Err(Rejected::Mismatch("wrong id"));
+    }
+    if msg[2] & 0x80 == 0 {
+        return Err(Rejected::Mismatch("not a response"));
+    }
+    Ok(msg[2] & 0x02 != 0)
+}
+
+/// The answer a response code gives by itself (none for NOERROR).
+fn rcode_answer(packet: &Packet<'_>) -> Option<Answer> {
+    Some(match packet.header.response_code {
+        ResponseCode::NoError => return None,
+        ResponseCode::NameError => Answer::NxDomain(soa_minimum(packet)),
+        ResponseCode::ServerFailure => Answer::ServerFailure("server failure"),
+        ResponseCode::Refused => Answer::ServerFailure("refused"),
+        ResponseCode::FormatError => Answer::ServerFailure("format error"),
+        ResponseCode::NotImplemented => Answer::ServerFailure("not implemented"),
+        ResponseCode::Reserved(_) => Answer::ServerFailure("unknown response code"),
+    })
+}
+
+/// Does record `rr` belong to `name`?
+fn owned_by(rr: &dns_parser::ResourceRecord<'_>, name: &str) -> bool {
+    rr.name
+        .to_string()
+        .trim_end_matches('.')
+        .eq_ignore_ascii_case(name)
+}
+
+/// Follows the CNAME chain inside the answer, from the question's name, to
+/// the addresses of `rtype` (at most 16 links).
+fn follow_chain(packet: &Packet<'_>, name: &str, rtype: RecordType) -> Answer {
     let mut current = name.to_string();
     let mut ttl = u32::MAX;
     for _ in 0..16 {
         let mut addrs = Vec::new();
-        for rr in &packet.answers {
-            if !rr
-                .name
-                .to_string()
-                .trim_end_matches('.')
-                .eq_ignore_ascii_case(&current)
-            {
-                continue;
-            }
+        for rr in packet.answers.iter().filter(|rr| owned_by(rr, &current)) {
             match (&rr.data, rtype) {
-                (RData::A(a), RecordType::A) => {
-                    addrs.push(IpAddr::V4(a.0));
-                    ttl = ttl.min(rr.ttl);
-                }
-                (RData::AAAA(a), RecordType::Aaaa) => {
-                    addrs.push(IpAddr::V6(a.0));
-                    ttl = ttl.min(rr.ttl);
-                }
-                _ => {}
+                (RData::A(a), RecordType::A) => addrs.push(IpAddr::V4(a.0)),
+                (RData::AAAA(a), RecordType::Aaaa) => addrs.push(IpAddr::V6(a.0)),
+                _ => continue,
             }
+            ttl = ttl.min(rr.ttl);
         }
         if !addrs.is_empty() {
-            return Ok(Answer::Addresses(addrs, ttl));
+            return Answer::Addresses(addrs, ttl);
         }
         let next = packet.answers.iter().find_map(|rr| match &rr.data {
-            RData::CNAME(c)
-                if rr
-                    .name
-                    .to_string()
-                    .trim_end_matches('.')
-                    .eq_ignore_ascii_case(&current) =>
-            {
-                Some((c.0.to_string(), rr.ttl))
-            }
+            RData::CNAME(c) if owned_by(rr, &current) => Some((c.0.to_string(), rr.ttl)),
             _ => None,
         });
         match next {
@@ -222,8 +223,8 @@ pub fn check_answer(
     }
     // The name exists but has no record of this type (or the chain leads
     // out of the answer): an empty, cacheable answer.
-    let neg = soa_minimum(&packet);
-    Ok(Answer::Addresses(Vec::new(), neg.min(ttl)))
+    let neg = soa_minimum(packet);
+    Answer::Addresses(Vec::new(), neg.min(ttl))
 }
 
 /// The negative-caching TTL of a negative answer: its SOA's minimum (RFC
