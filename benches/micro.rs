@@ -202,7 +202,7 @@ fn pool_and_admission(c: &mut Criterion) {
     let now = Instant::now();
     for (i, k) in keys.iter().enumerate() {
         assert_eq!(pool.checkout(k), Checkout::Open);
-        pool.checkin(k, i as u32, now);
+        pool.handle_checkin(k, i as u32, now);
     }
     let mut i = 0;
     g.bench_function("pool checkout + checkin (100 origins)", |b| {
@@ -210,7 +210,7 @@ fn pool_and_admission(c: &mut Criterion) {
             let k = &keys[i % keys.len()];
             i += 1;
             match pool.checkout(black_box(k)) {
-                Checkout::Reuse(h) => pool.checkin(k, h, now),
+                Checkout::Reuse(h) => pool.handle_checkin(k, h, now),
                 other => panic!("{other:?}"),
             }
         })

@@ -32,7 +32,7 @@
 //! let mut pool: Pool<u32> = Pool::new(PoolConfig { max_total: 2, max_per_key: 1, idle_timeout: Duration::from_secs(90) });
 //! let now = Instant::now();
 //! assert_eq!(pool.checkout("http://a:80"), Checkout::Open);
-//! pool.checkin("http://a:80", 7, now);              // connection 7 is idle now
+//! pool.handle_checkin("http://a:80", 7, now);              // connection 7 is idle now
 //! assert_eq!(pool.checkout("http://a:80"), Checkout::Reuse(7));
 //! ```
 
@@ -214,7 +214,7 @@ impl<H: Copy + PartialEq> Pool<H> {
     }
 
     /// A busy connection of `key` is idle again and may be reused.
-    pub fn checkin(&mut self, key: &str, handle: H, now: Instant) {
+    pub fn handle_checkin(&mut self, key: &str, handle: H, now: Instant) {
         let seq = self.next_seq;
         self.next_seq += 1;
         let Some(&slot) = self.index.get(key) else {
@@ -233,14 +233,14 @@ impl<H: Copy + PartialEq> Pool<H> {
 
     /// A busy connection of `key` was closed (error, server said close, or
     /// retired after its maximum number of requests).
-    pub fn closed(&mut self, key: &str) {
+    pub fn handle_closed(&mut self, key: &str) {
         self.forget_one(key);
     }
 
     /// A connection counted by a checkout could not even get a socket (the
     /// process is out of file descriptors): it leaves the count, and the
     /// `opened` statistic, as if it had never been asked for.
-    pub fn not_opened(&mut self, key: &str) {
+    pub fn handle_not_opened(&mut self, key: &str) {
         self.stats.opened = self.stats.opened.saturating_sub(1);
         self.forget_one(key);
     }
@@ -256,7 +256,7 @@ impl<H: Copy + PartialEq> Pool<H> {
 
     /// An idle connection was closed by its server (the driver saw EOF or an
     /// error on it). Returns false if it was not idle in the pool.
-    pub fn remove_idle(&mut self, key: &str, handle: H) -> bool {
+    pub fn handle_idle_closed(&mut self, key: &str, handle: H) -> bool {
         let Some(entry) = self.entry_mut(key) else {
             return false;
         };
@@ -392,8 +392,8 @@ mod tests {
             assert_eq!(p.checkout("a"), Checkout::Open);
         }
         assert_eq!(p.checkout("a"), Checkout::Full);
-        p.checkin("a", 1, t);
-        p.checkin("a", 2, t);
+        p.handle_checkin("a", 1, t);
+        p.handle_checkin("a", 2, t);
         assert_eq!(p.checkout("b"), Checkout::Open, "other keys are separate");
         assert_eq!(p.checkout("a"), Checkout::Reuse(2), "last in, first out");
         assert_eq!(p.checkout("a"), Checkout::Reuse(1));
@@ -408,8 +408,8 @@ mod tests {
         let t = Instant::now();
         assert_eq!(p.checkout("a"), Checkout::Open);
         assert_eq!(p.checkout("b"), Checkout::Open);
-        p.checkin("a", 1, t);
-        p.checkin("b", 2, t + Duration::from_secs(1));
+        p.handle_checkin("a", 1, t);
+        p.handle_checkin("b", 2, t + Duration::from_secs(1));
         assert_eq!(p.checkout("c"), Checkout::OpenAfterEvict(1));
         assert_eq!(p.open_for("a"), 0);
         assert_eq!(p.open_for("c"), 1);
@@ -425,9 +425,9 @@ mod tests {
         for _ in 0..3 {
             p.checkout("a");
         }
-        p.checkin("a", 1, t);
-        p.checkin("a", 2, t + Duration::from_secs(5));
-        p.checkin("a", 3, t + Duration::from_secs(6));
+        p.handle_checkin("a", 1, t);
+        p.handle_checkin("a", 2, t + Duration::from_secs(5));
+        p.handle_checkin("a", 3, t + Duration::from_secs(6));
         assert_eq!(p.checkout("a"), Checkout::Reuse(3));
         assert_eq!(p.poll_timeout(), Some(t + Duration::from_secs(10)));
         assert_eq!(p.poll_expired(t + Duration::from_secs(9)), None);
@@ -444,13 +444,13 @@ mod tests {
         let t = Instant::now();
         p.checkout("a");
         p.checkout("a");
-        p.checkin("a", 1, t);
-        p.checkin("a", 2, t);
-        assert!(p.remove_idle("a", 1));
-        assert!(!p.remove_idle("a", 1));
+        p.handle_checkin("a", 1, t);
+        p.handle_checkin("a", 2, t);
+        assert!(p.handle_idle_closed("a", 1));
+        assert!(!p.handle_idle_closed("a", 1));
         assert_eq!((p.open(), p.idle()), (1, 1));
         assert_eq!(p.checkout("a"), Checkout::Reuse(2));
-        p.closed("a");
+        p.handle_closed("a");
         assert_eq!(p.open(), 0);
         assert!(
             p.entries.is_empty() && p.index.is_empty(),
@@ -465,11 +465,11 @@ mod tests {
         let t = Instant::now();
         p.checkout("a");
         p.checkout("a");
-        p.checkin("a", 1, t);
+        p.handle_checkin("a", 1, t);
         assert_eq!(p.checkout_fresh("a"), Checkout::OpenAfterEvict(1));
         assert_eq!(p.open_for("a"), 2);
         assert_eq!(p.checkout_fresh("a"), Checkout::Full);
-        p.closed("a");
+        p.handle_closed("a");
         assert_eq!(p.checkout_fresh("a"), Checkout::Open);
         assert_eq!(p.open(), 2);
     }
@@ -480,9 +480,9 @@ mod tests {
         let t = Instant::now();
         p.checkout("a");
         p.checkout("a");
-        p.checkin("a", 1, t); // stays idle the whole time: the LRU front is live
+        p.handle_checkin("a", 1, t); // stays idle the whole time: the LRU front is live
         for _ in 0..100_000 {
-            p.checkin("a", 2, t);
+            p.handle_checkin("a", 2, t);
             assert_eq!(p.checkout("a"), Checkout::Reuse(2));
         }
         assert!(p.lru.len() <= 2 * p.idle() + 65, "{}", p.lru.len());

@@ -231,7 +231,7 @@ impl<R: PartialEq> Admission<R> {
                 continue;
             }
             let pacing = self.config.pacing;
-            if let Some(at) = self.hosts[idx].pacer.poll_ready_at(&pacing, now) {
+            if let Some(at) = self.hosts[idx].pacer.ready_at(&pacing, now) {
                 self.stats.paced_waits += 1;
                 self.wait_until(idx, at);
                 continue;
@@ -405,7 +405,7 @@ impl<R: PartialEq> Admission<R> {
             return;
         }
         let pacing = self.config.pacing;
-        match self.hosts[idx].pacer.poll_ready_at(&pacing, now) {
+        match self.hosts[idx].pacer.ready_at(&pacing, now) {
             None => {
                 self.hosts[idx].place = Place::Ring;
                 self.ready.push_back(idx);

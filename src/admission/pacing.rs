@@ -124,21 +124,30 @@ impl Pacer {
     }
 
     /// `None` if a start is allowed at `now`, else the instant it will be.
-    /// (Refills the token bucket up to `now`.)
-    pub fn poll_ready_at(&mut self, pacing: &Pacing, now: Instant) -> Option<Instant> {
+    /// A query: the token bucket is refilled lazily, when a start takes a
+    /// token.
+    pub fn ready_at(&self, pacing: &Pacing, now: Instant) -> Option<Instant> {
         let mut at = self.not_before.filter(|&t| t > now);
         if let Some(rate) = pacing.rate {
-            if let Some(t) = self.refilled {
-                let elapsed = now.saturating_duration_since(t).as_secs_f64();
-                self.tokens = (self.tokens + elapsed * rate).min(pacing.burst as f64);
-            }
-            self.refilled = Some(now);
-            if self.tokens < 1.0 {
-                let t = now + Duration::from_secs_f64((1.0 - self.tokens) / rate);
+            let tokens = self.tokens_at(pacing, rate, now);
+            if tokens < 1.0 {
+                let t = now + Duration::from_secs_f64((1.0 - tokens) / rate);
                 at = Some(at.map_or(t, |a| a.max(t)));
             }
         }
         at
+    }
+
+    /// The bucket's tokens at `now`: refilled at `rate` since the last
+    /// refill, up to the burst.
+    fn tokens_at(&self, pacing: &Pacing, rate: f64, now: Instant) -> f64 {
+        match self.refilled {
+            Some(t) => {
+                let elapsed = now.saturating_duration_since(t).as_secs_f64();
+                (self.tokens + elapsed * rate).min(pacing.burst as f64)
+            }
+            None => self.tokens,
+        }
     }
 
     /// A request started at `now`: take a token, and hold the next start
@@ -148,8 +157,9 @@ impl Pacer {
         if !pacing.jitter.is_zero() {
             gap += pacing.jitter.mul_f64(rng.unit());
         }
-        if pacing.rate.is_some() {
-            self.tokens -= 1.0;
+        if let Some(rate) = pacing.rate {
+            self.tokens = self.tokens_at(pacing, rate, now) - 1.0;
+            self.refilled = Some(now);
         }
         if !gap.is_zero() {
             self.not_before = Some(now + gap);
@@ -223,11 +233,11 @@ mod tests {
         };
         let mut rng = Rng::new(1);
         let mut pacer = Pacer::new(&p, 4);
-        assert_eq!(pacer.poll_ready_at(&p, t), None);
+        assert_eq!(pacer.ready_at(&p, t), None);
         pacer.handle_start(&p, t, &mut rng);
-        let at = pacer.poll_ready_at(&p, t).unwrap();
+        let at = pacer.ready_at(&p, t).unwrap();
         assert!(at >= t + ms(100) && at < t + ms(150), "{:?}", at - t);
-        assert_eq!(pacer.poll_ready_at(&p, at), None);
+        assert_eq!(pacer.ready_at(&p, at), None);
         assert!(!pacer.is_settled(&p, 4, t));
         assert!(pacer.is_settled(&p, 4, at));
     }
@@ -279,15 +289,9 @@ mod tests {
         };
         let mut pacer = Pacer::new(&p, 1);
         pacer.handle_pause(&p, Duration::from_secs(3600), t);
-        assert_eq!(
-            pacer.poll_ready_at(&p, t),
-            Some(t + Duration::from_secs(10))
-        );
+        assert_eq!(pacer.ready_at(&p, t), Some(t + Duration::from_secs(10)));
         pacer.handle_pause(&p, Duration::from_secs(1), t);
-        assert_eq!(
-            pacer.poll_ready_at(&p, t),
-            Some(t + Duration::from_secs(10))
-        );
+        assert_eq!(pacer.ready_at(&p, t), Some(t + Duration::from_secs(10)));
     }
 
     #[test]

@@ -23,7 +23,7 @@ impl Connections<'_> {
     ) {
         let key: Box<str> = self.slots[cslot].conn.key().into();
         let request = self.drop_conn(cslot, CloseReason::NoDescriptors, now, ev);
-        self.pool.not_opened(&key);
+        self.pool.handle_not_opened(&key);
         let Some(req) = request else {
             return;
         };

@@ -313,7 +313,7 @@ impl<'a> Connections<'a> {
         let tls = match self.tls_session(ex.url) {
             Ok(tls) => tls,
             Err(error) => {
-                self.pool.closed(&key);
+                self.pool.handle_closed(&key);
                 let report = AttemptReport::default();
                 self.outputs
                     .push_back(Output::Failed { req, error, report });
@@ -557,7 +557,8 @@ impl<'a> Connections<'a> {
             }
             ConnEvent::IdleClosed => {
                 let token = self.slots[cslot].token(cslot);
-                self.pool.remove_idle(self.slots[cslot].conn.key(), token);
+                self.pool
+                    .handle_idle_closed(self.slots[cslot].conn.key(), token);
                 self.drop_conn(cslot, CloseReason::ServerClosed, now, ev);
                 false
             }
@@ -582,7 +583,7 @@ impl<'a> Connections<'a> {
         if keep {
             slot.conn.make_idle(now);
             let token = slot.token(cslot);
-            self.pool.checkin(slot.conn.key(), token, now);
+            self.pool.handle_checkin(slot.conn.key(), token, now);
             // The request is no longer the connection's, but it is what
             // this transition finished.
             self.drain_transitions_of(cslot, carried.map(|(_, id)| id), now, ev);
@@ -634,7 +635,7 @@ impl<'a> Connections<'a> {
     ) -> Option<Token> {
         let key: Box<str> = self.slots[cslot].conn.key().into();
         let request = self.drop_conn(cslot, reason, now, ev);
-        self.pool.closed(&key);
+        self.pool.handle_closed(&key);
         request
     }
 
