@@ -2,10 +2,11 @@
 //! governs, with [`Config::default`] (polite, for real sites),
 //! [`Config::local`] (no pacing, for loopback servers) and validation.
 //!
-//! A leaf of the public vocabulary: the cores' own parameter types
-//! ([`Pacing`], [`Limits`], [`DnsConfig`], [`RetryPolicy`],
-//! [`RedirectPolicy`]) are embedded as they are, and the connection reads
-//! [`Timeouts`] directly instead of a copy.
+//! Not a leaf: it gathers the cores' own parameter types ([`Pacing`],
+//! [`Limits`], [`DnsConfig`], [`RetryPolicy`], [`RedirectPolicy`]) as they
+//! are, so it sits just above those cores. Only the driver's side reads it
+//! (the request core, the connection table, the crawler); the cores below
+//! take their own part (the connection its `PhaseTimeouts`).
 
 use crate::admission::Pacing;
 use crate::dns::DnsConfig;

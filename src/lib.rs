@@ -48,17 +48,28 @@
 //!
 //! Layering (dependencies point one way; `docs/architecture.md` has the
 //! picture and a reading order):
-//! - the vocabulary leaves: [`url`], [`error`], [`outcome`], [`config`],
-//!   [`events`] (what an observer sees: [`Crawler::set_observer`]);
+//! - the vocabulary leaves: [`url`], [`error`], [`outcome`], [`state`]
+//!   (a connection's states), [`events`] (what an observer sees:
+//!   [`Crawler::set_observer`]) and [`text`]; they import nothing but each
+//!   other's leaves and the HTTP response type;
 //! - the sans-IO cores, which never touch a socket or read the clock:
-//!   [`http`], [`pool`], [`admission`], [`policy`], [`reactor`]'s timers and
-//!   stats, and the resolver core [`dns::DnsCore`] (the [`dns`] module also
-//!   holds its small socket driver, [`dns::DnsDriver`]);
+//!   [`http`], [`pool`], [`admission`], [`policy`], [`robots`],
+//!   [`reactor`]'s timers and stats, and the resolver core [`dns::DnsCore`]
+//!   (the [`dns`] module also holds its small socket driver,
+//!   [`dns::DnsDriver`]);
+//! - [`config`], which gathers the cores' parameter types, and [`summary`],
+//!   which gathers their counters;
+//! - the request core (crate-private, sans-IO): every request from input to
+//!   outcome, over admission, the robots gate and the policy;
 //! - the connection state machine (crate-private, generic over its
-//!   transport so it is tested without sockets), which moves bytes between
-//!   one socket and the HTTP reader;
-//! - the crawler (the driver), which owns the `mio::Poll` and wires
-//!   everything together.
+//!   transport so it is tested without sockets), and the connection table
+//!   that owns every connection and the pool;
+//! - the crawler (the driver), which owns the `mio::Poll` and moves outputs
+//!   between the request core and the connection table.
+//!
+//! Cargo feature `demo` (on by default): the embedded loopback [`demo`]
+//! server and the tiny CA in `tls::certs`. `default-features = false` is the
+//! minimal runtime.
 
 /// Emits an event through an [`events::Emitter`], if anyone listens.
 /// Without an observer it costs one branch: `$kind` is not even evaluated.

@@ -1,5 +1,5 @@
 //! The states of a connection's lifecycle, and their stable names: a leaf
-//! shared by the state machine ([`crate::conn`]), the events and the
+//! shared by the state machine (the crate-private `conn` module), the events and the
 //! timeline.
 
 use crate::error::Phase;

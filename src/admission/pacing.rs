@@ -2,7 +2,7 @@
 //! [`Pacing`] settings.
 //!
 //! A pacer answers one question, "when may this origin start its next
-//! request?" ([`Pacer::poll_ready_at`]), from four rules:
+//! request?" ([`Pacer::ready_at`]), from four rules:
 //! - a minimum delay between request starts, plus random jitter;
 //! - a rate (token bucket: `rate` per second, bursts of `burst`);
 //! - pauses ([`Pacer::handle_pause`]) when the server says `Retry-After`;

@@ -24,7 +24,7 @@ pub use timers::{TimerId, Timers};
 /// |-----------------------------------|--------------------------------|-----|
 /// | `0 .. DNS_SLOT_BASE`              | connections (slab slot)        | `crawler` |
 /// | `DNS_SLOT_BASE .. 2^32`           | DNS sockets (UDP and TCP)      | [`crate::dns`] |
-/// | the whole token `usize::MAX`      | the cross-thread waker         | [`WAKER_TOKEN`] |
+/// | the whole token `usize::MAX`      | the cross-thread waker         | `WAKER_TOKEN` |
 ///
 /// The high 32 bits carry the occupant's generation (see [`Token`]).
 pub const DNS_SLOT_BASE: usize = 1 << 31;
