@@ -5,6 +5,8 @@
 #
 # One command on a fresh machine:   bash benches/compare/run.sh
 # Knobs (environment): ROUNDS=3 N=100000 C=200 N_TLS=20000 N_MEM=1000000 WRK_SECS=10
+#   ONELOOP_BEFORE=/path/to/an/older/oneloop adds it as the peer "oneloop-before",
+#   interleaved with the others: a before/after check of a change in one run.
 #
 # Everything runs against the same nginx on loopback (plain and TLS), serving a
 # 1 KiB page under /page/N. Peers run interleaved, round after round; the table
@@ -108,11 +110,13 @@ run() {
     prefix="$scheme://127.0.0.1:$port/page/"
     local out="$WORK/out" tf="$WORK/time"
     case $peer in
-    oneloop)
+    oneloop|oneloop-before)
+        local bin=$ONELOOP
+        [ "$peer" = oneloop-before ] && bin=$ONELOOP_BEFORE
         local args=(crawl "$WORK/urls-$scheme-$n" --no-jsonl --no-progress --no-pacing --ignore-robots --retries 0
             --concurrency "$C" --per-host "$C" --max-connections "$C" --no-body)
         [ "$scheme" = https ] && args+=(--ca-file "$WORK/ca.pem" --no-webpki-roots)
-        /usr/bin/time -f "%e %U %S %M" -o "$tf" "$ONELOOP" "${args[@]}" >/dev/null 2>"$out"
+        /usr/bin/time -f "%e %U %S %M" -o "$tf" "$bin" "${args[@]}" >/dev/null 2>"$out"
         local ok errors
         ok=$(sed -n 's/^responses: [0-9]* (1xx [0-9]*, 2xx \([0-9]*\).*/\1/p' "$out")
         errors=$(( n - ok ))
@@ -142,14 +146,15 @@ for scheme in http https; do
     done
 done
 
+BEFORE=${ONELOOP_BEFORE:+oneloop-before}
 for round in $(seq 1 "$ROUNDS"); do
     log "round $round/$ROUNDS: plain HTTP, N=$N C=$C"
-    for peer in oneloop hyper-ct hyper-mt reqwest aiohttp wrk; do run "http N=$N" "$peer" "$N" http; done
+    for peer in oneloop $BEFORE hyper-ct hyper-mt reqwest aiohttp wrk; do run "http N=$N" "$peer" "$N" http; done
     log "round $round/$ROUNDS: HTTPS, N=$N_TLS C=$C"
-    for peer in oneloop hyper-ct hyper-mt reqwest aiohttp wrk; do run "https N=$N_TLS" "$peer" "$N_TLS" https; done
+    for peer in oneloop $BEFORE hyper-ct hyper-mt reqwest aiohttp wrk; do run "https N=$N_TLS" "$peer" "$N_TLS" https; done
 done
 log "memory: N=$N_MEM C=$C (aiohttp left out: one task per URL up front is the trap itself)"
-for peer in oneloop hyper-ct hyper-mt reqwest; do run "memory N=$N_MEM" "$peer" "$N_MEM" http; done
+for peer in oneloop $BEFORE hyper-ct hyper-mt reqwest; do run "memory N=$N_MEM" "$peer" "$N_MEM" http; done
 log "memory: oneloop flat from N=10,000"
 seq 0 9999 | sed "s|^|http://127.0.0.1:$P/page/|" >"$WORK/urls-http-10000"
 run "memory N=10000" oneloop 10000 http
