@@ -119,6 +119,13 @@ pub struct RobotsConfig {
     /// A `Crawl-delay` is obeyed up to this (a hostile file cannot stall
     /// the crawl).
     pub max_crawl_delay: Duration,
+    /// The decided origins' rules are kept within about this many bytes:
+    /// past it, the least recently used origins are forgotten (and fetched
+    /// again if they are needed again). Default 16 MiB.
+    pub cache_bytes: usize,
+    /// A robots.txt is obeyed this long, then fetched again when next
+    /// needed (RFC 9309 §2.4: at most 24 hours, the default).
+    pub cache_lifetime: Duration,
 }
 
 impl Default for RobotsConfig {
@@ -127,6 +134,8 @@ impl Default for RobotsConfig {
             enabled: true,
             agent: None,
             max_crawl_delay: Duration::from_secs(30),
+            cache_bytes: 16 << 20,
+            cache_lifetime: Duration::from_secs(24 * 3600),
         }
     }
 }

@@ -34,6 +34,13 @@ use std::time::Duration;
 /// 500 kibibytes).
 pub const MAX_BYTES: usize = 500 * 1024;
 
+/// The longest pattern kept. A longer `Disallow` is cut here (it then
+/// matches more, never less: nothing the file disallows becomes allowed); a
+/// longer `Allow` is dropped. Together with [`matches`] being linear, this
+/// bounds the time one URL costs.
+pub const MAX_PATTERN: usize = 2048;
+
+/// A rule as it is parsed (a group's rules before one is chosen).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Rule {
     allow: bool,
@@ -41,10 +48,20 @@ struct Rule {
     pattern: Vec<u8>,
 }
 
-/// The rules of one robots.txt that apply to one product token.
+/// A kept rule: its pattern is `Robots::patterns[start..start + len]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Compiled {
+    start: u32,
+    len: u32,
+    allow: bool,
+}
+
+/// The rules of one robots.txt that apply to one product token, compiled
+/// compactly: every pattern in one byte string, 12 bytes per rule beside it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Robots {
-    rules: Vec<Rule>,
+    patterns: Vec<u8>,
+    rules: Vec<Compiled>,
     crawl_delay: Option<Duration>,
     /// Everything is disallowed (the file was unavailable: 5xx).
     deny_all: bool,
@@ -119,10 +136,15 @@ impl Robots {
                     if value.is_empty() {
                         continue; // "Disallow:" allows everything: no rule
                     }
-                    g.rules.push(Rule {
-                        allow: key == b"allow",
-                        pattern: normalise(value),
-                    });
+                    let allow = key == b"allow";
+                    let mut pattern = normalise(value);
+                    if pattern.len() > MAX_PATTERN {
+                        if allow {
+                            continue;
+                        }
+                        pattern.truncate(MAX_PATTERN);
+                    }
+                    g.rules.push(Rule { allow, pattern });
                 }
                 b"crawl-delay" => {
                     in_agents = false;
@@ -145,14 +167,38 @@ impl Robots {
         } else {
             ours
         };
-        Robots {
-            rules: chosen
-                .iter()
-                .flat_map(|g| g.rules.iter().cloned())
-                .collect(),
+        let mut robots = Robots {
             crawl_delay: chosen.iter().find_map(|g| g.crawl_delay),
-            deny_all: false,
+            ..Robots::default()
+        };
+        for rule in chosen.iter().flat_map(|g| g.rules.iter()) {
+            robots.rules.push(Compiled {
+                start: robots.patterns.len() as u32,
+                len: rule.pattern.len() as u32,
+                allow: rule.allow,
+            });
+            robots.patterns.extend_from_slice(&rule.pattern);
         }
+        robots.patterns.shrink_to_fit();
+        robots.rules.shrink_to_fit();
+        robots
+    }
+
+    /// Bytes this value holds (for the cache's budget).
+    pub fn size(&self) -> usize {
+        std::mem::size_of::<Robots>()
+            + self.patterns.capacity()
+            + self.rules.capacity() * std::mem::size_of::<Compiled>()
+    }
+
+    /// Rules kept.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// No rule: everything is allowed (unless [`denies_all`](Self::denies_all)).
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
     }
 
     /// May a URL with this path and query (`/a/b?c=d`) be fetched?
@@ -178,8 +224,10 @@ impl Robots {
         let target: &[u8] = if target.is_empty() { b"/" } else { target };
         let mut best: Option<(usize, bool)> = None;
         for rule in &self.rules {
-            if matches(target, &rule.pattern) {
-                let len = rule.pattern.len();
+            let start = rule.start as usize;
+            let pattern = &self.patterns[start..start + rule.len as usize];
+            if matches(target, pattern) {
+                let len = pattern.len();
                 best = match best {
                     Some((l, allow)) if l > len || (l == len && allow) => Some((l, allow)),
                     _ => Some((len, rule.allow)),
@@ -201,48 +249,51 @@ impl Robots {
 }
 
 /// Does `path` start with a match of `pattern` (`*` any run, final `$` the
-/// end)? No allocation: a plain pattern is a prefix (or, with `$`, an
-/// equality) check; a pattern with `*` uses the classic two-pointer wildcard
-/// match, backtracking to the last `*` (an unanchored pattern ends with an
-/// implicit `*`).
+/// end)? Linear in `path.len() + pattern.len()`, without allocation: a
+/// plain pattern is a prefix (or, with `$`, an equality) check; a pattern
+/// with `*` is a run of literal segments, each found at its leftmost place
+/// after the previous one (leftmost leaves the most room for the rest, so
+/// this greedy search is exact), the first one at the start and, with `$`,
+/// the last one at the end. Finding a segment uses `str::find` (two-way
+/// search, linear), as both sides are ASCII after normalisation.
 fn matches(path: &[u8], pattern: &[u8]) -> bool {
     let (pattern, anchored) = match pattern.strip_suffix(b"$") {
         Some(p) => (p, true),
         None => (pattern, false),
     };
-    if !pattern.contains(&b'*') {
-        return if anchored {
-            path == pattern
-        } else {
-            path.starts_with(pattern)
-        };
+    let mut segments = pattern.split(|&b| b == b'*');
+    let first = segments.next().unwrap_or(b"");
+    if !path.starts_with(first) {
+        return false;
     }
-    let (mut p, mut t) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None; // (pattern after '*', text there)
-    loop {
-        if p == pattern.len() {
-            if !anchored || t == path.len() {
-                return true;
-            }
-        } else if pattern[p] == b'*' {
-            star = Some((p + 1, t));
-            p += 1;
-            continue;
-        } else if t < path.len() && pattern[p] == path[t] {
-            p += 1;
-            t += 1;
-            continue;
+    let mut pos = first.len();
+    let mut segments = segments.peekable();
+    if segments.peek().is_none() {
+        // No `*` at all.
+        return !anchored || path.len() == pos;
+    }
+    while let Some(segment) = segments.next() {
+        if anchored && segments.peek().is_none() {
+            // The last segment sits at the end, after what matched so far.
+            return path.len() >= pos + segment.len() && path.ends_with(segment);
         }
-        // Mismatch (or the end of the pattern before the end of an anchored
-        // path): let the last '*' swallow one more byte.
-        match star {
-            Some((sp, st)) if st < path.len() => {
-                star = Some((sp, st + 1));
-                p = sp;
-                t = st + 1;
-            }
-            _ => return false,
+        match find(&path[pos..], segment) {
+            Some(i) => pos += i + segment.len(),
+            None => return false,
         }
+    }
+    true // unanchored: an implicit `*` at the end
+}
+
+/// The leftmost occurrence of `needle` in `hay`, in linear time.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    match (std::str::from_utf8(hay), std::str::from_utf8(needle)) {
+        (Ok(h), Ok(n)) => h.find(n),
+        // Not reached after normalisation (everything is ASCII); correct anyway.
+        _ => hay.windows(needle.len()).position(|w| w == needle),
     }
 }
 
@@ -280,6 +331,6 @@ fn normalise(s: &[u8]) -> Vec<u8> {
     out
 }
 
-pub(crate) mod gate;
+pub mod gate;
 #[cfg(test)]
 mod tests;

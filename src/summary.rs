@@ -155,6 +155,8 @@ pub struct Summary {
     pub robots_statuses: [u64; 6],
     /// Requests refused by robots.txt (disallowed or unavailable), never sent.
     pub robots_denied: u64,
+    /// What the robots.txt cache holds (origins, bytes, evictions).
+    pub robots_cache: crate::robots::gate::GateStats,
 }
 
 impl Summary {
@@ -262,8 +264,13 @@ impl Summary {
             let r = &self.robots_statuses;
             writeln!(
                 f,
-                "robots.txt: {} fetched (2xx {}, 3xx {}, 4xx {}, 5xx {}, errors {}), {} URLs refused",
-                self.robots_fetches, r[2], r[3], r[4], r[5], r[0], self.robots_denied
+                "robots.txt: {} fetched (2xx {}, 3xx {}, 4xx {}, 5xx {}, errors {}), {} URLs refused; cache {} origins, {} KiB (peak {} KiB), {} evicted, {} expired",
+                self.robots_fetches, r[2], r[3], r[4], r[5], r[0], self.robots_denied,
+                self.robots_cache.origins,
+                self.robots_cache.bytes / 1024,
+                self.robots_cache.peak_bytes / 1024,
+                self.robots_cache.evicted,
+                self.robots_cache.expired
             )?;
         }
         if let Some(w) = &self.workers {

@@ -201,6 +201,21 @@ fn normal_form(
         s.push_str(&port.to_string());
     }
     let path_start = s.len();
+    // Dot segments resolved (RFC 3986 §5.2.4), as for a redirect's target:
+    // `/public/../private` is `/private`, to robots.txt and to the server.
+    let resolved;
+    let tail = if has_dot_segment(tail) {
+        let (path, query) = tail.split_at(tail.find('?').unwrap_or(tail.len()));
+        let path = if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("/{path}")
+        };
+        resolved = remove_dot_segments(&path) + query;
+        resolved.as_str()
+    } else {
+        tail
+    };
     if !tail.starts_with('/') {
         s.push('/');
     }
@@ -246,13 +261,19 @@ impl Url {
         if let Some(hash) = tail.find('#') {
             tail = &tail[..hash];
         }
-        let (host, port_str) = split_authority(authority)?;
+        let (written_host, port_str) = split_authority(authority)?;
         let port = parse_port(port_str, scheme)?;
+        let ipv4 = match written_host.starts_with('[') {
+            true => None,
+            false => ipv4_host(written_host)?.map(|ip| ip.to_string()),
+        };
+        let host = ipv4.as_deref().unwrap_or(written_host);
 
         // Is the input already in normal form? Then keep the caller's string.
         let scheme_str = scheme.as_str();
         let explicit_port = port != scheme.default_port();
         let is_normal = trimmed.len() == input.len()
+            && host == written_host
             && trimmed.starts_with(scheme_str)
             && !host.bytes().any(|b| b.is_ascii_uppercase())
             && port_str != Some("")
@@ -260,7 +281,8 @@ impl Url {
             && !tail.is_empty()
             && tail.starts_with('/')
             && tail.len() == rest.len() - authority_end
-            && !tail.bytes().any(needs_encoding);
+            && !tail.bytes().any(needs_encoding)
+            && !has_dot_segment(tail);
         let host_start = scheme_str.len() + 3;
         let host_end = host_start + host.len();
         let (s, path_start) = if is_normal {
@@ -402,6 +424,84 @@ impl Url {
     }
 }
 
+/// Is `seg` a dot segment: `.` (1) or `..` (2), also percent-encoded
+/// (`%2e`, as the WHATWG URL standard reads it)?
+fn dot_segment(seg: &str) -> Option<u8> {
+    let mut rest = seg.as_bytes();
+    let mut dots = 0;
+    while !rest.is_empty() && dots < 3 {
+        if rest[0] == b'.' {
+            rest = &rest[1..];
+        } else if rest.len() >= 3 && rest[..2] == *b"%2" && rest[2] | 0x20 == b'e' {
+            rest = &rest[3..];
+        } else {
+            return None;
+        }
+        dots += 1;
+    }
+    (rest.is_empty() && (1..=2).contains(&dots)).then_some(dots)
+}
+
+/// WHATWG URL standard, the IPv4 parser: a host whose last label is a
+/// number is an IPv4 address in one of its old forms (`127.1`,
+/// `2130706433`, `0x7f.1`, `0177.0.0.1`), or an error; it never goes to DNS.
+fn ipv4_host(host: &str) -> Result<Option<std::net::Ipv4Addr>, Error> {
+    let h = host.strip_suffix('.').unwrap_or(host);
+    let last = h.rsplit('.').next().unwrap_or("");
+    let ends_in_number = !last.is_empty()
+        && (last.bytes().all(|b| b.is_ascii_digit()) || ipv4_number(last).is_some());
+    if !ends_in_number {
+        return Ok(None);
+    }
+    let bad = || invalid(format!("bad IPv4 address {host:?}"));
+    let parts: Vec<&str> = h.split('.').collect();
+    if parts.len() > 4 {
+        return Err(bad());
+    }
+    let mut numbers = Vec::with_capacity(4);
+    for part in &parts {
+        numbers.push(ipv4_number(part).ok_or_else(bad)?);
+    }
+    let (last, init) = numbers.split_last().ok_or_else(bad)?;
+    if init.iter().any(|&n| n > 255) || *last >= 1u64 << (8 * (5 - parts.len())) {
+        return Err(bad());
+    }
+    let mut ip = *last;
+    for (i, n) in init.iter().enumerate() {
+        ip += n << (8 * (3 - i));
+    }
+    Ok(Some(std::net::Ipv4Addr::from(ip as u32)))
+}
+
+/// One part of an old-style IPv4 address: `0x` hex, a leading `0` octal,
+/// else decimal.
+fn ipv4_number(part: &str) -> Option<u64> {
+    if part.is_empty() {
+        return None;
+    }
+    let (digits, radix) =
+        if let Some(x) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+            (x, 16)
+        } else if part.len() > 1 && part.starts_with('0') {
+            (&part[1..], 8)
+        } else {
+            (part, 10)
+        };
+    if digits.is_empty() {
+        return Some(0);
+    }
+    if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u64::from_str_radix(digits, radix).ok()
+}
+
+/// Does the path part of `tail` (before any `?`) have a dot segment?
+fn has_dot_segment(tail: &str) -> bool {
+    let path = tail.split('?').next().unwrap_or("");
+    path.split('/').any(|seg| dot_segment(seg).is_some())
+}
+
 /// RFC 3986 §5.2.4, on an absolute path.
 fn remove_dot_segments(path: &str) -> String {
     let mut out: Vec<&str> = Vec::new();
@@ -409,14 +509,14 @@ fn remove_dot_segments(path: &str) -> String {
     let last = segments.len().saturating_sub(1);
     let mut trailing_slash = false;
     for (i, seg) in segments.iter().enumerate() {
-        match *seg {
-            "." => trailing_slash = i == last,
-            ".." => {
+        match dot_segment(seg) {
+            Some(1) => trailing_slash = i == last,
+            Some(_) => {
                 out.pop();
                 trailing_slash = i == last;
             }
-            s => {
-                out.push(s);
+            None => {
+                out.push(seg);
                 trailing_slash = false;
             }
         }
@@ -481,6 +581,66 @@ mod tests {
         assert_eq!(p("http://x/a#f").unwrap().as_str(), "http://x/a");
         assert_eq!(p("  http://x/é ").unwrap().as_str(), "http://x/%C3%A9");
         assert_eq!(p("http://x:/").unwrap().as_str(), "http://x/");
+    }
+
+    #[test]
+    fn dot_segments_are_resolved_in_input_urls() {
+        #[rustfmt::skip]
+        let cases = [
+            ("http://x/public/../private", "http://x/private"),
+            ("http://x/a/./b/", "http://x/a/b/"),
+            ("http://x/a/b/..", "http://x/a/"),
+            ("http://x/../../a", "http://x/a"),
+            ("http://x/a/%2e%2E/b", "http://x/b"),
+            ("http://x/a/.%2e/b?q=/../", "http://x/b?q=/../"),
+            ("http://x/a/..b/.c", "http://x/a/..b/.c"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(p(input).unwrap().as_str(), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn old_ipv4_forms_are_addresses_never_names() {
+        #[rustfmt::skip]
+        let cases = [
+            ("http://127.1/", "http://127.0.0.1/"),
+            ("http://2130706433/", "http://127.0.0.1/"),
+            ("http://0x7f.1/", "http://127.0.0.1/"),
+            ("http://0177.0.0.1:8080/x", "http://127.0.0.1:8080/x"),
+            ("http://127.0.0.1./", "http://127.0.0.1/"),
+            ("http://10.0x10.1/", "http://10.16.0.1/"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(p(input).unwrap().as_str(), want, "{input}");
+        }
+        for bad in [
+            "http://256.0.0.1/",
+            "http://1.2.3.4.5/",
+            "http://a.0x1/",
+            "http://99999999999/",
+        ] {
+            assert_eq!(p(bad).unwrap_err().kind, ErrorKind::InvalidUrl, "{bad}");
+        }
+        // Names that only look numeric in part stay names.
+        assert_eq!(p("http://1.example/").unwrap().host(), "1.example");
+        assert_eq!(p("http://0x.example/").unwrap().host(), "0x.example");
+        assert_eq!(p("http://0x1g/").unwrap().host(), "0x1g");
+    }
+
+    #[test]
+    fn a_scheme_without_slashes_says_so() {
+        for (bad, says) in [
+            ("http:/ok/x", "\"http:\" must be followed by \"//\""),
+            ("http:echo/x", "\"http:\" must"),
+        ] {
+            let e = p(bad).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::InvalidUrl, "{bad}");
+            assert!(e.detail.contains(says), "{bad}: {}", e.detail);
+        }
+        let base = p("http://a/b").unwrap();
+        let e = base.join("http:/ok/x").unwrap_err();
+        assert!(e.detail.contains("must be followed"), "{}", e.detail);
     }
 
     #[test]

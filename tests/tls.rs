@@ -399,3 +399,59 @@ fn close_notify_ends_a_close_delimited_body_and_a_bare_eof_does_not() {
     assert_eq!(results[&1], Err((Phase::Body, ErrorKind::UnexpectedEof)));
     assert_eq!(results[&2], Ok(b"hello".to_vec()));
 }
+
+#[test]
+fn with_robots_txt_on_a_tls_failure_is_still_the_urls_error() {
+    let ca = CertificateAuthority::new("test CA").unwrap();
+    let wrong_name = tls_server(
+        server_config(valid_cert(&ca, &["elsewhere.test"])),
+        Arc::default(),
+    );
+    let stranger = CertificateAuthority::new("not trusted").unwrap();
+    let unknown_issuer = tls_server(
+        server_config(valid_cert(&stranger, &["127.0.0.1"])),
+        Arc::default(),
+    );
+    let now = SystemTime::now();
+    let expired_cert = ca
+        .issue(
+            &["127.0.0.1"],
+            now - Duration::from_secs(10 * 86400),
+            now - Duration::from_secs(86400),
+        )
+        .unwrap();
+    let expired = tls_server(server_config(expired_cert), Arc::default());
+    let cases = [
+        (wrong_name, ErrorKind::NameMismatch),
+        (unknown_issuer, ErrorKind::UnknownIssuer),
+        (expired, ErrorKind::CertificateExpired),
+    ];
+    let mut config = trusting(&ca);
+    config.robots.enabled = true;
+    let urls: Vec<String> = cases
+        .iter()
+        .flat_map(|(addr, _)| (0..3).map(move |i| format!("https://{addr}/page/{i}")))
+        .collect();
+    let mut got = Vec::new();
+    let summary = Crawler::new(config)
+        .unwrap()
+        .run(urls, |o| {
+            let e = o.result.as_ref().unwrap_err();
+            got.push((o.url.clone(), e.phase, e.kind));
+        })
+        .unwrap();
+    assert_eq!(got.len(), 9);
+    for (url, phase, kind) in got {
+        let want = cases
+            .iter()
+            .find(|(a, _)| url.contains(&a.to_string()))
+            .unwrap()
+            .1;
+        assert_eq!((phase, kind), (Phase::Tls, want), "{url}");
+    }
+    assert_eq!(summary.robots_fetches, 3);
+    assert_eq!(
+        summary.robots_denied, 0,
+        "not refused by robots.txt: {summary}"
+    );
+}

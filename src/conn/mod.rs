@@ -287,6 +287,13 @@ impl<S: io::Read + io::Write> Conn<S> {
         }
     }
 
+    /// Keep only the first `at` bytes of this request's body, and end the
+    /// response there (see [`ResponseReader::set_truncate_at`]). Set for
+    /// every request: a pooled connection carries the setting over.
+    pub fn set_truncate_at(&mut self, at: Option<u64>) {
+        self.reader.set_truncate_at(at);
+    }
+
     /// Swaps the response being read with `spare` (an empty, recycled one):
     /// after `Done`, the caller gets the response without a copy.
     pub fn swap_response(&mut self, spare: &mut Response) {

@@ -87,6 +87,8 @@ pub(crate) struct Exchange<'r> {
     pub method: Method,
     /// Store the body (else only count it).
     pub keep_body: bool,
+    /// Keep only this much of the body, and end the response there.
+    pub truncate_at: Option<u64>,
 }
 
 /// What the table tells the driver.
@@ -415,6 +417,7 @@ impl<'a> Connections<'a> {
             &t.user_agent,
         );
         conn.begin_request(ex.method, ex.keep_body, now);
+        conn.set_truncate_at(ex.truncate_at);
         if let Some(mut spare) = self.spare.pop() {
             spare.clear();
             conn.swap_response(&mut spare);

@@ -148,6 +148,7 @@ impl<'a> Run<'a> {
                 url: &req.url,
                 method: req.method,
                 keep_body: req.keep_body,
+                truncate_at: req.truncate_at,
             };
             self.conns
                 .dispatch(start.token, ex, start.fresh_only, now, &mut self.ev);

@@ -43,6 +43,10 @@ pub struct ResponseReader {
     state: State,
     keep_alive: bool,
     head_bytes_seen: usize,
+    /// Keep only this much of the body and end the response there (for a
+    /// file read only in part, like robots.txt); `None`: a body over the
+    /// limit is an error.
+    truncate_at: Option<u64>,
 }
 
 fn head_error(kind: ErrorKind, detail: impl Into<String>) -> Error {
@@ -60,7 +64,16 @@ impl ResponseReader {
             state: State::Head,
             keep_alive: false,
             head_bytes_seen: 0,
+            truncate_at: None,
         }
+    }
+
+    /// From the next response on: keep only the first `at` bytes of a body
+    /// and end the response there, whatever the body size limit says (the
+    /// connection is then not reused: the rest of the body is not read).
+    /// `None`: a body over the limit is a `body: too_large` error.
+    pub fn set_truncate_at(&mut self, at: Option<u64>) {
+        self.truncate_at = at;
     }
 
     /// Readies the reader for the next response on the same connection.
@@ -118,7 +131,8 @@ impl ResponseReader {
                     let rest = &input[used..];
                     let limits = self.limits;
                     let keep_body = self.keep_body;
-                    let mut sink = |chunk: &[u8]| append_body(resp, chunk, &limits, keep_body);
+                    let cap = self.truncate_at;
+                    let mut sink = |chunk: &[u8]| append_body(resp, chunk, &limits, keep_body, cap);
                     match framing {
                         Framing::Length(remaining) => {
                             let take = (*remaining).min(rest.len() as u64) as usize;
@@ -139,6 +153,13 @@ impl ResponseReader {
                             sink(rest)?;
                             used += rest.len();
                         }
+                    }
+                    if cap.is_some_and(|cap| resp.body_len >= cap) {
+                        // Enough: the response ends here, the rest of the
+                        // body (maybe endless) is never read.
+                        self.state = State::Done;
+                        self.keep_alive = false;
+                        used = input.len();
                     }
                     return Ok((
                         used,
@@ -209,7 +230,7 @@ impl ResponseReader {
                 Framing::UntilClose
             }
         } else if let Some(len) = f.content_length {
-            if len > self.limits.max_body_bytes {
+            if len > self.limits.max_body_bytes && self.truncate_at.is_none() {
                 return Err(Error::new(
                     Phase::Body,
                     ErrorKind::TooLarge,
@@ -379,7 +400,16 @@ fn append_body(
     chunk: &[u8],
     limits: &Limits,
     keep: bool,
+    truncate_at: Option<u64>,
 ) -> Result<(), Error> {
+    if let Some(cap) = truncate_at {
+        let room = cap.saturating_sub(resp.body_len).min(chunk.len() as u64) as usize;
+        resp.body_len += room as u64;
+        if keep {
+            resp.body.extend_from_slice(&chunk[..room]);
+        }
+        return Ok(());
+    }
     resp.body_len += chunk.len() as u64;
     if resp.body_len > limits.max_body_bytes {
         return Err(Error::new(

@@ -131,7 +131,7 @@ impl Requests {
                 max_parked: config.max_parked,
                 pacing: config.pacing,
             }),
-            gate: Gate::new(),
+            gate: Gate::new(config.robots.cache_bytes, config.robots.cache_lifetime),
             deadlines: Timers::new(),
             rng: Rng::new(config.pacing.seed),
             fresh: VecDeque::new(),
@@ -185,6 +185,7 @@ impl Requests {
         s.stopped = self.stopped;
         s.admission = self.admission.stats();
         s.lowered_limits = self.admission.lowered_limits();
+        s.robots_cache = self.gate.stats();
         s
     }
 
@@ -286,7 +287,7 @@ impl Requests {
         });
         let token = self.insert(id, item.line, url, method, keep_body, None, now);
         if self.config.robots.enabled {
-            self.through_gate(token, now);
+            self.through_gate(token, now, false);
         } else {
             self.park(token, now);
         }
@@ -479,6 +480,7 @@ impl Requests {
             retried_fresh: false,
             timer,
             report: AttemptReport::default(),
+            truncate_at: robots_for.as_ref().map(|_| crate::robots::MAX_BYTES as u64),
             robots_for,
             keep_body,
         });
@@ -580,8 +582,15 @@ impl Requests {
             req.original = Some(previous.into_string());
         }
         req.method = hop.method;
-        req.stage = Stage::RobotsWait; // holds nothing until parked
-        self.park_front(token, now, "redirect");
+        // It holds nothing now: like a new request, every hop passes the
+        // robots.txt gate (and waits for a new origin's file) before it is
+        // sent.
+        req.stage = Stage::RobotsWait;
+        if self.config.robots.enabled && req.robots_for.is_none() && !self.stopped {
+            self.through_gate(token, now, true);
+        } else {
+            self.park_front(token, now, "redirect");
+        }
     }
 
     /// Counts a retry of request `slot` with its cause (one place for both

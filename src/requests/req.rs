@@ -70,6 +70,9 @@ pub(crate) struct Req {
     pub robots_for: Option<Box<str>>,
     /// Store the response body (else only count it).
     pub keep_body: bool,
+    /// Keep only this much of the body (a robots.txt: RFC 9309 §2.5 reads
+    /// the first 500 KiB and ignores the rest, whatever the page limit).
+    pub truncate_at: Option<u64>,
 }
 
 impl Req {

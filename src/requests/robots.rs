@@ -18,11 +18,13 @@ use std::time::Instant;
 pub(super) const ROBOTS_REDIRECTS: u32 = 5;
 
 impl Requests {
-    /// Asks the gate about request `token` (in `RobotsWait`): it is parked,
-    /// waits for its origin's file (fetching it if first), or ends.
-    pub(super) fn through_gate(&mut self, token: Token, now: Instant) {
+    /// Asks the gate about request `token` (in `RobotsWait`): it is parked
+    /// (at the head of its origin with `front`: a redirect hop), waits for
+    /// its origin's file (fetching it if first), or ends.
+    pub(super) fn through_gate(&mut self, token: Token, now: Instant, front: bool) {
         let url = &self.reqs[token.slot].url;
-        match self.gate.check(url, token) {
+        match self.gate.check(url, token, now) {
+            Check::Admit if front => self.park_front(token, now, "redirect"),
             Check::Admit => self.park(token, now),
             Check::Fetch => {
                 let origin: Box<str> = url.origin().into();
@@ -34,8 +36,12 @@ impl Requests {
     }
 
     /// Ends a request the gate refused: no request reaches the server.
+    /// (Counted as refused by robots.txt only when the file said so, not
+    /// when the origin could not be reached: that is the URL's own error.)
     fn deny(&mut self, token: Token, e: Error, now: Instant) {
-        self.summary.robots_denied += 1;
+        if e.phase == crate::error::Phase::Robots {
+            self.summary.robots_denied += 1;
+        }
         let _ = self.finish(token.slot, Err(e), now);
     }
 
@@ -69,7 +75,7 @@ impl Requests {
         let agent = self.config.robots_agent();
         let (waiting, delay) = self
             .gate
-            .handle_fetched(origin.clone(), result.as_ref(), &agent);
+            .handle_fetched(&origin, result.as_ref(), &agent, now);
         if let Some(delay) = delay {
             let delay = delay.min(self.config.robots.max_crawl_delay);
             self.admission.set_min_delay(&origin, delay);

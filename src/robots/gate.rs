@@ -6,17 +6,26 @@
 //! with [`Gate::handle_fetched`], which returns the waiters to check again.
 //!
 //! RFC 9309 §2.3.1 decides what an answer means: 2xx → its rules; 4xx →
-//! everything allowed; 5xx, too many redirects and other errors →
-//! everything disallowed (`robots: unavailable`), except that an origin that
-//! cannot be reached at all (DNS failure, connection refused, reset or timed
-//! out) gives its URLs that error, which says more.
+//! everything allowed, except 429 (see below); 5xx, too many redirects and
+//! other errors → everything disallowed (`robots: unavailable`), except that
+//! an origin that cannot be reached at all (DNS failure, connection refused,
+//! reset or timed out, a TLS failure) gives its URLs that error, which says
+//! more. `429 Too Many Requests` is treated like a 5xx, as Google does: the
+//! fetch is retried with backoff like any 429, and if the server still says
+//! 429, the origin is unavailable (the RFC's 4xx rule would read "slow down"
+//! as "crawl everything").
+//!
+//! The gate's memory is bounded: decided origins are kept in least recently
+//! used order within a byte budget (their compiled rules and keys); past it
+//! the oldest are forgotten, and an origin needed again is fetched again. A
+//! decision is also forgotten after its lifetime (RFC 9309 §2.4: 24 hours).
 
 use super::Robots;
 use crate::error::{Error, ErrorKind, Phase};
 use crate::http::Response;
 use crate::url::Url;
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What one origin's robots.txt says so far.
 enum Origin<W> {
@@ -42,19 +51,60 @@ pub(crate) enum Check {
     Deny(Error),
 }
 
+/// One origin's entry: its state, when it was decided and last used, and
+/// the bytes it is counted for.
+struct Entry<W> {
+    state: Origin<W>,
+    decided_at: Option<Instant>,
+    used: u64,
+    bytes: usize,
+}
+
+/// How much the gate holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GateStats {
+    /// Origins known now (decided or being fetched).
+    pub origins: usize,
+    /// Bytes they are counted for (rules, keys, entries).
+    pub bytes: usize,
+    /// The most bytes held at once.
+    pub peak_bytes: usize,
+    /// Decided origins forgotten to stay within the budget.
+    pub evicted: u64,
+    /// Decisions forgotten because their lifetime passed.
+    pub expired: u64,
+}
+
 /// Every origin's robots.txt, and the requests (`W`, a handle of the
 /// caller's) that wait for one.
 pub(crate) struct Gate<W> {
-    origins: HashMap<Box<str>, Origin<W>>,
+    origins: HashMap<Box<str>, Entry<W>>,
     /// Requests waiting, over all origins.
     waiting: usize,
+    /// A use counter: the least recently used entry has the smallest `used`.
+    clock: u64,
+    budget: usize,
+    lifetime: Duration,
+    stats: GateStats,
+}
+
+/// What an entry costs besides its rules: the key (in the map and once
+/// more while sorting for eviction) and the map's slot.
+fn overhead(key: &str) -> usize {
+    key.len() + std::mem::size_of::<(Box<str>, Entry<()>)>() + 16
 }
 
 impl<W: PartialEq> Gate<W> {
-    pub fn new() -> Gate<W> {
+    /// A gate that keeps decided origins within about `budget` bytes, each
+    /// for `lifetime`.
+    pub fn new(budget: usize, lifetime: Duration) -> Gate<W> {
         Gate {
             origins: HashMap::new(),
             waiting: 0,
+            clock: 0,
+            budget,
+            lifetime,
+            stats: GateStats::default(),
         }
     }
 
@@ -63,39 +113,75 @@ impl<W: PartialEq> Gate<W> {
         self.waiting
     }
 
-    /// May `url` be fetched? `waiter` joins its origin's waiting list when
-    /// the answer is [`Check::Fetch`] or [`Check::Wait`].
-    pub fn check(&mut self, url: &Url, waiter: W) -> Check {
-        let check = match self.origins.get_mut(url.origin()) {
-            Some(Origin::Fetching(waiting)) => {
-                waiting.push(waiter);
-                Check::Wait
-            }
-            Some(origin) => decide(origin, url),
-            None => {
-                // Once per origin: the only allocation of the gate.
-                let key: Box<str> = url.origin().into();
-                self.origins.insert(key, Origin::Fetching(vec![waiter]));
-                Check::Fetch
-            }
-        };
-        if matches!(check, Check::Fetch | Check::Wait) {
-            self.waiting += 1;
+    /// How much the gate holds.
+    pub fn stats(&self) -> GateStats {
+        GateStats {
+            origins: self.origins.len(),
+            ..self.stats
         }
-        check
+    }
+
+    /// May `url` be fetched at `now`? `waiter` joins its origin's waiting
+    /// list when the answer is [`Check::Fetch`] or [`Check::Wait`].
+    pub fn check(&mut self, url: &Url, waiter: W, now: Instant) -> Check {
+        self.clock += 1;
+        let clock = self.clock;
+        let lifetime = self.lifetime;
+        let expired = match self.origins.get_mut(url.origin()) {
+            Some(e)
+                if e.decided_at
+                    .is_some_and(|t| now.saturating_duration_since(t) >= lifetime) =>
+            {
+                true
+            }
+            Some(e) => {
+                e.used = clock;
+                let check = match &mut e.state {
+                    Origin::Fetching(waiting) => {
+                        waiting.push(waiter);
+                        Check::Wait
+                    }
+                    origin => return decide(origin, url),
+                };
+                self.waiting += 1;
+                return check;
+            }
+            None => false,
+        };
+        if expired {
+            self.forget(url.origin());
+            self.stats.expired += 1;
+        }
+        // Once per origin (and fetch): the only allocation of the gate.
+        let key: Box<str> = url.origin().into();
+        let bytes = overhead(&key);
+        self.add_bytes(bytes);
+        let entry = Entry {
+            state: Origin::Fetching(vec![waiter]),
+            decided_at: None,
+            used: clock,
+            bytes,
+        };
+        self.origins.insert(key, entry);
+        self.waiting += 1;
+        Check::Fetch
     }
 
     /// The answer for a request that waited, once its origin is decided.
     pub fn recheck(&self, url: &Url) -> Check {
         match self.origins.get(url.origin()) {
-            Some(origin) => decide(origin, url),
+            Some(e) => decide(&e.state, url),
             None => Check::Admit,
         }
     }
 
     /// A waiter of `origin` left (its deadline passed, the crawl stopped).
     pub fn leave(&mut self, origin: &str, waiter: &W) {
-        if let Some(Origin::Fetching(waiting)) = self.origins.get_mut(origin) {
+        if let Some(Entry {
+            state: Origin::Fetching(waiting),
+            ..
+        }) = self.origins.get_mut(origin)
+        {
             if let Some(i) = waiting.iter().position(|w| w == waiter) {
                 waiting.swap_remove(i);
                 self.waiting -= 1;
@@ -103,26 +189,74 @@ impl<W: PartialEq> Gate<W> {
         }
     }
 
-    /// The fetch of `origin`'s robots.txt ended with `result`: the origin is
-    /// decided (rules parsed for `agent`). Returns who waited (to
+    /// The fetch of `origin`'s robots.txt ended at `now` with `result`: the
+    /// origin is decided (rules parsed for `agent`). Returns who waited (to
     /// [`recheck`](Self::recheck)) and the file's `Crawl-delay`, if any.
     pub fn handle_fetched(
         &mut self,
-        origin: Box<str>,
+        origin: &str,
         result: Result<&Response, &Error>,
         agent: &str,
+        now: Instant,
     ) -> (Vec<W>, Option<Duration>) {
         let decided = rules_for(result, agent);
         let delay = match &decided {
             Origin::Known(rules) => rules.crawl_delay(),
             _ => None,
         };
-        let waiting = match self.origins.insert(origin, decided) {
-            Some(Origin::Fetching(w)) => w,
+        let rule_bytes = match &decided {
+            Origin::Known(rules) => rules.size(),
+            _ => 0,
+        };
+        let Some(entry) = self.origins.get_mut(origin) else {
+            return (Vec::new(), delay); // forgotten meanwhile: nobody waits
+        };
+        let waiting = match std::mem::replace(&mut entry.state, decided) {
+            Origin::Fetching(w) => w,
             _ => Vec::new(),
         };
+        entry.decided_at = Some(now);
+        entry.bytes += rule_bytes;
         self.waiting -= waiting.len();
+        self.add_bytes(rule_bytes);
+        self.evict_over_budget();
         (waiting, delay)
+    }
+
+    fn add_bytes(&mut self, n: usize) {
+        self.stats.bytes += n;
+        self.stats.peak_bytes = self.stats.peak_bytes.max(self.stats.bytes);
+    }
+
+    fn forget(&mut self, origin: &str) {
+        if let Some(e) = self.origins.remove(origin) {
+            self.stats.bytes -= e.bytes;
+        }
+    }
+
+    /// Over the budget: forgets the least recently used decided origins
+    /// until a quarter of the budget is free again (in one sort, so the
+    /// cost is amortized over many insertions). Origins being fetched are
+    /// kept: requests wait on them.
+    fn evict_over_budget(&mut self) {
+        if self.stats.bytes <= self.budget {
+            return;
+        }
+        let mut decided: Vec<(u64, Box<str>)> = self
+            .origins
+            .iter()
+            .filter(|(_, e)| e.decided_at.is_some())
+            .map(|(k, e)| (e.used, k.clone()))
+            .collect();
+        decided.sort_unstable_by_key(|(used, _)| *used);
+        let target = self.budget / 4 * 3;
+        for (_, key) in decided {
+            if self.stats.bytes <= target {
+                break;
+            }
+            self.forget(&key);
+            self.stats.evicted += 1;
+        }
     }
 }
 
@@ -131,11 +265,16 @@ fn rules_for<W>(result: Result<&Response, &Error>, agent: &str) -> Origin<W> {
     match result {
         Ok(resp) => match resp.status {
             200..=299 => Origin::Known(Robots::parse(&resp.body, agent)),
+            // 429 is "slow down", not "no file": unavailable, like a 5xx.
+            429 => Origin::Known(Robots::deny_all()),
             400..=499 => Origin::Known(Robots::allow_all()),
             _ => Origin::Known(Robots::deny_all()),
         },
         Err(e) => {
+            // Its own error says more than "unavailable": the origin
+            // cannot be reached (DNS, connect) or not securely (TLS).
             let unreachable = e.phase == Phase::Dns
+                || e.phase == Phase::Tls
                 || (e.phase == Phase::Connect
                     && matches!(
                         e.kind,
@@ -191,20 +330,27 @@ mod tests {
         }
     }
 
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    fn gate() -> Gate<u32> {
+        Gate::new(1 << 20, 24 * HOUR)
+    }
+
     #[test]
     fn first_request_fetches_later_ones_wait_then_all_are_decided() {
-        let mut gate = Gate::new();
+        let now = Instant::now();
+        let mut gate = gate();
         assert!(matches!(
-            gate.check(&url("http://a.test/x"), 1),
+            gate.check(&url("http://a.test/x"), 1, now),
             Check::Fetch
         ));
         assert!(matches!(
-            gate.check(&url("http://a.test/private"), 2),
+            gate.check(&url("http://a.test/private"), 2, now),
             Check::Wait
         ));
         assert_eq!(gate.waiting(), 2);
         let file = ok(200, b"User-agent: *\nDisallow: /private\nCrawl-delay: 2\n");
-        let (waiters, delay) = gate.handle_fetched("http://a.test".into(), Ok(&file), "oneloop");
+        let (waiters, delay) = gate.handle_fetched("http://a.test", Ok(&file), "oneloop", now);
         assert_eq!(waiters, vec![1, 2]);
         assert_eq!(delay, Some(Duration::from_secs(2)));
         assert_eq!(gate.waiting(), 0);
@@ -218,7 +364,7 @@ mod tests {
         ));
         // Decided origins answer at once.
         assert!(matches!(
-            gate.check(&url("http://a.test/y"), 3),
+            gate.check(&url("http://a.test/y"), 3, now),
             Check::Admit
         ));
     }
@@ -228,6 +374,7 @@ mod tests {
         let cases: &[(Result<Response, Error>, &str)] = &[
             (Ok(ok(404, b"")), "admit"),
             (Ok(ok(500, b"")), "unavailable"),
+            (Ok(ok(429, b"")), "unavailable"),
             (
                 Err(Error::new(Phase::Connect, ErrorKind::Refused, "")),
                 "connect:refused",
@@ -237,15 +384,20 @@ mod tests {
                 "dns:nxdomain",
             ),
             (
+                Err(Error::new(Phase::Tls, ErrorKind::CertificateExpired, "")),
+                "tls:certificate_expired",
+            ),
+            (
                 Err(Error::new(Phase::Head, ErrorKind::Malformed, "")),
                 "unavailable",
             ),
         ];
+        let now = Instant::now();
         for (result, want) in cases {
-            let mut gate = Gate::new();
+            let mut gate = gate();
             let u = url("http://b.test/page");
-            assert!(matches!(gate.check(&u, 0), Check::Fetch));
-            let _ = gate.handle_fetched("http://b.test".into(), result.as_ref(), "oneloop");
+            assert!(matches!(gate.check(&u, 0, now), Check::Fetch));
+            let _ = gate.handle_fetched("http://b.test", result.as_ref(), "oneloop", now);
             let got = match gate.recheck(&u) {
                 Check::Admit => "admit".to_string(),
                 Check::Deny(e) if e.kind == ErrorKind::Unavailable => "unavailable".to_string(),
@@ -258,13 +410,57 @@ mod tests {
 
     #[test]
     fn a_waiter_that_leaves_is_not_returned() {
-        let mut gate = Gate::new();
+        let now = Instant::now();
+        let mut gate = gate();
         let u = url("http://c.test/");
-        let _ = gate.check(&u, 7);
-        let _ = gate.check(&u, 8);
+        let _ = gate.check(&u, 7, now);
+        let _ = gate.check(&u, 8, now);
         gate.leave("http://c.test", &7);
         assert_eq!(gate.waiting(), 1);
-        let (waiters, _) = gate.handle_fetched("http://c.test".into(), Ok(&ok(404, b"")), "x");
+        let (waiters, _) = gate.handle_fetched("http://c.test", Ok(&ok(404, b"")), "x", now);
         assert_eq!(waiters, vec![8]);
+    }
+
+    #[test]
+    fn the_budget_forgets_the_least_recently_used_origins() {
+        let now = Instant::now();
+        // About 50 KiB of rules per origin, 200 KiB of budget.
+        let mut file = b"User-agent: *\n".to_vec();
+        for i in 0..1000 {
+            file.extend_from_slice(format!("Disallow: /private/{i:040}\n").as_bytes());
+        }
+        let file = ok(200, &file);
+        let mut gate = Gate::new(200 << 10, 24 * HOUR);
+        for i in 0..20u32 {
+            let u = url(&format!("http://h{i}.test/"));
+            assert!(matches!(gate.check(&u, i, now), Check::Fetch));
+            let _ = gate.handle_fetched(u.origin(), Ok(&file), "x", now);
+            // h0 is used all along: it stays.
+            let _ = gate.check(&url("http://h0.test/"), 100, now);
+            assert!(gate.stats().bytes <= 200 << 10, "{:?}", gate.stats());
+        }
+        let s = gate.stats();
+        assert!(s.evicted >= 15 && s.origins <= 5, "{s:?}");
+        assert!(matches!(
+            gate.check(&url("http://h0.test/x"), 1, now),
+            Check::Admit
+        ));
+        // A forgotten origin is fetched again when needed.
+        assert!(matches!(
+            gate.check(&url("http://h1.test/x"), 1, now),
+            Check::Fetch
+        ));
+    }
+
+    #[test]
+    fn a_decision_expires_after_its_lifetime() {
+        let t0 = Instant::now();
+        let mut gate = gate();
+        let u = url("http://d.test/");
+        let _ = gate.check(&u, 1, t0);
+        let _ = gate.handle_fetched("http://d.test", Ok(&ok(404, b"")), "x", t0);
+        assert!(matches!(gate.check(&u, 2, t0 + 23 * HOUR), Check::Admit));
+        assert!(matches!(gate.check(&u, 3, t0 + 24 * HOUR), Check::Fetch));
+        assert_eq!(gate.stats().expired, 1);
     }
 }

@@ -135,6 +135,12 @@ impl<R: io::Read> Iterator for Lines<R> {
                     });
                 }
             };
+            // A UTF-8 byte order mark (editors on some systems write one)
+            // is not part of the first URL.
+            let bytes = match (self.line, bytes.strip_prefix(b"\xef\xbb\xbf")) {
+                (1, Some(rest)) => rest.to_vec(),
+                _ => bytes,
+            };
             let text = bytes.trim_ascii();
             if text.is_empty() || text.starts_with(b"#") {
                 continue;
@@ -274,6 +280,16 @@ http://b.test/x
         // The documented function: FNV-1a 64 of the origin string.
         let url = oneloop::url::Url::parse("http://a.test/").unwrap();
         assert_eq!(url.shard(u64::MAX), 0xb02f_3dfa_f6bc_4234);
+    }
+
+    #[test]
+    fn a_byte_order_mark_on_the_first_line_is_not_part_of_the_url() {
+        let got = read_all(vec![
+            b"\xef\xbb\xbfhttp://a/1\n\xef\xbb\xbfhttp://a/2\n".to_vec()
+        ]);
+        assert_eq!(got[0], (Some(1), "http://a/1".into(), None));
+        // Only the first line's: elsewhere it is the line's own (bad) bytes.
+        assert_eq!(got[1].1, "\u{feff}http://a/2");
     }
 
     #[test]
