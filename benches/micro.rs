@@ -273,6 +273,23 @@ fn robots(c: &mut Criterion) {
     g.bench_function("parse a 43-rule file", |b| {
         b.iter(|| Robots::parse(file.as_bytes(), "oneloop"))
     });
+    // The hostile case: 245 rules `/*aaa…ab` (2,000 a's) against a path of
+    // 10 KB of a's, and one with a 30 KB query (seconds each when matching
+    // backtracked; linear now).
+    let mut hostile = String::from("User-agent: *\n");
+    for i in 0..245 {
+        hostile.push_str(&format!("Disallow: /*{}b{i}\n", "a".repeat(2000)));
+    }
+    let hostile = Robots::parse(hostile.as_bytes(), "oneloop");
+    let long_path = format!("/{}", "a".repeat(10_000));
+    let long_query = format!("/x?{}", "a".repeat(30_000));
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("worst case: 245 wildcard rules, 10 KB path", |b| {
+        b.iter(|| hostile.allowed(&long_path))
+    });
+    g.bench_function("worst case: 245 wildcard rules, 30 KB query", |b| {
+        b.iter(|| hostile.allowed(&long_query))
+    });
     g.finish();
 }
 

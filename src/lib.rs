@@ -92,6 +92,7 @@ pub mod dns;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod input;
 pub mod outcome;
 pub mod policy;
 pub mod pool;

@@ -23,7 +23,8 @@ use crate::config::Config;
 use crate::dns::{DnsCore, DnsDriver, Resolver};
 use crate::error::{Error, Phase};
 use crate::events::{Event, Observer};
-use crate::outcome::{Outcome, Request};
+use crate::input::{Input, IntoInput, Pull};
+use crate::outcome::Outcome;
 use crate::reactor::{Source, Token, WAKER_TOKEN};
 use crate::summary::Summary;
 use crate::workers::{Done, Pool as WorkerPool, Workers};
@@ -166,10 +167,13 @@ impl Crawler {
     /// Fails only if the OS event queue itself fails (`poll` returns an
     /// error other than `EINTR`); every request known by then still gets its
     /// outcome, with that error.
+    ///
+    /// `input` is any iterator of URLs or [`Request`](crate::Request)s,
+    /// pulled on the loop's thread; wrap a source that may block (a pipe, a
+    /// socket) in an [`InputThread`](crate::input::InputThread).
     pub fn run<I, F>(&mut self, input: I, mut on_outcome: F) -> Result<Summary, Error>
     where
-        I: IntoIterator,
-        I::Item: Into<Request>,
+        I: IntoInput,
         F: FnMut(&Outcome),
     {
         let delivery = Delivery::<F, fn(Done<()>), ()>::Inline(&mut on_outcome);
@@ -190,8 +194,7 @@ impl Crawler {
         mut on_result: G,
     ) -> Result<Summary, Error>
     where
-        I: IntoIterator,
-        I::Item: Into<Request>,
+        I: IntoInput,
         W: Fn(&mut Outcome) -> R + Send + Sync + 'static,
         R: Send + 'static,
         G: FnMut(Done<R>),
@@ -213,12 +216,13 @@ impl Crawler {
         mut delivery: Delivery<'_, F, G, R>,
     ) -> Result<Summary, Error>
     where
-        I: IntoIterator,
-        I::Item: Into<Request>,
+        I: IntoInput,
         F: FnMut(&Outcome),
         G: FnMut(Done<R>),
         R: Send + 'static,
     {
+        let mut input = input.into_input();
+        input.attach(self.waker.clone())?;
         self.stop.store(false, Ordering::SeqCst);
         self.abort.store(false, Ordering::SeqCst);
         let flags = Flags {
@@ -236,7 +240,6 @@ impl Crawler {
             self.observer.as_mut(),
             flags,
         );
-        let mut input = input.into_iter();
         let mut next_id: u64 = 0;
         let mut input_done = false;
         let mut events = Events::with_capacity(1024);
@@ -245,15 +248,21 @@ impl Crawler {
             let mut turn = run.stats.begin_turn(turn_start);
             // 1. Pull input and start what the limits allow (nothing new
             //    while the workers' queue is full).
-            let now = Instant::now();
+            let mut now = Instant::now();
             run.check_stop(now);
             while !input_done && run.wants_input() {
-                match input.next() {
-                    Some(item) => {
-                        run.accept(item.into(), next_id, now);
+                match input.pull() {
+                    // Timed after the pull: a slow source is not the
+                    // request's wait.
+                    Pull::Item(item) => {
+                        now = Instant::now();
+                        run.accept(item, next_id, now);
                         next_id += 1;
                     }
-                    None => input_done = true,
+                    // Read on another thread, not there yet: the waker
+                    // brings the loop back when it is.
+                    Pull::Pending => break,
+                    Pull::Done => input_done = true,
                 }
                 run.start(now);
                 delivery.deliver(&mut run);

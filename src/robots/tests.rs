@@ -215,3 +215,52 @@ fn crawl_delay_and_special_cases() {
     assert!(Robots::allow_all().allowed("/anything"));
     assert!(!Robots::parse(b"User-agent: *\nDisallow: /\n", "a").allowed(""));
 }
+
+/// The matcher against a plain recursive reference (exponential, but the
+/// cases are small), on generated patterns and paths over a tiny alphabet,
+/// where wildcards and anchors interact the most.
+#[test]
+fn matching_agrees_with_a_reference_on_generated_cases() {
+    fn reference(path: &[u8], pattern: &[u8], anchored: bool) -> bool {
+        match pattern.split_first() {
+            None => !anchored || path.is_empty(),
+            Some((b'*', rest)) => (0..=path.len()).any(|i| reference(&path[i..], rest, anchored)),
+            Some((c, rest)) => path.first() == Some(c) && reference(&path[1..], rest, anchored),
+        }
+    }
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    for _ in 0..20_000 {
+        let pattern: Vec<u8> = (0..next(7)).map(|_| b"ab*"[next(3) as usize]).collect();
+        let path: Vec<u8> = (0..next(9)).map(|_| b"ab"[next(2) as usize]).collect();
+        let anchored = next(2) == 0;
+        let mut full = pattern.clone();
+        if anchored {
+            full.push(b'$');
+        }
+        assert_eq!(
+            matches(&path, &full),
+            reference(&path, &pattern, anchored),
+            "path {:?} pattern {:?}",
+            String::from_utf8_lossy(&path),
+            String::from_utf8_lossy(&full)
+        );
+    }
+}
+
+#[test]
+fn overlong_patterns_never_allow_more() {
+    let long = "a".repeat(MAX_PATTERN + 100);
+    let file = format!("User-agent: *\nDisallow: /{long}$\nAllow: /x{long}\n");
+    let r = Robots::parse(file.as_bytes(), "oneloop");
+    assert_eq!(r.len(), 1, "the long Allow is dropped");
+    // The Disallow is cut (and loses its `$`): it matches more, not less.
+    assert!(!r.allowed(&format!("/{long}")));
+    assert!(!r.allowed(&format!("/{long}zzz")));
+    assert!(r.allowed("/b"));
+}

@@ -2,9 +2,8 @@
 
 use crate::sys;
 use oneloop::Request;
-use std::cell::RefCell;
 use std::io;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 /// The longest input line taken as a URL; a longer one is one outcome
 /// (`url: invalid_url`) and the reader skips to the next line, so a file
@@ -19,6 +18,10 @@ pub(crate) const MAX_LINE: usize = 64 * 1024;
 /// It splits lines itself over plain `read`s, because `BufRead::read_until`
 /// retries `EINTR` internally, and Ctrl-C must be able to end an input pipe
 /// that never ends by itself.
+/// Where the reader leaves a read error for the caller (the reader runs on
+/// its own thread).
+pub(crate) type ReadError = Arc<Mutex<Option<io::Error>>>;
+
 pub(crate) struct Lines<R> {
     reader: R,
     buf: Box<[u8]>,
@@ -30,11 +33,11 @@ pub(crate) struct Lines<R> {
     /// `--shard I/N`: keep only this shard's lines.
     pub shard: Option<(u64, u64)>,
     line: u64,
-    error: Rc<RefCell<Option<io::Error>>>,
+    error: ReadError,
 }
 
 impl<R: io::Read> Lines<R> {
-    pub fn new(reader: R, error: Rc<RefCell<Option<io::Error>>>) -> Lines<R> {
+    pub fn new(reader: R, error: ReadError) -> Lines<R> {
         Lines {
             reader,
             buf: vec![0; MAX_LINE].into_boxed_slice(),
@@ -103,7 +106,9 @@ impl<R: io::Read> Lines<R> {
                     }
                 }
                 Err(e) => {
-                    *self.error.borrow_mut() = Some(e);
+                    if let Ok(mut slot) = self.error.lock() {
+                        *slot = Some(e);
+                    }
                     return None;
                 }
             }
@@ -213,7 +218,7 @@ mod tests {
     }
 
     fn read_all(chunks: Vec<Vec<u8>>) -> Vec<(Option<u64>, String, Option<String>)> {
-        let lines = Lines::new(Chunks(chunks, false), Rc::default());
+        let lines = Lines::new(Chunks(chunks, false), Arc::default());
         lines
             .map(|r| (r.line, r.url, r.error.map(|e| e.detail)))
             .collect()
@@ -263,7 +268,7 @@ http://b.test/x
         .to_vec();
         let mut kept: Vec<Vec<String>> = Vec::new();
         for i in 0..3 {
-            let mut lines = Lines::new(Chunks(vec![input.clone()], true), Rc::default());
+            let mut lines = Lines::new(Chunks(vec![input.clone()], true), Arc::default());
             lines.shard = Some((i, 3));
             kept.push(lines.map(|r| r.url).collect());
         }

@@ -39,10 +39,8 @@ mod timeline;
 use args::{Command, Options, Parsed};
 use oneloop::{Config, Crawler, Summary};
 use report::Reporter;
-use std::cell::RefCell;
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
@@ -281,8 +279,8 @@ fn fit_to_open_file_limit(config: &mut Config) {
 
 fn run_crawl(crawler: &mut Crawler, o: Options) -> Result<Summary, Failure> {
     let name = o.input.clone().unwrap_or_else(|| "-".into());
-    let reader: Box<dyn io::Read> = match o.input.as_deref() {
-        None | Some("-") => Box::new(io::stdin().lock()),
+    let reader: Box<dyn io::Read + Send> = match o.input.as_deref() {
+        None | Some("-") => Box::new(io::stdin()),
         Some(path) => {
             let file =
                 std::fs::File::open(path).map_err(|e| Failure::Start(format!("{path}: {e}")))?;
@@ -292,14 +290,18 @@ fn run_crawl(crawler: &mut Crawler, o: Options) -> Result<Summary, Failure> {
             Box::new(file)
         }
     };
-    let error = Rc::new(RefCell::new(None));
+    let error = input::ReadError::default();
     let mut urls = input::Lines::new(reader, error.clone());
     urls.shard = o.shard;
     let mut rep = Reporter::new(o.jsonl, o.progress);
+    // Read on a thread of its own: a pipe that pauses must not pause the
+    // loop (requests in flight go on; the loop is woken when lines come).
+    let urls = oneloop::input::InputThread::new(urls, 1024);
     let summary = page::crawl_pages(crawler, urls, &o, &mut rep);
     rep.finish();
     let summary = summary.map_err(|e| Failure::Start(e.to_string()))?;
-    match error.take() {
+    let error = error.lock().ok().and_then(|mut e| e.take());
+    match error {
         Some(e) => Err(Failure::Input(
             format!("reading {name}: {e}"),
             Box::new(summary),

@@ -6,7 +6,7 @@ use crate::report::{Page, Reporter};
 use crate::save::Saver;
 use crate::{jsonl, sys};
 use oneloop::workers::Workers;
-use oneloop::{Crawler, Outcome, Phase, Request, Summary};
+use oneloop::{Crawler, Outcome, Phase, Summary};
 
 /// What is done with each page, besides counting it: its JSON line, and in
 /// the demo the pitfall on purpose (`--block-ms`, `--work-ms`), and with
@@ -98,8 +98,7 @@ pub(crate) fn crawl_pages<I>(
     rep: &mut Reporter,
 ) -> Result<Summary, oneloop::Error>
 where
-    I: IntoIterator,
-    I::Item: Into<Request>,
+    I: oneloop::input::IntoInput,
 {
     let handle = crawler.handle();
     rep.handle = Some(handle.clone());
