@@ -115,3 +115,83 @@ fn bad_arguments_exit_with_usage() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("oneloop crawl"));
 }
+
+#[test]
+fn write_errors_on_events_and_a_cut_events_file_are_reported() {
+    let server = echo_path_server(Arc::new(Counters::default()), None);
+    let input = format!("http://{server}/a\nhttp://{server}/b\n");
+    // /dev/full accepts the open and fails every write: exit 1, said why.
+    let out = oneloop_with_stdin(
+        &[
+            "crawl",
+            "-",
+            "--no-pacing",
+            "--ignore-robots",
+            "--events",
+            "/dev/full",
+        ],
+        &input,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("writing events"), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
+    let out = oneloop_with_stdin(
+        &[
+            "crawl",
+            "-",
+            "--no-pacing",
+            "--ignore-robots",
+            "--timeline",
+            "/dev/full",
+        ],
+        &input,
+    );
+    assert_eq!(out.status.code(), Some(1));
+
+    // A killed crawl leaves a cut last line: drawn without it, with a warning.
+    let dir = std::env::temp_dir().join(format!("oneloop-cut-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let events = dir.join("ev.jsonl");
+    let out = oneloop_with_stdin(
+        &[
+            "crawl",
+            "-",
+            "--no-pacing",
+            "--ignore-robots",
+            "--events",
+            events.to_str().unwrap(),
+        ],
+        &input,
+    );
+    assert!(out.status.success());
+    let mut text = std::fs::read_to_string(&events).unwrap();
+    text.truncate(text.len() - 10);
+    std::fs::write(&events, &text).unwrap();
+    let out = oneloop()
+        .args(["timeline", events.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("cut short"), "{stderr}");
+    assert!(dir.join("ev.svg").exists());
+    // A bad line elsewhere is still an error.
+    std::fs::write(&events, format!("garbage\n{text}\n")).unwrap();
+    let out = oneloop()
+        .args(["timeline", events.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn queue_without_workers_is_a_usage_error() {
+    let out = oneloop()
+        .args(["crawl", "-", "--queue", "8"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--queue"));
+}

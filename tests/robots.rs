@@ -149,7 +149,7 @@ fn an_unreachable_origin_keeps_its_own_error() {
     let gone = refused_port();
     let mut c = config();
     c.retry.max_retries = 0;
-    let (seen, _) = crawl(
+    let (seen, summary) = crawl(
         c,
         vec![format!("http://{gone}/a"), format!("http://{gone}/b")],
     );
@@ -159,6 +159,10 @@ fn an_unreachable_origin_keeps_its_own_error() {
             Err((Phase::Connect, ErrorKind::Refused))
         );
     }
+    // Their error is the connection's, not a refusal by robots.txt: the
+    // summary's counts match the outcomes.
+    assert_eq!(summary.robots_denied, 0, "{summary}");
+    assert_eq!(summary.errors[&("connect", "refused")], 2, "{summary}");
 }
 
 #[test]

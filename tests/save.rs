@@ -136,6 +136,9 @@ fn a_write_error_is_that_urls_save_error_and_the_crawl_goes_on() {
         stderr.contains("0 files written") && stderr.contains("20 failed"),
         "{stderr}"
     );
+    // The summary counts what the JSON lines say: 20 save errors, no 2xx.
+    assert!(stderr.contains("errors: 20, save:io 20"), "{stderr}");
+    assert!(stderr.contains("responses: 0 (1xx 0, 2xx 0"), "{stderr}");
     let _ = std::fs::remove_file(&blocker);
 }
 

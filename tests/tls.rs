@@ -455,3 +455,24 @@ fn with_robots_txt_on_a_tls_failure_is_still_the_urls_error() {
         "not refused by robots.txt: {summary}"
     );
 }
+
+#[test]
+fn a_self_signed_certificate_not_in_the_ca_file_is_an_unknown_issuer() {
+    let trusted = CertificateAuthority::new("test CA").unwrap();
+    let self_signed = CertificateAuthority::new("127.0.0.1").unwrap();
+    let addr = tls_server(server_config(self_signed.as_server()), Arc::default());
+    let mut got = None;
+    Crawler::new(trusting(&trusted))
+        .unwrap()
+        .run([format!("https://{addr}/")], |o| {
+            got = Some(o.result.as_ref().unwrap_err().clone())
+        })
+        .unwrap();
+    let e = got.unwrap();
+    assert_eq!(
+        (e.phase, e.kind),
+        (Phase::Tls, ErrorKind::UnknownIssuer),
+        "{e}"
+    );
+    assert!(e.detail.contains("self-signed"), "{e}");
+}

@@ -62,6 +62,7 @@ impl IssuedCert {
 /// A self-signed CA that issues server certificates.
 pub struct CertificateAuthority {
     key: EcdsaKeyPair,
+    pkcs8: Vec<u8>,
     name: Vec<u8>,
     cert: CertificateDer<'static>,
     rng: SystemRandom,
@@ -87,7 +88,7 @@ impl CertificateAuthority {
     /// A new CA named `common_name`, valid from an hour ago for ten years.
     pub fn new(common_name: &str) -> Result<CertificateAuthority, CertError> {
         let rng = SystemRandom::new();
-        let (key, _) = new_key(&rng)?;
+        let (key, pkcs8) = new_key(&rng)?;
         let name = dn(common_name);
         let now = SystemTime::now();
         let extensions = [
@@ -108,6 +109,7 @@ impl CertificateAuthority {
         let cert = sign(&key, &rng, &tbs)?;
         Ok(CertificateAuthority {
             key,
+            pkcs8,
             name,
             cert: CertificateDer::from(cert),
             rng,
@@ -117,6 +119,15 @@ impl CertificateAuthority {
     /// The CA certificate (DER).
     pub fn cert(&self) -> &CertificateDer<'static> {
         &self.cert
+    }
+
+    /// The CA's own certificate and key, for a server that presents its
+    /// self-signed CA certificate (a test of the error a client reports).
+    pub fn as_server(&self) -> IssuedCert {
+        IssuedCert {
+            chain: vec![self.cert.clone()],
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.pkcs8.clone())),
+        }
     }
 
     /// The CA certificate as PEM, for a `--ca-file`.

@@ -120,6 +120,18 @@ pub fn server_name(host: &str) -> Result<ServerName<'static>, Error> {
 /// Maps a rustls error to a typed `tls` error.
 pub fn classify(e: &rustls::Error) -> Error {
     use rustls::Error as E;
+    if let E::InvalidCertificate(CertificateError::Other(other)) = e {
+        if format!("{other:?}").contains("CaUsedAsEndEntity") {
+            // webpki's name for a self-signed (CA) certificate presented as
+            // the server's own: to the user, an issuer that is not trusted.
+            return Error::new(
+                Phase::Tls,
+                ErrorKind::UnknownIssuer,
+                "the server presented a self-signed CA certificate that is not among the \
+                 trusted roots (trust it with --ca-file, or the CA that issued it)",
+            );
+        }
+    }
     let kind = match e {
         E::InvalidCertificate(c) => match c {
             CertificateError::UnknownIssuer => ErrorKind::UnknownIssuer,

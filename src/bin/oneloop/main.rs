@@ -101,8 +101,11 @@ fn main() -> ExitCode {
         None => run_crawl(&mut crawler, options),
     };
     crawler.clear_observer();
-    events.finish();
-    let status = report_result(result, command);
+    let events_written = events.finish();
+    let mut status = report_result(result, command);
+    if !events_written {
+        status = ExitCode::FAILURE;
+    }
     match interrupted.map_or(0, |s| s.load(Ordering::SeqCst)) {
         0 => status,
         signal => ExitCode::from(128 + signal),
@@ -128,6 +131,11 @@ fn parse_options(argv: &[String]) -> Result<Options, ExitCode> {
     observe::install_logger(options.log_level, options.deps_log_level);
     if options.save.is_some() && !options.config.request.keep_body {
         return Err(usage_error("--save needs the bodies: drop --no-body"));
+    }
+    if options.queue > 0 && options.workers.is_none() && options.save.is_none() {
+        return Err(usage_error(
+            "--queue sizes the workers' queue: use it with --workers (or --save)",
+        ));
     }
     if options.config.tls.danger_accept_invalid_certs {
         errln!("oneloop: WARNING: --insecure: TLS certificates are NOT verified; anyone on the path can read and alter this traffic");
@@ -170,16 +178,19 @@ impl Events {
         })
     }
 
-    /// Flushes the events file and draws the timeline, if asked.
-    fn finish(&mut self) {
+    /// Flushes the events file and draws the timeline, if asked. False if
+    /// either could not be written (the exit status says so).
+    fn finish(&mut self) -> bool {
+        let mut ok = true;
         if let Ok(mut w) = self.watch.lock() {
             w.finish();
             if let Some(e) = w.error.take() {
                 errln!("oneloop: writing events: {e}");
+                ok = false;
             }
         }
         let (Some(svg), Some(events)) = (&self.timeline, self.path.as_deref()) else {
-            return;
+            return ok;
         };
         match timeline::render(events, svg) {
             Ok(d) => errln!(
@@ -189,11 +200,15 @@ impl Events {
                 d.segments,
                 d.bytes / 1024
             ),
-            Err(e) => errln!("oneloop: timeline: {e}"),
+            Err(e) => {
+                errln!("oneloop: timeline: {e}");
+                ok = false;
+            }
         }
         if self.temporary {
             let _ = std::fs::remove_file(events);
         }
+        ok
     }
 }
 
@@ -232,6 +247,9 @@ fn draw_timeline(o: &Options) -> ExitCode {
     });
     match timeline::render(events, &svg) {
         Ok(d) => {
+            if d.truncated {
+                errln!("oneloop: {events}: the last line is cut short (a crawl killed while writing?): drawn without it");
+            }
             errln!(
                 "timeline: {} of {} connections, {} segments ({}), {} KiB in {svg}",
                 d.lanes,

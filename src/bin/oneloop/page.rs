@@ -56,7 +56,7 @@ impl PageWork {
             self.simulate();
         }
         let mut path = None;
-        let mut save_failed = false;
+        let mut save_failed = None;
         if let (Some(saver), Ok(r)) = (&self.save, &o.result) {
             if (200..300).contains(&r.status) {
                 match saver.save(o.id, &r.body) {
@@ -64,8 +64,9 @@ impl PageWork {
                     Err(e) => {
                         // The page was fetched, but not saved: that is this
                         // URL's outcome, in phase `save`.
-                        o.result = Err(oneloop::Error::from_io(Phase::Save, &e));
-                        save_failed = true;
+                        let e = oneloop::Error::from_io(Phase::Save, &e);
+                        save_failed = Some(e.kind.as_str());
+                        o.result = Err(e);
                     }
                 }
             }
@@ -142,5 +143,18 @@ where
             rep.save_failed
         );
     }
-    summary
+    summary.map(|mut s| {
+        count_save_errors(&mut s, rep);
+        s
+    })
+}
+
+/// A page that could not be saved ended as a `save` error (its JSON line
+/// says so), not as a 2xx response: the summary counts it so.
+fn count_save_errors(s: &mut Summary, rep: &Reporter) {
+    for (kind, n) in &rep.save_errors {
+        *s.errors.entry(("save", kind)).or_insert(0) += n;
+        s.responses = s.responses.saturating_sub(*n);
+        s.status_classes[2] = s.status_classes[2].saturating_sub(*n);
+    }
 }

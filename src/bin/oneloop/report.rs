@@ -24,6 +24,8 @@ pub struct Reporter {
     /// Pages saved by `--save`, and saves that failed.
     pub saved: u64,
     pub save_failed: u64,
+    /// The failed saves by error kind (they are those URLs' outcomes).
+    pub save_errors: std::collections::BTreeMap<&'static str, u64>,
 }
 
 /// One page's work done on a worker: its JSON line, and what `--save` did.
@@ -31,7 +33,8 @@ pub struct Page {
     pub line: String,
     pub error: bool,
     pub saved: bool,
-    pub save_failed: bool,
+    /// The save failed with this kind of error.
+    pub save_failed: Option<&'static str>,
 }
 
 impl Reporter {
@@ -50,6 +53,7 @@ impl Reporter {
             handle: None,
             saved: 0,
             save_failed: 0,
+            save_errors: Default::default(),
         }
     }
 
@@ -68,7 +72,10 @@ impl Reporter {
     /// A page the workers finished (its JSON line made there).
     pub fn on_page(&mut self, page: &Page) {
         self.saved += page.saved as u64;
-        self.save_failed += page.save_failed as u64;
+        if let Some(kind) = page.save_failed {
+            self.save_failed += 1;
+            *self.save_errors.entry(kind).or_insert(0) += 1;
+        }
         self.write(&page.line, page.error);
     }
 

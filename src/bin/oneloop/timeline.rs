@@ -138,19 +138,26 @@ impl Ev {
     }
 }
 
-fn read_events(path: &str, mut each: impl FnMut(Ev)) -> io::Result<()> {
+/// Reads the events file, calling `each` per event. A last line that is
+/// not a whole event (what a crawl killed while writing leaves) ends the
+/// reading: returns true then; a bad line elsewhere is an error.
+fn read_events(path: &str, mut each: impl FnMut(Ev)) -> io::Result<bool> {
     let reader = BufReader::new(File::open(path)?);
-    for (n, line) in reader.lines().enumerate() {
+    let mut lines = reader.lines().enumerate().peekable();
+    while let Some((n, line)) = lines.next() {
         let line = line?;
         if line.trim().is_empty() {
             continue;
         }
-        let fields = parse_object(&line).ok_or_else(|| {
-            io::Error::new(
+        let Some(fields) = parse_object(&line) else {
+            if lines.peek().is_none() {
+                return Ok(true);
+            }
+            return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("line {}: not an event object", n + 1),
-            )
-        })?;
+            ));
+        };
         let t = match fields.get("t") {
             Some(Value::Num(t)) => *t,
             _ => continue,
@@ -161,12 +168,14 @@ fn read_events(path: &str, mut each: impl FnMut(Ev)) -> io::Result<()> {
         };
         each(Ev { t, kind, fields });
     }
-    Ok(())
+    Ok(false)
 }
 
 /// What was drawn, for the command's report and the tests.
 #[derive(Debug, Default)]
 pub struct Drawn {
+    /// The file's last line was cut (drawn without it).
+    pub truncated: bool,
     pub lanes: usize,
     pub connections: usize,
     pub segments: usize,
@@ -184,6 +193,7 @@ struct Segment {
 
 /// Pass 1: the time span, the connections, how many segments.
 struct Span {
+    truncated: bool,
     t_max: f64,
     conns: usize,
     lanes: usize,
@@ -197,7 +207,7 @@ impl Span {
         let mut conns = 0usize;
         let mut segments = 0usize;
         let mut origins: HashMap<usize, String> = HashMap::new();
-        read_events(events, |e| {
+        let truncated = read_events(events, |e| {
             t_max = t_max.max(e.t);
             match e.kind.as_str() {
                 "conn_opened" => {
@@ -213,6 +223,7 @@ impl Span {
             }
         })?;
         Ok(Span {
+            truncated,
             t_max: t_max.max(1.0),
             conns,
             lanes: conns.min(MAX_LANES),
@@ -379,6 +390,7 @@ pub fn render(events: &str, svg: &str) -> io::Result<Drawn> {
     f.write_all(s.as_bytes())?;
     f.flush()?;
     Ok(Drawn {
+        truncated: span.truncated,
         lanes: span.lanes,
         connections: span.conns,
         segments: drawn_segments,
