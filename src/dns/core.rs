@@ -166,7 +166,13 @@ type Part = Result<Vec<IpAddr>, Error>;
 
 struct Query {
     generation: u32,
+    /// The name the lookups asked for (the cache's and coalescing's key).
+    asked: String,
+    /// The name asked on the wire: `asked`, or the target of its CNAME.
     name: String,
+    /// CNAME links followed so far (bounded), and their smallest TTL.
+    chased: u8,
+    alias_ttl: u32,
     rtype: RecordType,
     id: u16,
     /// Tries made so far (the current one included).
@@ -201,6 +207,10 @@ pub struct DnsCore<W> {
     stats: DnsStats,
     buf: Vec<u8>,
 }
+
+/// CNAME links a lookup follows by asking again (RFC 1034 §5.3.3 asks for
+/// a bound; glibc's is 16 in one answer; a chain over queries is rarer).
+const MAX_CHASE: u8 = 8;
 
 fn dns_error(kind: ErrorKind, detail: impl Into<String>) -> Error {
     Error::new(Phase::Dns, kind, detail)
@@ -342,7 +352,10 @@ impl<W: Clone> DnsCore<W> {
         let server = self.config.nameservers[0];
         let slot = self.queries.insert(Query {
             generation: self.generation,
+            asked: name.clone(),
             name: name.clone(),
+            chased: 0,
+            alias_ttl: u32::MAX,
             rtype,
             id: 0,
             tries: 0,
@@ -452,11 +465,15 @@ impl<W: Clone> DnsCore<W> {
                     now,
                 );
             }
+            Ok(Answer::Alias(target, ttl)) => {
+                self.stats.answers_accepted += 1;
+                self.chase(query.slot, target, ttl, now);
+            }
             Ok(Answer::NxDomain(ttl)) => {
                 self.stats.answers_accepted += 1;
-                let ttl = self.negative_ttl(ttl);
+                let ttl = self.negative_ttl(ttl.min(q.alias_ttl));
                 let name = q.name.clone();
-                self.store(name.clone(), q.rtype, Err(()), now + ttl);
+                self.store(q.asked.clone(), q.rtype, Err(()), now + ttl);
                 self.complete(
                     query.slot,
                     Err(dns_error(
@@ -467,6 +484,7 @@ impl<W: Clone> DnsCore<W> {
             }
             Ok(Answer::Addresses(addrs, ttl)) => {
                 self.stats.answers_accepted += 1;
+                let ttl = ttl.min(q.alias_ttl);
                 let ttl = if addrs.is_empty() {
                     // "No records of this type" is a negative answer too.
                     self.negative_ttl(ttl)
@@ -474,10 +492,32 @@ impl<W: Clone> DnsCore<W> {
                     Duration::from_secs(ttl.into()).clamp(self.config.min_ttl, self.config.max_ttl)
                 };
                 let q = &self.queries[query.slot];
-                self.store(q.name.clone(), q.rtype, Ok(addrs.clone()), now + ttl);
+                self.store(q.asked.clone(), q.rtype, Ok(addrs.clone()), now + ttl);
                 self.complete(query.slot, Ok(addrs));
             }
         }
+    }
+
+    /// The answer was a CNAME to `target` without the target's records:
+    /// the query goes on for the target (at most [`MAX_CHASE`] links; a loop
+    /// or a longer chain is an error).
+    fn chase(&mut self, slot: usize, target: String, ttl: u32, now: Instant) {
+        let q = &mut self.queries[slot];
+        if q.chased >= MAX_CHASE || target == q.asked || target == q.name {
+            let e = dns_error(
+                ErrorKind::NoAddresses,
+                format!("{}: CNAME chain too long or looping (at {target})", q.asked),
+            );
+            return self.complete(slot, Err(e));
+        }
+        log::debug!("dns: {} is an alias of {target}: asking for it", q.asked);
+        q.chased += 1;
+        q.alias_ttl = q.alias_ttl.min(ttl);
+        q.name = target;
+        q.tries = 0;
+        q.last_failure = None;
+        let server = self.config.nameservers[0];
+        self.send_try(slot, server, false, now);
     }
 
     /// How long to cache a negative answer: the SOA minimum clamped to
@@ -577,14 +617,14 @@ impl<W: Clone> DnsCore<W> {
 
     fn complete(&mut self, slot: usize, part: Part) {
         let q = self.queries.remove(slot);
-        self.by_question.remove(&(q.name.clone(), q.rtype));
+        self.by_question.remove(&(q.asked.clone(), q.rtype));
         for l in q.lookups {
             let lookup = &mut self.lookups[l];
             lookup.parts[q.rtype as usize] = Some(part.clone());
             if lookup.parts.iter().all(Option::is_some) {
                 let lookup = self.lookups.remove(l);
                 self.events
-                    .push_back((lookup.waiter, combine(&q.name, lookup.parts)));
+                    .push_back((lookup.waiter, combine(&q.asked, lookup.parts)));
             }
         }
     }

@@ -106,6 +106,10 @@ pub enum Answer {
     ServerFailure(&'static str),
     /// Truncated: ask again over TCP.
     Truncated,
+    /// The name is an alias (CNAME) whose target's records of this type are
+    /// not in the answer (and no SOA says there are none): ask for the
+    /// target, as stub resolvers do. With the smallest TTL on the path.
+    Alias(String, u32),
 }
 
 /// Why a datagram was not accepted as the answer.
@@ -221,8 +225,16 @@ fn follow_chain(packet: &Packet<'_>, name: &str, rtype: RecordType) -> Answer {
             None => break,
         }
     }
-    // The name exists but has no record of this type (or the chain leads
-    // out of the answer): an empty, cacheable answer.
+    let has_soa = packet
+        .nameservers
+        .iter()
+        .any(|rr| matches!(rr.data, RData::SOA(_)));
+    if current != name && !has_soa {
+        // The chain leads out of the answer: the target is to be asked.
+        return Answer::Alias(current, ttl);
+    }
+    // The name exists but has no record of this type: an empty, cacheable
+    // answer.
     let neg = soa_minimum(packet);
     Answer::Addresses(Vec::new(), neg.min(ttl))
 }
@@ -422,7 +434,7 @@ mod tests {
             v.push(0);
             v
         };
-        let mut rr = |owner: &str, t: u16, ttl: u32, data: Vec<u8>| {
+        let rr = |m: &mut Vec<u8>, owner: &str, t: u16, ttl: u32, data: Vec<u8>| {
             m.extend(name(owner));
             m.extend_from_slice(&t.to_be_bytes());
             m.extend_from_slice(&[0, 1]);
@@ -430,12 +442,20 @@ mod tests {
             m.extend_from_slice(&(data.len() as u16).to_be_bytes());
             m.extend(data);
         };
-        rr("host.test", 5, 600, name("mid.test"));
-        rr("mid.test", 5, 100, name("end.test"));
-        rr("end.test", 1, 300, vec![192, 0, 2, 9]);
+        rr(&mut m, "host.test", 5, 600, name("mid.test"));
+        rr(&mut m, "mid.test", 5, 100, name("end.test"));
+        let without_target = m.clone();
+        rr(&mut m, "end.test", 1, 300, vec![192, 0, 2, 9]);
         assert_eq!(
             check_answer(&m, 1, "host.test", RecordType::A),
             Ok(Answer::Addresses(vec!["192.0.2.9".parse().unwrap()], 100))
+        );
+        // The same chain without end.test's address: ask for end.test.
+        let mut cut = without_target;
+        cut[7] = 2;
+        assert_eq!(
+            check_answer(&cut, 1, "host.test", RecordType::A),
+            Ok(Answer::Alias("end.test".into(), 100))
         );
     }
 

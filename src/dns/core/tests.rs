@@ -223,3 +223,75 @@ fn invalid_names_are_typed_errors() {
         LookupResult::Pending
     ));
 }
+
+/// An answer to `query` holding one CNAME record: the question's name is
+/// an alias of `target` (and nothing else: the target's records are not
+/// in it).
+fn cname_answer(query: &[u8], target: &str) -> Vec<u8> {
+    let mut m = build_answer(query, 0, &[], 0).unwrap();
+    m[7] = 1; // one answer
+    let mut data = Vec::new();
+    for l in target.split('.') {
+        data.push(l.len() as u8);
+        data.extend_from_slice(l.as_bytes());
+    }
+    data.push(0);
+    m.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1]); // the question's name, CNAME, IN
+    m.extend_from_slice(&300u32.to_be_bytes());
+    m.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    m.extend(data);
+    m
+}
+
+#[test]
+fn a_cname_without_its_targets_address_is_chased() {
+    let mut d = core(&[S1], false);
+    let t0 = Instant::now();
+    assert!(matches!(d.lookup("www.test", 1, t0), LookupResult::Pending));
+    let tx = d.poll_transmit().unwrap();
+    d.handle_answer(
+        tx.query,
+        S1.parse().unwrap(),
+        &cname_answer(&tx.message, "cdn.test"),
+        t0,
+    );
+    assert!(d.poll_event().is_none(), "not done: the target is asked");
+    let tx2 = d.poll_transmit().expect("a query for the target");
+    assert_eq!(
+        super::super::wire::query_question(&tx2.message),
+        Some(("cdn.test".to_string(), 1))
+    );
+    let answer = build_answer(&tx2.message, 0, &[ip("192.0.2.7")], 60).unwrap();
+    d.handle_answer(tx2.query, S1.parse().unwrap(), &answer, t0);
+    assert_eq!(d.poll_event().unwrap(), (1, Ok(vec![ip("192.0.2.7")])));
+    // Cached under the name asked for.
+    assert!(matches!(
+        d.lookup("www.test", 2, t0),
+        LookupResult::Ready(Ok(v)) if v == vec![ip("192.0.2.7")]
+    ));
+}
+
+#[test]
+fn a_cname_loop_or_an_endless_chain_is_an_error() {
+    let mut d = core(&[S1], false);
+    let t0 = Instant::now();
+    d.lookup("a.test", 1, t0);
+    let mut hops = 0;
+    while let Some(tx) = d.poll_transmit() {
+        let (name, _) = super::super::wire::query_question(&tx.message).unwrap();
+        // Every name is an alias of the next one: a.test -> a.test.x -> ...
+        let next = format!("{name}.x");
+        d.handle_answer(
+            tx.query,
+            S1.parse().unwrap(),
+            &cname_answer(&tx.message, &next),
+            t0,
+        );
+        hops += 1;
+        assert!(hops < 20, "bounded");
+    }
+    let (who, result) = d.poll_event().unwrap();
+    assert_eq!(who, 1);
+    assert_eq!(result.unwrap_err().kind, ErrorKind::NoAddresses);
+    assert_eq!(d.in_flight(), 0);
+}
