@@ -261,17 +261,19 @@ fn matches(path: &[u8], pattern: &[u8]) -> bool {
         Some(p) => (p, true),
         None => (pattern, false),
     };
-    let mut segments = pattern.split(|&b| b == b'*');
-    let first = segments.next().unwrap_or(b"");
-    if !path.starts_with(first) {
+    let Some(star) = pattern.iter().position(|&b| b == b'*') else {
+        // No `*`: the common case, one comparison.
+        return if anchored {
+            path == pattern
+        } else {
+            path.starts_with(pattern)
+        };
+    };
+    if !path.starts_with(&pattern[..star]) {
         return false;
     }
-    let mut pos = first.len();
-    let mut segments = segments.peekable();
-    if segments.peek().is_none() {
-        // No `*` at all.
-        return !anchored || path.len() == pos;
-    }
+    let mut pos = star;
+    let mut segments = pattern[star + 1..].split(|&b| b == b'*').peekable();
     while let Some(segment) = segments.next() {
         if anchored && segments.peek().is_none() {
             // The last segment sits at the end, after what matched so far.
