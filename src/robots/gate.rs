@@ -27,14 +27,20 @@ use crate::url::Url;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// What one origin's robots.txt says so far.
+/// What one origin's robots.txt says so far. Small on purpose (the common
+/// answers, "no file" and "everything allowed", hold nothing): a broad
+/// crawl keeps one per origin.
 enum Origin<W> {
     /// Being fetched; these wait for it.
     Fetching(Vec<W>),
-    /// Known: the rules (allow-all for 4xx, deny-all when unavailable).
-    Known(Robots),
+    /// Everything allowed (a 4xx, or a file without rules for us).
+    AllowAll,
+    /// Everything disallowed (the file was unavailable).
+    DenyAll,
+    /// These rules (boxed: most origins have none).
+    Known(Box<Robots>),
     /// The origin cannot be reached: its requests end with this error.
-    Unreachable(Error),
+    Unreachable(Box<Error>),
 }
 
 /// The gate's answer for one request.
@@ -57,7 +63,7 @@ struct Entry<W> {
     state: Origin<W>,
     decided_at: Option<Instant>,
     used: u64,
-    bytes: usize,
+    bytes: u32,
 }
 
 /// How much the gate holds.
@@ -88,10 +94,11 @@ pub(crate) struct Gate<W> {
     stats: GateStats,
 }
 
-/// What an entry costs besides its rules: the key (in the map and once
-/// more while sorting for eviction) and the map's slot.
+/// What an entry costs besides its rules: the key's bytes and the map's
+/// slot (with its control byte and the table's spare room, about 1/8).
 fn overhead(key: &str) -> usize {
-    key.len() + std::mem::size_of::<(Box<str>, Entry<()>)>() + 16
+    let slot = std::mem::size_of::<(Box<str>, Entry<()>)>() + 1;
+    key.len() + slot + slot / 8
 }
 
 impl<W: PartialEq> Gate<W> {
@@ -156,6 +163,7 @@ impl<W: PartialEq> Gate<W> {
         let key: Box<str> = url.origin().into();
         let bytes = overhead(&key);
         self.add_bytes(bytes);
+        let bytes = bytes as u32;
         let entry = Entry {
             state: Origin::Fetching(vec![waiter]),
             decided_at: None,
@@ -206,6 +214,7 @@ impl<W: PartialEq> Gate<W> {
         };
         let rule_bytes = match &decided {
             Origin::Known(rules) => rules.size(),
+            Origin::Unreachable(e) => std::mem::size_of::<Error>() + e.detail.len(),
             _ => 0,
         };
         let Some(entry) = self.origins.get_mut(origin) else {
@@ -216,7 +225,7 @@ impl<W: PartialEq> Gate<W> {
             _ => Vec::new(),
         };
         entry.decided_at = Some(now);
-        entry.bytes += rule_bytes;
+        entry.bytes += rule_bytes as u32;
         self.waiting -= waiting.len();
         self.add_bytes(rule_bytes);
         self.evict_over_budget();
@@ -230,33 +239,46 @@ impl<W: PartialEq> Gate<W> {
 
     fn forget(&mut self, origin: &str) {
         if let Some(e) = self.origins.remove(origin) {
-            self.stats.bytes -= e.bytes;
+            self.stats.bytes -= e.bytes as usize;
         }
     }
 
     /// Over the budget: forgets the least recently used decided origins
-    /// until a quarter of the budget is free again (in one sort, so the
-    /// cost is amortized over many insertions). Origins being fetched are
-    /// kept: requests wait on them.
+    /// until a quarter of the budget is free again (one sort of 16 bytes an
+    /// origin, no key copied, so the cost is amortized over the many
+    /// insertions until the next time). Origins being fetched are kept:
+    /// requests wait on them.
     fn evict_over_budget(&mut self) {
         if self.stats.bytes <= self.budget {
             return;
         }
-        let mut decided: Vec<(u64, Box<str>)> = self
+        let mut decided: Vec<(u64, u32)> = self
             .origins
-            .iter()
-            .filter(|(_, e)| e.decided_at.is_some())
-            .map(|(k, e)| (e.used, k.clone()))
+            .values()
+            .filter(|e| e.decided_at.is_some())
+            .map(|e| (e.used, e.bytes))
             .collect();
-        decided.sort_unstable_by_key(|(used, _)| *used);
-        let target = self.budget / 4 * 3;
-        for (_, key) in decided {
-            if self.stats.bytes <= target {
+        decided.sort_unstable();
+        let mut excess = self.stats.bytes.saturating_sub(self.budget / 4 * 3);
+        let mut cutoff = 0;
+        for (used, bytes) in decided {
+            if excess == 0 {
                 break;
             }
-            self.forget(&key);
-            self.stats.evicted += 1;
+            excess = excess.saturating_sub(bytes as usize);
+            cutoff = used + 1;
         }
+        let (mut freed, mut evicted) = (0, 0);
+        self.origins.retain(|_, e| {
+            let keep = e.decided_at.is_none() || e.used >= cutoff;
+            if !keep {
+                freed += e.bytes as usize;
+                evicted += 1;
+            }
+            keep
+        });
+        self.stats.bytes -= freed;
+        self.stats.evicted += evicted;
     }
 }
 
@@ -264,11 +286,18 @@ impl<W: PartialEq> Gate<W> {
 fn rules_for<W>(result: Result<&Response, &Error>, agent: &str) -> Origin<W> {
     match result {
         Ok(resp) => match resp.status {
-            200..=299 => Origin::Known(Robots::parse(&resp.body, agent)),
+            200..=299 => {
+                let rules = Robots::parse(&resp.body, agent);
+                if rules.is_empty() && rules.crawl_delay().is_none() {
+                    Origin::AllowAll
+                } else {
+                    Origin::Known(Box::new(rules))
+                }
+            }
             // 429 is "slow down", not "no file": unavailable, like a 5xx.
-            429 => Origin::Known(Robots::deny_all()),
-            400..=499 => Origin::Known(Robots::allow_all()),
-            _ => Origin::Known(Robots::deny_all()),
+            429 => Origin::DenyAll,
+            400..=499 => Origin::AllowAll,
+            _ => Origin::DenyAll,
         },
         Err(e) => {
             // Its own error says more than "unavailable": the origin
@@ -281,9 +310,9 @@ fn rules_for<W>(result: Result<&Response, &Error>, agent: &str) -> Origin<W> {
                         ErrorKind::Refused | ErrorKind::Timeout | ErrorKind::Reset
                     ));
             if unreachable {
-                Origin::Unreachable(e.clone())
+                Origin::Unreachable(Box::new(e.clone()))
             } else {
-                Origin::Known(Robots::deny_all())
+                Origin::DenyAll
             }
         }
     }
@@ -292,9 +321,11 @@ fn rules_for<W>(result: Result<&Response, &Error>, agent: &str) -> Origin<W> {
 fn decide<W>(origin: &Origin<W>, url: &Url) -> Check {
     match origin {
         Origin::Fetching(_) => Check::Wait,
-        Origin::Unreachable(e) => Check::Deny(e.clone()),
+        Origin::Unreachable(e) => Check::Deny((**e).clone()),
+        Origin::AllowAll => Check::Admit,
         Origin::Known(r) if r.allowed(url.path_and_query()) => Check::Admit,
-        Origin::Known(r) if r.denies_all() => Check::Deny(Error::new(
+        _ if url.path_and_query() == "/robots.txt" => Check::Admit,
+        Origin::DenyAll => Check::Deny(Error::new(
             Phase::Robots,
             ErrorKind::Unavailable,
             format!(
