@@ -181,9 +181,12 @@ impl Summary {
         if outcome.reused {
             self.reused_requests += 1;
         }
-        // Every attempt beyond the first is a retry or a redirect hop.
-        let hops = 1 + outcome.redirects.len() as u64;
-        self.retries += u64::from(outcome.attempts).saturating_sub(hops);
+        // Retries by cause, from the outcomes themselves: one total, the
+        // users' requests only (a robots.txt fetch's retries are its own).
+        self.retries += outcome.retries.len() as u64;
+        for cause in &outcome.retries {
+            *self.retries_by_cause.entry(cause.to_string()).or_insert(0) += 1;
+        }
         match &outcome.result {
             Ok(resp) => {
                 self.responses += 1;
@@ -276,7 +279,7 @@ impl Summary {
         if let Some(w) = &self.workers {
             writeln!(
                 f,
-                "workers: {} threads, queue {} (high water {}), admission held {:.3}s for room, {} panics",
+                "workers: {} threads, queue {}, at most {} outcomes out of the loop at once (queued, in work, or coming back), admission held {:.3}s for room, {} panics",
                 w.threads,
                 w.capacity,
                 w.high_water,
@@ -316,19 +319,19 @@ impl Summary {
     fn fmt_politeness(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "politeness: {} redirects followed, retries",
-            self.redirects
+            "politeness: {} redirects followed, {} retries",
+            self.redirects, self.retries
         )?;
-        if self.retries_by_cause.is_empty() {
-            write!(f, " 0")?;
-        }
         for (cause, n) in &self.retries_by_cause {
             write!(f, " [{cause}: {n}]")?;
         }
         write!(
             f,
-            ", {} hosts paused (Retry-After), {} throttled (429), {} paced waits",
-            self.admission.pauses, self.admission.throttles, self.admission.paced_waits
+            ", {} hosts paused (Retry-After), {} throttled (429), {} paced waits ({:.1}s in all)",
+            self.admission.pauses,
+            self.admission.throttles,
+            self.admission.paced_waits,
+            self.admission.paced_time.as_secs_f64()
         )?;
         if !self.lowered_limits.is_empty() {
             write!(f, "; per-host limits now")?;

@@ -76,7 +76,10 @@ pub struct QueueStats {
     pub threads: usize,
     /// The queue's capacity.
     pub capacity: usize,
-    /// The most outcomes handed out and not yet back at once.
+    /// The most outcomes out of the loop at once: waiting in the queue, in a
+    /// worker's hands, or on their way back. (Not the queue's own depth: it
+    /// can exceed `capacity`, by at most one per thread plus the results not
+    /// collected yet.)
     pub high_water: usize,
     /// How long admission was held back because the queue was full.
     pub held: std::time::Duration,
@@ -180,6 +183,7 @@ impl<R: Send + 'static> Pool<R> {
                 match tx.try_send(o) {
                     Ok(()) => {
                         self.outstanding += 1;
+                        self.stats.high_water = self.stats.high_water.max(self.outstanding);
                         Ok(())
                     }
                     Err(TrySendError::Full(o)) | Err(TrySendError::Disconnected(o)) => Err(o),

@@ -109,8 +109,11 @@ pub struct AdmissionStats {
     pub pauses: u64,
     /// Times an origin's limit was halved after a `429`.
     pub throttles: u64,
-    /// Starts that had to wait for pacing.
+    /// Times an origin with a request ready to start had to wait for its
+    /// pacer (delay, rate, `Crawl-delay`): one per wait.
     pub paced_waits: u64,
+    /// The time those waits added up to.
+    pub paced_time: Duration,
 }
 
 /// The admission queue. See the [module docs](self).
@@ -232,8 +235,7 @@ impl<R: PartialEq> Admission<R> {
             }
             let pacing = self.config.pacing;
             if let Some(at) = self.hosts[idx].pacer.ready_at(&pacing, now) {
-                self.stats.paced_waits += 1;
-                self.wait_until(idx, at);
+                self.wait_until(idx, at, now);
                 continue;
             }
             let host = &mut self.hosts[idx];
@@ -393,7 +395,11 @@ impl<R: PartialEq> Admission<R> {
         !h.parked.is_empty() && h.in_flight < h.pacer.limit()
     }
 
-    fn wait_until(&mut self, idx: usize, at: Instant) {
+    /// An origin that could start waits for its pacer until `at`: counted
+    /// here, the one place every such wait passes.
+    fn wait_until(&mut self, idx: usize, at: Instant, now: Instant) {
+        self.stats.paced_waits += 1;
+        self.stats.paced_time += at.saturating_duration_since(now);
         self.hosts[idx].place = Place::Waiting(at);
         self.waiting.push(Reverse((at, idx)));
     }
@@ -410,7 +416,7 @@ impl<R: PartialEq> Admission<R> {
                 self.hosts[idx].place = Place::Ring;
                 self.ready.push_back(idx);
             }
-            Some(at) => self.wait_until(idx, at),
+            Some(at) => self.wait_until(idx, at, now),
         }
     }
 

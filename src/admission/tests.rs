@@ -304,3 +304,34 @@ fn paced_state_outlives_an_empty_queue_until_gc() {
         "nothing lingers: the loop may sleep"
     );
 }
+
+#[test]
+fn every_wait_for_the_pacer_is_counted_with_its_time() {
+    // One origin, a 100 ms delay between starts, five requests, room for
+    // all of them: each start after the first waits once, 100 ms.
+    let t0 = Instant::now();
+    let mut rng = Rng::new(1);
+    let pacing = Pacing {
+        delay: ms(100),
+        ..Pacing::off()
+    };
+    let mut q = paced(10, 10, 100, pacing);
+    for i in 0..5 {
+        q.push("a", i, t0);
+    }
+    let mut now = t0;
+    let mut started = 0;
+    while started < 5 {
+        while q.poll_ready(now, &mut rng).is_some() {
+            started += 1;
+        }
+        if started < 5 {
+            now = q.poll_timeout().expect("a paced start is due later");
+            q.handle_timeout(now);
+        }
+    }
+    assert_eq!(now - t0, ms(400));
+    let s = q.stats();
+    assert_eq!(s.paced_waits, 4, "{s:?}");
+    assert_eq!(s.paced_time, ms(400), "{s:?}");
+}

@@ -115,6 +115,8 @@ pub(crate) struct Requests {
     stopped: bool,
     /// Ids of robots.txt fetches (in events): from 2^62 up.
     next_robots_id: u64,
+    /// Paced waits already reported in events.
+    paced_reported: u64,
 }
 
 impl Requests {
@@ -141,6 +143,7 @@ impl Requests {
             summary: Summary::default(),
             stopped: false,
             next_robots_id: 1 << 62,
+            paced_reported: 0,
             config: config.clone(),
         }
     }
@@ -209,10 +212,10 @@ impl Requests {
         if !admit || self.stopped {
             return None;
         }
-        let paced_before = self.admission.stats().paced_waits;
         let next = self.admission.poll_ready(now, &mut self.rng);
-        let waits = self.admission.stats().paced_waits - paced_before;
+        let waits = self.admission.stats().paced_waits - self.paced_reported;
         if waits > 0 {
+            self.paced_reported += waits;
             self.event(|| RequestEvent::Paced { at: now, waits });
         }
         let (token, host) = next?;
@@ -593,14 +596,10 @@ impl Requests {
         }
     }
 
-    /// Counts a retry of request `slot` with its cause (one place for both
-    /// kinds: backoff retries and the free retry on a fresh connection).
+    /// Notes a retry of request `slot` with its cause (one place for both
+    /// kinds: backoff retries and the free retry on a fresh connection; the
+    /// summary counts them from the outcome).
     fn count_retry(&mut self, slot: usize, cause: RetryCause) {
-        *self
-            .summary
-            .retries_by_cause
-            .entry(cause.to_string())
-            .or_insert(0) += 1;
         self.reqs[slot].retries.push(cause);
     }
 
