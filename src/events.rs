@@ -133,6 +133,25 @@ pub enum EventKind<'a> {
     },
 }
 
+/// Request ids from here up are robots.txt fetches (the crawler's own
+/// requests, not input items): events mark them `"robots":true`.
+pub const ROBOTS_IDS: u64 = 1 << 62;
+
+/// Is `req` a robots.txt fetch (see [`ROBOTS_IDS`])?
+pub fn is_robots_fetch(req: u64) -> bool {
+    req >= ROBOTS_IDS
+}
+
+/// A request as people read it: `req#42`, or `robots#3` for the third
+/// robots.txt fetch.
+pub fn req_label(req: u64) -> String {
+    if is_robots_fetch(req) {
+        format!("robots#{}", req - ROBOTS_IDS)
+    } else {
+        format!("req#{req}")
+    }
+}
+
 /// Why a connection was closed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CloseReason {
@@ -202,6 +221,14 @@ fn field_u64(out: &mut String, name: &str, n: u64) {
     push_u64(out, n);
 }
 
+/// `"req":N`, and `"robots":true` for a robots.txt fetch.
+fn field_req(out: &mut String, req: u64) {
+    field_u64(out, "req", req);
+    if is_robots_fetch(req) {
+        out.push_str(",\"robots\":true");
+    }
+}
+
 fn field_str(out: &mut String, name: &str, v: &str) {
     out.push_str(",\"");
     out.push_str(name);
@@ -229,11 +256,11 @@ impl EventKind<'_> {
     fn write_fields(&self, out: &mut String) {
         match self {
             EventKind::Queued { req, url } => {
-                field_u64(out, "req", *req);
+                field_req(out, *req);
                 field_str(out, "url", url);
             }
             EventKind::Admitted { req, origin } => {
-                field_u64(out, "req", *req);
+                field_req(out, *req);
                 field_str(out, "origin", origin);
             }
             EventKind::Paced { waits } => field_u64(out, "waits", *waits),
@@ -242,7 +269,7 @@ impl EventKind<'_> {
                 result,
                 attempts,
             } => {
-                field_u64(out, "req", *req);
+                field_req(out, *req);
                 out.push_str(",\"result\":\"");
                 match result {
                     Ok(status) => push_u64(out, u64::from(*status)),
@@ -356,10 +383,12 @@ impl<'a> Emitter<'a> {
         self.observer.is_some()
     }
 
-    /// Sends `kind`, timed at `at`.
-    pub(crate) fn send(&mut self, at: std::time::Instant, kind: EventKind<'_>) {
+    /// Sends `kind`, timed now: when it happens, not when its turn of the
+    /// loop began (a clock read per event, only when someone listens), so
+    /// one turn's TLS handshakes show one after the other.
+    pub(crate) fn send(&mut self, kind: EventKind<'_>) {
         if let Some(observer) = self.observer.as_mut() {
-            let at = at.saturating_duration_since(self.started);
+            let at = std::time::Instant::now().saturating_duration_since(self.started);
             observer(&Event { at, kind });
         }
     }
@@ -384,7 +413,7 @@ mod tests {
             (EventKind::Finished { req: 1, result: Err(("connect", "refused")), attempts: 3 },
              r#"{"t":1500,"type":"finished","req":1,"result":"connect:refused","attempts":3}"#),
             (EventKind::Finished { req: 18446744073709551615, result: Ok(200), attempts: 0 },
-             r#"{"t":1500,"type":"finished","req":18446744073709551615,"result":"200","attempts":0}"#),
+             r#"{"t":1500,"type":"finished","req":18446744073709551615,"robots":true,"result":"200","attempts":0}"#),
             (EventKind::TlsDone { conn: 0, resumed: true, took: ms(2) }, r#"{"t":1500,"type":"tls_done","conn":0,"resumed":true,"took":2000}"#),
             (EventKind::Stall { url: "http://a/", took: ms(30) }, r#"{"t":1500,"type":"stall","took":30000,"url":"http://a/"}"#),
         ];

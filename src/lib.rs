@@ -74,9 +74,9 @@
 /// Emits an event through an [`events::Emitter`], if anyone listens.
 /// Without an observer it costs one branch: `$kind` is not even evaluated.
 macro_rules! emit {
-    ($ev:expr, $at:expr, $kind:expr) => {
+    ($ev:expr, $kind:expr) => {
         if $ev.is_on() {
-            $ev.send($at, $kind);
+            $ev.send($kind);
         }
     };
 }

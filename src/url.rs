@@ -263,9 +263,11 @@ impl Url {
         }
         let (written_host, port_str) = split_authority(authority)?;
         let port = parse_port(port_str, scheme)?;
-        let ipv4 = match written_host.starts_with('[') {
-            true => None,
-            false => ipv4_host(written_host)?.map(|ip| ip.to_string()),
+        let ipv4 = match ipv4_host(written_host)? {
+            // Written as it is written back: keep it (no allocation).
+            Some(_) if is_dotted_quad(written_host) => None,
+            Some(ip) => Some(ip.to_string()),
+            None => None,
         };
         let host = ipv4.as_deref().unwrap_or(written_host);
 
@@ -445,6 +447,7 @@ fn dot_segment(seg: &str) -> Option<u8> {
 /// WHATWG URL standard, the IPv4 parser: a host whose last label is a
 /// number is an IPv4 address in one of its old forms (`127.1`,
 /// `2130706433`, `0x7f.1`, `0177.0.0.1`), or an error; it never goes to DNS.
+/// No allocation (it runs for every URL).
 fn ipv4_host(host: &str) -> Result<Option<std::net::Ipv4Addr>, Error> {
     let h = host.strip_suffix('.').unwrap_or(host);
     let last = h.rsplit('.').next().unwrap_or("");
@@ -454,23 +457,41 @@ fn ipv4_host(host: &str) -> Result<Option<std::net::Ipv4Addr>, Error> {
         return Ok(None);
     }
     let bad = || invalid(format!("bad IPv4 address {host:?}"));
-    let parts: Vec<&str> = h.split('.').collect();
-    if parts.len() > 4 {
+    let mut numbers = [0u64; 4];
+    let mut count = 0;
+    for part in h.split('.') {
+        if count == 4 {
+            return Err(bad());
+        }
+        numbers[count] = ipv4_number(part).ok_or_else(bad)?;
+        count += 1;
+    }
+    let (init, last) = (&numbers[..count - 1], numbers[count - 1]);
+    if init.iter().any(|&n| n > 255) || last >= 1u64 << (8 * (5 - count)) {
         return Err(bad());
     }
-    let mut numbers = Vec::with_capacity(4);
-    for part in &parts {
-        numbers.push(ipv4_number(part).ok_or_else(bad)?);
-    }
-    let (last, init) = numbers.split_last().ok_or_else(bad)?;
-    if init.iter().any(|&n| n > 255) || *last >= 1u64 << (8 * (5 - parts.len())) {
-        return Err(bad());
-    }
-    let mut ip = *last;
+    let mut ip = last;
     for (i, n) in init.iter().enumerate() {
         ip += n << (8 * (3 - i));
     }
     Ok(Some(std::net::Ipv4Addr::from(ip as u32)))
+}
+
+/// Is `host` already written as `a.b.c.d` in decimal, without leading
+/// zeros (the form an address is written back in)?
+fn is_dotted_quad(host: &str) -> bool {
+    let mut parts = 0;
+    for part in host.split('.') {
+        parts += 1;
+        let ok = !part.is_empty()
+            && part.len() <= 3
+            && part.bytes().all(|b| b.is_ascii_digit())
+            && (part.len() == 1 || !part.starts_with('0'));
+        if !ok {
+            return false;
+        }
+    }
+    parts == 4
 }
 
 /// One part of an old-style IPv4 address: `0x` hex, a leading `0` octal,

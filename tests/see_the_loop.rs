@@ -57,12 +57,12 @@ fn trace_prints_every_transition_with_times_and_ids() {
         "{}",
         transitions.len()
     );
+    // (robots.txt fetches show as robots#N; the pages as req#N.)
     let line = transitions
         .iter()
-        .find(|l| l.contains("ReadingHead -> ReadingBody"))
+        .find(|l| l.contains("ReadingHead -> ReadingBody") && l.contains(" req#"))
         .unwrap();
     assert!(line.starts_with('+') && line.contains("ms conn#"), "{line}");
-    assert!(line.contains(" req#"), "{line}");
     assert!(
         stderr.lines().any(|l| l.contains("turn: blocked")),
         "loop turns too"
@@ -253,4 +253,84 @@ fn embedders_get_the_same_events_in_order() {
             (0, Idle, Closed),
         ]
     );
+}
+
+#[test]
+fn events_are_timed_when_they_happen_so_handshakes_show_one_after_another() {
+    let dir = std::env::temp_dir().join(format!("oneloop-tls-ev-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let events = dir.join("ev.jsonl");
+    let out = oneloop()
+        .args(["demo", "--tls", "--urls", "200", "--hosts", "4"])
+        .args(["--events", events.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let ev = read_events(&events);
+    let done: Vec<u64> = ev
+        .iter()
+        .filter(|e| e["type"] == "tls_done")
+        .map(|e| e["t"].parse().unwrap())
+        .collect();
+    assert!(done.len() >= 4, "{done:?}");
+    // One thread does the handshakes: never two at the same microsecond
+    // (stamped with their turn's start, they all were).
+    let mut distinct = done.clone();
+    distinct.dedup();
+    assert_eq!(distinct.len(), done.len(), "{done:?}");
+    let ts: Vec<u64> = ev.iter().map(|e| e["t"].parse().unwrap()).collect();
+    assert!(ts.windows(2).all(|w| w[0] <= w[1]), "monotonic");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn robots_txt_fetches_are_tagged_and_named_wherever_requests_show() {
+    let (hosts, input) = three_by_five();
+    let dir = std::env::temp_dir().join(format!("oneloop-robots-ev-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let events = dir.join("ev.jsonl");
+    let out = oneloop_with_stdin(
+        &[
+            "crawl",
+            "-",
+            "--no-pacing",
+            "--trace",
+            "--events",
+            events.to_str().unwrap(),
+        ],
+        &input,
+    );
+    assert!(out.status.success());
+    let ev = read_events(&events);
+    let robots_queued: Vec<&HashMap<String, String>> = ev
+        .iter()
+        .filter(|e| e["type"] == "queued" && e.get("robots").is_some())
+        .collect();
+    assert_eq!(robots_queued.len(), 3, "one robots.txt per origin");
+    for (e, h) in robots_queued.iter().zip(&hosts) {
+        assert!(e["url"].ends_with("/robots.txt"), "{e:?}");
+        let _ = h;
+    }
+    assert_eq!(
+        count(&ev, |e| e["type"] == "finished"
+            && e.get("robots").is_some()),
+        3
+    );
+    assert_eq!(
+        count(&ev, |e| e["type"] == "finished"
+            && e.get("robots").is_none()),
+        15
+    );
+    let trace = String::from_utf8_lossy(&out.stderr);
+    assert!(trace.contains("robots#1 queued http://"), "{trace}");
+    assert!(!trace.contains("req#4611686018427387"), "{trace}");
+    // The picture's title counts outcomes and robots.txt fetches apart.
+    let svg = dir.join("t.svg");
+    assert!(draw_timeline(&events, &svg).status.success());
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        text.contains("15 outcomes and 3 robots.txt fetches"),
+        "title"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -285,7 +285,7 @@ impl<'a> Connections<'a> {
         match checkout {
             Checkout::Reuse(ct) => {
                 let conn = self.slots[ct.slot].conn.id();
-                emit!(ev, now, EventKind::ConnReused { conn, req: ex.id });
+                emit!(ev, EventKind::ConnReused { conn, req: ex.id });
                 self.attach(ct.slot, req, ex.id, true, now);
                 self.prepare(ct.slot, &ex, now, ev);
                 self.drive(ct.slot, now, ev);
@@ -359,7 +359,6 @@ impl<'a> Connections<'a> {
         let conn = &self.slots[cslot].conn;
         emit!(
             ev,
-            now,
             EventKind::ConnOpened {
                 conn: id,
                 origin: conn.key(),
@@ -374,7 +373,6 @@ impl<'a> Connections<'a> {
         } else {
             emit!(
                 ev,
-                now,
                 EventKind::DnsLookup {
                     conn: id,
                     name: host
@@ -422,7 +420,7 @@ impl<'a> Connections<'a> {
             spare.clear();
             conn.swap_response(&mut spare);
         }
-        self.drain_transitions(cslot, now, ev);
+        self.drain_transitions(cslot, ev);
     }
 
     /// DNS answered connection `conn`'s lookup.
@@ -446,7 +444,6 @@ impl<'a> Connections<'a> {
         let addresses = result.as_ref().map_or(0, |ips| ips.len());
         emit!(
             ev,
-            now,
             EventKind::DnsAnswer {
                 conn: id,
                 addresses
@@ -457,7 +454,7 @@ impl<'a> Connections<'a> {
                 let port = self.slots[cslot].port;
                 let addrs = ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect();
                 self.slots[cslot].conn.set_addresses(addrs, now);
-                self.drain_transitions(cslot, now, ev);
+                self.drain_transitions(cslot, ev);
                 self.connect(cslot, now, ev);
             }
             Err(e) => self.conn_failed(cslot, e, now, ev),
@@ -520,7 +517,7 @@ impl<'a> Connections<'a> {
         now: Instant,
         ev: &mut Emitter<'_>,
     ) -> bool {
-        self.drain_transitions(cslot, now, ev);
+        self.drain_transitions(cslot, ev);
         match event {
             ConnEvent::Pending => {
                 self.arm_timer(cslot);
@@ -535,7 +532,6 @@ impl<'a> Connections<'a> {
                 let conn = self.slots[cslot].conn.id();
                 emit!(
                     ev,
-                    now,
                     EventKind::TlsDone {
                         conn,
                         resumed,
@@ -589,7 +585,7 @@ impl<'a> Connections<'a> {
             self.pool.handle_checkin(slot.conn.key(), token, now);
             // The request is no longer the connection's, but it is what
             // this transition finished.
-            self.drain_transitions_of(cslot, carried.map(|(_, id)| id), now, ev);
+            self.drain_transitions_of(cslot, carried.map(|(_, id)| id), ev);
         } else {
             self.drop_busy_conn(cslot, CloseReason::Done, now, ev);
         }
@@ -656,9 +652,9 @@ impl<'a> Connections<'a> {
         self.with_net(cslot, |conn, net| conn.close(net, now));
         // Its descriptor, if it had one, may go to a request waiting for one.
         self.fds_freed += usize::from(self.slots[cslot].conn.held_socket());
-        self.drain_transitions(cslot, now, ev);
+        self.drain_transitions(cslot, ev);
         let conn = self.slots[cslot].conn.id();
-        emit!(ev, now, EventKind::ConnClosed { conn, reason });
+        emit!(ev, EventKind::ConnClosed { conn, reason });
         let request = self.detach(cslot);
         let slot = self.slots.remove(cslot);
         if let Some((id, _)) = slot.timer_at {
@@ -676,19 +672,13 @@ impl<'a> Connections<'a> {
     }
 
     /// Emits the connection's state transitions since the last drain.
-    fn drain_transitions(&mut self, cslot: usize, now: Instant, ev: &mut Emitter<'_>) {
+    fn drain_transitions(&mut self, cslot: usize, ev: &mut Emitter<'_>) {
         let req = self.slots[cslot].carrying.map(|(_, id)| id);
-        self.drain_transitions_of(cslot, req, now, ev);
+        self.drain_transitions_of(cslot, req, ev);
     }
 
     /// The same, naming `req` as the request the transitions belong to.
-    fn drain_transitions_of(
-        &mut self,
-        cslot: usize,
-        req: Option<u64>,
-        now: Instant,
-        ev: &mut Emitter<'_>,
-    ) {
+    fn drain_transitions_of(&mut self, cslot: usize, req: Option<u64>, ev: &mut Emitter<'_>) {
         if !ev.is_on() {
             return;
         }
@@ -696,7 +686,6 @@ impl<'a> Connections<'a> {
         while let Some((from, to)) = self.slots[cslot].conn.poll_transition() {
             emit!(
                 ev,
-                now,
                 EventKind::ConnState {
                     conn,
                     req,

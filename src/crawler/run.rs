@@ -203,26 +203,23 @@ impl<'a> Run<'a> {
     fn core_events(&mut self) {
         while let Some(event) = self.core.poll_event() {
             match event {
-                RequestEvent::Queued { at, req, url } => {
-                    emit!(self.ev, at, EventKind::Queued { req, url: &url })
+                RequestEvent::Queued { req, url } => {
+                    emit!(self.ev, EventKind::Queued { req, url: &url })
                 }
-                RequestEvent::Admitted { at, req, origin } => emit!(
+                RequestEvent::Admitted { req, origin } => emit!(
                     self.ev,
-                    at,
                     EventKind::Admitted {
                         req,
                         origin: &origin
                     }
                 ),
-                RequestEvent::Paced { at, waits } => emit!(self.ev, at, EventKind::Paced { waits }),
+                RequestEvent::Paced { waits } => emit!(self.ev, EventKind::Paced { waits }),
                 RequestEvent::Finished {
-                    at,
                     req,
                     result,
                     attempts,
                 } => emit!(
                     self.ev,
-                    at,
                     EventKind::Finished {
                         req,
                         result,
@@ -235,8 +232,11 @@ impl<'a> Run<'a> {
 
     // ---- readiness and time ----
 
+    /// A connection is ready: drive it, and hand what it produced to the
+    /// request core at once (so the table's output queue stays short).
     pub fn conn_ready(&mut self, token: Token, now: Instant) {
         self.conns.handle_ready(token, now, &mut self.ev);
+        self.settle(now);
     }
 
     pub fn dns_ready(&mut self, token: Token, now: Instant) {
@@ -311,7 +311,7 @@ impl<'a> Run<'a> {
     pub fn timed_callback(&mut self, t0: Instant, url: &str) {
         let took = t0.elapsed();
         if self.stats.record_callback(url, took, self.stall_threshold) {
-            emit!(self.ev, Instant::now(), EventKind::Stall { url, took });
+            emit!(self.ev, EventKind::Stall { url, took });
             log::warn!("the callback for {url} held the loop for {took:?}");
         }
     }
@@ -322,7 +322,6 @@ impl<'a> Run<'a> {
         let t = self.stats.end_turn(turn, Instant::now());
         emit!(
             self.ev,
-            t.ended,
             EventKind::LoopTurn {
                 blocked: t.blocked,
                 events: t.events,

@@ -63,21 +63,17 @@ pub(crate) struct Start {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum RequestEvent {
     Queued {
-        at: Instant,
         req: u64,
         url: Box<str>,
     },
     Admitted {
-        at: Instant,
         req: u64,
         origin: Box<str>,
     },
     Paced {
-        at: Instant,
         waits: u64,
     },
     Finished {
-        at: Instant,
         req: u64,
         result: Result<u16, (&'static str, &'static str)>,
         attempts: u32,
@@ -216,7 +212,7 @@ impl Requests {
         let waits = self.admission.stats().paced_waits - self.paced_reported;
         if waits > 0 {
             self.paced_reported += waits;
-            self.event(|| RequestEvent::Paced { at: now, waits });
+            self.event(|| RequestEvent::Paced { waits });
         }
         let (token, host) = next?;
         let in_flight = self.admission.in_flight();
@@ -227,7 +223,6 @@ impl Requests {
         req.attempts += 1;
         if let Some(events) = &mut self.events {
             events.push_back(RequestEvent::Admitted {
-                at: now,
                 req: req.id,
                 origin: self.admission.key(host).into(),
             });
@@ -279,12 +274,11 @@ impl Requests {
         };
         let url = match parsed {
             Ok(url) => url,
-            Err((e, raw)) => return self.reject(id, item.line, raw, e, now),
+            Err((e, raw)) => return self.reject(id, item.line, raw, e),
         };
         let method = self.config.request.method;
         let keep_body = self.config.request.keep_body;
         self.event(|| RequestEvent::Queued {
-            at: now,
             req: id,
             url: url.as_str().into(),
         });
@@ -381,7 +375,7 @@ impl Requests {
         let Stage::Ending { error, take_phase } = &mut req.stage else {
             return;
         };
-        let mut e = error.clone();
+        let mut e = (**error).clone();
         if *take_phase {
             e.phase = phase.unwrap_or(Phase::Admission);
         }
@@ -491,14 +485,12 @@ impl Requests {
     }
 
     /// An input item that cannot be fetched: its outcome at once.
-    fn reject(&mut self, id: u64, line: Option<u64>, raw: String, e: Error, now: Instant) {
+    fn reject(&mut self, id: u64, line: Option<u64>, raw: String, e: Error) {
         self.event(|| RequestEvent::Queued {
-            at: now,
             req: id,
             url: raw.as_str().into(),
         });
         self.event(|| RequestEvent::Finished {
-            at: now,
             req: id,
             result: Err((e.phase.as_str(), e.kind.as_str())),
             attempts: 0,
@@ -654,7 +646,10 @@ impl Requests {
 
     /// An active request is to end with `error` once its connection closes.
     fn abandon(&mut self, token: Token, error: Error, take_phase: bool) {
-        self.reqs[token.slot].stage = Stage::Ending { error, take_phase };
+        self.reqs[token.slot].stage = Stage::Ending {
+            error: Box::new(error),
+            take_phase,
+        };
         self.abandoned.push_back(token);
     }
 
@@ -681,7 +676,6 @@ impl Requests {
             Stage::RobotsWait => self.gate.leave(req.url.origin(), &req.token(slot)),
         }
         self.event(|| RequestEvent::Finished {
-            at: now,
             req: req.id,
             result: match &result {
                 Ok(r) => Ok(r.status),

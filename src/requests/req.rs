@@ -34,7 +34,7 @@ pub(crate) enum Stage {
     /// close its connection ([`handle_abandoned`](super::Requests::handle_abandoned)).
     /// Still holds its admission slot. With `take_phase`, the error takes the
     /// phase the connection was in.
-    Ending { error: Error, take_phase: bool },
+    Ending { error: Box<Error>, take_phase: bool },
 }
 
 /// A request the core knows: waiting, in flight, or between attempts.

@@ -54,6 +54,10 @@ impl Requests {
         self.summary.robots_fetches += 1;
         self.next_robots_id += 1;
         let id = self.next_robots_id;
+        self.event(|| super::RequestEvent::Queued {
+            req: id,
+            url: url.as_str().into(),
+        });
         let token = self.insert(id, None, url, Method::Get, true, Some(origin), now);
         self.park(token, now);
     }

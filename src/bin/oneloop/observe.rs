@@ -2,6 +2,7 @@
 //! crate, and the crawl observer behind `--trace` (every event as a line)
 //! and `--events FILE` (every event as JSON).
 
+use oneloop::events::req_label;
 use oneloop::events::{Event, EventKind};
 use std::fmt::Write as _;
 use std::fs::File;
@@ -118,19 +119,26 @@ pub fn trace_line(out: &mut String, e: &Event<'_>) {
     let _ = write!(out, "+{:.3}ms ", e.at.as_secs_f64() * 1e3);
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
     let _ = match &e.kind {
-        EventKind::Queued { req, url } => write!(out, "req#{req} queued {url}"),
-        EventKind::Admitted { req, origin } => write!(out, "req#{req} admitted ({origin})"),
+        EventKind::Queued { req, url } => write!(out, "{} queued {url}", req_label(*req)),
+        EventKind::Admitted { req, origin } => {
+            write!(out, "{} admitted ({origin})", req_label(*req))
+        }
         EventKind::Paced { waits } => write!(out, "paced: {waits} start(s) held back"),
         EventKind::Finished {
             req,
             result,
             attempts,
         } => match result {
-            Ok(status) => write!(out, "req#{req} finished: {status} ({attempts} attempt(s))"),
+            Ok(status) => write!(
+                out,
+                "{} finished: {status} ({attempts} attempt(s))",
+                req_label(*req)
+            ),
             Err((phase, kind)) => {
                 write!(
                     out,
-                    "req#{req} finished: {phase}:{kind} ({attempts} attempt(s))"
+                    "{} finished: {phase}:{kind} ({attempts} attempt(s))",
+                    req_label(*req)
                 )
             }
         },
@@ -139,15 +147,21 @@ pub fn trace_line(out: &mut String, e: &Event<'_>) {
             origin,
             req,
             state,
-        } => write!(out, "conn#{conn} req#{req} opened to {origin} ({state:?})"),
-        EventKind::ConnReused { conn, req } => write!(out, "conn#{conn} req#{req} reused"),
+        } => write!(
+            out,
+            "conn#{conn} {} opened to {origin} ({state:?})",
+            req_label(*req)
+        ),
+        EventKind::ConnReused { conn, req } => {
+            write!(out, "conn#{conn} {} reused", req_label(*req))
+        }
         EventKind::ConnState {
             conn,
             req,
             from,
             to,
         } => match req {
-            Some(r) => write!(out, "conn#{conn} req#{r} {from:?} -> {to:?}"),
+            Some(r) => write!(out, "conn#{conn} {} {from:?} -> {to:?}", req_label(*r)),
             None => write!(out, "conn#{conn} {from:?} -> {to:?}"),
         },
         EventKind::ConnClosed { conn, reason } => {

@@ -252,7 +252,9 @@ struct Collected {
     /// Per column, blocked / protocol / callbacks.
     util: Vec<[f64; 3]>,
     stalls: Vec<(f64, f64, String)>,
+    /// Outcomes (input items), and robots.txt fetches, counted apart.
     finished: u64,
+    robots: u64,
 }
 
 impl Collected {
@@ -267,6 +269,7 @@ impl Collected {
             util: vec![[0.0f64; 3]; COLUMNS],
             stalls: Vec::new(),
             finished: 0,
+            robots: 0,
         };
         let mut open: Vec<Open> = vec![None; span.lanes];
         read_events(events, |e| match e.kind.as_str() {
@@ -291,6 +294,7 @@ impl Collected {
                 c.stalls
                     .push((e.t - took, took, e.str("url").unwrap_or("").to_string()));
             }
+            "finished" if e.fields.contains_key("robots") => c.robots += 1,
             "finished" => c.finished += 1,
             _ => {}
         })?;
@@ -416,8 +420,13 @@ fn draw_header(s: &mut String, span: &Span, c: &Collected, l: &Layout) {
     s.push_str("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
     let _ = writeln!(
         s,
-        r#"<text x="10" y="20" font-size="14" class="lbl">oneloop timeline: {} requests over {} connections in {} ({} drawn{}); {} stall(s)</text>"#,
+        r#"<text x="10" y="20" font-size="14" class="lbl">oneloop timeline: {} outcomes{} over {} connections in {} ({} drawn{}); {} stall(s)</text>"#,
         c.finished,
+        if c.robots > 0 {
+            format!(" and {} robots.txt fetches", c.robots)
+        } else {
+            String::new()
+        },
         span.conns,
         fmt_us(span.t_max),
         span.lanes,
@@ -536,7 +545,9 @@ fn draw_exact_lane(s: &mut String, lane: usize, segments: &[Segment], l: &Layout
     for seg in segments.iter().filter(|g| g.lane == lane) {
         let x = l.x_of(seg.start);
         let w = (l.x_of(seg.end) - x).max(0.3);
-        let req = seg.req.map_or(String::new(), |r| format!("req#{r} "));
+        let req = seg
+            .req
+            .map_or(String::new(), |r| oneloop::events::req_label(r) + " ");
         let name = STATES[seg.state].0.name();
         let _ = write!(
             s,
