@@ -109,7 +109,7 @@ pub mod workers;
 
 pub use config::{Config, ConnectionLimits, RequestTemplate, RobotsConfig, Timeouts, TlsConfig};
 pub use conn::ConnState;
-pub use crawler::{Crawler, Handle};
+pub use crawler::{Crawler, Handle, Progress};
 pub use error::{Error, ErrorKind, Phase};
 pub use http::{Method, Response};
 pub use outcome::{Outcome, Request, RetryCause, Timings};

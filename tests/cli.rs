@@ -195,3 +195,35 @@ fn queue_without_workers_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--queue"));
 }
+
+#[test]
+fn the_progress_line_moves_once_a_second_without_outcomes() {
+    // Each answer takes 400 ms, one at a time: outcomes are rare, the line
+    // still comes every second, with the file's total and what waits.
+    let server = slow_echo_server(std::time::Duration::from_millis(400));
+    let dir = std::env::temp_dir().join(format!("oneloop-progress-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("urls.txt");
+    let urls: String = (0..6).map(|i| format!("http://{server}/p{i}\n")).collect();
+    std::fs::write(&file, urls).unwrap();
+    let out = oneloop()
+        .args(["crawl", file.to_str().unwrap(), "--progress", "--no-pacing"])
+        .args(["--ignore-robots", "--concurrency", "1", "--no-jsonl"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr
+        .split('\r')
+        .filter(|l| l.contains(" in flight"))
+        .collect();
+    assert!(lines.len() >= 2, "a line a second over ~2.4 s: {stderr}");
+    assert!(
+        lines[0].contains("of ~6 ("),
+        "the file's total: {}",
+        lines[0]
+    );
+    // (Input is pulled only when there is room: nothing sits queued here.)
+    assert!(lines[0].contains("1 in flight, 0 queued"), "{}", lines[0]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -118,7 +118,10 @@ fn unreadable_input_is_an_error_not_an_empty_crawl() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is a directory"));
+    let stderr = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    let summary = stderr.find("0 outcomes in").expect("a summary first");
+    let error = stderr.find("is a directory").expect("then the read error");
+    assert!(summary < error, "{stderr}");
     let out = oneloop()
         .args(["crawl", "/nonexistent/urls.txt"])
         .output()

@@ -41,7 +41,28 @@ pub struct Handle {
     stop: Arc<AtomicBool>,
     abort: Arc<AtomicBool>,
     waker: Arc<Waker>,
-    in_flight: Arc<AtomicUsize>,
+    progress: Arc<Counters>,
+}
+
+/// Where a crawl's requests are, as of the loop's last turn (for progress
+/// lines; read from any thread).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Requests in flight (holding a slot: connecting, sending, reading).
+    pub in_flight: usize,
+    /// Requests queued for a slot (the concurrency limits or their origin's
+    /// pacing hold them back).
+    pub queued: usize,
+    /// Requests waiting for their origin's robots.txt.
+    pub waiting_for_robots: usize,
+}
+
+/// The loop's side of [`Progress`], stored once per turn.
+#[derive(Default)]
+struct Counters {
+    in_flight: AtomicUsize,
+    queued: AtomicUsize,
+    waiting_for_robots: AtomicUsize,
 }
 
 impl Handle {
@@ -62,7 +83,17 @@ impl Handle {
 
     /// Requests in flight, as of the loop's last turn (for progress lines).
     pub fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Relaxed)
+        self.progress.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Where the requests are, as of the loop's last turn.
+    pub fn progress(&self) -> Progress {
+        let p = &self.progress;
+        Progress {
+            in_flight: p.in_flight.load(Ordering::Relaxed),
+            queued: p.queued.load(Ordering::Relaxed),
+            waiting_for_robots: p.waiting_for_robots.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -76,7 +107,7 @@ pub struct Crawler {
     waker: Arc<Waker>,
     stop: Arc<AtomicBool>,
     abort: Arc<AtomicBool>,
-    in_flight: Arc<AtomicUsize>,
+    progress: Arc<Counters>,
     resolver: Resolver,
     tls: Arc<rustls::ClientConfig>,
     dns: DnsDriver<Token>,
@@ -127,7 +158,7 @@ impl Crawler {
             waker: Arc::new(waker),
             stop: Arc::new(AtomicBool::new(false)),
             abort: Arc::new(AtomicBool::new(false)),
-            in_flight: Arc::new(AtomicUsize::new(0)),
+            progress: Arc::default(),
             resolver,
             observer: None,
         })
@@ -156,7 +187,7 @@ impl Crawler {
             stop: self.stop.clone(),
             abort: self.abort.clone(),
             waker: self.waker.clone(),
-            in_flight: self.in_flight.clone(),
+            progress: self.progress.clone(),
         }
     }
 
@@ -229,7 +260,7 @@ impl Crawler {
             stop: &self.stop,
             abort: &self.abort,
         };
-        let in_flight = self.in_flight.clone();
+        let progress = self.progress.clone();
         let poll = &mut self.poll;
         let mut run = Run::new(
             &self.config,
@@ -275,6 +306,12 @@ impl Crawler {
             }
             // 2. Wait for readiness, or until the earliest deadline. (Workers
             //    wake us through the waker when results or room come back.)
+            //    What a progress line reads stays true while we block.
+            let p = run.progress();
+            progress.in_flight.store(p.in_flight, Ordering::Relaxed);
+            progress.queued.store(p.queued, Ordering::Relaxed);
+            let robots = &progress.waiting_for_robots;
+            robots.store(p.waiting_for_robots, Ordering::Relaxed);
             let before_poll = Instant::now();
             let timeout = run
                 .poll_timeout()
@@ -303,7 +340,6 @@ impl Crawler {
             run.handle_timeouts(Instant::now());
             // 5. Deliver finished outcomes (and collect workers' results).
             delivery.deliver(&mut run);
-            in_flight.store(run.in_flight(), Ordering::Relaxed);
             turn_start = run.end_turn(turn);
         }
         let workers = delivery.finish();

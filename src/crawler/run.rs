@@ -93,8 +93,13 @@ impl<'a> Run<'a> {
         self.core.is_idle()
     }
 
-    pub fn in_flight(&self) -> usize {
-        self.core.in_flight()
+    /// Where the requests are now.
+    pub fn progress(&self) -> super::Progress {
+        super::Progress {
+            in_flight: self.core.in_flight(),
+            queued: self.core.queued(),
+            waiting_for_robots: self.core.waiting_for_robots(),
+        }
     }
 
     /// An input item, numbered `id` unless it names its own.

@@ -168,6 +168,16 @@ impl Requests {
         self.admission.in_flight()
     }
 
+    /// Requests queued for a slot (parked in the admission queue).
+    pub fn queued(&self) -> usize {
+        self.admission.parked()
+    }
+
+    /// Requests waiting for their origin's robots.txt.
+    pub fn waiting_for_robots(&self) -> usize {
+        self.gate.waiting()
+    }
+
     /// No request is left and every outcome was taken.
     pub fn is_idle(&self) -> bool {
         self.reqs.is_empty() && self.outcomes.is_empty()

@@ -39,6 +39,8 @@ pub struct Options {
     pub page_size: usize,
     pub jsonl: bool,
     pub progress: bool,
+    /// `--progress`: print the progress line even when stderr is not a terminal.
+    pub force_progress: bool,
     pub tls: bool,
     pub names: u64,
     /// demo: sleep this long in the callback of every page.
@@ -89,6 +91,7 @@ impl Options {
             page_size: 1024,
             jsonl: !demo,
             progress: true,
+            force_progress: false,
             tls: false,
             names: 100,
             block_ms: 0,
@@ -262,6 +265,7 @@ const FLAGS: &[Flag] = &[
     flag("--jsonl", NONE, Output, "demo: also print one JSON line per outcome on stdout", |o, _| { o.jsonl = true; Ok(()) }),
     flag("--no-jsonl", NONE, Output, "crawl: print only the summary (benchmarks)", |o, _| { o.jsonl = false; Ok(()) }),
     flag("--no-progress", NONE, Output, "never print the progress line", |o, _| { o.progress = false; Ok(()) }),
+    flag("--progress", NONE, Output, "print the progress line (once a second) even when stderr is not a terminal", |o, _| { o.force_progress = true; Ok(()) }),
     flag("--workers", N, Work, "run the per-page work (JSON, --save, demo's --block-ms/--work-ms) on N threads, off the loop (--save: default 2)", |o, v| { o.workers = Some(num(v, 1, 1024)? as usize); Ok(()) }),
     flag("--queue", N, Work, "outcomes waiting for a worker; when full, admission waits (default 4 per worker)", |o, v| { o.queue = num(v, 1, 1_000_000)? as usize; Ok(()) }),
     flag("--save", Some("DIR"), Work, "write each 2xx body to DIR/XX/ID (XX: a hash of the id), atomically, on the workers; the JSON line gains \"path\"", |o, v| { o.save = Some(v.to_string()); Ok(()) }),

@@ -56,7 +56,8 @@ pub(crate) fn run_demo(crawler: &mut Crawler, demo: Demo, o: Options) -> Result<
         o.config.concurrency,
         o.config.per_host
     );
-    let mut rep = Reporter::new(o.jsonl, o.progress);
+    let total = crate::progress::Total::Exact(o.urls);
+    let mut rep = Reporter::new(o.jsonl, o.progress, o.force_progress, total);
     let cpu_before = thread_cpu_time();
     let urls: Box<dyn Iterator<Item = String>> = if o.names > 0 {
         Box::new(server.named_urls(o.urls, o.names, "demo.test"))

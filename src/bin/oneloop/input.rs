@@ -32,6 +32,8 @@ pub(crate) struct Lines<R> {
     skipping: bool,
     /// `--shard I/N`: keep only this shard's lines.
     pub shard: Option<(u64, u64)>,
+    /// Lines and bytes read, for the progress line.
+    pub counts: Option<std::sync::Arc<crate::progress::Counts>>,
     line: u64,
     error: ReadError,
 }
@@ -46,6 +48,7 @@ impl<R: io::Read> Lines<R> {
             eof: false,
             skipping: false,
             shard: None,
+            counts: None,
             line: 0,
             error,
         }
@@ -97,7 +100,13 @@ impl<R: io::Read> Lines<R> {
             }
             match self.reader.read(&mut self.buf[self.end..]) {
                 Ok(0) => self.eof = true,
-                Ok(n) => self.end += n,
+                Ok(n) => {
+                    self.end += n;
+                    if let Some(c) = &self.counts {
+                        c.bytes
+                            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
                 // A signal interrupted the read: Ctrl-C ends the input here
                 // (the pipe may never end by itself); anything else, again.
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {
@@ -123,6 +132,10 @@ impl<R: io::Read> Iterator for Lines<R> {
         loop {
             let raw = self.next_line()?;
             self.line += 1;
+            if let Some(c) = &self.counts {
+                c.lines
+                    .store(self.line, std::sync::atomic::Ordering::Relaxed);
+            }
             let bytes = match raw {
                 Ok(bytes) => bytes,
                 Err(limit) => {

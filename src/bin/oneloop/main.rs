@@ -31,6 +31,7 @@ mod input;
 mod jsonl;
 mod observe;
 mod page;
+mod progress;
 mod report;
 mod save;
 mod sys;
@@ -300,18 +301,26 @@ fn run_crawl(crawler: &mut Crawler, o: Options) -> Result<Summary, Failure> {
     let reader: Box<dyn io::Read + Send> = match o.input.as_deref() {
         None | Some("-") => Box::new(io::stdin()),
         Some(path) => {
+            // A directory opens, and fails at the first read: a read error,
+            // reported after the summary like any other.
             let file =
                 std::fs::File::open(path).map_err(|e| Failure::Start(format!("{path}: {e}")))?;
-            if file.metadata().is_ok_and(|m| m.is_dir()) {
-                return Err(Failure::Start(format!("{path}: is a directory")));
-            }
             Box::new(file)
         }
     };
+    let size = o
+        .input
+        .as_deref()
+        .filter(|p| *p != "-")
+        .and_then(|p| std::fs::metadata(p).ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len());
+    let total = size.map_or(progress::Total::Unknown, progress::Total::FileOf);
+    let mut rep = Reporter::new(o.jsonl, o.progress, o.force_progress, total);
     let error = input::ReadError::default();
     let mut urls = input::Lines::new(reader, error.clone());
+    urls.counts = Some(rep.counts.clone());
     urls.shard = o.shard;
-    let mut rep = Reporter::new(o.jsonl, o.progress);
     // Read on a thread of its own: a pipe that pauses must not pause the
     // loop (requests in flight go on; the loop is woken when lines come).
     let urls = oneloop::input::InputThread::new(urls, 1024);

@@ -2,6 +2,7 @@
 //! `--save`; inline on the loop's thread, or on worker threads.
 
 use crate::args::Options;
+use crate::progress::ProgressLine;
 use crate::report::{Page, Reporter};
 use crate::save::Saver;
 use crate::{jsonl, sys};
@@ -103,6 +104,27 @@ where
 {
     let handle = crawler.handle();
     rep.handle = Some(handle.clone());
+    let line = rep
+        .progress
+        .then(|| ProgressLine::start(handle.clone(), rep.counts.clone(), rep.total));
+    let summary = run_pages(crawler, urls, o, rep, handle);
+    if let Some(line) = line {
+        line.finish();
+    }
+    summary
+}
+
+/// The crawl itself: pages inline, or on workers.
+fn run_pages<I>(
+    crawler: &mut Crawler,
+    urls: I,
+    o: &Options,
+    rep: &mut Reporter,
+    handle: oneloop::Handle,
+) -> Result<Summary, oneloop::Error>
+where
+    I: oneloop::input::IntoInput,
+{
     let work = PageWork::new(o);
     let threads = o.workers.or(o.save.as_ref().map(|_| 2));
     let Some(threads) = threads else {

@@ -2,9 +2,11 @@
 //! on stderr when it is a terminal.
 
 use crate::jsonl::outcome_json;
+use crate::progress::{Counts, Total};
 use oneloop::{Handle, Outcome};
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 /// Writes outcomes as they come.
 pub struct Reporter {
@@ -13,11 +15,11 @@ pub struct Reporter {
     /// person sees results as they come, not when the buffer fills.
     flush_each: bool,
     line: String,
-    progress: bool,
-    started: Instant,
-    last_progress: Instant,
-    done: u64,
-    errors: u64,
+    /// Print the progress line (stderr is a terminal, or `--progress`).
+    pub progress: bool,
+    /// What the progress line counts, and how many outcomes to expect.
+    pub counts: Arc<Counts>,
+    pub total: Total,
     /// stdout was closed by the reader (`| head`): the crawl should stop.
     pub broken_pipe: bool,
     pub handle: Option<Handle>,
@@ -38,17 +40,15 @@ pub struct Page {
 }
 
 impl Reporter {
-    pub fn new(jsonl: bool, progress: bool) -> Reporter {
-        let now = Instant::now();
+    /// `progress`: on a terminal (`force`: anywhere).
+    pub fn new(jsonl: bool, progress: bool, force: bool, total: Total) -> Reporter {
         Reporter {
             out: jsonl.then(|| BufWriter::with_capacity(64 * 1024, io::stdout())),
             flush_each: io::stdout().is_terminal(),
             line: String::new(),
-            progress: progress && io::stderr().is_terminal(),
-            started: now,
-            last_progress: now,
-            done: 0,
-            errors: 0,
+            progress: force || (progress && io::stderr().is_terminal()),
+            counts: Arc::default(),
+            total,
             broken_pipe: false,
             handle: None,
             saved: 0,
@@ -95,8 +95,10 @@ impl Reporter {
     }
 
     fn write(&mut self, line: &str, error: bool) {
-        self.done += 1;
-        self.errors += error as u64;
+        self.counts.done.fetch_add(1, Ordering::Relaxed);
+        if error {
+            self.counts.errors.fetch_add(1, Ordering::Relaxed);
+        }
         if let Some(out) = &mut self.out {
             let written = out.write_all(line.as_bytes());
             let flushed = if self.flush_each { out.flush() } else { Ok(()) };
@@ -104,30 +106,11 @@ impl Reporter {
                 self.broken_pipe = true;
             }
         }
-        if self.progress && self.done % 256 == 0 {
-            let now = Instant::now();
-            if now - self.last_progress >= Duration::from_millis(200) {
-                self.last_progress = now;
-                let secs = (now - self.started).as_secs_f64();
-                let in_flight = self.handle.as_ref().map_or(0, |h| h.in_flight());
-                let _ = write!(
-                    io::stderr(),
-                    "\r{} done, {} errors, {:.0}/s, {} in flight   ",
-                    self.done,
-                    self.errors,
-                    self.done as f64 / secs.max(1e-9),
-                    in_flight
-                );
-            }
-        }
     }
 
     pub fn finish(&mut self) {
         if let Some(out) = &mut self.out {
             let _ = out.flush();
-        }
-        if self.progress {
-            let _ = write!(io::stderr(), "\r\x1b[K");
         }
     }
 }
