@@ -1,7 +1,8 @@
 //! # oneloop
 //!
 //! Fetch very many HTTP pages from one thread, on an event loop written by
-//! hand on [`mio`]: the event loop from the textbook, made explicit.
+//! hand on [mio](https://docs.rs/mio): the event loop from the textbook, made
+//! explicit.
 //!
 //! Every connection is a visible state machine ([`ConnState`]), and every
 //! queue and pool is a named, separately tested structure:
@@ -24,13 +25,38 @@
 //!   per poll, time in poll / protocol work / your callback (they add up to
 //!   the run's wall time), and stalls when your callback blocks the loop.
 //!
+//! Real sites, with the polite defaults (robots.txt obeyed, 10 requests/s
+//! and 6 in flight per origin, retries with backoff):
+//!
+//! ```no_run
+//! use oneloop::{Config, Crawler};
+//!
+//! let mut crawler = Crawler::new(Config::default())?;
+//! let urls = ["https://example.com/", "https://example.org/"];
+//! let summary = crawler.run(urls.map(String::from), |outcome| {
+//!     match &outcome.result {
+//!         Ok(resp) => println!("{} {}", outcome.url, resp.status),
+//!         Err(e) => println!("{} failed: {e}", outcome.url),
+//!     }
+//! })?;
+//! eprintln!("{summary}");
+//! # Ok::<(), oneloop::Error>(())
+//! ```
+//!
+//! Without a network, against the embedded demo server (feature `demo`):
+//!
 //! ```
 //! use oneloop::{Config, Crawler};
 //! use oneloop::demo::DemoServer;
 //!
 //! // A loopback server with 3 virtual hosts (ports), so no network is needed.
 //! let server = DemoServer::start(3, 1024).unwrap();
-//! let mut crawler = Crawler::new(Config { concurrency: 20, per_host: 4, ..Config::local() }).unwrap();
+//! let config = Config {
+//!     concurrency: 20,
+//!     per_host: 4,
+//!     ..Config::local() // no pacing, no robots.txt: a loopback server
+//! };
+//! let mut crawler = Crawler::new(config).unwrap();
 //!
 //! let mut bytes = 0;
 //! let urls = server.urls(1000).chain(["not a url".to_string()]);

@@ -1,9 +1,9 @@
 //! The robots.txt gate: what each origin's robots.txt says, and who waits
 //! for it. A sans-IO core like the matcher: it never fetches anything. The
-//! request core asks [`Gate::check`] for every request; the first request of
-//! an origin makes it answer [`Check::Fetch`] (the caller queues the fetch of
-//! `/robots.txt`), later ones [`Check::Wait`] until the answer is handed in
-//! with [`Gate::handle_fetched`], which returns the waiters to check again.
+//! request core asks `Gate::check` for every request; the first request of
+//! an origin makes it answer `Check::Fetch` (the caller queues the fetch of
+//! `/robots.txt`), later ones `Check::Wait` until the answer is handed in
+//! with `Gate::handle_fetched`, which returns the waiters to check again.
 //!
 //! RFC 9309 §2.3.1 decides what an answer means: 2xx → its rules; 4xx →
 //! everything allowed, except 429 (see below); 5xx, too many redirects and

@@ -10,8 +10,11 @@ use std::time::Duration;
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Parsed {
-    /// `--help` (or `help`): print the usage, exit 0.
-    Help,
+    /// `--help` (or `help`): print the usage (of one command, after it),
+    /// exit 0.
+    Help(Option<Command>),
+    /// `--version` or `-V`: print the version, exit 0.
+    Version,
     /// Run a command with these options.
     Run(Box<Options>),
 }
@@ -286,14 +289,18 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
         "crawl" => Command::Crawl,
         "demo" => Command::Demo,
         "timeline" => Command::Timeline,
-        "-h" | "--help" | "help" => return Ok(Parsed::Help),
+        "-h" | "--help" | "help" => return Ok(Parsed::Help(None)),
+        "-V" | "--version" => return Ok(Parsed::Version),
         other => return Err(format!("unknown command: {other}")),
     };
     let mut o = Options::new(command);
     let mut rest = args[1..].iter();
     while let Some(arg) = rest.next() {
         if arg == "-h" || arg == "--help" {
-            return Ok(Parsed::Help);
+            return Ok(Parsed::Help(Some(command)));
+        }
+        if arg == "-V" || arg == "--version" {
+            return Ok(Parsed::Version);
         }
         if !arg.starts_with('-') || arg == "-" {
             if command != Command::Demo && o.input.is_none() {
@@ -343,8 +350,33 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
 }
 
 /// The help text, made from [`FLAGS`].
+/// The help: of every command, or of one (its own sections only).
+pub fn usage_of(command: Option<Command>) -> String {
+    let mut s = usage_head();
+    for (section, title) in SECTIONS {
+        let shown = match (command, section) {
+            (None, _) => true,
+            (Some(Command::Timeline), s) => s == Section::Timeline,
+            (Some(_), Section::Timeline) => false,
+            (Some(Command::Crawl), Section::Demo) => false,
+            (Some(Command::Demo), Section::Input) => false,
+            _ => true,
+        };
+        if shown {
+            push_section(&mut s, section, title);
+        }
+    }
+    s
+}
+
+/// The help of every command.
+#[cfg(test)]
 pub fn usage() -> String {
-    let mut s = String::from(
+    usage_of(None)
+}
+
+fn usage_head() -> String {
+    String::from(
         "oneloop: fetch very many HTTP pages from one thread
 
 USAGE:
@@ -353,23 +385,25 @@ USAGE:
     oneloop demo [OPTIONS]             crawl an embedded loopback server, print the summary
     oneloop timeline EVENTS.jsonl -o crawl.svg
                                        draw an events file (from --events) as an SVG
+    oneloop COMMAND --help             the options of one command
+    oneloop --version
 ",
-    );
-    for (section, title) in SECTIONS {
-        s.push_str(&format!("\n{title}:\n"));
-        for f in FLAGS.iter().filter(|f| f.section == section) {
-            let left = match f.value {
-                Some(v) => format!("{} {v}", f.name),
-                None => f.name.to_string(),
-            };
-            if left.len() <= 30 {
-                s.push_str(&format!("    {left:<30} {}\n", f.help));
-            } else {
-                s.push_str(&format!("    {left}\n    {:<30} {}\n", "", f.help));
-            }
+    )
+}
+
+fn push_section(s: &mut String, section: Section, title: &str) {
+    s.push_str(&format!("\n{title}:\n"));
+    for f in FLAGS.iter().filter(|f| f.section == section) {
+        let left = match f.value {
+            Some(v) => format!("{} {v}", f.name),
+            None => f.name.to_string(),
+        };
+        if left.len() <= 30 {
+            s.push_str(&format!("    {left:<30} {}\n", f.help));
+        } else {
+            s.push_str(&format!("    {left}\n    {:<30} {}\n", "", f.help));
         }
     }
-    s
 }
 
 fn shard(v: &str) -> Result<(u64, u64), String> {
@@ -539,8 +573,25 @@ mod tests {
             &["crawl", "--help"],
             &["demo", "-h", "--bogus"],
         ] {
-            assert!(matches!(parse(&args(a)), Ok(Parsed::Help)), "{a:?}");
+            assert!(matches!(parse(&args(a)), Ok(Parsed::Help(_))), "{a:?}");
         }
+        assert!(matches!(parse(&args(&["--version"])), Ok(Parsed::Version)));
+        assert!(matches!(parse(&args(&["-V"])), Ok(Parsed::Version)));
+        assert!(matches!(
+            parse(&args(&["crawl", "--help"])),
+            Ok(Parsed::Help(Some(Command::Crawl)))
+        ));
+        // One command's help has its own options, not the others'.
+        let crawl = usage_of(Some(Command::Crawl));
+        assert!(
+            crawl.contains("--concurrency")
+                && !crawl.contains("--urls")
+                && !crawl.contains("    --output")
+                && !crawl.contains("TIMELINE OPTIONS")
+        );
+        let timeline = usage_of(Some(Command::Timeline));
+        assert!(timeline.contains("TIMELINE OPTIONS") && !timeline.contains("--concurrency"));
+        assert!(usage_of(Some(Command::Demo)).contains("--urls"));
     }
 
     #[test]

@@ -117,8 +117,12 @@ fn main() -> ExitCode {
 /// (help printed, or a usage error).
 fn parse_options(argv: &[String]) -> Result<Options, ExitCode> {
     let options = match args::parse(argv) {
-        Ok(Parsed::Help) => {
-            let _ = io::stdout().write_all(args::usage().as_bytes());
+        Ok(Parsed::Help(command)) => {
+            let _ = io::stdout().write_all(args::usage_of(command).as_bytes());
+            return Err(ExitCode::SUCCESS);
+        }
+        Ok(Parsed::Version) => {
+            outln!("oneloop {}", env!("CARGO_PKG_VERSION"));
             return Err(ExitCode::SUCCESS);
         }
         Ok(Parsed::Run(o)) => *o,
