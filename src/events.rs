@@ -123,6 +123,12 @@ pub enum EventKind<'a> {
         protocol: Duration,
         /// In the outcome callback.
         callbacks: Duration,
+        /// Requests in flight at the end of the turn.
+        in_flight: usize,
+        /// Requests queued for a slot (limits or pacing hold them back).
+        queued: usize,
+        /// Requests waiting for their origin's robots.txt.
+        robots_wait: usize,
     },
     /// The outcome callback held the loop longer than the stall threshold.
     Stall {
@@ -287,11 +293,17 @@ impl EventKind<'_> {
                 events,
                 protocol,
                 callbacks,
+                in_flight,
+                queued,
+                robots_wait,
             } => {
                 field_u64(out, "blocked", micros(*blocked));
                 field_u64(out, "events", *events);
                 field_u64(out, "protocol", micros(*protocol));
                 field_u64(out, "callbacks", micros(*callbacks));
+                field_u64(out, "in_flight", *in_flight as u64);
+                field_u64(out, "queued", *queued as u64);
+                field_u64(out, "robots_wait", *robots_wait as u64);
             }
             EventKind::Stall { url, took } => {
                 field_u64(out, "took", micros(*took));
@@ -408,8 +420,8 @@ mod tests {
              r#"{"t":1500,"type":"state","conn":7,"req":42,"from":"head","to":"body"}"#),
             (EventKind::ConnState { conn: 7, req: None, from: ConnState::Idle, to: ConnState::Closed },
              r#"{"t":1500,"type":"state","conn":7,"from":"idle","to":"closed"}"#),
-            (EventKind::LoopTurn { blocked: ms(2), events: 3, protocol: ms(1), callbacks: Duration::ZERO },
-             r#"{"t":1500,"type":"turn","blocked":2000,"events":3,"protocol":1000,"callbacks":0}"#),
+            (EventKind::LoopTurn { blocked: ms(2), events: 3, protocol: ms(1), callbacks: Duration::ZERO, in_flight: 5, queued: 7, robots_wait: 1 },
+             r#"{"t":1500,"type":"turn","blocked":2000,"events":3,"protocol":1000,"callbacks":0,"in_flight":5,"queued":7,"robots_wait":1}"#),
             (EventKind::Finished { req: 1, result: Err(("connect", "refused")), attempts: 3 },
              r#"{"t":1500,"type":"finished","req":1,"result":"connect:refused","attempts":3}"#),
             (EventKind::Finished { req: 18446744073709551615, result: Ok(200), attempts: 0 },

@@ -334,3 +334,58 @@ fn robots_txt_fetches_are_tagged_and_named_wherever_requests_show() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn lanes_are_connection_slots_that_cover_the_whole_run() {
+    // Every answer closes its connection: 30 connections over time, at most
+    // 2 at once. The picture has 2 lanes, busy from start to end.
+    let server = spawn(
+        Arc::new(|s: &mut std::net::TcpStream, path: &str| respond(s, path, false)),
+        Arc::default(),
+        None,
+    );
+    let input: String = (0..30).map(|i| format!("http://{server}/p{i}\n")).collect();
+    let dir = std::env::temp_dir().join(format!("oneloop-lanes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let events = dir.join("ev.jsonl");
+    let out = oneloop_with_stdin(
+        &[
+            "crawl",
+            "-",
+            "--no-pacing",
+            "--ignore-robots",
+            "--concurrency",
+            "2",
+        ]
+        .iter()
+        .copied()
+        .chain(["--events", events.to_str().unwrap()])
+        .collect::<Vec<_>>(),
+        &input,
+    );
+    assert!(out.status.success());
+    let ev = read_events(&events);
+    assert_eq!(count(&ev, |e| e["type"] == "conn_opened"), 30);
+    let svg = dir.join("lanes.svg");
+    let drawn = draw_timeline(&events, &svg);
+    assert!(drawn.status.success());
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert_eq!(
+        text.matches(r#"class="lane""#).count(),
+        2,
+        "slots, not connections"
+    );
+    assert!(text.contains("over 30 connections"));
+    // Each lane carries 15 connections' segments, the last near the end.
+    for lane in 0..2 {
+        let start = text.find(&format!(r#"data-lane="{lane}""#)).unwrap();
+        let end = start + text[start..].find("</g>").unwrap();
+        let part = &text[start..end];
+        assert!(
+            part.matches("<title>conn#").count() >= 15 * 3,
+            "lane {lane}"
+        );
+    }
+    assert!(text.contains("in flight (max 2)"), "the requests strip");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -325,6 +325,7 @@ impl<'a> Run<'a> {
     /// callbacks, and reported. Returns where the next turn begins.
     pub fn end_turn(&mut self, turn: TurnClock) -> Instant {
         let t = self.stats.end_turn(turn, Instant::now());
+        let p = self.progress();
         emit!(
             self.ev,
             EventKind::LoopTurn {
@@ -332,6 +333,9 @@ impl<'a> Run<'a> {
                 events: t.events,
                 protocol: t.protocol,
                 callbacks: t.callbacks,
+                in_flight: p.in_flight,
+                queued: p.queued,
+                robots_wait: p.waiting_for_robots,
             }
         );
         t.ended

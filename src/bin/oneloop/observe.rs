@@ -186,9 +186,12 @@ pub fn trace_line(out: &mut String, e: &Event<'_>) {
             events,
             protocol,
             callbacks,
+            in_flight,
+            queued,
+            robots_wait,
         } => write!(
             out,
-            "turn: blocked {:.3}ms, {events} event(s), protocol {:.3}ms, callbacks {:.3}ms",
+            "turn: blocked {:.3}ms, {events} event(s), protocol {:.3}ms, callbacks {:.3}ms; {in_flight} in flight, {queued} queued, {robots_wait} waiting for robots.txt",
             ms(*blocked),
             ms(*protocol),
             ms(*callbacks)
