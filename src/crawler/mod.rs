@@ -65,6 +65,55 @@ struct Counters {
     waiting_for_robots: AtomicUsize,
 }
 
+impl Counters {
+    fn store(&self, p: Progress) {
+        self.in_flight.store(p.in_flight, Ordering::Relaxed);
+        self.queued.store(p.queued, Ordering::Relaxed);
+        let robots = &self.waiting_for_robots;
+        robots.store(p.waiting_for_robots, Ordering::Relaxed);
+    }
+}
+
+/// The input, as the loop pulls it: numbered, until it is done.
+struct Feed<I> {
+    input: I,
+    next_id: u64,
+    done: bool,
+}
+
+impl<I: Input> Feed<I> {
+    /// Step 1 of a turn: pulls input while the request core wants more, and
+    /// starts (and delivers) what the limits allow after each item.
+    fn pull_and_start<F, G, R>(&mut self, run: &mut Run<'_>, delivery: &mut Delivery<'_, F, G, R>)
+    where
+        F: FnMut(&Outcome),
+        G: FnMut(Done<R>),
+        R: Send + 'static,
+    {
+        let mut now = Instant::now();
+        run.check_stop(now);
+        while !self.done && run.wants_input() {
+            match self.input.pull() {
+                // Timed after the pull: a slow source is not the
+                // request's wait.
+                Pull::Item(item) => {
+                    now = Instant::now();
+                    run.accept(item, self.next_id, now);
+                    self.next_id += 1;
+                }
+                // Read on another thread, not there yet: the waker
+                // brings the loop back when it is.
+                Pull::Pending => break,
+                Pull::Done => self.done = true,
+            }
+            run.start(now);
+            delivery.deliver(run);
+        }
+        run.start(now);
+        delivery.deliver(run);
+    }
+}
+
 impl Handle {
     /// Stops pulling input; requests not yet started end as `cancelled`
     /// outcomes, requests in flight finish.
@@ -271,47 +320,26 @@ impl Crawler {
             self.observer.as_mut(),
             flags,
         );
-        let mut next_id: u64 = 0;
-        let mut input_done = false;
+        let mut feed = Feed {
+            input,
+            next_id: 0,
+            done: false,
+        };
         let mut events = Events::with_capacity(1024);
         let mut turn_start = run.started();
         loop {
             let mut turn = run.stats.begin_turn(turn_start);
             // 1. Pull input and start what the limits allow (nothing new
             //    while the workers' queue is full).
-            let mut now = Instant::now();
-            run.check_stop(now);
-            while !input_done && run.wants_input() {
-                match input.pull() {
-                    // Timed after the pull: a slow source is not the
-                    // request's wait.
-                    Pull::Item(item) => {
-                        now = Instant::now();
-                        run.accept(item, next_id, now);
-                        next_id += 1;
-                    }
-                    // Read on another thread, not there yet: the waker
-                    // brings the loop back when it is.
-                    Pull::Pending => break,
-                    Pull::Done => input_done = true,
-                }
-                run.start(now);
-                delivery.deliver(&mut run);
-            }
-            run.start(now);
-            delivery.deliver(&mut run);
-            if (input_done || run.stopped()) && run.is_idle() && delivery.outstanding() == 0 {
+            feed.pull_and_start(&mut run, &mut delivery);
+            if (feed.done || run.stopped()) && run.is_idle() && delivery.outstanding() == 0 {
                 run.end_turn(turn);
                 break;
             }
             // 2. Wait for readiness, or until the earliest deadline. (Workers
             //    wake us through the waker when results or room come back.)
             //    What a progress line reads stays true while we block.
-            let p = run.progress();
-            progress.in_flight.store(p.in_flight, Ordering::Relaxed);
-            progress.queued.store(p.queued, Ordering::Relaxed);
-            let robots = &progress.waiting_for_robots;
-            robots.store(p.waiting_for_robots, Ordering::Relaxed);
+            progress.store(run.progress());
             let before_poll = Instant::now();
             let timeout = run
                 .poll_timeout()
