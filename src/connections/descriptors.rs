@@ -21,9 +21,8 @@ impl Connections<'_> {
         now: Instant,
         ev: &mut Emitter<'_>,
     ) {
-        let key: Box<str> = self.slots[cslot].conn.key().into();
+        self.pool.handle_not_opened(self.slots[cslot].conn.key());
         let request = self.drop_conn(cslot, CloseReason::NoDescriptors, now, ev);
-        self.pool.handle_not_opened(&key);
         let Some(req) = request else {
             return;
         };

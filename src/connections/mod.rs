@@ -632,10 +632,8 @@ impl<'a> Connections<'a> {
         now: Instant,
         ev: &mut Emitter<'_>,
     ) -> Option<Token> {
-        let key: Box<str> = self.slots[cslot].conn.key().into();
-        let request = self.drop_conn(cslot, reason, now, ev);
-        self.pool.handle_closed(&key);
-        request
+        self.pool.handle_closed(self.slots[cslot].conn.key());
+        self.drop_conn(cslot, reason, now, ev)
     }
 
     /// Closes a connection and frees its slot and timer (the pool already
