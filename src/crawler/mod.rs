@@ -30,6 +30,7 @@ use crate::summary::Summary;
 use crate::workers::{Done, Pool as WorkerPool, Workers};
 use delivery::Delivery;
 use mio::{Events, Poll, Registry, Waker};
+pub use run::Progress;
 use run::{Flags, Run};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -42,19 +43,6 @@ pub struct Handle {
     abort: Arc<AtomicBool>,
     waker: Arc<Waker>,
     progress: Arc<Counters>,
-}
-
-/// Where a crawl's requests are, as of the loop's last turn (for progress
-/// lines; read from any thread).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Progress {
-    /// Requests in flight (holding a slot: connecting, sending, reading).
-    pub in_flight: usize,
-    /// Requests queued for a slot (the concurrency limits or their origin's
-    /// pacing hold them back).
-    pub queued: usize,
-    /// Requests waiting for their origin's robots.txt.
-    pub waiting_for_robots: usize,
 }
 
 /// The loop's side of [`Progress`], stored once per turn.
@@ -348,7 +336,11 @@ impl Crawler {
                 Ok(()) => {}
                 // A signal arrived: no events, just another turn.
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(run.fail_all(&e, &mut delivery)),
+                Err(e) => {
+                    let e = run.fail_all(&e);
+                    delivery.deliver(&mut run);
+                    return Err(e);
+                }
             }
             let now = Instant::now();
             let n = events.iter().count() as u64;

@@ -19,6 +19,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+/// Where a crawl's requests are, as of the loop's last turn (for progress
+/// lines; read from any thread).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Requests in flight (holding a slot: connecting, sending, reading).
+    pub in_flight: usize,
+    /// Requests queued for a slot (the concurrency limits or their origin's
+    /// pacing hold them back).
+    pub queued: usize,
+    /// Requests waiting for their origin's robots.txt.
+    pub waiting_for_robots: usize,
+}
+
 /// The flags a [`Handle`](crate::Handle) sets from another thread.
 pub(super) struct Flags<'a> {
     pub stop: &'a Arc<AtomicBool>,
@@ -94,8 +107,8 @@ impl<'a> Run<'a> {
     }
 
     /// Where the requests are now.
-    pub fn progress(&self) -> super::Progress {
-        super::Progress {
+    pub fn progress(&self) -> Progress {
+        Progress {
             in_flight: self.core.in_flight(),
             queued: self.core.queued(),
             waiting_for_robots: self.core.waiting_for_robots(),
@@ -290,23 +303,13 @@ impl<'a> Run<'a> {
     }
 
     /// The event queue failed: every known request ends with that error
-    /// (to be delivered), and the error is returned from `run`.
-    pub fn fail_all<F, G, R>(
-        &mut self,
-        err: &std::io::Error,
-        delivery: &mut super::Delivery<'_, F, G, R>,
-    ) -> Error
-    where
-        F: FnMut(&Outcome),
-        G: FnMut(crate::workers::Done<R>),
-        R: Send + 'static,
-    {
+    /// (the caller delivers them), and the error is returned from `run`.
+    pub fn fail_all(&mut self, err: &std::io::Error) -> Error {
         log::error!("poll failed: {err}");
         let e = Error::from_io(Phase::Admission, err);
         let now = Instant::now();
         self.core.handle_abort(e.clone(), false, now);
         self.settle(now);
-        delivery.deliver(self);
         e
     }
 
