@@ -105,6 +105,11 @@ pub struct RequestTemplate {
     pub body: Vec<u8>,
     /// Keep response bodies (false: count their bytes only).
     pub keep_body: bool,
+    /// The `Accept-Encoding` sent: by default the codings the reader undoes
+    /// (`gzip, deflate, br` with the `decode` feature), `identity` in
+    /// [`Config::local`] and without the feature. Bodies that come encoded
+    /// are decoded either way (with the feature).
+    pub accept_encoding: String,
 }
 
 /// Obeying robots.txt (RFC 9309): fetched once per origin, before its first
@@ -227,6 +232,12 @@ impl Default for RequestTemplate {
             user_agent: concat!("oneloop/", env!("CARGO_PKG_VERSION")).to_string(),
             body: Vec::new(),
             keep_body: true,
+            accept_encoding: if cfg!(feature = "decode") {
+                "gzip, deflate, br"
+            } else {
+                "identity"
+            }
+            .to_string(),
         }
     }
 }
@@ -248,6 +259,10 @@ impl Config {
     /// tests and benchmarks, where politeness would only measure the pacer.
     pub fn local() -> Config {
         Config {
+            request: RequestTemplate {
+                accept_encoding: "identity".into(),
+                ..RequestTemplate::default()
+            },
             pacing: Pacing::off(),
             robots: RobotsConfig {
                 enabled: false,
@@ -328,6 +343,11 @@ impl RequestTemplate {
                 "user agent: contains byte 0x{b:02x} (CR, LF and NUL are not allowed)"
             ));
         }
+        if let Some(b) = unsafe_byte(&self.accept_encoding) {
+            return bad(format!(
+                "accept-encoding: contains byte 0x{b:02x} (CR, LF and NUL are not allowed)"
+            ));
+        }
         for (name, value) in &self.headers {
             if name.is_empty() || !name.bytes().all(is_tchar) {
                 return bad(format!("header name {name:?} is not a valid token"));
@@ -359,14 +379,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_are_valid_and_local_only_drops_pacing() {
+    fn defaults_are_valid_and_local_drops_pacing_robots_and_compression() {
         assert!(Config::default().validate().is_ok());
         let local = Config::local();
         assert_eq!(local.pacing, Pacing::off());
         assert!(Config::default().robots.enabled && !local.robots.enabled);
         assert_eq!(Config::default().robots_agent(), "oneloop");
         assert_eq!(local.timeouts, Config::default().timeouts);
-        assert_eq!(local.request, Config::default().request);
+        // Loopback servers and benchmarks get bodies as they are.
+        assert_eq!(local.request.accept_encoding, "identity");
+        let expected = if cfg!(feature = "decode") {
+            "gzip, deflate, br"
+        } else {
+            "identity"
+        };
+        assert_eq!(Config::default().request.accept_encoding, expected);
+        let default_request = RequestTemplate {
+            accept_encoding: "identity".into(),
+            ..Config::default().request
+        };
+        assert_eq!(local.request, default_request);
     }
 
     #[test]

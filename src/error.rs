@@ -118,6 +118,9 @@ pub enum ErrorKind {
     /// descriptors. While other connections are open the crawler waits for
     /// one of them to close instead; this error means none was open.
     NoDescriptors,
+    /// A compressed body (`Content-Encoding`) could not be decoded: corrupt
+    /// or cut short.
+    Decode,
 }
 
 impl ErrorKind {
@@ -149,6 +152,7 @@ impl ErrorKind {
             ErrorKind::ServerFailure => "server_failure",
             ErrorKind::TooManyRedirects => "too_many_redirects",
             ErrorKind::NoDescriptors => "too_many_open_files",
+            ErrorKind::Decode => "decode",
             ErrorKind::Disallowed => "disallowed",
             ErrorKind::Unavailable => "unavailable",
         }

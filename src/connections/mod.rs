@@ -28,7 +28,7 @@ use crate::conn::{Conn, ConnEvent, ConnOptions, ConnState, PhaseTimeouts};
 use crate::dns::Resolver;
 use crate::error::{Error, ErrorKind, Phase};
 use crate::events::{CloseReason, Emitter, EventKind};
-use crate::http::{encode_request, Method, Response};
+use crate::http::{encode_request_with, Method, Response};
 use crate::outcome::AttemptReport;
 use crate::pool::{Checkout, Pool, PoolConfig, PoolStats};
 use crate::reactor::{TimerId, Timers, Token};
@@ -406,13 +406,14 @@ impl<'a> Connections<'a> {
         } else {
             b""
         };
-        encode_request(
+        encode_request_with(
             conn.request_buffer(),
             ex.method,
             ex.url,
             &t.headers,
             body,
             &t.user_agent,
+            &t.accept_encoding,
         );
         conn.begin_request(ex.method, ex.keep_body, now);
         conn.set_truncate_at(ex.truncate_at);

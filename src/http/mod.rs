@@ -26,12 +26,14 @@
 //! ```
 
 pub(crate) mod chunked;
+#[cfg(feature = "decode")]
+pub mod decode;
 pub(crate) mod request;
 mod response;
 mod retry_after;
 
 pub use chunked::ChunkedDecoder;
-pub use request::encode_request;
+pub use request::{encode_request, encode_request_with};
 pub use response::{Progress, ResponseReader};
 pub use retry_after::parse_retry_after;
 
@@ -160,8 +162,14 @@ pub struct Response {
     pub headers: Headers,
     /// The body, decoded from chunked framing, when the crawl keeps bodies.
     pub body: Vec<u8>,
-    /// The body's length in bytes (counted even when the body is not kept).
+    /// The body's length in bytes (counted even when the body is not kept),
+    /// after content decoding.
     pub body_len: u64,
+    /// The body's length as it came (after de-chunking, before content
+    /// decoding): equal to `body_len` unless the body was decoded.
+    pub wire_len: u64,
+    /// The content coding undone (`gzip`, `deflate`, `br`), if any.
+    pub decoded: Option<&'static str>,
 }
 
 /// Buffers of a recycled [`Response`] larger than this are dropped, not kept:
@@ -189,6 +197,8 @@ impl Response {
         self.headers.clear();
         self.body.clear();
         self.body_len = 0;
+        self.wire_len = 0;
+        self.decoded = None;
     }
 }
 

@@ -3,13 +3,8 @@
 use super::Method;
 use crate::url::Url;
 
-/// Appends an HTTP/1.1 request for `url` to `out`.
-///
-/// Sends `Host`, `User-Agent`, `Accept: */*` and `Accept-Encoding: identity`
-/// (oneloop does not decompress, so it asks for none), then the caller's
-/// `headers` (which may not contain CR or LF: such a header is skipped, as it
-/// could smuggle a second request), then `Content-Length` when there is a body
-/// or the method is POST.
+/// Appends an HTTP/1.1 request for `url` to `out`, asking for the body as
+/// it is (`Accept-Encoding: identity`): see [`encode_request_with`].
 pub fn encode_request(
     out: &mut Vec<u8>,
     method: Method,
@@ -18,6 +13,25 @@ pub fn encode_request(
     body: &[u8],
     user_agent: &str,
 ) {
+    encode_request_with(out, method, url, headers, body, user_agent, "identity")
+}
+
+/// Appends an HTTP/1.1 request for `url` to `out`.
+///
+/// Sends `Host`, `User-Agent`, `Accept: */*` and `Accept-Encoding:
+/// accept_encoding` (`identity`, or the codings the reader can undo), then
+/// the caller's `headers` (which may not contain CR or LF: such a header is
+/// skipped, as it could smuggle a second request), then `Content-Length`
+/// when there is a body or the method is POST.
+pub fn encode_request_with(
+    out: &mut Vec<u8>,
+    method: Method,
+    url: &Url,
+    headers: &[(String, String)],
+    body: &[u8],
+    user_agent: &str,
+    accept_encoding: &str,
+) {
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(url.path_and_query().as_bytes());
@@ -25,7 +39,9 @@ pub fn encode_request(
     out.extend_from_slice(url.authority().as_bytes());
     out.extend_from_slice(b"\r\nUser-Agent: ");
     out.extend_from_slice(user_agent.as_bytes());
-    out.extend_from_slice(b"\r\nAccept: */*\r\nAccept-Encoding: identity\r\n");
+    out.extend_from_slice(b"\r\nAccept: */*\r\nAccept-Encoding: ");
+    out.extend_from_slice(accept_encoding.as_bytes());
+    out.extend_from_slice(b"\r\n");
     for (name, value) in headers {
         let unsafe_text = |s: &str| s.bytes().any(|b| b == b'\r' || b == b'\n');
         if name.is_empty() || unsafe_text(name) || unsafe_text(value) || name.contains(':') {

@@ -35,7 +35,7 @@ enum State {
 /// Reads one response from the bytes of a connection. Sans-IO: feed it with
 /// [`handle_bytes`](ResponseReader::handle_bytes) and tell it about the end of
 /// input with [`handle_eof`](ResponseReader::handle_eof).
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct ResponseReader {
     limits: Limits,
     method: Method,
@@ -47,7 +47,15 @@ pub struct ResponseReader {
     /// file read only in part, like robots.txt); `None`: a body over the
     /// limit is an error.
     truncate_at: Option<u64>,
+    /// Undoes the body's content coding, when it has one we know.
+    decoder: Decoder,
 }
+
+/// The content decoder of a body (none without the `decode` feature).
+#[cfg(feature = "decode")]
+type Decoder = Option<Box<super::decode::BodyDecoder>>;
+#[cfg(not(feature = "decode"))]
+type Decoder = Option<std::convert::Infallible>;
 
 fn head_error(kind: ErrorKind, detail: impl Into<String>) -> Error {
     Error::new(Phase::Head, kind, detail)
@@ -65,6 +73,7 @@ impl ResponseReader {
             keep_alive: false,
             head_bytes_seen: 0,
             truncate_at: None,
+            decoder: None,
         }
     }
 
@@ -87,6 +96,7 @@ impl ResponseReader {
         self.state = State::Head;
         self.keep_alive = false;
         self.head_bytes_seen = 0;
+        self.decoder = None;
     }
 
     /// True once a final (non-1xx) head has been parsed.
@@ -127,52 +137,69 @@ impl ResponseReader {
                     Some(n) => used += n,
                     None => return Ok((used, Progress::NeedMore)),
                 },
-                State::Body(framing) => {
-                    let rest = &input[used..];
-                    let limits = self.limits;
-                    let keep_body = self.keep_body;
-                    let cap = self.truncate_at;
-                    let mut sink = |chunk: &[u8]| append_body(resp, chunk, &limits, keep_body, cap);
-                    match framing {
-                        Framing::Length(remaining) => {
-                            let take = (*remaining).min(rest.len() as u64) as usize;
-                            sink(&rest[..take])?;
-                            *remaining -= take as u64;
-                            used += take;
-                            if *remaining == 0 {
-                                self.state = State::Done;
-                            }
-                        }
-                        Framing::Chunked(decoder) => {
-                            used += decoder.handle_bytes(rest, &mut sink)?;
-                            if decoder.is_done() {
-                                self.state = State::Done;
-                            }
-                        }
-                        Framing::UntilClose => {
-                            sink(rest)?;
-                            used += rest.len();
-                        }
-                    }
-                    if cap.is_some_and(|cap| resp.body_len >= cap) {
-                        // Enough: the response ends here, the rest of the
-                        // body (maybe endless) is never read.
-                        self.state = State::Done;
-                        self.keep_alive = false;
-                        used = input.len();
-                    }
-                    return Ok((
-                        used,
-                        if self.is_done() {
-                            Progress::Done
-                        } else {
-                            Progress::NeedMore
-                        },
-                    ));
+                State::Body(_) => {
+                    let n = self.read_body(&input[used..], resp)?;
+                    let progress = if self.is_done() {
+                        Progress::Done
+                    } else {
+                        Progress::NeedMore
+                    };
+                    return Ok((used + n, progress));
                 }
                 State::Done => return Ok((used, Progress::Done)),
             }
         }
+    }
+
+    /// Body bytes: framed, de-chunked, decoded, counted and kept. Returns how
+    /// many were used.
+    fn read_body(&mut self, rest: &[u8], resp: &mut Response) -> Result<usize, Error> {
+        let State::Body(framing) = &mut self.state else {
+            return Ok(0);
+        };
+        let (limits, keep, cap) = (self.limits, self.keep_body, self.truncate_at);
+        let decoder = &mut self.decoder;
+        let mut sink = |chunk: &[u8]| body_bytes(resp, chunk, &limits, keep, cap, decoder);
+        let mut used = 0;
+        let mut ended = false;
+        match framing {
+            Framing::Length(remaining) => {
+                let take = (*remaining).min(rest.len() as u64) as usize;
+                sink(&rest[..take])?;
+                *remaining -= take as u64;
+                used += take;
+                ended = *remaining == 0;
+            }
+            Framing::Chunked(chunks) => {
+                used += chunks.handle_bytes(rest, &mut sink)?;
+                ended = chunks.is_done();
+            }
+            Framing::UntilClose => {
+                sink(rest)?;
+                used += rest.len();
+            }
+        }
+        if cap.is_some_and(|cap| resp.body_len >= cap) {
+            // Enough: the response ends here, the rest of the body (maybe
+            // endless) is never read, and a cut stream is no error.
+            self.state = State::Done;
+            self.keep_alive = false;
+            return Ok(rest.len());
+        }
+        if ended {
+            self.finish_body()?;
+        }
+        Ok(used)
+    }
+
+    /// The body is complete: a decoded one must have ended its stream.
+    fn finish_body(&mut self) -> Result<(), Error> {
+        self.state = State::Done;
+        #[cfg(feature = "decode")]
+        if let Some(d) = &mut self.decoder {
+            d.finish()?;
+        }
+        Ok(())
     }
 
     /// The connection reached end of input. Completes a close-delimited body;
@@ -181,7 +208,7 @@ impl ResponseReader {
         match &self.state {
             State::Done => Ok(Progress::Done),
             State::Body(Framing::UntilClose) => {
-                self.state = State::Done;
+                self.finish_body()?;
                 self.keep_alive = false;
                 Ok(Progress::Done)
             }
@@ -247,6 +274,15 @@ impl ResponseReader {
         if matches!(framing, Framing::UntilClose) {
             self.keep_alive = false;
         }
+        #[cfg(feature = "decode")]
+        {
+            self.decoder = match (no_body, f.coding) {
+                (false, Some(c)) if f.codings == 1 => {
+                    Some(Box::new(super::decode::BodyDecoder::new(c)))
+                }
+                _ => None,
+            };
+        }
         Ok(framing)
     }
 
@@ -301,6 +337,10 @@ impl ResponseReader {
         resp.version = version;
         let fields = FramingFields::read(parsed.headers, resp)?;
         let framing = self.choose_framing(code, version, &fields)?;
+        #[cfg(feature = "decode")]
+        {
+            resp.decoded = self.decoder.as_ref().map(|d| d.coding().as_str());
+        }
         self.state = match framing {
             Framing::Length(0) => State::Done,
             f => State::Body(f),
@@ -318,6 +358,11 @@ struct FramingFields {
     chunked: bool,
     close: bool,
     keep_alive: bool,
+    /// Content codings named (other than identity), and the last one if
+    /// it is one the reader can undo.
+    codings: u8,
+    #[cfg(feature = "decode")]
+    coding: Option<super::decode::Coding>,
 }
 
 impl FramingFields {
@@ -361,6 +406,17 @@ impl FramingFields {
             // Only the last coding decides (RFC 9112 §6.3 rule 4).
             let last = value.rsplit(|&b| b == b',').next().unwrap_or(b"");
             self.chunked = trim(last).eq_ignore_ascii_case(b"chunked");
+        } else if name.eq_ignore_ascii_case("content-encoding") {
+            for token in value.split(|&b| b == b',').map(trim) {
+                if token.is_empty() || token.eq_ignore_ascii_case(b"identity") {
+                    continue;
+                }
+                self.codings = self.codings.saturating_add(1);
+                #[cfg(feature = "decode")]
+                {
+                    self.coding = super::decode::Coding::from_token(token);
+                }
+            }
         } else if name.eq_ignore_ascii_case("connection") {
             for token in value.split(|&b| b == b',') {
                 let token = trim(token);
@@ -393,6 +449,33 @@ fn parse_content_length(v: &[u8]) -> Result<u64, Error> {
         ));
     }
     Ok(v.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
+}
+
+/// Body bytes as they came (after de-chunking): counted on the wire, decoded
+/// if encoded, then kept. The wire size is capped as well as the decoded.
+fn body_bytes(
+    resp: &mut Response,
+    chunk: &[u8],
+    limits: &Limits,
+    keep: bool,
+    cap: Option<u64>,
+    decoder: &mut Decoder,
+) -> Result<(), Error> {
+    resp.wire_len += chunk.len() as u64;
+    #[cfg(feature = "decode")]
+    if let Some(d) = decoder {
+        if cap.is_none() && resp.wire_len > limits.max_body_bytes {
+            return Err(Error::new(
+                Phase::Body,
+                ErrorKind::TooLarge,
+                format!("encoded body over the {} byte limit", limits.max_body_bytes),
+            ));
+        }
+        return d.handle_bytes(chunk, &mut |out| append_body(resp, out, limits, keep, cap));
+    }
+    #[cfg(not(feature = "decode"))]
+    let _ = decoder;
+    append_body(resp, chunk, limits, keep, cap)
 }
 
 fn append_body(

@@ -49,6 +49,7 @@ fn response(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Response {
         headers: h,
         body: body.to_vec(),
         body_len: body.len() as u64,
+        ..Response::default()
     }
 }
 

@@ -1,0 +1,185 @@
+//! Decoder tables: every split point of every coding, corrupt and cut
+//! streams, gzip's optional header fields and members, a bomb stopped at
+//! the limit.
+
+use super::*;
+use miniz_oxide::deflate::{compress_to_vec, compress_to_vec_zlib};
+
+/// The text the brotli stream below encodes (made with Python's `brotli`).
+fn payload() -> Vec<u8> {
+    (0..100)
+        .map(|i| format!("line {i}: the event loop from the textbook, made explicit\n"))
+        .collect::<String>()
+        .into_bytes()
+}
+
+const BROTLI: &[u8] = &[
+    0x1b, 0x39, 0x16, 0x00, 0x8c, 0x94, 0xaa, 0xdb, 0x23, 0x1d, 0x1b, 0xc6, 0xea, 0x2e, 0x60, 0x29,
+    0x80, 0x50, 0x41, 0x37, 0x00, 0xfb, 0xc1, 0x35, 0x3f, 0x09, 0x12, 0x88, 0x34, 0xb0, 0x07, 0xb7,
+    0x21, 0xbf, 0xb7, 0xec, 0x10, 0x84, 0x7a, 0xa2, 0xb9, 0xdf, 0xf7, 0xb7, 0xe4, 0x0d, 0x9c, 0x27,
+    0xe8, 0xa0, 0xe1, 0xbb, 0x32, 0xfa, 0x7d, 0x2a, 0x7b, 0xb1, 0x02, 0x82, 0x42, 0xc2, 0x22, 0xa2,
+    0x62, 0xc4, 0x8a, 0xbb, 0x83, 0xd2, 0x5c, 0x81, 0x08, 0x89, 0x88, 0x49, 0x48, 0xc9, 0x90, 0x15,
+    0x97, 0xf0, 0x11, 0x10, 0x12, 0x11, 0x93, 0x90, 0x92, 0x21, 0x2b, 0x2e, 0xd1, 0x23, 0x20, 0x24,
+    0x22, 0x26, 0x21, 0x25, 0x43, 0x56, 0x5c, 0xe2, 0x47, 0x40, 0x48, 0x44, 0x4c, 0x42, 0x4a, 0x86,
+    0xac, 0xb8, 0x24, 0x8f, 0x80, 0x90, 0x88, 0x98, 0x84, 0x94, 0x0c, 0x59, 0x71, 0x49, 0x1f, 0x01,
+    0x21, 0x11, 0x31, 0x09, 0x29, 0x19, 0xb2, 0xe2, 0x92, 0x79, 0x04, 0x84, 0x44, 0xc4, 0x24, 0xa4,
+    0x64, 0xc8, 0x8a, 0x4b, 0xf6, 0x11, 0x10, 0x12, 0x11, 0x93, 0x90, 0x92, 0x21, 0x2b, 0x2e, 0xb9,
+    0x47, 0x40, 0x48, 0x44, 0x4c, 0x42, 0x4a, 0x86, 0xec, 0xe1, 0x03,
+];
+
+/// A gzip member around a raw deflate of `data`, with header `flags` and
+/// their fields.
+fn gzip(data: &[u8], flags: u8) -> Vec<u8> {
+    let mut out = vec![0x1f, 0x8b, 8, flags, 0, 0, 0, 0, 0, 3];
+    if flags & FEXTRA != 0 {
+        out.extend_from_slice(&[4, 0, b'a', b'b', 2, 0]);
+    }
+    if flags & FNAME != 0 {
+        out.extend_from_slice(b"page.html\0");
+    }
+    if flags & FCOMMENT != 0 {
+        out.extend_from_slice(b"a comment\0");
+    }
+    if flags & FHCRC != 0 {
+        out.extend_from_slice(&[0x12, 0x34]);
+    }
+    out.extend(compress_to_vec(data, 6));
+    out.extend_from_slice(&crc32(0, data).to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out
+}
+
+/// Decodes `wire` fed in two parts split at `at`.
+fn decode_split(coding: Coding, wire: &[u8], at: usize) -> Result<Vec<u8>, Error> {
+    let mut d = BodyDecoder::new(coding);
+    let mut out = Vec::new();
+    let mut sink = |b: &[u8]| {
+        out.extend_from_slice(b);
+        Ok(())
+    };
+    d.handle_bytes(&wire[..at], &mut sink)?;
+    d.handle_bytes(&wire[at..], &mut sink)?;
+    d.finish()?;
+    Ok(out)
+}
+
+fn streams() -> Vec<(&'static str, Coding, Vec<u8>)> {
+    let p = payload();
+    vec![
+        ("gzip", Coding::Gzip, gzip(&p, 0)),
+        (
+            "gzip with every header field",
+            Coding::Gzip,
+            gzip(&p, FEXTRA | FNAME | FCOMMENT | FHCRC),
+        ),
+        (
+            "deflate, zlib-wrapped",
+            Coding::Deflate,
+            compress_to_vec_zlib(&p, 6),
+        ),
+        ("deflate, raw", Coding::Deflate, compress_to_vec(&p, 6)),
+        ("br", Coding::Brotli, BROTLI.to_vec()),
+    ]
+}
+
+#[test]
+fn every_split_point_of_every_coding_decodes() {
+    let p = payload();
+    for (name, coding, wire) in streams() {
+        for at in 0..=wire.len() {
+            let got =
+                decode_split(coding, &wire, at).unwrap_or_else(|e| panic!("{name} at {at}: {e}"));
+            assert!(got == p, "{name} split at {at}");
+        }
+    }
+}
+
+#[test]
+fn corrupt_and_cut_streams_are_decode_errors() {
+    for (name, coding, wire) in streams() {
+        // Cut: every prefix is incomplete.
+        for cut in [1, wire.len() / 2, wire.len() - 1] {
+            let e = decode_split(coding, &wire[..cut], 0).unwrap_err();
+            assert_eq!(
+                (e.phase, e.kind),
+                (Phase::Body, ErrorKind::Decode),
+                "{name} cut at {cut}"
+            );
+        }
+        // Corrupt: a flipped byte in the middle (a gzip trailer or the
+        // deflate/brotli structure catches it).
+        let mut bad = wire.clone();
+        let mid = bad.len() / 2;
+        bad[mid] ^= 0x55;
+        let e = decode_split(coding, &bad, 0);
+        assert!(
+            matches!(&e, Err(e) if e.kind == ErrorKind::Decode)
+                || e.as_ref().is_ok_and(|d| *d != payload()),
+            "{name}: a corrupt stream must not pass as the payload: {e:?}"
+        );
+        // Trailing junk after a complete stream.
+        let mut long = wire.clone();
+        long.extend_from_slice(b"junk");
+        assert!(
+            decode_split(coding, &long, 0).is_err(),
+            "{name} with trailing junk"
+        );
+    }
+}
+
+#[test]
+fn gzip_members_are_read_one_after_the_other() {
+    let mut wire = gzip(b"hello, ", 0);
+    wire.extend(gzip(b"world", FNAME));
+    for at in 0..=wire.len() {
+        assert_eq!(
+            decode_split(Coding::Gzip, &wire, at).unwrap(),
+            b"hello, world"
+        );
+    }
+}
+
+#[test]
+fn a_bomb_stops_at_the_sinks_limit_with_memory_flat() {
+    // 1,000 members of 1 MiB of zeros: 1 GiB when inflated, about 1 MiB
+    // on the wire. The sink allows 10 MiB.
+    let member = gzip(&vec![0u8; 1 << 20], 0);
+    let limit = 10u64 << 20;
+    let mut d = BodyDecoder::new(Coding::Gzip);
+    let mut seen = 0u64;
+    let mut largest_piece = 0;
+    let mut sink = |b: &[u8]| {
+        seen += b.len() as u64;
+        largest_piece = largest_piece.max(b.len());
+        if seen > limit {
+            return Err(Error::new(
+                Phase::Body,
+                ErrorKind::TooLarge,
+                "over the limit",
+            ));
+        }
+        Ok(())
+    };
+    let mut result = Ok(());
+    for _ in 0..1000 {
+        result = d.handle_bytes(&member, &mut sink);
+        if result.is_err() {
+            break;
+        }
+    }
+    assert_eq!(result.unwrap_err().kind, ErrorKind::TooLarge);
+    assert!(
+        seen <= limit + PIECE as u64,
+        "inflated {seen}: nothing more after the limit"
+    );
+    assert!(largest_piece <= PIECE, "decoded in bounded pieces");
+}
+
+#[test]
+fn codings_are_named_like_the_header() {
+    assert_eq!(Coding::from_token(b" GZIP "), Some(Coding::Gzip));
+    assert_eq!(Coding::from_token(b"x-gzip"), Some(Coding::Gzip));
+    assert_eq!(Coding::from_token(b"br"), Some(Coding::Brotli));
+    assert_eq!(Coding::from_token(b"zstd"), None);
+    assert_eq!(crc32(0, b"123456789"), 0xcbf4_3926);
+}
