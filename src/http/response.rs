@@ -764,4 +764,102 @@ mod tests {
             "keep_body=false counts but does not store"
         );
     }
+
+    #[cfg(feature = "decode")]
+    mod decoding {
+        use super::*;
+        use miniz_oxide::deflate::compress_to_vec_zlib;
+
+        fn page() -> Vec<u8> {
+            (0..200)
+                .flat_map(|i| format!("<p>paragraph {i}</p>\n").into_bytes())
+                .collect()
+        }
+
+        fn head(coding: &str, len: Option<usize>) -> Vec<u8> {
+            let framing = match len {
+                Some(n) => format!("Content-Length: {n}"),
+                None => "Transfer-Encoding: chunked".to_string(),
+            };
+            format!("HTTP/1.1 200 OK\r\nContent-Encoding: {coding}\r\n{framing}\r\n\r\n")
+                .into_bytes()
+        }
+
+        fn chunked(body: &[u8]) -> Vec<u8> {
+            let mut out = Vec::new();
+            for c in body.chunks(100) {
+                out.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+                out.extend_from_slice(c);
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(b"0\r\n\r\n");
+            out
+        }
+
+        #[test]
+        fn encoded_bodies_are_decoded_after_de_chunking_and_sizes_reported() {
+            let z = compress_to_vec_zlib(&page(), 6);
+            let mut by_length = head("deflate", Some(z.len()));
+            by_length.extend_from_slice(&z);
+            let mut by_chunks = head("deflate", None);
+            by_chunks.extend(chunked(&z));
+            for wire in [by_length, by_chunks] {
+                let o = read_all_splits(&wire, Method::Get).unwrap();
+                assert_eq!(o.body, page());
+                assert!(o.keep_alive);
+                let mut reader = ResponseReader::new(Limits::default(), Method::Get, true);
+                let mut resp = Response::default();
+                reader.handle_bytes(&wire, &mut resp).unwrap();
+                assert_eq!(
+                    (resp.body_len, resp.wire_len),
+                    (page().len() as u64, z.len() as u64)
+                );
+                assert_eq!(resp.decoded, Some("deflate"));
+            }
+        }
+
+        #[test]
+        fn a_bomb_is_too_large_a_corrupt_body_is_a_decode_error() {
+            let big = compress_to_vec_zlib(&vec![0u8; 4 << 20], 9);
+            let mut wire = head("deflate", Some(big.len()));
+            wire.extend_from_slice(&big);
+            let limits = Limits {
+                max_body_bytes: 1 << 20,
+                ..Limits::default()
+            };
+            let e = read(&wire, wire.len(), Method::Get, limits).unwrap_err();
+            assert_eq!((e.phase, e.kind), (Phase::Body, ErrorKind::TooLarge));
+            let mut bad = compress_to_vec_zlib(&page(), 6);
+            let n = bad.len();
+            bad[n / 2] ^= 0xff;
+            bad[n / 2 + 1] ^= 0xff;
+            let mut wire = head("deflate", Some(bad.len()));
+            wire.extend_from_slice(&bad);
+            let e = read(&wire, wire.len(), Method::Get, Limits::default());
+            assert!(
+                matches!(&e, Err(e) if e.kind == ErrorKind::Decode)
+                    || e.as_ref().is_ok_and(|o| o.body != page()),
+                "{e:?}"
+            );
+            // Cut short: the length says done, the stream does not.
+            let z = compress_to_vec_zlib(&page(), 6);
+            let mut wire = head("deflate", Some(z.len() - 4));
+            wire.extend_from_slice(&z[..z.len() - 4]);
+            let e = read(&wire, wire.len(), Method::Get, Limits::default()).unwrap_err();
+            assert_eq!((e.phase, e.kind), (Phase::Body, ErrorKind::Decode));
+        }
+
+        #[test]
+        fn unknown_or_stacked_codings_and_bodiless_answers_are_left_alone() {
+            for coding in ["zstd", "gzip, br"] {
+                let mut wire = head(coding, Some(5));
+                wire.extend_from_slice(b"as-is");
+                let o = read_all_splits(&wire, Method::Get).unwrap();
+                assert_eq!(o.body, b"as-is", "{coding}");
+            }
+            let wire = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 300\r\n\r\n";
+            let o = read_all_splits(wire, Method::Head).unwrap();
+            assert_eq!(o.body, b"");
+        }
+    }
 }

@@ -27,6 +27,11 @@ pub fn outcome_json(out: &mut String, o: &Outcome) {
     match &o.result {
         Ok(r) => {
             let _ = write!(out, ",\"status\":{},\"bytes\":{}", r.status, r.body_len);
+            // A decoded body: its size as it came, and the coding undone.
+            if let Some(coding) = r.decoded {
+                let _ = write!(out, ",\"wire_bytes\":{},\"encoding\":", r.wire_len);
+                json_str(out, coding);
+            }
         }
         Err(e) => {
             out.push_str(",\"error\":{\"phase\":");
