@@ -110,8 +110,10 @@ pub struct Summary {
     pub errors: BTreeMap<(&'static str, &'static str), u64>,
     /// Wall-clock time of the run.
     pub elapsed: Duration,
-    /// Body bytes received.
+    /// Body bytes received (after content decoding).
     pub body_bytes: u64,
+    /// The same bodies as they came on the wire (before content decoding).
+    pub wire_bytes: u64,
     /// Latency from start (admission) to the end of the response, for responses.
     pub latency: Histogram,
     /// Requests sent on a reused connection.
@@ -193,6 +195,7 @@ impl Summary {
                 let class = (resp.status / 100) as usize;
                 self.status_classes[if (1..=5).contains(&class) { class } else { 0 }] += 1;
                 self.body_bytes += resp.body_len;
+                self.wire_bytes += resp.wire_len;
                 self.latency.record(outcome.timings.total);
             }
             Err(e) => {
@@ -231,8 +234,20 @@ impl Summary {
         let c = &self.status_classes;
         writeln!(
             f,
-            "responses: {} (1xx {}, 2xx {}, 3xx {}, 4xx {}, 5xx {}, other {}), {} body bytes",
-            self.responses, c[1], c[2], c[3], c[4], c[5], c[0], self.body_bytes
+            "responses: {} (1xx {}, 2xx {}, 3xx {}, 4xx {}, 5xx {}, other {}), {} body bytes{}",
+            self.responses,
+            c[1],
+            c[2],
+            c[3],
+            c[4],
+            c[5],
+            c[0],
+            self.body_bytes,
+            if self.wire_bytes != self.body_bytes {
+                format!(" ({} on the wire, compressed)", self.wire_bytes)
+            } else {
+                String::new()
+            }
         )?;
         write!(f, "errors: {}", self.error_count())?;
         for ((phase, kind), n) in &self.errors {

@@ -7,6 +7,9 @@
 # Knobs (environment): ROUNDS=3 N=100000 C=200 N_TLS=20000 N_MEM=1000000 WRK_SECS=10
 #   ONELOOP_BEFORE=/path/to/an/older/oneloop adds it as the peer "oneloop-before",
 #   interleaved with the others: a before/after check of a change in one run.
+#   WORKLOADS="http https memory gzip" picks the workloads (default: all); N_GZ=20000
+#   sizes the gzip one: a 20 KiB HTML page that nginx gzips, fetched and decoded by
+#   oneloop and by reqwest with its gzip feature (the hyper peers do not decode).
 #
 # Everything runs against the same nginx on loopback (plain and TLS), serving a
 # 1 KiB page under /page/N. Peers run interleaved, round after round; the table
@@ -21,6 +24,9 @@ C=${C:-200}
 N_TLS=${N_TLS:-20000}
 N_MEM=${N_MEM:-1000000}
 WRK_SECS=${WRK_SECS:-10}
+N_GZ=${N_GZ:-20000}
+WORKLOADS=${WORKLOADS:-http https memory gzip}
+want() { [[ " $WORKLOADS " == *" $1 "* ]]; }
 
 log() { echo "== $*" >&2; }
 
@@ -53,6 +59,15 @@ WORK=$(mktemp -d /tmp/oneloop-bench.XXXXXX)
 trap 'kill $(cat "$WORK/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/www" "$WORK/logs" "$WORK/tmp"
 head -c 1024 /dev/zero | tr '\0' 'x' >"$WORK/www/page.html"
+# A 20 KiB HTML page with some variety (it gzips about 5:1, like real pages).
+python3 -c '
+import random
+random.seed(1)
+words = "the event loop from the textbook made explicit every connection a visible state machine queue pool".split()
+out = ["<html><body>"]
+while sum(map(len, out)) < 20 * 1024:
+    out.append("<p>" + " ".join(random.choice(words) for _ in range(12)) + "</p>")
+print("\n".join(out)[: 20 * 1024])' >"$WORK/www/page20k.html"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
     -subj "/CN=oneloop bench CA" -keyout "$WORK/ca.key" -out "$WORK/ca.pem" \
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" 2>/dev/null
@@ -83,6 +98,10 @@ http {
         ssl_certificate_key $WORK/leaf.key;
         root $WORK/www;
         location /page/ { rewrite ^ /page.html break; }
+        location /gz/ {
+            rewrite ^ /page20k.html break;
+            gzip on; gzip_types text/html; gzip_min_length 0; gzip_comp_level 6;
+        }
     }
 }
 EOF
@@ -108,6 +127,7 @@ run() {
     local prefix port ca=()
     if [ "$scheme" = https ]; then port=$PS; ca=("$WORK/ca.pem"); else port=$P; fi
     prefix="$scheme://127.0.0.1:$port/page/"
+    [ "$scheme" = gzip ] && prefix="http://127.0.0.1:$P/gz/"
     local out="$WORK/out" tf="$WORK/time"
     case $peer in
     oneloop|oneloop-before)
@@ -145,19 +165,30 @@ for scheme in http https; do
         seq 0 $((n - 1)) | sed "s|^|$scheme://127.0.0.1:$([ $scheme = https ] && echo $PS || echo $P)/page/|" >"$WORK/urls-$scheme-$n"
     done
 done
+seq 0 $((N_GZ - 1)) | sed "s|^|http://127.0.0.1:$P/gz/|" >"$WORK/urls-gzip-$N_GZ"
 
 BEFORE=${ONELOOP_BEFORE:+oneloop-before}
 for round in $(seq 1 "$ROUNDS"); do
-    log "round $round/$ROUNDS: plain HTTP, N=$N C=$C"
-    for peer in oneloop $BEFORE hyper-ct hyper-mt reqwest aiohttp wrk; do run "http N=$N" "$peer" "$N" http; done
-    log "round $round/$ROUNDS: HTTPS, N=$N_TLS C=$C"
-    for peer in oneloop $BEFORE hyper-ct hyper-mt reqwest aiohttp wrk; do run "https N=$N_TLS" "$peer" "$N_TLS" https; done
+    if want http; then
+        log "round $round/$ROUNDS: plain HTTP, N=$N C=$C"
+        for peer in oneloop $BEFORE hyper-ct hyper-mt reqwest aiohttp wrk; do run "http N=$N" "$peer" "$N" http; done
+    fi
+    if want https; then
+        log "round $round/$ROUNDS: HTTPS, N=$N_TLS C=$C"
+        for peer in oneloop $BEFORE hyper-ct hyper-mt reqwest aiohttp wrk; do run "https N=$N_TLS" "$peer" "$N_TLS" https; done
+    fi
+    if want gzip; then
+        log "round $round/$ROUNDS: gzip 20 KiB pages, N=$N_GZ C=$C"
+        for peer in oneloop $BEFORE reqwest; do run "gzip N=$N_GZ" "$peer" "$N_GZ" gzip; done
+    fi
 done
-log "memory: N=$N_MEM C=$C (aiohttp left out: one task per URL up front is the trap itself)"
-for peer in oneloop $BEFORE hyper-ct hyper-mt reqwest; do run "memory N=$N_MEM" "$peer" "$N_MEM" http; done
-log "memory: oneloop flat from N=10,000"
-seq 0 9999 | sed "s|^|http://127.0.0.1:$P/page/|" >"$WORK/urls-http-10000"
-run "memory N=10000" oneloop 10000 http
+if want memory; then
+    log "memory: N=$N_MEM C=$C (aiohttp left out: one task per URL up front is the trap itself)"
+    for peer in oneloop $BEFORE hyper-ct hyper-mt reqwest; do run "memory N=$N_MEM" "$peer" "$N_MEM" http; done
+    log "memory: oneloop flat from N=10,000"
+    seq 0 9999 | sed "s|^|http://127.0.0.1:$P/page/|" >"$WORK/urls-http-10000"
+    run "memory N=10000" oneloop 10000 http
+fi
 
 python3 - "$RESULTS" <<'PY'
 import sys, statistics, collections
