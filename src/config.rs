@@ -71,6 +71,11 @@ pub struct ConnectionLimits {
     pub idle_timeout: Duration,
     /// A connection is closed after this many requests (0: no limit).
     pub max_requests: u32,
+    /// New connections to one origin still connecting (DNS and TCP) at
+    /// once: a burst of thousands reaches a server over a few round trips
+    /// instead of one turn's flood of SYNs, which would overflow a
+    /// listener's accept queue (1,024 by default in many servers).
+    pub max_connecting_per_host: usize,
 }
 
 /// The timeouts. The connection enforces the per-phase ones; the driver
@@ -208,6 +213,7 @@ impl Default for ConnectionLimits {
             max_per_host: 6,
             idle_timeout: Duration::from_secs(90),
             max_requests: 0,
+            max_connecting_per_host: 256,
         }
     }
 }

@@ -65,6 +65,15 @@ pub enum EventKind<'a> {
         /// The state it starts in: `Resolving` or `Connecting`.
         state: ConnState,
     },
+    /// A request needs a new connection, but its origin has as many still
+    /// connecting as allowed: it waits for one of them to connect (the
+    /// connect ramp).
+    ConnectWait {
+        /// The request.
+        req: u64,
+        /// Connections of its origin connecting now.
+        connecting: usize,
+    },
     /// A pooled connection was checked out for a request.
     ConnReused {
         /// The connection.
@@ -205,6 +214,7 @@ impl EventKind<'_> {
             EventKind::Finished { .. } => "finished",
             EventKind::ConnOpened { .. } => "conn_opened",
             EventKind::ConnReused { .. } => "conn_reused",
+            EventKind::ConnectWait { .. } => "connect_wait",
             EventKind::ConnState { .. } => "state",
             EventKind::ConnClosed { .. } => "conn_closed",
             EventKind::DnsLookup { .. } => "dns_lookup",
@@ -329,6 +339,10 @@ impl EventKind<'_> {
             EventKind::ConnReused { conn, req } => {
                 field_u64(out, "conn", *conn);
                 field_u64(out, "req", *req);
+            }
+            EventKind::ConnectWait { req, connecting } => {
+                field_req(out, *req);
+                field_u64(out, "connecting", *connecting as u64);
             }
             EventKind::ConnState {
                 conn,

@@ -145,6 +145,9 @@ pub struct Summary {
     pub max_in_flight: usize,
     /// True if the crawl was stopped early through a [`Handle`](crate::Handle).
     pub stopped: bool,
+    /// Times a request waited for its origin's connect ramp (as many new
+    /// connections still connecting as allowed).
+    pub connect_waits: u64,
     /// Times a request had to wait for a file descriptor (the process hit
     /// its open-file limit) until another connection closed.
     pub descriptor_waits: u64,
@@ -300,6 +303,13 @@ impl Summary {
                 w.high_water,
                 w.held.as_secs_f64(),
                 w.panics
+            )?;
+        }
+        if self.connect_waits > 0 {
+            writeln!(
+                f,
+                "connect ramp: {} waits for a connection to finish connecting (at most --max-connecting per host at once)",
+                self.connect_waits
             )?;
         }
         if self.descriptor_waits > 0 {

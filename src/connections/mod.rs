@@ -68,6 +68,8 @@ struct ConnSlot {
     connect: Option<Duration>,
     /// The port to connect to, once DNS answers.
     port: u16,
+    /// Counted among its origin's connections still connecting (the ramp).
+    connecting: bool,
 }
 
 impl ConnSlot {
@@ -111,6 +113,13 @@ pub(crate) enum Output {
     Resolve { conn: Token, host: Box<str> },
 }
 
+/// One origin's connect ramp.
+#[derive(Default)]
+struct Ramp {
+    connecting: usize,
+    waiting: VecDeque<Token>,
+}
+
 /// Counters for the summary.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ConnStats {
@@ -118,6 +127,8 @@ pub(crate) struct ConnStats {
     pub tls_resumed: u64,
     pub tls_handshake: Histogram,
     pub descriptor_waits: u64,
+    /// Requests that waited for their origin's connect ramp.
+    pub ramp_waits: u64,
 }
 
 /// The connection table. See the [module docs](self).
@@ -145,6 +156,11 @@ pub(crate) struct Connections<'a> {
     /// Emptied responses, for the next requests (no allocation per request).
     spare: Vec<Response>,
     addr_buf: Vec<IpAddr>,
+    /// Per origin: new connections still connecting, and the requests
+    /// waiting for one of them to finish (the connect ramp).
+    ramp: std::collections::HashMap<Box<str>, Ramp>,
+    /// Origins whose ramp has room again while requests wait on it.
+    ramp_ready: VecDeque<Box<str>>,
     observed: bool,
     timeouts: PhaseTimeouts,
     stats: ConnStats,
@@ -181,6 +197,8 @@ impl<'a> Connections<'a> {
             outputs: VecDeque::new(),
             spare: Vec::new(),
             addr_buf: Vec::new(),
+            ramp: std::collections::HashMap::new(),
+            ramp_ready: VecDeque::new(),
             observed,
             timeouts: PhaseTimeouts {
                 connect: config.timeouts.connect,
@@ -290,10 +308,10 @@ impl<'a> Connections<'a> {
                 self.prepare(ct.slot, &ex, now, ev);
                 self.drive(ct.slot, now, ev);
             }
-            Checkout::Open => self.open(req, ex, now, ev),
+            Checkout::Open => self.open_or_wait(req, ex, now, ev),
             Checkout::OpenAfterEvict(old) => {
                 self.drop_conn(old.slot, CloseReason::Evicted, now, ev);
-                self.open(req, ex, now, ev);
+                self.open_or_wait(req, ex, now, ev);
             }
             Checkout::Full => {
                 // Unreachable through the admission limits (see pool docs);
@@ -305,6 +323,16 @@ impl<'a> Connections<'a> {
                     report: AttemptReport::default(),
                 });
             }
+        }
+    }
+
+    /// Opens a connection for `req`, unless its origin's connect ramp is
+    /// full: then `req` waits (and the pool is told nothing was opened).
+    fn open_or_wait(&mut self, req: Token, ex: Exchange<'_>, now: Instant, ev: &mut Emitter<'_>) {
+        if self.ramp_full(req, &ex, ev) {
+            self.pool.handle_not_opened(ex.url.origin());
+        } else {
+            self.open(req, ex, now, ev);
         }
     }
 
@@ -355,6 +383,7 @@ impl<'a> Connections<'a> {
             dns: None,
             connect: None,
             port,
+            connecting: true,
         });
         let conn = &self.slots[cslot].conn;
         emit!(
@@ -367,6 +396,10 @@ impl<'a> Connections<'a> {
             }
         );
         self.attach(cslot, req, ex.id, false, now);
+        self.ramp
+            .entry(ex.url.origin().into())
+            .or_default()
+            .connecting += 1;
         self.prepare(cslot, &ex, now, ev);
         if known {
             self.connect(cslot, now, ev);
@@ -527,6 +560,7 @@ impl<'a> Connections<'a> {
             ConnEvent::Connected => {
                 let s = &mut self.slots[cslot];
                 s.connect = Some(now.saturating_duration_since(s.attached_at));
+                self.connected(cslot);
                 true // send the request
             }
             ConnEvent::TlsEstablished { took, resumed } => {
@@ -622,6 +656,70 @@ impl<'a> Connections<'a> {
         Some((phase, report))
     }
 
+    // ---- the connect ramp ----
+
+    /// Is `req`'s origin connecting as many new connections as allowed? Then
+    /// `req` waits for one of them (true).
+    fn ramp_full(&mut self, req: Token, ex: &Exchange<'_>, ev: &mut Emitter<'_>) -> bool {
+        let limit = self.config.connections.max_connecting_per_host.max(1);
+        let Some(ramp) = self.ramp.get_mut(ex.url.origin()) else {
+            return false;
+        };
+        if ramp.connecting < limit {
+            return false;
+        }
+        ramp.waiting.push_back(req);
+        self.stats.ramp_waits += 1;
+        let connecting = ramp.connecting;
+        emit!(
+            ev,
+            EventKind::ConnectWait {
+                req: ex.id,
+                connecting
+            }
+        );
+        true
+    }
+
+    /// Connection `cslot` is no longer connecting (connected, or closed):
+    /// a request waiting on its origin's ramp may go.
+    fn connected(&mut self, cslot: usize) {
+        let slot = &mut self.slots[cslot];
+        if !std::mem::take(&mut slot.connecting) {
+            return;
+        }
+        let Some(ramp) = self.ramp.get_mut(slot.conn.key()) else {
+            return;
+        };
+        ramp.connecting -= 1;
+        if !ramp.waiting.is_empty() {
+            self.ramp_ready.push_back(slot.conn.key().into());
+        } else if ramp.connecting == 0 {
+            self.ramp.remove(slot.conn.key());
+        }
+    }
+
+    /// The next request whose origin's ramp has room again (dispatch it;
+    /// `still_waiting` says whether it still wants a connection: one whose
+    /// deadline ended it gives its turn to the next).
+    #[must_use]
+    pub fn poll_ramp_ready(&mut self, still_waiting: impl Fn(Token) -> bool) -> Option<Token> {
+        while let Some(origin) = self.ramp_ready.pop_front() {
+            let Some(ramp) = self.ramp.get_mut(&origin) else {
+                continue;
+            };
+            while let Some(token) = ramp.waiting.pop_front() {
+                if still_waiting(token) {
+                    return Some(token);
+                }
+            }
+            if ramp.connecting == 0 {
+                self.ramp.remove(&origin);
+            }
+        }
+        None
+    }
+
     // ---- closing ----
 
     /// Closes a connection the pool counts as open (busy, or failed): it
@@ -647,7 +745,8 @@ impl<'a> Connections<'a> {
         now: Instant,
         ev: &mut Emitter<'_>,
     ) -> Option<Token> {
-        // Usually closed already by the state machine; closing twice is harmless.
+        self.connected(cslot); // (a connection that never connected leaves the ramp too)
+                               // Usually closed already by the state machine; closing twice is harmless.
         self.with_net(cslot, |conn, net| conn.close(net, now));
         // Its descriptor, if it had one, may go to a request waiting for one.
         self.fds_freed += usize::from(self.slots[cslot].conn.held_socket());

@@ -190,11 +190,20 @@ impl<'a> Run<'a> {
                 self.take_output(output, now);
             } else if let Some(start) = self.core.poll_start(now, false) {
                 self.dispatch(start, now);
+            } else if let Some(token) = self.ramp_ready() {
+                let fresh_only = false;
+                self.dispatch(Start { token, fresh_only }, now);
             } else {
                 break;
             }
             self.core_events();
         }
+    }
+
+    /// A request that waited for its origin's connect ramp, now let go.
+    fn ramp_ready(&mut self) -> Option<Token> {
+        let core = &self.core;
+        self.conns.poll_ramp_ready(|t| core.is_active(t))
     }
 
     fn take_output(&mut self, output: Output, now: Instant) {
@@ -355,6 +364,7 @@ impl<'a> Run<'a> {
         s.tls_resumed = conns.tls_resumed;
         s.tls_handshake = conns.tls_handshake;
         s.descriptor_waits = conns.descriptor_waits;
+        s.connect_waits = conns.ramp_waits;
         s.dns = self.dns.core.stats().since(&self.dns_before);
         s.loop_stats = self.stats;
         s.workers = workers;

@@ -205,6 +205,7 @@ const FLAGS: &[Flag] = &[
     flag("--concurrency", N, Limits, "requests in flight, all hosts (default 100)", |o, v| { o.config.concurrency = num(v, 1, 1_000_000)? as usize; Ok(()) }),
     flag("--per-host", N, Limits, "requests in flight per origin (default 6)", |o, v| { o.config.per_host = num(v, 1, 1_000_000)? as usize; Ok(()) }),
     flag("--max-connections", N, Limits, "open connections, all origins (default 100)", |o, v| { o.config.connections.max_total = num(v, 1, 1_000_000)? as usize; Ok(()) }),
+    flag("--max-connecting", N, Limits, "new connections to one host still connecting at once: bursts ramp up (default 256)", |o, v| { o.config.connections.max_connecting_per_host = num(v, 1, 1_000_000)? as usize; Ok(()) }),
     flag("--max-connections-per-host", N, Limits, "open connections per origin (default 6)", |o, v| { o.config.connections.max_per_host = num(v, 1, 1_000_000)? as usize; Ok(()) }),
     flag("--max-requests-per-connection", N, Limits, "close a connection after N requests (default 0: unlimited)", |o, v| { o.config.connections.max_requests = num(v, 0, u32::MAX as u64)? as u32; Ok(()) }),
     flag("--max-parked", N, Limits, "URLs read ahead of being started (default 1024)", |o, v| { o.config.max_parked = num(v, 1, 1_000_000)? as usize; Ok(()) }),

@@ -155,6 +155,11 @@ pub fn trace_line(out: &mut String, e: &Event<'_>) {
         EventKind::ConnReused { conn, req } => {
             write!(out, "conn#{conn} {} reused", req_label(*req))
         }
+        EventKind::ConnectWait { req, connecting } => write!(
+            out,
+            "{} waits to connect ({connecting} connecting to its origin)",
+            req_label(*req)
+        ),
         EventKind::ConnState {
             conn,
             req,
