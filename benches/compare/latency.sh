@@ -10,6 +10,10 @@
 #
 # One command on a fresh machine:   bash benches/compare/latency.sh
 # Knobs: DELAY_MS=200 CS="1000 5000 10000" PER_CONN=5 AIOHTTP_MAX_C=1000
+#   BACKLOG=65535 (the server's accept queue; 1024 is the common default, where a
+#   client that opens thousands of connections in one turn overflows it);
+#   PEERS="oneloop hyper-ct reqwest" (add oneloop-noramp: oneloop without its connect
+#   ramp, --max-connecting 1000000); BROAD_CRAWL=0 skips the broad-crawl row.
 set -euo pipefail
 cd "$(dirname "$0")"
 HERE=$(pwd)
@@ -18,6 +22,9 @@ DELAY_MS=${DELAY_MS:-200}
 CS=${CS:-"1000 5000 10000"}
 PER_CONN=${PER_CONN:-5}
 AIOHTTP_MAX_C=${AIOHTTP_MAX_C:-1000}
+BACKLOG=${BACKLOG:-65535}
+PEERS=${PEERS:-oneloop hyper-ct reqwest}
+BROAD_CRAWL=${BROAD_CRAWL:-1}
 log() { echo "== $*" >&2; }
 
 if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
@@ -35,7 +42,7 @@ ONELOOP="$ROOT/target/release/oneloop"
 PEER="$HERE/target/release/oneloop-compare"
 WORK=$(mktemp -d /tmp/oneloop-latency.XXXXXX)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$PEER" serve-delay "$PORT" "$DELAY_MS" &
+"$PEER" serve-delay "$PORT" "$DELAY_MS" "$BACKLOG" &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 sleep 0.5
@@ -47,11 +54,13 @@ RESULTS="$WORK/results.tsv"
 run() {
     local c=$1 peer=$2 n=$3 out="$WORK/out" tf="$WORK/time" ok
     case $peer in
-    oneloop)
+    oneloop | oneloop-noramp)
+        local extra=()
+        [ "$peer" = oneloop-noramp ] && extra=(--max-connecting 1000000)
         seq 0 $((n - 1)) | sed "s|^|$PREFIX|" >"$WORK/urls"
         /usr/bin/time -f "%e %U %S %M" -o "$tf" "$ONELOOP" crawl "$WORK/urls" --no-jsonl --no-progress \
             --no-pacing --ignore-robots --retries 0 --concurrency "$c" --per-host "$c" \
-            --max-connections "$c" --no-body >/dev/null 2>"$out"
+            --max-connections "$c" --no-body "${extra[@]}" >/dev/null 2>"$out"
         ok=$(sed -n 's/^responses: [0-9]* (1xx [0-9]*, 2xx \([0-9]*\).*/\1/p' "$out")
         ;;
     aiohttp)
@@ -70,13 +79,16 @@ run() {
 for c in $CS; do
     n=$((c * PER_CONN))
     log "C=$c, N=$n, latency ${DELAY_MS} ms (ideal $((c * 1000 / DELAY_MS)) requests/s)"
-    for peer in oneloop hyper-ct reqwest; do run "$c" "$peer" "$n"; done
+    for peer in $PEERS; do run "$c" "$peer" "$n"; done
     [ "$c" -le "$AIOHTTP_MAX_C" ] && run "$c" aiohttp "$n"
 done
 
-log "broad crawl: 100,000 URLs over 10,000 names through oneloop's loopback nameserver"
-"$ONELOOP" demo --urls 100000 --names 10000 --concurrency 500 --per-host 2 >"$WORK/broad" 2>/dev/null
-BROAD=$(sed -n 's/^dns: \([0-9]*\) lookups, \([0-9]*\) queries sent.*/\2/p' "$WORK/broad")
+BROAD=
+if [ "$BROAD_CRAWL" = 1 ]; then
+    log "broad crawl: 100,000 URLs over 10,000 names through oneloop's loopback nameserver"
+    "$ONELOOP" demo --urls 100000 --names 10000 --concurrency 500 --per-host 2 >"$WORK/broad" 2>/dev/null
+    BROAD=$(sed -n 's/^dns: \([0-9]*\) lookups, \([0-9]*\) queries sent.*/\2/p' "$WORK/broad")
+fi
 
 python3 - "$RESULTS" "$DELAY_MS" "$BROAD" <<'PY'
 import sys

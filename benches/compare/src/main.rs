@@ -10,7 +10,7 @@
 //! Each peer runs C workers pulling the next index from a shared counter, so
 //! like oneloop it holds O(C) requests, never O(N).
 //!
-//! `oneloop-compare serve-delay PORT DELAY_MS`: a loopback HTTP/1.1 server
+//! `oneloop-compare serve-delay PORT DELAY_MS [BACKLOG]`: a loopback HTTP/1.1 server
 //! (tokio, all cores) that answers every request with a 1 KiB page DELAY_MS
 //! after it arrived, keep-alive: the latency-bound benchmark's server, where
 //! throughput is concurrency ÷ delay and thousands of connections are open.
@@ -149,16 +149,17 @@ async fn run_reqwest(job: Arc<Job>, c: usize, ca: Option<String>) {
 
 /// The delay server: one task per connection; each request head is answered
 /// after `delay`.
-async fn serve_delay(port: u16, delay: std::time::Duration) {
+async fn serve_delay(port: u16, delay: std::time::Duration, backlog: u32) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    // A deep accept queue: thousands of clients connect at once, and an
-    // overflow costs each dropped SYN a 1 s retransmit (somaxconn caps it).
+    // By default a deep accept queue: thousands of clients connect at once,
+    // and an overflow costs each dropped SYN a 1 s retransmit (somaxconn
+    // caps it). BACKLOG=1024 is the common default, to test a client's ramp.
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");
     socket.set_reuseaddr(true).expect("reuseaddr");
     socket
         .bind(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
         .expect("bind");
-    let listener = socket.listen(65_535).expect("listen");
+    let listener = socket.listen(backlog).expect("listen");
     let page = vec![b'x'; 1024];
     let mut response = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", page.len()).into_bytes();
     response.extend_from_slice(&page);
@@ -198,11 +199,12 @@ fn main() {
     if args.first().map(String::as_str) == Some("serve-delay") {
         let port: u16 = args.get(1).and_then(|p| p.parse().ok()).expect("PORT");
         let ms: u64 = args.get(2).and_then(|p| p.parse().ok()).expect("DELAY_MS");
+        let backlog: u32 = args.get(3).and_then(|p| p.parse().ok()).unwrap_or(65_535);
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .unwrap()
-            .block_on(serve_delay(port, std::time::Duration::from_millis(ms)));
+            .block_on(serve_delay(port, std::time::Duration::from_millis(ms), backlog));
         return;
     }
     if args.len() < 4 {
