@@ -21,6 +21,7 @@
 //!   again for a descriptor.
 
 mod descriptors;
+mod ramp;
 
 use crate::config::Config;
 use crate::conn::net::MioNet;
@@ -113,13 +114,6 @@ pub(crate) enum Output {
     Resolve { conn: Token, host: Box<str> },
 }
 
-/// One origin's connect ramp.
-#[derive(Default)]
-struct Ramp {
-    connecting: usize,
-    waiting: VecDeque<Token>,
-}
-
 /// Counters for the summary.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ConnStats {
@@ -158,7 +152,7 @@ pub(crate) struct Connections<'a> {
     addr_buf: Vec<IpAddr>,
     /// Per origin: new connections still connecting, and the requests
     /// waiting for one of them to finish (the connect ramp).
-    ramp: std::collections::HashMap<Box<str>, Ramp>,
+    ramp: std::collections::HashMap<Box<str>, ramp::Ramp>,
     /// Origins whose ramp has room again while requests wait on it.
     ramp_ready: VecDeque<Box<str>>,
     observed: bool,
@@ -654,70 +648,6 @@ impl<'a> Connections<'a> {
         let report = self.report(cslot);
         self.drop_busy_conn(cslot, CloseReason::Aborted, now, ev);
         Some((phase, report))
-    }
-
-    // ---- the connect ramp ----
-
-    /// Is `req`'s origin connecting as many new connections as allowed? Then
-    /// `req` waits for one of them (true).
-    fn ramp_full(&mut self, req: Token, ex: &Exchange<'_>, ev: &mut Emitter<'_>) -> bool {
-        let limit = self.config.connections.max_connecting_per_host.max(1);
-        let Some(ramp) = self.ramp.get_mut(ex.url.origin()) else {
-            return false;
-        };
-        if ramp.connecting < limit {
-            return false;
-        }
-        ramp.waiting.push_back(req);
-        self.stats.ramp_waits += 1;
-        let connecting = ramp.connecting;
-        emit!(
-            ev,
-            EventKind::ConnectWait {
-                req: ex.id,
-                connecting
-            }
-        );
-        true
-    }
-
-    /// Connection `cslot` is no longer connecting (connected, or closed):
-    /// a request waiting on its origin's ramp may go.
-    fn connected(&mut self, cslot: usize) {
-        let slot = &mut self.slots[cslot];
-        if !std::mem::take(&mut slot.connecting) {
-            return;
-        }
-        let Some(ramp) = self.ramp.get_mut(slot.conn.key()) else {
-            return;
-        };
-        ramp.connecting -= 1;
-        if !ramp.waiting.is_empty() {
-            self.ramp_ready.push_back(slot.conn.key().into());
-        } else if ramp.connecting == 0 {
-            self.ramp.remove(slot.conn.key());
-        }
-    }
-
-    /// The next request whose origin's ramp has room again (dispatch it;
-    /// `still_waiting` says whether it still wants a connection: one whose
-    /// deadline ended it gives its turn to the next).
-    #[must_use]
-    pub fn poll_ramp_ready(&mut self, still_waiting: impl Fn(Token) -> bool) -> Option<Token> {
-        while let Some(origin) = self.ramp_ready.pop_front() {
-            let Some(ramp) = self.ramp.get_mut(&origin) else {
-                continue;
-            };
-            while let Some(token) = ramp.waiting.pop_front() {
-                if still_waiting(token) {
-                    return Some(token);
-                }
-            }
-            if ramp.connecting == 0 {
-                self.ramp.remove(&origin);
-            }
-        }
-        None
     }
 
     // ---- closing ----
