@@ -91,6 +91,10 @@ pub struct Timeouts {
     pub head: Duration,
     /// The longest silence allowed while reading a body.
     pub body_idle: Duration,
+    /// Happy eyeballs (RFC 8305): when a connect attempt has not succeeded
+    /// this long after it started, the next address (the other family
+    /// first) is tried beside it; the first to connect wins.
+    pub happy_eyeballs: Duration,
     /// Everything for one input, from being pulled off the input (so time
     /// waiting in the admission queue counts) through every attempt,
     /// backoff and redirect, to the end of the response.
@@ -225,6 +229,7 @@ impl Default for Timeouts {
             tls_handshake: Duration::from_secs(10),
             head: Duration::from_secs(30),
             body_idle: Duration::from_secs(30),
+            happy_eyeballs: Duration::from_millis(250),
             total: Duration::from_secs(120),
         }
     }

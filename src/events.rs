@@ -74,6 +74,14 @@ pub enum EventKind<'a> {
         /// Connections of its origin connecting now.
         connecting: usize,
     },
+    /// A connection started a connect attempt to one of its addresses (with
+    /// happy eyeballs, a second one starts beside a slow first).
+    ConnectAttempt {
+        /// The connection.
+        conn: u64,
+        /// The address tried.
+        addr: std::net::SocketAddr,
+    },
     /// A pooled connection was checked out for a request.
     ConnReused {
         /// The connection.
@@ -215,6 +223,7 @@ impl EventKind<'_> {
             EventKind::ConnOpened { .. } => "conn_opened",
             EventKind::ConnReused { .. } => "conn_reused",
             EventKind::ConnectWait { .. } => "connect_wait",
+            EventKind::ConnectAttempt { .. } => "connect_attempt",
             EventKind::ConnState { .. } => "state",
             EventKind::ConnClosed { .. } => "conn_closed",
             EventKind::DnsLookup { .. } => "dns_lookup",
@@ -339,6 +348,10 @@ impl EventKind<'_> {
             EventKind::ConnReused { conn, req } => {
                 field_u64(out, "conn", *conn);
                 field_u64(out, "req", *req);
+            }
+            EventKind::ConnectAttempt { conn, addr } => {
+                field_u64(out, "conn", *conn);
+                let _ = std::fmt::Write::write_fmt(out, format_args!(",\"addr\":\"{addr}\""));
             }
             EventKind::ConnectWait { req, connecting } => {
                 field_req(out, *req);

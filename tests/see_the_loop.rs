@@ -376,16 +376,17 @@ fn lanes_are_connection_slots_that_cover_the_whole_run() {
         "slots, not connections"
     );
     assert!(text.contains("over 30 connections"));
-    // Each lane carries 15 connections' segments, the last near the end.
+    // The two lanes carry all 30 connections' segments between them (how
+    // many each depends on which slot frees first), several each.
+    let mut total = 0;
     for lane in 0..2 {
         let start = text.find(&format!(r#"data-lane="{lane}""#)).unwrap();
         let end = start + text[start..].find("</g>").unwrap();
-        let part = &text[start..end];
-        assert!(
-            part.matches("<title>conn#").count() >= 15 * 3,
-            "lane {lane}"
-        );
+        let n = text[start..end].matches("<title>conn#").count();
+        assert!(n >= 3 * 3, "lane {lane}: {n}");
+        total += n;
     }
+    assert!(total >= 30 * 3, "{total}");
     assert!(text.contains("in flight (max 2)"), "the requests strip");
     let _ = std::fs::remove_dir_all(&dir);
 }

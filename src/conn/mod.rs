@@ -34,6 +34,7 @@
 //! (an event observer is installed) it is also queued for the driver, which
 //! drains [`Conn::poll_transition`] and emits one event per transition.
 
+mod connect;
 pub(crate) mod net;
 mod pump;
 #[cfg(test)]
@@ -92,6 +93,9 @@ pub(crate) struct ConnOptions {
     pub limits: Limits,
     /// Queue every state transition for [`Conn::poll_transition`].
     pub observed: bool,
+    /// Happy eyeballs (RFC 8305): the next address is tried this long after
+    /// the previous attempt started, if that one has not connected yet.
+    pub happy_eyeballs: Duration,
 }
 
 /// A connection: its state, its addresses, its pump, its response reader.
@@ -106,6 +110,13 @@ pub(crate) struct Conn<S> {
     addr_idx: usize,
     /// The last connect error, reported if every address fails.
     last_connect_error: Option<io::Error>,
+    /// Connect attempts in flight (happy eyeballs: a new one every
+    /// `stagger` while the earlier ones still connect; the first to
+    /// connect wins and becomes `io.stream`).
+    racing: Vec<connect::Racer<S>>,
+    /// When the next address is tried if no attempt has connected by then.
+    next_attempt_at: Option<Instant>,
+    stagger: Duration,
     reader: ResponseReader,
     response: Response,
     served: u32,
@@ -119,6 +130,8 @@ pub(crate) struct Conn<S> {
     held_socket: bool,
     /// Transitions not yet taken by the driver (only when observed).
     transitions: Option<std::collections::VecDeque<(ConnState, ConnState)>>,
+    /// Connect attempts started, not yet taken by the driver (when observed).
+    attempts: Option<std::collections::VecDeque<SocketAddr>>,
 }
 
 impl<S: io::Read + io::Write> Conn<S> {
@@ -138,9 +151,12 @@ impl<S: io::Read + io::Write> Conn<S> {
             state: ConnState::Connecting,
             io: Pump::new(tls),
             writable_interest: false,
-            addrs,
+            addrs: connect::interleave(addrs),
             addr_idx: 0,
             last_connect_error: None,
+            racing: Vec::new(),
+            next_attempt_at: None,
+            stagger: options.happy_eyeballs,
             reader: ResponseReader::new(options.limits, Method::Get, true),
             response: Response::default(),
             served: 0,
@@ -152,6 +168,7 @@ impl<S: io::Read + io::Write> Conn<S> {
             first_byte_at: None,
             held_socket: false,
             transitions: options.observed.then(std::collections::VecDeque::new),
+            attempts: options.observed.then(std::collections::VecDeque::new),
         }
     }
 
@@ -193,6 +210,12 @@ impl<S: io::Read + io::Write> Conn<S> {
         self.transitions.as_mut()?.pop_front()
     }
 
+    /// The next connect attempt (its address) not yet taken, when observed.
+    #[must_use]
+    pub fn poll_attempt(&mut self) -> Option<SocketAddr> {
+        self.attempts.as_mut()?.pop_front()
+    }
+
     /// Did this connection ever hold a socket (a file descriptor)? False
     /// when every `connect` failed before one was made (EMFILE, say).
     pub fn held_socket(&self) -> bool {
@@ -217,7 +240,7 @@ impl<S: io::Read + io::Write> Conn<S> {
         match self.state {
             // The resolver has its own timeouts and retries.
             ConnState::Resolving => None,
-            ConnState::Connecting => Some(self.connect_since + t.connect),
+            ConnState::Connecting => self.connect_deadline(t),
             ConnState::TlsHandshake => {
                 Some(self.connected_at.unwrap_or(self.connect_since) + t.tls_handshake)
             }
@@ -240,15 +263,8 @@ impl<S: io::Read + io::Write> Conn<S> {
             Some(deadline) if deadline <= now => {}
             _ => return ConnEvent::Pending,
         }
-        if self.state == ConnState::Connecting && self.has_next_address() {
-            log::debug!(
-                "connect to {:?} timed out, trying the next address",
-                self.addrs.get(self.addr_idx.wrapping_sub(1))
-            );
-            return match self.start_connect(net, now) {
-                Ok(()) => ConnEvent::Pending,
-                Err(e) => self.fail(net, e, now),
-            };
+        if self.state == ConnState::Connecting {
+            return self.connect_timeout(net, t, now);
         }
         let what = match self.state {
             ConnState::Connecting => "connect",
@@ -308,41 +324,12 @@ impl<S: io::Read + io::Write> Conn<S> {
         self.state = ConnState::Resolving;
     }
 
-    /// DNS answered: these are the addresses to try, in order. Call
-    /// [`start_connect`](Self::start_connect) next.
+    /// DNS answered: these are the addresses to try (families interleaved).
+    /// Call [`start_connect`](Self::start_connect) next.
     pub fn set_addresses(&mut self, addrs: Vec<SocketAddr>, now: Instant) {
-        self.addrs = addrs;
+        self.addrs = connect::interleave(addrs);
         self.addr_idx = 0;
         self.set_state(ConnState::Connecting, now);
-    }
-
-    fn has_next_address(&self) -> bool {
-        self.addr_idx < self.addrs.len()
-    }
-
-    /// Opens a stream to the next address. On failure of every remaining
-    /// address, returns the connect error.
-    pub fn start_connect(
-        &mut self,
-        net: &mut impl Net<Stream = S>,
-        now: Instant,
-    ) -> Result<(), Error> {
-        self.close_stream(net);
-        self.connect_since = now;
-        while self.addr_idx < self.addrs.len() {
-            let addr = self.addrs[self.addr_idx];
-            self.addr_idx += 1;
-            match net.connect(addr) {
-                Ok(stream) => {
-                    self.io.stream = Some(stream);
-                    self.held_socket = true;
-                    self.writable_interest = true;
-                    return Ok(());
-                }
-                Err(e) => self.last_connect_error = Some(e),
-            }
-        }
-        Err(self.connect_error())
     }
 
     fn connect_error(&mut self) -> Error {
@@ -356,6 +343,10 @@ impl<S: io::Read + io::Write> Conn<S> {
         if let Some(s) = self.io.stream.take() {
             net.close(s);
         }
+        for r in self.racing.drain(..) {
+            net.close(r.stream);
+        }
+        self.next_attempt_at = None;
     }
 
     /// Closes for good.
@@ -384,38 +375,6 @@ impl<S: io::Read + io::Write> Conn<S> {
             ConnState::Idle => self.step_idle(net, now),
             // Nothing to drive: DNS has not answered, or the stream is gone.
             ConnState::Resolving | ConnState::Closed => ConnEvent::Pending,
-        }
-    }
-
-    fn step_connecting(&mut self, net: &mut impl Net<Stream = S>, now: Instant) -> ConnEvent {
-        let result = match &self.io.stream {
-            Some(s) => net.connect_result(s),
-            None => Err(io::Error::new(io::ErrorKind::NotConnected, "no socket")),
-        };
-        match result {
-            Ok(false) => ConnEvent::Pending,
-            Ok(true) => {
-                self.connected_at = Some(now);
-                let next = if self.io.tls.is_some() {
-                    ConnState::TlsHandshake
-                } else {
-                    ConnState::Sending
-                };
-                self.set_state(next, now);
-                // Report, then continue with the next state on the next call.
-                ConnEvent::Connected
-            }
-            Err(e) => {
-                self.last_connect_error = Some(e);
-                if self.has_next_address() {
-                    return match self.start_connect(net, now) {
-                        Ok(()) => ConnEvent::Pending,
-                        Err(e) => self.fail(net, e, now),
-                    };
-                }
-                let e = self.connect_error();
-                self.fail(net, e, now)
-            }
         }
     }
 

@@ -143,6 +143,9 @@ fn options() -> ConnOptions {
     ConnOptions {
         limits: Limits::default(),
         observed: false,
+        // Longer than the connect timeout: one attempt at a time, as these
+        // tests script them (happy eyeballs has its own test).
+        happy_eyeballs: Duration::from_secs(3600),
     }
 }
 
@@ -342,6 +345,55 @@ fn connecting_timeout_tries_the_next_address_then_fails() {
     );
     let e = failed(c.handle_timeout(&mut net, &t, t0 + ms(200)));
     assert_eq!((e.phase, e.kind), (Phase::Connect, ErrorKind::Timeout));
+}
+
+#[test]
+fn happy_eyeballs_starts_the_next_address_beside_a_slow_one_and_the_first_to_connect_wins() {
+    let t0 = Instant::now();
+    let mut net = ScriptNet::default();
+    let staggered = ConnOptions {
+        happy_eyeballs: ms(25),
+        ..options()
+    };
+    let v6: SocketAddr = "[::1]:80".parse().unwrap();
+    let mut c: Conn<Scripted> = Conn::new(
+        1,
+        "http://a:80".into(),
+        vec![v6, addr(1)],
+        None,
+        staggered,
+        t0,
+    );
+    c.start_connect(&mut net, t0).unwrap();
+    assert_eq!(net.connects, vec![v6], "one attempt at first");
+    let t = timeouts();
+    assert_eq!(
+        c.poll_timeout(&t),
+        Some(t0 + ms(25)),
+        "the stagger comes first"
+    );
+    assert!(matches!(
+        c.handle_timeout(&mut net, &t, t0 + ms(25)),
+        ConnEvent::Pending
+    ));
+    assert_eq!(
+        net.connects,
+        vec![v6, addr(1)],
+        "the other family beside it"
+    );
+    // The first (IPv6) is still connecting, the second has connected.
+    net.results.extend([Ok(false), Ok(true)]);
+    assert!(matches!(
+        c.drive(&mut net, t0 + ms(30)),
+        ConnEvent::Connected
+    ));
+    assert_eq!(net.closes, 1, "the loser is closed");
+    assert_eq!(c.state(), ConnState::Sending);
+    assert_eq!(
+        c.poll_timeout(&t),
+        Some(t0 + ms(30) + t.head),
+        "no connect deadline left"
+    );
 }
 
 // ---------------------------------------------------------------- Sending

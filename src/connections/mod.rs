@@ -358,6 +358,7 @@ impl<'a> Connections<'a> {
         let options = ConnOptions {
             limits: self.config.limits,
             observed: self.observed,
+            happy_eyeballs: self.config.timeouts.happy_eyeballs,
         };
         let id = self.next_conn_id;
         self.next_conn_id += 1;
@@ -491,7 +492,9 @@ impl<'a> Connections<'a> {
 
     /// Starts the TCP connect of a connection that has its addresses.
     fn connect(&mut self, cslot: usize, now: Instant, ev: &mut Emitter<'_>) {
-        match self.with_net(cslot, |conn, net| conn.start_connect(net, now)) {
+        let started = self.with_net(cslot, |conn, net| conn.start_connect(net, now));
+        self.drain_transitions(cslot, ev);
+        match started {
             Ok(()) => self.arm_timer(cslot),
             Err(e) => self.conn_failed(cslot, e, now, ev),
         }
@@ -711,6 +714,9 @@ impl<'a> Connections<'a> {
             return;
         }
         let conn = self.slots[cslot].conn.id();
+        while let Some(addr) = self.slots[cslot].conn.poll_attempt() {
+            emit!(ev, EventKind::ConnectAttempt { conn, addr });
+        }
         while let Some((from, to)) = self.slots[cslot].conn.poll_transition() {
             emit!(
                 ev,

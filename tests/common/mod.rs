@@ -67,6 +67,21 @@ pub fn spawn(
     global: Option<Arc<Counters>>,
 ) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    serve_on(listener, handler, counters, global)
+}
+
+/// The same server on a listener of the caller's.
+#[allow(dead_code)] // not every test binary uses it
+pub fn spawn_on(listener: TcpListener, handler: Arc<Handler>) -> SocketAddr {
+    serve_on(listener, handler, Arc::default(), None)
+}
+
+fn serve_on(
+    listener: TcpListener,
+    handler: Arc<Handler>,
+    counters: Arc<Counters>,
+    global: Option<Arc<Counters>>,
+) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
         for stream in listener.incoming() {

@@ -214,6 +214,7 @@ const FLAGS: &[Flag] = &[
     flag("--max-body-bytes", N, Limits, "response body limit (default 10485760)", |o, v| { o.config.limits.max_body_bytes = num(v, 0, u64::MAX)?; Ok(()) }),
 
     flag("--connect-timeout", DUR, Timeouts, "per connect attempt (default 10s)", |o, v| { o.config.timeouts.connect = positive(v)?; Ok(()) }),
+    flag("--happy-eyeballs", DUR, Timeouts, "try the next address (the other family first) when a connect attempt has not succeeded in this long (default 250ms)", |o, v| { o.config.timeouts.happy_eyeballs = positive(v)?; Ok(()) }),
     flag("--tls-handshake-timeout", DUR, Timeouts, "(default 10s)", |o, v| { o.config.timeouts.tls_handshake = positive(v)?; Ok(()) }),
     flag("--head-timeout", DUR, Timeouts, "from sending to the end of the response head (default 30s)", |o, v| { o.config.timeouts.head = positive(v)?; Ok(()) }),
     flag("--body-idle-timeout", DUR, Timeouts, "longest silence inside a body (default 30s)", |o, v| { o.config.timeouts.body_idle = positive(v)?; Ok(()) }),

@@ -155,6 +155,7 @@ pub fn trace_line(out: &mut String, e: &Event<'_>) {
         EventKind::ConnReused { conn, req } => {
             write!(out, "conn#{conn} {} reused", req_label(*req))
         }
+        EventKind::ConnectAttempt { conn, addr } => write!(out, "conn#{conn} connect attempt to {addr}"),
         EventKind::ConnectWait { req, connecting } => write!(
             out,
             "{} waits to connect ({connecting} connecting to its origin)",
