@@ -55,6 +55,10 @@ pub struct Config {
     pub tls: TlsConfig,
     /// Obeying robots.txt.
     pub robots: RobotsConfig,
+    /// HTTP proxies per scheme, and the hosts that go direct (none by
+    /// default; the command line reads them from `--proxy` and the
+    /// environment).
+    pub proxy: crate::proxy::ProxyConfig,
     /// A callback running longer than this is logged as a stall.
     pub stall_threshold: Duration,
 }
@@ -204,6 +208,7 @@ impl Default for Config {
             dns: DnsConfig::default(),
             resolve: Vec::new(),
             tls: TlsConfig::default(),
+            proxy: crate::proxy::ProxyConfig::default(),
             robots: RobotsConfig::default(),
             stall_threshold: Duration::from_millis(20),
         }

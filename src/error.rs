@@ -37,6 +37,8 @@ pub enum Phase {
     Save,
     /// The origin's robots.txt forbids the URL, or could not be read.
     Robots,
+    /// Through an HTTP proxy: connecting to it, or its CONNECT tunnel.
+    Proxy,
 }
 
 impl Phase {
@@ -54,6 +56,7 @@ impl Phase {
             Phase::Redirect => "redirect",
             Phase::Save => "save",
             Phase::Robots => "robots",
+            Phase::Proxy => "proxy",
         }
     }
 }
@@ -121,6 +124,10 @@ pub enum ErrorKind {
     /// A compressed body (`Content-Encoding`) could not be decoded: corrupt
     /// or cut short.
     Decode,
+    /// The proxy wants credentials, or refused the ones given (407).
+    ProxyAuth,
+    /// The proxy refused to open a tunnel (its status is in the detail).
+    TunnelRefused,
 }
 
 impl ErrorKind {
@@ -153,6 +160,8 @@ impl ErrorKind {
             ErrorKind::TooManyRedirects => "too_many_redirects",
             ErrorKind::NoDescriptors => "too_many_open_files",
             ErrorKind::Decode => "decode",
+            ErrorKind::ProxyAuth => "proxy_auth",
+            ErrorKind::TunnelRefused => "tunnel_refused",
             ErrorKind::Disallowed => "disallowed",
             ErrorKind::Unavailable => "unavailable",
         }

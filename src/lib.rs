@@ -122,6 +122,7 @@ pub mod input;
 pub mod outcome;
 pub mod policy;
 pub mod pool;
+pub mod proxy;
 pub mod random;
 pub mod reactor;
 mod requests;

@@ -8,8 +8,8 @@ use crate::error::Phase;
 /// exchange:
 ///
 /// ```text
-/// Resolving ─> Connecting ─> TlsHandshake ─> Sending ─> ReadingHead ─> ReadingBody ─> Idle
-///  (DNS only)                 (https only)       ^                                      │
+/// Resolving ─> Connecting ─> (Tunneling) ─> TlsHandshake ─> Sending ─> ReadingHead ─> ReadingBody ─> Idle
+///  (DNS only)                 (proxy CONNECT)  (https only)       ^                                      │
 ///                                                └──────────── reuse ───────────────────┘
 /// any state ── failure, timeout, or the server closing an idle connection ──> Closed
 /// ```
@@ -19,6 +19,9 @@ pub enum ConnState {
     Resolving,
     /// TCP handshake in progress with one of the addresses.
     Connecting,
+    /// Asking an HTTP proxy for a tunnel (`CONNECT host:port`), https
+    /// through a proxy only.
+    Tunneling,
     /// TLS handshake in progress (https only).
     TlsHandshake,
     /// Writing the request.
@@ -39,6 +42,7 @@ impl ConnState {
         match self {
             ConnState::Resolving => Phase::Dns,
             ConnState::Connecting => Phase::Connect,
+            ConnState::Tunneling => Phase::Proxy,
             ConnState::TlsHandshake => Phase::Tls,
             ConnState::Sending => Phase::Send,
             ConnState::ReadingHead | ConnState::Idle | ConnState::Closed => Phase::Head,
@@ -53,6 +57,7 @@ impl ConnState {
         match self {
             ConnState::Resolving => "resolving",
             ConnState::Connecting => "connecting",
+            ConnState::Tunneling => "tunnel",
             ConnState::TlsHandshake => "tls",
             ConnState::Sending => "sending",
             ConnState::ReadingHead => "head",
@@ -63,9 +68,10 @@ impl ConnState {
     }
 
     /// Every state, in lifecycle order.
-    pub const ALL: [ConnState; 8] = [
+    pub const ALL: [ConnState; 9] = [
         ConnState::Resolving,
         ConnState::Connecting,
+        ConnState::Tunneling,
         ConnState::TlsHandshake,
         ConnState::Sending,
         ConnState::ReadingHead,

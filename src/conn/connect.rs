@@ -128,7 +128,9 @@ impl<S: io::Read + io::Write> Conn<S> {
         self.next_attempt_at = None;
         self.io.stream = Some(winner.stream);
         self.connected_at = Some(now);
-        let next = if self.io.tls.is_some() {
+        let next = if self.tunnel.is_some() {
+            ConnState::Tunneling
+        } else if self.io.tls.is_some() {
             ConnState::TlsHandshake
         } else {
             ConnState::Sending

@@ -39,6 +39,7 @@ pub(crate) mod net;
 mod pump;
 #[cfg(test)]
 mod tests;
+mod tunnel;
 
 use crate::error::{Error, ErrorKind, Phase};
 use crate::http::{Limits, Method, Progress, Response, ResponseReader};
@@ -57,6 +58,8 @@ pub(crate) enum ConnEvent {
     Pending,
     /// The TCP connection is up (call `drive` again: the request goes out).
     Connected,
+    /// The proxy opened the tunnel (call `drive` again: TLS starts).
+    Tunneled,
     /// The TLS handshake finished (call `drive` again).
     TlsEstablished {
         /// From TCP connected to handshake done.
@@ -132,6 +135,8 @@ pub(crate) struct Conn<S> {
     transitions: Option<std::collections::VecDeque<(ConnState, ConnState)>>,
     /// Connect attempts started, not yet taken by the driver (when observed).
     attempts: Option<std::collections::VecDeque<SocketAddr>>,
+    /// Through an HTTP proxy: the CONNECT to send once TCP is up (https).
+    tunnel: Option<tunnel::Tunnel>,
 }
 
 impl<S: io::Read + io::Write> Conn<S> {
@@ -169,6 +174,7 @@ impl<S: io::Read + io::Write> Conn<S> {
             held_socket: false,
             transitions: options.observed.then(std::collections::VecDeque::new),
             attempts: options.observed.then(std::collections::VecDeque::new),
+            tunnel: None,
         }
     }
 
@@ -241,6 +247,9 @@ impl<S: io::Read + io::Write> Conn<S> {
             // The resolver has its own timeouts and retries.
             ConnState::Resolving => None,
             ConnState::Connecting => self.connect_deadline(t),
+            ConnState::Tunneling => {
+                Some(self.connected_at.unwrap_or(self.connect_since) + t.tls_handshake)
+            }
             ConnState::TlsHandshake => {
                 Some(self.connected_at.unwrap_or(self.connect_since) + t.tls_handshake)
             }
@@ -268,6 +277,7 @@ impl<S: io::Read + io::Write> Conn<S> {
         }
         let what = match self.state {
             ConnState::Connecting => "connect",
+            ConnState::Tunneling => "proxy tunnel",
             ConnState::TlsHandshake => "TLS handshake",
             ConnState::ReadingBody => "body idle",
             _ => "response head",
@@ -369,6 +379,7 @@ impl<S: io::Read + io::Write> Conn<S> {
     pub fn drive(&mut self, net: &mut impl Net<Stream = S>, now: Instant) -> ConnEvent {
         match self.state {
             ConnState::Connecting => self.step_connecting(net, now),
+            ConnState::Tunneling => self.step_tunnel(net, now),
             ConnState::TlsHandshake => self.step_handshake(net, now),
             ConnState::Sending => self.step_sending(net, now),
             ConnState::ReadingHead | ConnState::ReadingBody => self.step_reading(net, now),

@@ -22,6 +22,7 @@
 
 mod descriptors;
 mod ramp;
+mod route;
 
 use crate::config::Config;
 use crate::conn::net::MioNet;
@@ -29,12 +30,12 @@ use crate::conn::{Conn, ConnEvent, ConnOptions, ConnState, PhaseTimeouts};
 use crate::dns::Resolver;
 use crate::error::{Error, ErrorKind, Phase};
 use crate::events::{CloseReason, Emitter, EventKind};
-use crate::http::{encode_request_with, Method, Response};
+use crate::http::{encode_proxied_request, encode_request_with, Method, Response};
 use crate::outcome::AttemptReport;
 use crate::pool::{Checkout, Pool, PoolConfig, PoolStats};
 use crate::reactor::{TimerId, Timers, Token};
 use crate::summary::Histogram;
-use crate::url::{Scheme, Url};
+use crate::url::Url;
 use mio::net::TcpStream;
 use mio::Registry;
 use slab::Slab;
@@ -71,6 +72,11 @@ struct ConnSlot {
     port: u16,
     /// Counted among its origin's connections still connecting (the ramp).
     connecting: bool,
+    /// Through a proxy: plain http requests in absolute form, with this
+    /// `Proxy-Authorization` (if any); `None` when direct or tunneled.
+    proxied_http: Option<Option<String>>,
+    /// The connection goes to a proxy (its connect errors are `proxy`'s).
+    via_proxy: bool,
 }
 
 impl ConnSlot {
@@ -334,7 +340,7 @@ impl<'a> Connections<'a> {
     /// sources at once, or through DNS (the connection starts `Resolving`).
     fn open(&mut self, req: Token, ex: Exchange<'_>, now: Instant, ev: &mut Emitter<'_>) {
         let key: Box<str> = ex.url.origin().into();
-        let tls = match self.tls_session(ex.url) {
+        let tls = match route::tls_session(self.tls, ex.url) {
             Ok(tls) => tls,
             Err(error) => {
                 self.pool.handle_closed(&key);
@@ -345,11 +351,11 @@ impl<'a> Connections<'a> {
             }
         };
         // Static sources first (overrides, IP literals, /etc/hosts,
-        // localhost): no waiting.
+        // localhost): no waiting. Through a proxy, its address.
+        let route = route::route(&self.config.proxy, ex.url);
+        let (host, port) = (route.host, route.port);
         self.addr_buf.clear();
-        let host = ex.url.host_bare();
         let known = self.resolver.lookup_static(host, &mut self.addr_buf);
-        let port = ex.url.port();
         let addrs = self
             .addr_buf
             .iter()
@@ -366,6 +372,9 @@ impl<'a> Connections<'a> {
         if !known {
             conn.set_resolving();
         }
+        if let Some(connect) = route.tunnel {
+            conn.set_tunnel(connect);
+        }
         self.generation = self.generation.wrapping_add(1);
         let cslot = self.slots.insert(ConnSlot {
             conn,
@@ -379,6 +388,8 @@ impl<'a> Connections<'a> {
             connect: None,
             port,
             connecting: true,
+            proxied_http: route.proxied_http,
+            via_proxy: route.via_proxy,
         });
         let conn = &self.slots[cslot].conn;
         emit!(
@@ -412,37 +423,31 @@ impl<'a> Connections<'a> {
         }
     }
 
-    /// A TLS session for an https URL (none for http).
-    fn tls_session(&self, url: &Url) -> Result<Option<rustls::ClientConnection>, Error> {
-        match url.scheme() {
-            Scheme::Http => Ok(None),
-            Scheme::Https => {
-                let name = crate::tls::server_name(url.host_bare())?;
-                rustls::ClientConnection::new(self.tls.clone(), name)
-                    .map(Some)
-                    .map_err(|e| crate::tls::classify(&e))
-            }
-        }
-    }
-
     /// Encodes the request into the connection's request buffer.
     fn prepare(&mut self, cslot: usize, ex: &Exchange<'_>, now: Instant, ev: &mut Emitter<'_>) {
         let t = &self.config.request;
-        let conn = &mut self.slots[cslot].conn;
+        let slot = &mut self.slots[cslot];
+        let conn = &mut slot.conn;
         let body: &[u8] = if ex.method == Method::Post {
             &t.body
         } else {
             b""
         };
-        encode_request_with(
-            conn.request_buffer(),
-            ex.method,
-            ex.url,
-            &t.headers,
-            body,
-            &t.user_agent,
-            &t.accept_encoding,
-        );
+        let (ua, ae) = (&t.user_agent, &t.accept_encoding);
+        let out = conn.request_buffer();
+        match &slot.proxied_http {
+            Some(auth) => encode_proxied_request(
+                out,
+                ex.method,
+                ex.url,
+                &t.headers,
+                body,
+                ua,
+                ae,
+                auth.as_deref(),
+            ),
+            None => encode_request_with(out, ex.method, ex.url, &t.headers, body, ua, ae),
+        }
         conn.begin_request(ex.method, ex.keep_body, now);
         conn.set_truncate_at(ex.truncate_at);
         if let Some(mut spare) = self.spare.pop() {
@@ -558,8 +563,9 @@ impl<'a> Connections<'a> {
                 let s = &mut self.slots[cslot];
                 s.connect = Some(now.saturating_duration_since(s.attached_at));
                 self.connected(cslot);
-                true // send the request
+                true // send the request (or open the tunnel)
             }
+            ConnEvent::Tunneled => true, // TLS with the origin, inside
             ConnEvent::TlsEstablished { took, resumed } => {
                 let conn = self.slots[cslot].conn.id();
                 emit!(
@@ -626,7 +632,11 @@ impl<'a> Connections<'a> {
     }
 
     /// The request on this connection failed and the connection is closed.
-    fn conn_failed(&mut self, cslot: usize, error: Error, now: Instant, ev: &mut Emitter<'_>) {
+    fn conn_failed(&mut self, cslot: usize, mut error: Error, now: Instant, ev: &mut Emitter<'_>) {
+        if self.slots[cslot].via_proxy && error.phase == Phase::Connect {
+            // The proxy could not be reached: say so.
+            error.phase = Phase::Proxy;
+        }
         if error.kind == ErrorKind::NoDescriptors {
             return self.out_of_descriptors(cslot, error, now, ev);
         }

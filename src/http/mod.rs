@@ -33,7 +33,7 @@ mod response;
 mod retry_after;
 
 pub use chunked::ChunkedDecoder;
-pub use request::{encode_request, encode_request_with};
+pub use request::{encode_proxied_request, encode_request, encode_request_with};
 pub use response::{Progress, ResponseReader};
 pub use retry_after::parse_retry_after;
 

@@ -32,9 +32,63 @@ pub fn encode_request_with(
     user_agent: &str,
     accept_encoding: &str,
 ) {
+    encode(
+        out,
+        method,
+        url,
+        headers,
+        body,
+        user_agent,
+        accept_encoding,
+        None,
+    );
+}
+
+/// Appends a request for `url` to an HTTP proxy (a plain `http://` URL):
+/// the target in absolute form (`GET http://host/path`), and
+/// `Proxy-Authorization` when the proxy has credentials.
+#[allow(clippy::too_many_arguments)]
+pub fn encode_proxied_request(
+    out: &mut Vec<u8>,
+    method: Method,
+    url: &Url,
+    headers: &[(String, String)],
+    body: &[u8],
+    user_agent: &str,
+    accept_encoding: &str,
+    proxy_authorization: Option<&str>,
+) {
+    let auth = Some(proxy_authorization);
+    encode(
+        out,
+        method,
+        url,
+        headers,
+        body,
+        user_agent,
+        accept_encoding,
+        auth,
+    );
+}
+
+/// The request: `proxy` is `Some(authorization)` through a proxy.
+#[allow(clippy::too_many_arguments)]
+fn encode(
+    out: &mut Vec<u8>,
+    method: Method,
+    url: &Url,
+    headers: &[(String, String)],
+    body: &[u8],
+    user_agent: &str,
+    accept_encoding: &str,
+    proxy: Option<Option<&str>>,
+) {
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
-    out.extend_from_slice(url.path_and_query().as_bytes());
+    match proxy {
+        Some(_) => out.extend_from_slice(url.as_str().as_bytes()),
+        None => out.extend_from_slice(url.path_and_query().as_bytes()),
+    }
     out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
     out.extend_from_slice(url.authority().as_bytes());
     out.extend_from_slice(b"\r\nUser-Agent: ");
@@ -42,6 +96,11 @@ pub fn encode_request_with(
     out.extend_from_slice(b"\r\nAccept: */*\r\nAccept-Encoding: ");
     out.extend_from_slice(accept_encoding.as_bytes());
     out.extend_from_slice(b"\r\n");
+    if let Some(Some(auth)) = proxy {
+        out.extend_from_slice(b"Proxy-Authorization: ");
+        out.extend_from_slice(auth.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
     for (name, value) in headers {
         let unsafe_text = |s: &str| s.bytes().any(|b| b == b'\r' || b == b'\n');
         if name.is_empty() || unsafe_text(name) || unsafe_text(value) || name.contains(':') {

@@ -301,9 +301,11 @@ fn rules_for<W>(result: Result<&Response, &Error>, agent: &str) -> Origin<W> {
         },
         Err(e) => {
             // Its own error says more than "unavailable": the origin
-            // cannot be reached (DNS, connect) or not securely (TLS).
+            // cannot be reached (DNS, connect, the proxy) or not
+            // securely (TLS).
             let unreachable = e.phase == Phase::Dns
                 || e.phase == Phase::Tls
+                || e.phase == Phase::Proxy
                 || (e.phase == Phase::Connect
                     && matches!(
                         e.kind,
@@ -417,6 +419,10 @@ mod tests {
             (
                 Err(Error::new(Phase::Tls, ErrorKind::CertificateExpired, "")),
                 "tls:certificate_expired",
+            ),
+            (
+                Err(Error::new(Phase::Proxy, ErrorKind::ProxyAuth, "")),
+                "proxy:proxy_auth",
             ),
             (
                 Err(Error::new(Phase::Head, ErrorKind::Malformed, "")),

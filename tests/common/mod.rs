@@ -231,3 +231,51 @@ pub fn server_config(cert: oneloop::tls::certs::IssuedCert) -> Arc<rustls::Serve
             .unwrap(),
     )
 }
+
+/// Reads one request head from a TLS stream; None at EOF.
+pub fn read_head(s: &mut impl Read) -> Option<String> {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match s.read(&mut b) {
+            Ok(1) => head.push(b[0]),
+            _ => return None,
+        }
+    }
+    let text = String::from_utf8_lossy(&head).into_owned();
+    Some(text.split_whitespace().nth(1)?.to_string())
+}
+
+/// A keep-alive HTTPS server whose body is the request path.
+#[allow(dead_code)] // not every test binary uses it
+pub fn tls_server(config: Arc<rustls::ServerConfig>, counters: Arc<Counters>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming() {
+            let Ok(tcp) = tcp else { continue };
+            counters
+                .accepted
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let config = config.clone();
+            let counters = counters.clone();
+            std::thread::spawn(move || {
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let mut s = rustls::StreamOwned::new(conn, tcp);
+                while let Some(path) = read_head(&mut s) {
+                    counters
+                        .requests
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{path}",
+                        path.len()
+                    );
+                    if s.write_all(resp.as_bytes()).is_err() || s.flush().is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}

@@ -44,6 +44,9 @@ pub struct Options {
     pub progress: bool,
     /// `--progress`: print the progress line even when stderr is not a terminal.
     pub force_progress: bool,
+    /// `--proxy` / `--no-proxy` were given (then the environment is not read).
+    pub proxy_given: bool,
+    pub no_proxy_given: bool,
     pub tls: bool,
     pub names: u64,
     /// demo: sleep this long in the callback of every page.
@@ -95,6 +98,8 @@ impl Options {
             jsonl: !demo,
             progress: true,
             force_progress: false,
+            proxy_given: false,
+            no_proxy_given: false,
             tls: false,
             names: 100,
             block_ms: 0,
@@ -214,6 +219,8 @@ const FLAGS: &[Flag] = &[
     flag("--max-body-bytes", N, Limits, "response body limit (default 10485760)", |o, v| { o.config.limits.max_body_bytes = num(v, 0, u64::MAX)?; Ok(()) }),
 
     flag("--connect-timeout", DUR, Timeouts, "per connect attempt (default 10s)", |o, v| { o.config.timeouts.connect = positive(v)?; Ok(()) }),
+    flag("--proxy", Some("URL"), Dns, "send every request through this HTTP proxy: http://[user:pass@]host[:port] (default: $https_proxy, $http_proxy, $all_proxy; --no-proxy or $no_proxy for exceptions)", |o, v| { let p = oneloop::proxy::Proxy::parse(v).map_err(|e| e.detail)?; o.config.proxy.http = Some(p.clone()); o.config.proxy.https = Some(p); o.proxy_given = true; Ok(()) }),
+    flag("--no-proxy", Some("HOSTS"), Dns, "comma-separated hosts (and their subdomains) that go direct; * for all", |o, v| { o.config.proxy.no_proxy = v.split(',').map(|h| h.trim().to_string()).filter(|h| !h.is_empty()).collect(); o.no_proxy_given = true; Ok(()) }),
     flag("--happy-eyeballs", DUR, Timeouts, "try the next address (the other family first) when a connect attempt has not succeeded in this long (default 250ms)", |o, v| { o.config.timeouts.happy_eyeballs = positive(v)?; Ok(()) }),
     flag("--tls-handshake-timeout", DUR, Timeouts, "(default 10s)", |o, v| { o.config.timeouts.tls_handshake = positive(v)?; Ok(()) }),
     flag("--head-timeout", DUR, Timeouts, "from sending to the end of the response head (default 30s)", |o, v| { o.config.timeouts.head = positive(v)?; Ok(()) }),

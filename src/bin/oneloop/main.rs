@@ -116,7 +116,7 @@ fn main() -> ExitCode {
 /// The command line, checked: options, or the exit code to leave with
 /// (help printed, or a usage error).
 fn parse_options(argv: &[String]) -> Result<Options, ExitCode> {
-    let options = match args::parse(argv) {
+    let mut options = match args::parse(argv) {
         Ok(Parsed::Help(command)) => {
             let _ = io::stdout().write_all(args::usage_of(command).as_bytes());
             return Err(ExitCode::SUCCESS);
@@ -134,6 +134,11 @@ fn parse_options(argv: &[String]) -> Result<Options, ExitCode> {
         return Err(usage_error(&e.detail));
     }
     observe::install_logger(options.log_level, options.deps_log_level);
+    if options.command == Command::Crawl {
+        if let Err(msg) = proxies_from_env(&mut options) {
+            return Err(usage_error(&msg));
+        }
+    }
     if options.save.is_some() && !options.config.request.keep_body {
         return Err(usage_error("--save needs the bodies: drop --no-body"));
     }
@@ -146,6 +151,42 @@ fn parse_options(argv: &[String]) -> Result<Options, ExitCode> {
         errln!("oneloop: WARNING: --insecure: TLS certificates are NOT verified; anyone on the path can read and alter this traffic");
     }
     Ok(options)
+}
+
+/// Proxies from the environment, as curl reads them: `https_proxy` (or
+/// `HTTPS_PROXY`) for https URLs, `http_proxy` for http ones (lower case
+/// only: `HTTP_PROXY` can be set by a web client in CGI), `all_proxy` (or
+/// `ALL_PROXY`) for both when the scheme's own is not set, `no_proxy` (or
+/// `NO_PROXY`) for exceptions. `--proxy` and `--no-proxy` win over them.
+/// Like Go's `ProxyFromEnvironment`, loopback hosts never take a proxy
+/// that came from the environment (the demo never takes one).
+fn proxies_from_env(o: &mut Options) -> Result<(), String> {
+    let var = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| std::env::var(n).ok().filter(|v| !v.trim().is_empty()))
+    };
+    let parse = |what: &str, v: String| {
+        oneloop::proxy::Proxy::parse(&v).map_err(|e| format!("${what}: {}", e.detail))
+    };
+    if !o.proxy_given {
+        let loopback = ["localhost", "127.0.0.1", "::1"].map(String::from);
+        o.config.proxy.no_proxy.extend(loopback);
+        let all = var(&["all_proxy", "ALL_PROXY"]);
+        if let Some(v) = var(&["http_proxy"]).or_else(|| all.clone()) {
+            o.config.proxy.http = Some(parse("http_proxy", v)?);
+        }
+        if let Some(v) = var(&["https_proxy", "HTTPS_PROXY"]).or(all) {
+            o.config.proxy.https = Some(parse("https_proxy", v)?);
+        }
+    }
+    if !o.no_proxy_given {
+        if let Some(v) = var(&["no_proxy", "NO_PROXY"]) {
+            let hosts = v.split(',').map(|h| h.trim().to_string());
+            o.config.proxy.no_proxy.extend(hosts);
+        }
+    }
+    Ok(())
 }
 
 /// Where events go: printed (`--trace`), written (`--events`), drawn

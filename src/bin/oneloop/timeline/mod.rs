@@ -39,9 +39,10 @@ const QUEUE_H: f64 = 48.0;
 
 /// The drawn states, in legend order, with their colours.
 /// (Their names are the library's: [`ConnState::name`].)
-const STATES: [(ConnState, &str, &str); 7] = [
+const STATES: [(ConnState, &str, &str); 8] = [
     (ConnState::Resolving, "#9467bd", "resolving (DNS)"),
     (ConnState::Connecting, "#8c564b", "connecting (TCP)"),
+    (ConnState::Tunneling, "#7f7f7f", "proxy tunnel"),
     (ConnState::TlsHandshake, "#e377c2", "TLS handshake"),
     (ConnState::Sending, "#2ca02c", "sending the request"),
     (
@@ -54,7 +55,7 @@ const STATES: [(ConnState, &str, &str); 7] = [
 ];
 
 /// The index of `Idle` in [`STATES`] (drawn behind the others).
-const IDLE: usize = 6;
+const IDLE: usize = 7;
 
 fn state_index(name: &str) -> Option<usize> {
     STATES.iter().position(|s| s.0.name() == name)

@@ -1,0 +1,222 @@
+//! HTTP proxies: which one a URL goes through, and what is said to it.
+//!
+//! - `http://` URLs go to the proxy in absolute form (`GET http://host/path`),
+//!   with `Proxy-Authorization: Basic …` when the proxy URL has credentials;
+//! - `https://` URLs go through a `CONNECT host:port` tunnel (the connection
+//!   state `Tunneling`), then TLS with the origin inside it, end to end.
+//!
+//! `NO_PROXY`-style exceptions: a list of host names (a name matches itself
+//! and its subdomains; a leading dot is ignored), IP addresses, or `*` for
+//! every host. Credentials are kept encoded and never shown: the proxy's
+//! `Debug` and [`Proxy::display`] leave them out, and so do connection keys,
+//! events and errors.
+
+use crate::error::{Error, ErrorKind, Phase};
+
+/// One proxy (only `http://` proxies for now).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Proxy {
+    /// The proxy's host (a name or an IP address).
+    pub host: String,
+    /// Its port (default 80).
+    pub port: u16,
+    /// `Basic` credentials, base64 of `user:password`, if the URL had them.
+    auth: Option<String>,
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Proxy({})", self.display())
+    }
+}
+
+/// Which proxy each scheme uses, and the hosts that go direct.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProxyConfig {
+    /// For `http://` URLs.
+    pub http: Option<Proxy>,
+    /// For `https://` URLs.
+    pub https: Option<Proxy>,
+    /// Hosts that never use a proxy (see the module docs).
+    pub no_proxy: Vec<String>,
+}
+
+fn bad(detail: String) -> Error {
+    Error::new(Phase::Proxy, ErrorKind::InvalidUrl, detail)
+}
+
+impl Proxy {
+    /// Parses `http://[user:password@]host[:port][/]`.
+    pub fn parse(url: &str) -> Result<Proxy, Error> {
+        let url = url.trim();
+        let Some(rest) = url.strip_prefix("http://") else {
+            let scheme = url.split("://").next().unwrap_or("");
+            return Err(bad(format!(
+                "proxy scheme {scheme:?}: only http:// proxies are supported"
+            )));
+        };
+        // Credentials first: a password may hold '/' (or '%'-escapes).
+        let (auth, hostport) = match rest.rsplit_once('@') {
+            Some((creds, hp)) => (Some(base64(&percent_decode(creds))), hp),
+            None => (None, rest),
+        };
+        let hostport = hostport.trim_end_matches('/');
+        if hostport.contains('/') {
+            return Err(bad("a proxy URL has no path".into()));
+        }
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
+                let port = p
+                    .parse()
+                    .map_err(|_| bad(format!("bad proxy port {p:?}")))?;
+                (h, port)
+            }
+            _ => (hostport, 80),
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() || port == 0 {
+            return Err(bad("the proxy URL has no host".into()));
+        }
+        Ok(Proxy {
+            host: host.to_ascii_lowercase(),
+            port,
+            auth,
+        })
+    }
+
+    /// `host:port`: the proxy as shown (never its credentials).
+    pub fn display(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The `Proxy-Authorization` value, if any.
+    pub fn authorization(&self) -> Option<String> {
+        self.auth.as_ref().map(|a| format!("Basic {a}"))
+    }
+}
+
+impl ProxyConfig {
+    /// The proxy for a URL of this scheme and host, unless the host goes
+    /// direct.
+    pub fn for_url(&self, https: bool, host: &str) -> Option<&Proxy> {
+        let proxy = if https { &self.https } else { &self.http };
+        let proxy = proxy.as_ref()?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let direct = self.no_proxy.iter().any(|n| {
+            let n = n.trim().trim_start_matches('.');
+            n == "*"
+                || host.eq_ignore_ascii_case(n)
+                || (host.len() > n.len()
+                    && host.ends_with(n)
+                    && host.as_bytes()[host.len() - n.len() - 1] == b'.'
+                    && !n.is_empty())
+        });
+        (!direct).then_some(proxy)
+    }
+}
+
+/// `user:p%40ss` → `user:p@ss` (as curl decodes proxy credentials); a
+/// `%` not followed by two hex digits stays as it is.
+fn percent_decode(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    let hex = |i: usize| b.get(i).and_then(|&c| (c as char).to_digit(16));
+    while i < b.len() {
+        if b[i] == b'%' {
+            if let (Some(h), Some(l)) = (hex(i + 1), hex(i + 2)) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Standard base64 (RFC 4648), for `Basic` credentials.
+fn base64(data: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ABC[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxies_parse_and_never_show_their_credentials() {
+        let p = Proxy::parse("http://user:s3cret@Proxy.Example:3128/").unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("proxy.example", 3128));
+        assert_eq!(p.authorization().unwrap(), "Basic dXNlcjpzM2NyZXQ=");
+        assert!(!format!("{p:?}").contains("s3cret") && !p.display().contains("user"));
+        assert_eq!(Proxy::parse("http://10.0.0.1").unwrap().port, 80);
+        // '%'-escapes decoded, a '/' or '@' in the password kept.
+        let p = Proxy::parse("http://u%40x:a/b@c%zz@proxy:1").unwrap();
+        assert_eq!(
+            p.authorization().unwrap(),
+            format!("Basic {}", base64(b"u@x:a/b@c%zz"))
+        );
+        assert_eq!(p.host, "proxy");
+        assert_eq!(
+            Proxy::parse("http://[::1]:8080").unwrap().display(),
+            "[::1]:8080"
+        );
+        for bad in [
+            "socks5://h:1080",
+            "ftp://h",
+            "http://",
+            "http://h:x",
+            "http://h/path",
+        ] {
+            assert!(Proxy::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(base64(b"a"), "YQ==");
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(base64(b"abc"), "YWJj");
+    }
+
+    #[test]
+    fn no_proxy_matches_names_their_subdomains_and_star() {
+        let p = Proxy::parse("http://proxy:3128").unwrap();
+        let c = ProxyConfig {
+            http: Some(p.clone()),
+            https: None,
+            no_proxy: vec!["internal.test".into(), ".corp".into(), "127.0.0.1".into()],
+        };
+        assert!(c.for_url(false, "example.com").is_some());
+        assert!(c.for_url(true, "example.com").is_none(), "no https proxy");
+        assert!(c.for_url(false, "internal.test").is_none());
+        assert!(c.for_url(false, "a.internal.test").is_none());
+        assert!(c.for_url(false, "notinternal.test").is_some());
+        assert!(c.for_url(false, "x.corp").is_none());
+        assert!(c.for_url(false, "127.0.0.1").is_none());
+        let all = ProxyConfig {
+            no_proxy: vec!["*".into()],
+            ..c
+        };
+        assert!(all.for_url(false, "example.com").is_none());
+    }
+}
