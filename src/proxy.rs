@@ -1,9 +1,13 @@
-//! HTTP proxies: which one a URL goes through, and what is said to it.
+//! Proxies (HTTP and SOCKS5): which one a URL goes through, and what is
+//! said to it.
 //!
 //! - `http://` URLs go to the proxy in absolute form (`GET http://host/path`),
 //!   with `Proxy-Authorization: Basic …` when the proxy URL has credentials;
 //! - `https://` URLs go through a `CONNECT host:port` tunnel (the connection
-//!   state `Tunneling`), then TLS with the origin inside it, end to end.
+//!   state `Tunneling`), then TLS with the origin inside it, end to end;
+//! - through a SOCKS5 proxy every URL goes through its handshake (RFC 1928,
+//!   user/password per RFC 1929, also in `Tunneling`), naming the origin's
+//!   address (`socks5://`) or its name (`socks5h://`).
 //!
 //! `NO_PROXY`-style exceptions: a list of host names (a name matches itself
 //! and its subdomains; a leading dot is ignored), IP addresses, or `*` for
@@ -13,15 +17,29 @@
 
 use crate::error::{Error, ErrorKind, Phase};
 
-/// One proxy (only `http://` proxies for now).
+/// What a proxy speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyKind {
+    /// `http://`: absolute-form requests, `CONNECT` tunnels for https.
+    Http,
+    /// `socks5://` (RFC 1928): the origin's name is resolved here and the
+    /// proxy is asked for its address.
+    Socks5,
+    /// `socks5h://`: the proxy is given the name and resolves it.
+    Socks5h,
+}
+
+/// One proxy.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Proxy {
-    /// The proxy's host (a name or an IP address).
+    /// What it speaks.
+    pub kind: ProxyKind,
+    /// The proxy's host (a name or an IP address; an IP for `socks5://`).
     pub host: String,
-    /// Its port (default 80).
+    /// Its port (default 80 for http, 1080 for SOCKS).
     pub port: u16,
-    /// `Basic` credentials, base64 of `user:password`, if the URL had them.
-    auth: Option<String>,
+    /// The user name and password (`%`-decoded), if the URL had them.
+    creds: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -46,18 +64,27 @@ fn bad(detail: String) -> Error {
 }
 
 impl Proxy {
-    /// Parses `http://[user:password@]host[:port][/]`.
+    /// Parses `http://`, `socks5://` or `socks5h://` then
+    /// `[user:password@]host[:port][/]`.
     pub fn parse(url: &str) -> Result<Proxy, Error> {
         let url = url.trim();
-        let Some(rest) = url.strip_prefix("http://") else {
-            let scheme = url.split("://").next().unwrap_or("");
-            return Err(bad(format!(
-                "proxy scheme {scheme:?}: only http:// proxies are supported"
-            )));
+        let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+        let (kind, default_port) = match scheme.to_ascii_lowercase().as_str() {
+            "http" => (ProxyKind::Http, 80),
+            "socks5" => (ProxyKind::Socks5, 1080),
+            "socks5h" => (ProxyKind::Socks5h, 1080),
+            other => {
+                return Err(bad(format!(
+                    "proxy scheme {other:?}: http://, socks5:// and socks5h:// are supported"
+                )))
+            }
         };
         // Credentials first: a password may hold '/' (or '%'-escapes).
-        let (auth, hostport) = match rest.rsplit_once('@') {
-            Some((creds, hp)) => (Some(base64(&percent_decode(creds))), hp),
+        let (creds, hostport) = match rest.rsplit_once('@') {
+            Some((c, hp)) => {
+                let (user, pass) = c.split_once(':').unwrap_or((c, ""));
+                (Some((percent_decode(user), percent_decode(pass))), hp)
+            }
             None => (None, rest),
         };
         let hostport = hostport.trim_end_matches('/');
@@ -71,31 +98,61 @@ impl Proxy {
                     .map_err(|_| bad(format!("bad proxy port {p:?}")))?;
                 (h, port)
             }
-            _ => (hostport, 80),
+            _ => (hostport, default_port),
         };
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() || port == 0 {
             return Err(bad("the proxy URL has no host".into()));
         }
+        if kind == ProxyKind::Socks5 && host.parse::<std::net::IpAddr>().is_err() {
+            return Err(bad(
+                "a socks5:// proxy is given by IP address (the origin's name is resolved here); \
+                 socks5h:// lets the proxy resolve names"
+                    .into(),
+            ));
+        }
+        if kind != ProxyKind::Http {
+            // RFC 1929: each is 1 to 255 bytes.
+            if let Some((u, p)) = &creds {
+                if u.is_empty() || u.len() > 255 || p.len() > 255 {
+                    return Err(bad("SOCKS user name and password are 1 to 255 bytes".into()));
+                }
+            }
+        }
         Ok(Proxy {
+            kind,
             host: host.to_ascii_lowercase(),
             port,
-            auth,
+            creds,
         })
     }
 
     /// `host:port`: the proxy as shown (never its credentials).
     pub fn display(&self) -> String {
+        let scheme = match self.kind {
+            ProxyKind::Http => "http",
+            ProxyKind::Socks5 => "socks5",
+            ProxyKind::Socks5h => "socks5h",
+        };
         if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
+            format!("{scheme}://[{}]:{}", self.host, self.port)
         } else {
-            format!("{}:{}", self.host, self.port)
+            format!("{scheme}://{}:{}", self.host, self.port)
         }
     }
 
     /// The `Proxy-Authorization` value, if any.
     pub fn authorization(&self) -> Option<String> {
-        self.auth.as_ref().map(|a| format!("Basic {a}"))
+        let (user, pass) = self.creds.as_ref()?;
+        let mut both = user.clone();
+        both.push(b':');
+        both.extend_from_slice(pass);
+        Some(format!("Basic {}", base64(&both)))
+    }
+
+    /// The user name and password, for a SOCKS5 handshake (RFC 1929).
+    pub(crate) fn credentials(&self) -> Option<&(Vec<u8>, Vec<u8>)> {
+        self.creds.as_ref()
     }
 }
 
@@ -182,10 +239,20 @@ mod tests {
         assert_eq!(p.host, "proxy");
         assert_eq!(
             Proxy::parse("http://[::1]:8080").unwrap().display(),
-            "[::1]:8080"
+            "http://[::1]:8080"
         );
+        let s = Proxy::parse("SOCKS5h://u:p@proxy.test").unwrap();
+        assert_eq!((s.kind, s.port), (ProxyKind::Socks5h, 1080));
+        assert_eq!(s.credentials().unwrap(), &(b"u".to_vec(), b"p".to_vec()));
+        assert_eq!(
+            Proxy::parse("socks5://10.1.2.3:9050").unwrap().kind,
+            ProxyKind::Socks5
+        );
+        let long = format!("socks5h://{}:p@h", "u".repeat(256));
         for bad in [
-            "socks5://h:1080",
+            "socks5://name.test:1080",
+            long.as_str(),
+            "socks4://h",
             "ftp://h",
             "http://",
             "http://h:x",

@@ -19,8 +19,8 @@ pub enum ConnState {
     Resolving,
     /// TCP handshake in progress with one of the addresses.
     Connecting,
-    /// Asking an HTTP proxy for a tunnel (`CONNECT host:port`), https
-    /// through a proxy only.
+    /// Asking a proxy for a tunnel: `CONNECT host:port` to an HTTP proxy
+    /// (https only), or the SOCKS5 handshake.
     Tunneling,
     /// TLS handshake in progress (https only).
     TlsHandshake,

@@ -1,7 +1,7 @@
-//! Through an HTTP proxy: an in-test proxy on 127.0.0.1 records what it is
-//! asked (the request line and `Proxy-Authorization`), tunnels CONNECT to
-//! the target and answers plain http requests itself, so a test sees both
-//! sides.
+//! Through a proxy: in-test HTTP and SOCKS5 proxies on 127.0.0.1 record
+//! what they are asked (the request line and `Proxy-Authorization`, the
+//! SOCKS target); the HTTP one tunnels CONNECT to the target and answers
+//! plain http requests itself, so a test sees both sides.
 
 mod common;
 
@@ -401,4 +401,194 @@ fn the_cli_reads_proxies_from_the_environment_as_curl_does() {
         "{err}"
     );
     assert!(!err.contains("pw"), "{err}");
+}
+
+/// What a SOCKS5 proxy was asked: the target as "name:port" or "ip:port".
+type SocksLog = Arc<Mutex<Vec<String>>>;
+
+/// A SOCKS5 proxy (RFC 1928/1929): wants `creds` if given, connects every
+/// name to 127.0.0.1, answers `reply` (0 = success) and then pipes.
+fn socks_server(creds: Option<(&'static str, &'static str)>, reply: u8) -> (SocketAddr, SocksLog) {
+    let log: SocksLog = Arc::default();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let l = log.clone();
+    std::thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            let log = l.clone();
+            std::thread::spawn(move || {
+                let _ = socks_connection(s, creds, reply, log);
+            });
+        }
+    });
+    (addr, log)
+}
+
+fn socks_connection(
+    mut s: TcpStream,
+    creds: Option<(&str, &str)>,
+    reply: u8,
+    log: SocksLog,
+) -> std::io::Result<()> {
+    use std::io::Read;
+    let mut b = [0u8; 2];
+    s.read_exact(&mut b)?;
+    let mut methods = vec![0u8; usize::from(b[1])];
+    s.read_exact(&mut methods)?;
+    let want = if creds.is_some() { 2 } else { 0 };
+    if !methods.contains(&want) {
+        return s.write_all(&[5, 0xff]);
+    }
+    s.write_all(&[5, want])?;
+    if let Some((user, pass)) = creds {
+        // VER, then ULEN UNAME, PLEN PASSWD.
+        let mut ver = [0u8; 1];
+        s.read_exact(&mut ver)?;
+        let u = read_field(&mut s)?;
+        let p = read_field(&mut s)?;
+        if u != user.as_bytes() || p != pass.as_bytes() {
+            return s.write_all(&[1, 1]);
+        }
+        s.write_all(&[1, 0])?;
+    }
+    let mut head = [0u8; 4];
+    s.read_exact(&mut head)?;
+    let host = match head[3] {
+        1 => {
+            let mut ip = [0u8; 4];
+            s.read_exact(&mut ip)?;
+            std::net::Ipv4Addr::from(ip).to_string()
+        }
+        3 => String::from_utf8_lossy(&read_field(&mut s)?).into_owned(),
+        _ => return s.write_all(&[5, 8, 0, 1, 0, 0, 0, 0, 0, 0]),
+    };
+    let mut port = [0u8; 2];
+    s.read_exact(&mut port)?;
+    let port = u16::from_be_bytes(port);
+    log.lock().unwrap().push(format!("{host}:{port}"));
+    let up = match TcpStream::connect(("127.0.0.1", port)) {
+        Ok(up) if reply == 0 => up,
+        _ => return s.write_all(&[5, reply.max(5), 0, 1, 0, 0, 0, 0, 0, 0]),
+    };
+    s.write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0, 0])?;
+    pipe(s, up);
+    Ok(())
+}
+
+/// A length byte, then that many bytes.
+fn read_field(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut n = [0u8; 1];
+    s.read_exact(&mut n)?;
+    let mut v = vec![0u8; usize::from(n[0])];
+    s.read_exact(&mut v)?;
+    Ok(v)
+}
+
+fn all_via(proxy: &str) -> ProxyConfig {
+    let p = Proxy::parse(proxy).unwrap();
+    ProxyConfig {
+        http: Some(p.clone()),
+        https: Some(p),
+        no_proxy: Vec::new(),
+    }
+}
+
+#[test]
+fn socks5h_lets_the_proxy_resolve_and_tls_runs_end_to_end() {
+    let ca = CertificateAuthority::new("test CA").unwrap();
+    let now = SystemTime::now();
+    let cert = ca
+        .issue(
+            &["www.example.test"],
+            now - Duration::from_secs(3600),
+            now + Duration::from_secs(86400),
+        )
+        .unwrap();
+    let counters = Arc::new(Counters::default());
+    let origin = tls_server(server_config(cert), counters.clone());
+    let (proxy, log) = socks_server(Some(("user", "p@ss")), 0);
+    let config = Config {
+        per_host: 2,
+        proxy: all_via(&format!("socks5h://user:p%40ss@{proxy}")),
+        tls: oneloop::TlsConfig {
+            extra_roots: vec![ca.cert().clone()],
+            ..oneloop::TlsConfig::default()
+        },
+        ..Config::local()
+    };
+    // The name exists nowhere but at the proxy.
+    let port = origin.port();
+    let urls: Vec<String> = (0..10)
+        .map(|i| format!("https://www.example.test:{port}/s/{i}"))
+        .collect();
+    let got = crawl(config, urls);
+    let ok = got
+        .iter()
+        .filter(|r| matches!(r, Ok(b) if b.starts_with("/s/")))
+        .count();
+    assert_eq!(ok, 10, "{got:?}");
+    assert_eq!(counters.requests(), 10);
+    let log = log.lock().unwrap();
+    assert!(!log.is_empty() && log.len() <= 2, "{log:?}");
+    assert!(
+        log.iter().all(|t| t == &format!("www.example.test:{port}")),
+        "{log:?}"
+    );
+}
+
+#[test]
+fn socks5_names_the_address_resolved_here() {
+    let (proxy, log) = socks_server(None, 0);
+    let origin = echo_path_server(Arc::default(), None);
+    let config = Config {
+        proxy: all_via(&format!("socks5://{proxy}")),
+        resolve: vec![("origin.test".into(), "127.0.0.1".parse().unwrap())],
+        ..Config::local()
+    };
+    let got = crawl(
+        config,
+        vec![format!("http://origin.test:{}/plain", origin.port())],
+    );
+    assert_eq!(got, vec![Ok("/plain".to_string())]);
+    assert_eq!(
+        *log.lock().unwrap(),
+        vec![format!("127.0.0.1:{}", origin.port())]
+    );
+}
+
+#[test]
+fn socks_refusals_are_the_proxys_errors() {
+    let origin = echo_path_server(Arc::default(), None);
+    let url = vec![format!("http://127.0.0.1:{}/x", origin.port())];
+    let run = |proxy: String| {
+        let config = Config {
+            proxy: all_via(&proxy),
+            ..Config::local()
+        };
+        crawl(config, url.clone()).remove(0)
+    };
+    let (needs_auth, _) = socks_server(Some(("user", "pw")), 0);
+    assert_eq!(
+        run(format!("socks5h://{needs_auth}")),
+        Err((Phase::Proxy, ErrorKind::ProxyAuth))
+    );
+    assert_eq!(
+        run(format!("socks5h://user:bad@{needs_auth}")),
+        Err((Phase::Proxy, ErrorKind::ProxyAuth))
+    );
+    let (refuses, _) = socks_server(None, 5);
+    assert_eq!(
+        run(format!("socks5h://{refuses}")),
+        Err((Phase::Proxy, ErrorKind::TunnelRefused))
+    );
+    // Not a SOCKS proxy at all: an HTTP server answers the greeting.
+    let http = raw_server(|mut s| {
+        wait_for_request(&s);
+        let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    });
+    assert_eq!(
+        run(format!("socks5h://{http}")),
+        Err((Phase::Proxy, ErrorKind::Malformed))
+    );
 }

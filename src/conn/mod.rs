@@ -37,6 +37,7 @@
 mod connect;
 pub(crate) mod net;
 mod pump;
+pub(crate) mod socks5;
 #[cfg(test)]
 mod tests;
 mod tunnel;

@@ -1,9 +1,12 @@
-//! Tunneling: an https URL through an HTTP proxy. Once TCP is up with the
-//! proxy, the connection writes `CONNECT host:port` and reads the proxy's
-//! answer head; a 2xx means the socket now reaches the origin, and TLS with
-//! the origin starts inside it. Raw bytes on the stream (no TLS yet).
+//! Tunneling: a connection through a proxy, before TLS or the request.
+//! Once TCP is up with the proxy, an HTTP proxy gets `CONNECT host:port`
+//! and answers with a head (a 2xx opens the tunnel); a SOCKS5 proxy goes
+//! through its handshake ([`super::socks5`]). Then the socket reaches the
+//! origin, and TLS with the origin starts inside it. Raw bytes on the
+//! stream (no TLS yet).
 
 use super::net::Net;
+use super::socks5::{Socks5, Step};
 use super::{Conn, ConnEvent, ConnState};
 use crate::error::{Error, ErrorKind, Phase};
 use std::io::{self, Read, Write};
@@ -12,11 +15,13 @@ use std::time::Instant;
 /// The longest proxy answer head read.
 const MAX_HEAD: usize = 16 * 1024;
 
-/// A CONNECT request being sent, then its answer being read.
+/// A proxy handshake: bytes being sent, then the answer being read.
 pub(crate) struct Tunnel {
     request: Vec<u8>,
     sent: usize,
     head: Vec<u8>,
+    /// `None`: an HTTP CONNECT (one request, one answer head).
+    socks: Option<Socks5>,
 }
 
 fn proxy_error(kind: ErrorKind, detail: impl Into<String>) -> Error {
@@ -24,13 +29,23 @@ fn proxy_error(kind: ErrorKind, detail: impl Into<String>) -> Error {
 }
 
 impl<S: Read + Write> Conn<S> {
-    /// Goes through a tunnel: `request` (a CONNECT) is sent once TCP is up.
+    /// Goes through an HTTP proxy: `request` (a CONNECT) is sent once TCP
+    /// is up.
     pub fn set_tunnel(&mut self, request: Vec<u8>) {
         self.tunnel = Some(Tunnel {
             request,
             sent: 0,
             head: Vec::new(),
+            socks: None,
         });
+    }
+
+    /// Goes through a SOCKS5 proxy: `greeting` is its first message.
+    pub(crate) fn set_socks(&mut self, socks: Socks5, greeting: Vec<u8>) {
+        self.set_tunnel(greeting);
+        if let Some(t) = &mut self.tunnel {
+            t.socks = Some(socks);
+        }
     }
 
     /// Tunneling: send the CONNECT, read the answer; a 2xx moves on to TLS.
@@ -64,40 +79,59 @@ impl<S: Read + Write> Conn<S> {
         let (Some(t), Some(stream)) = (&mut self.tunnel, &mut self.io.stream) else {
             return Err(proxy_error(ErrorKind::Io, "no tunnel to open"));
         };
-        while t.sent < t.request.len() {
-            match stream.write(&t.request[t.sent..]) {
-                Ok(0) => {
-                    return Err(proxy_error(
-                        ErrorKind::Reset,
-                        "the proxy closed the connection",
-                    ))
-                }
-                Ok(n) => t.sent += n,
-                // The socket buffer is full: WRITABLE says when to go on.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::from_io(Phase::Proxy, &e)),
-            }
-        }
-        let buf = net.scratch();
         loop {
+            while t.sent < t.request.len() {
+                match stream.write(&t.request[t.sent..]) {
+                    Ok(0) => {
+                        return Err(proxy_error(
+                            ErrorKind::Reset,
+                            "the proxy closed the connection",
+                        ))
+                    }
+                    Ok(n) => t.sent += n,
+                    // The socket buffer is full: WRITABLE says when to go on.
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(Error::from_io(Phase::Proxy, &e)),
+                }
+            }
+            let buf = net.scratch();
             match stream.read(buf) {
                 Ok(0) => {
                     return Err(proxy_error(
                         ErrorKind::UnexpectedEof,
-                        "the proxy closed the connection before answering the CONNECT",
+                        "the proxy closed the connection before answering",
                     ))
                 }
                 Ok(n) => {
                     t.head.extend_from_slice(&buf[..n]);
-                    if let Some(done) = tunnel_answer(&t.head)? {
-                        return Ok(done);
-                    }
                     if t.head.len() > MAX_HEAD {
                         return Err(proxy_error(
                             ErrorKind::TooLarge,
-                            "the proxy's answer head is too large",
+                            "the proxy's answer is too large",
                         ));
+                    }
+                    let Some(socks) = &mut t.socks else {
+                        if let Some(done) = tunnel_answer(&t.head)? {
+                            return Ok(done);
+                        }
+                        continue;
+                    };
+                    // SOCKS: each answer may call for another message.
+                    loop {
+                        let (used, step) = socks.handle(&t.head)?;
+                        t.head.drain(..used);
+                        match step {
+                            Step::Read => break,
+                            Step::Done => return Ok(true),
+                            Step::Send(next) => {
+                                t.request = next;
+                                t.sent = 0;
+                                if t.head.is_empty() {
+                                    break;
+                                }
+                            }
+                        }
                     }
                 }
                 // All read: the rest of the answer comes with a new edge.

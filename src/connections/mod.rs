@@ -23,6 +23,9 @@
 mod descriptors;
 mod ramp;
 mod route;
+mod slot;
+
+use slot::ConnSlot;
 
 use crate::config::Config;
 use crate::conn::net::MioNet;
@@ -33,60 +36,22 @@ use crate::events::{CloseReason, Emitter, EventKind};
 use crate::http::{encode_proxied_request, encode_request_with, Method, Response};
 use crate::outcome::AttemptReport;
 use crate::pool::{Checkout, Pool, PoolConfig, PoolStats};
-use crate::reactor::{TimerId, Timers, Token};
+use crate::reactor::{Timers, Token};
 use crate::summary::Histogram;
 use crate::url::Url;
 use mio::net::TcpStream;
 use mio::Registry;
 use slab::Slab;
 use std::collections::VecDeque;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The loop-wide read buffer's size: one read takes at most this much.
 const READ_BUFFER: usize = 64 * 1024;
 
 /// No connection carries this request (in `by_request`).
 const NONE: usize = usize::MAX;
-
-/// A connection and what the table keeps beside it.
-struct ConnSlot {
-    conn: Conn<TcpStream>,
-    /// The generation this slot's occupant was born with: events and timers
-    /// carrying another generation are for an earlier occupant (see
-    /// [`Token`]).
-    generation: u32,
-    /// The request it carries: its token, and its id (for events).
-    carrying: Option<(Token, u64)>,
-    /// A timer is armed for this instant (re-armed lazily, see `arm_timer`).
-    timer_at: Option<(TimerId, Instant)>,
-    /// The current attempt: when it started here, on a pooled connection or
-    /// not, and what DNS and connect took (fresh connections).
-    attached_at: Instant,
-    reused: bool,
-    dns_started: Option<Instant>,
-    dns: Option<Duration>,
-    connect: Option<Duration>,
-    /// The port to connect to, once DNS answers.
-    port: u16,
-    /// Counted among its origin's connections still connecting (the ramp).
-    connecting: bool,
-    /// Through a proxy: plain http requests in absolute form, with this
-    /// `Proxy-Authorization` (if any); `None` when direct or tunneled.
-    proxied_http: Option<Option<String>>,
-    /// The connection goes to a proxy (its connect errors are `proxy`'s).
-    via_proxy: bool,
-}
-
-impl ConnSlot {
-    fn token(&self, cslot: usize) -> Token {
-        Token {
-            slot: cslot,
-            generation: self.generation,
-        }
-    }
-}
 
 /// What a request needs of a connection.
 pub(crate) struct Exchange<'r> {
@@ -352,15 +317,15 @@ impl<'a> Connections<'a> {
         };
         // Static sources first (overrides, IP literals, /etc/hosts,
         // localhost): no waiting. Through a proxy, its address.
-        let route = route::route(&self.config.proxy, ex.url);
+        let mut route = route::route(&self.config.proxy, ex.url);
         let (host, port) = (route.host, route.port);
         self.addr_buf.clear();
         let known = self.resolver.lookup_static(host, &mut self.addr_buf);
-        let addrs = self
-            .addr_buf
-            .iter()
-            .map(|ip| SocketAddr::new(*ip, port))
-            .collect();
+        let mut socks_local = route.socks_local.take();
+        let (addrs, handshake) = match known {
+            true => route::addresses(&self.addr_buf, port, socks_local.take()),
+            false => (Vec::new(), None),
+        };
         let options = ConnOptions {
             limits: self.config.limits,
             observed: self.observed,
@@ -372,8 +337,8 @@ impl<'a> Connections<'a> {
         if !known {
             conn.set_resolving();
         }
-        if let Some(connect) = route.tunnel {
-            conn.set_tunnel(connect);
+        if let Some(handshake) = route.tunnel.or(handshake) {
+            handshake.set_on(&mut conn);
         }
         self.generation = self.generation.wrapping_add(1);
         let cslot = self.slots.insert(ConnSlot {
@@ -390,6 +355,7 @@ impl<'a> Connections<'a> {
             connecting: true,
             proxied_http: route.proxied_http,
             via_proxy: route.via_proxy,
+            socks_local,
         });
         let conn = &self.slots[cslot].conn;
         emit!(
@@ -485,9 +451,13 @@ impl<'a> Connections<'a> {
         );
         match result {
             Ok(ips) => {
-                let port = self.slots[cslot].port;
-                let addrs = ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect();
-                self.slots[cslot].conn.set_addresses(addrs, now);
+                let slot = &mut self.slots[cslot];
+                let socks = slot.socks_local.take();
+                let (addrs, handshake) = route::addresses(&ips, slot.port, socks);
+                if let Some(handshake) = handshake {
+                    handshake.set_on(&mut slot.conn);
+                }
+                slot.conn.set_addresses(addrs, now);
                 self.drain_transitions(cslot, ev);
                 self.connect(cslot, now, ev);
             }
