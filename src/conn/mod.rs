@@ -136,7 +136,8 @@ pub(crate) struct Conn<S> {
     transitions: Option<std::collections::VecDeque<(ConnState, ConnState)>>,
     /// Connect attempts started, not yet taken by the driver (when observed).
     attempts: Option<std::collections::VecDeque<SocketAddr>>,
-    /// Through an HTTP proxy: the CONNECT to send once TCP is up (https).
+    /// Through a proxy: the handshake (HTTP CONNECT or SOCKS5) to go
+    /// through once TCP is up.
     tunnel: Option<tunnel::Tunnel>,
 }
 
@@ -248,10 +249,8 @@ impl<S: io::Read + io::Write> Conn<S> {
             // The resolver has its own timeouts and retries.
             ConnState::Resolving => None,
             ConnState::Connecting => self.connect_deadline(t),
-            ConnState::Tunneling => {
-                Some(self.connected_at.unwrap_or(self.connect_since) + t.tls_handshake)
-            }
-            ConnState::TlsHandshake => {
+            // The proxy handshake shares the TLS handshake's budget.
+            ConnState::Tunneling | ConnState::TlsHandshake => {
                 Some(self.connected_at.unwrap_or(self.connect_since) + t.tls_handshake)
             }
             ConnState::Sending | ConnState::ReadingHead => Some(self.send_since + t.head),

@@ -48,7 +48,8 @@ impl<S: Read + Write> Conn<S> {
         }
     }
 
-    /// Tunneling: send the CONNECT, read the answer; a 2xx moves on to TLS.
+    /// Tunneling: send, read, until the proxy says the tunnel is open; then
+    /// on to TLS (https) or the request.
     pub(super) fn step_tunnel(
         &mut self,
         net: &mut impl Net<Stream = S>,
