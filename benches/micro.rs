@@ -293,5 +293,80 @@ fn robots(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, http, dns, timers, pool_and_admission, robots);
+/// A 20 KiB HTML-like page (words from a small vocabulary, about 5:1 at
+/// level 6), gzipped: the body the `gzip` row of benches/compare fetches.
+fn gzip_page() -> (Vec<u8>, usize) {
+    let words = [
+        "<div class=\"item\">",
+        "</div>",
+        "<a href=\"/p/",
+        "\">",
+        "</a>",
+        "crawl",
+        "the",
+        "event",
+        "loop",
+        "page",
+        "<li>",
+        "</li>",
+        "oneloop",
+        "link",
+        "text",
+        "\n",
+    ];
+    let mut page = Vec::new();
+    let mut x = 12345u32;
+    while page.len() < 20 * 1024 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        page.extend_from_slice(words[(x >> 16) as usize % words.len()].as_bytes());
+        page.extend_from_slice((x % 1000).to_string().as_bytes());
+        page.push(b' ');
+    }
+    let mut crc = !0u32;
+    for &b in &page {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                0xedb8_8320 ^ (crc >> 1)
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    let mut gz = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+    gz.extend_from_slice(&miniz_oxide::deflate::compress_to_vec(&page, 6));
+    gz.extend_from_slice(&(!crc).to_le_bytes());
+    gz.extend_from_slice(&(page.len() as u32).to_le_bytes());
+    (gz, page.len())
+}
+
+fn decode(c: &mut Criterion) {
+    use oneloop::http::decode::{BodyDecoder, Coding};
+    let mut g = c.benchmark_group("decode");
+    let (gz, len) = gzip_page();
+    g.throughput(Throughput::Bytes(len as u64));
+    g.bench_function("gzip 20 KiB page", |b| {
+        b.iter(|| {
+            let mut d = BodyDecoder::new(Coding::Gzip);
+            let mut n = 0;
+            d.handle_bytes(black_box(&gz), &mut |piece: &[u8]| {
+                n += piece.len();
+                Ok(())
+            })
+            .unwrap();
+            d.finish().unwrap();
+            assert_eq!(n, len);
+        })
+    });
+}
+
+criterion_group!(
+    benches,
+    http,
+    dns,
+    timers,
+    pool_and_admission,
+    robots,
+    decode
+);
 criterion_main!(benches);

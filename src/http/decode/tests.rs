@@ -171,3 +171,36 @@ fn codings_are_named_like_the_header() {
     assert_eq!(Coding::from_token(b"zstd"), None);
     assert_eq!(crc32(0, b"123456789"), 0xcbf4_3926);
 }
+
+#[test]
+fn crc32_by_eights_agrees_with_the_bitwise_definition() {
+    let bitwise = |data: &[u8]| {
+        let mut c = !0u32;
+        for &b in data {
+            c ^= u32::from(b);
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    0xedb8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
+        }
+        !c
+    };
+    let data: Vec<u8> = (0..1000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    for len in [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 999, 1000] {
+        let d = &data[..len];
+        assert_eq!(crc32(0, d), bitwise(d), "length {len}");
+        // Continued across a split, as pieces of output arrive.
+        for cut in [0, len / 3, len] {
+            assert_eq!(
+                crc32(crc32(0, &d[..cut]), &d[cut..]),
+                bitwise(d),
+                "{len} cut at {cut}"
+            );
+        }
+    }
+}
