@@ -138,7 +138,7 @@ pub(crate) struct Conn<S> {
     attempts: Option<std::collections::VecDeque<SocketAddr>>,
     /// Through a proxy: the handshake (HTTP CONNECT or SOCKS5) to go
     /// through once TCP is up.
-    tunnel: Option<tunnel::Tunnel>,
+    tunnel: Option<Box<tunnel::Tunnel>>,
 }
 
 impl<S: io::Read + io::Write> Conn<S> {
