@@ -135,6 +135,18 @@ fn crawl(config: Config, urls: Vec<String>) -> Vec<Result<String, (Phase, ErrorK
     out
 }
 
+/// An HTTPS server for `name` (body: the path), with a certificate from a
+/// new test CA: (the CA, its address, its counters).
+fn https_origin(name: &str) -> (CertificateAuthority, SocketAddr, Arc<Counters>) {
+    let ca = CertificateAuthority::new("test CA").unwrap();
+    let now = SystemTime::now();
+    let day = Duration::from_secs(86400);
+    let cert = ca.issue(&[name], now - day, now + day).unwrap();
+    let counters = Arc::new(Counters::default());
+    let origin = tls_server(server_config(cert), counters.clone());
+    (ca, origin, counters)
+}
+
 /// "Basic " + base64("user:secret").
 const USER_SECRET: &str = "Basic dXNlcjpzZWNyZXQ=";
 
@@ -162,17 +174,7 @@ fn plain_http_goes_to_the_proxy_in_absolute_form_with_credentials() {
 
 #[test]
 fn https_is_tunneled_with_connect_and_verified_end_to_end() {
-    let ca = CertificateAuthority::new("test CA").unwrap();
-    let now = SystemTime::now();
-    let cert = ca
-        .issue(
-            &["127.0.0.1"],
-            now - Duration::from_secs(3600),
-            now + Duration::from_secs(86400),
-        )
-        .unwrap();
-    let counters = Arc::new(Counters::default());
-    let origin = tls_server(server_config(cert), counters.clone());
+    let (ca, origin, counters) = https_origin("127.0.0.1");
     let (proxy, log) = proxy_server(Mode::Serve);
     let config = Config {
         per_host: 2,
@@ -207,16 +209,7 @@ fn https_is_tunneled_with_connect_and_verified_end_to_end() {
 #[test]
 fn a_tunnel_to_an_untrusted_origin_is_still_a_tls_error() {
     // The proxy is no reason to trust the origin: its certificate is checked.
-    let ca = CertificateAuthority::new("test CA").unwrap();
-    let now = SystemTime::now();
-    let cert = ca
-        .issue(
-            &["127.0.0.1"],
-            now - Duration::from_secs(3600),
-            now + Duration::from_secs(86400),
-        )
-        .unwrap();
-    let origin = tls_server(server_config(cert), Arc::default());
+    let (_, origin, _) = https_origin("127.0.0.1");
     let (proxy, _) = proxy_server(Mode::Serve);
     let config = Config {
         proxy: via(proxy, ""),
@@ -496,17 +489,7 @@ fn all_via(proxy: &str) -> ProxyConfig {
 
 #[test]
 fn socks5h_lets_the_proxy_resolve_and_tls_runs_end_to_end() {
-    let ca = CertificateAuthority::new("test CA").unwrap();
-    let now = SystemTime::now();
-    let cert = ca
-        .issue(
-            &["www.example.test"],
-            now - Duration::from_secs(3600),
-            now + Duration::from_secs(86400),
-        )
-        .unwrap();
-    let counters = Arc::new(Counters::default());
-    let origin = tls_server(server_config(cert), counters.clone());
+    let (ca, origin, counters) = https_origin("www.example.test");
     let (proxy, log) = socks_server(Some(("user", "p@ss")), 0);
     let config = Config {
         per_host: 2,
