@@ -111,13 +111,9 @@ fn pipe(a: TcpStream, b: TcpStream) {
     let _ = t.join();
 }
 
+/// Every URL through the HTTP proxy at `proxy`, with `creds` ("user:pw@").
 fn via(proxy: SocketAddr, creds: &str) -> ProxyConfig {
-    let p = Proxy::parse(&format!("http://{creds}{proxy}")).unwrap();
-    ProxyConfig {
-        http: Some(p.clone()),
-        https: Some(p),
-        no_proxy: Vec::new(),
-    }
+    all_via(&format!("http://{creds}{proxy}"))
 }
 
 /// Runs `urls`; each outcome as Ok(body) or Err((phase, kind)).
@@ -145,6 +141,17 @@ fn https_origin(name: &str) -> (CertificateAuthority, SocketAddr, Arc<Counters>)
     let counters = Arc::new(Counters::default());
     let origin = tls_server(server_config(cert), counters.clone());
     (ca, origin, counters)
+}
+
+/// The local defaults, trusting `ca`.
+fn trusting(ca: &CertificateAuthority) -> Config {
+    Config {
+        tls: oneloop::TlsConfig {
+            extra_roots: vec![ca.cert().clone()],
+            ..oneloop::TlsConfig::default()
+        },
+        ..Config::local()
+    }
 }
 
 /// "Basic " + base64("user:secret").
@@ -179,11 +186,7 @@ fn https_is_tunneled_with_connect_and_verified_end_to_end() {
     let config = Config {
         per_host: 2,
         proxy: via(proxy, "user:secret@"),
-        tls: oneloop::TlsConfig {
-            extra_roots: vec![ca.cert().clone()],
-            ..oneloop::TlsConfig::default()
-        },
-        ..Config::local()
+        ..trusting(&ca)
     };
     let urls: Vec<String> = (0..20).map(|i| format!("https://{origin}/t/{i}")).collect();
     let got = crawl(config, urls);
@@ -494,11 +497,7 @@ fn socks5h_lets_the_proxy_resolve_and_tls_runs_end_to_end() {
     let config = Config {
         per_host: 2,
         proxy: all_via(&format!("socks5h://user:p%40ss@{proxy}")),
-        tls: oneloop::TlsConfig {
-            extra_roots: vec![ca.cert().clone()],
-            ..oneloop::TlsConfig::default()
-        },
-        ..Config::local()
+        ..trusting(&ca)
     };
     // The name exists nowhere but at the proxy.
     let port = origin.port();

@@ -32,22 +32,23 @@ impl<S: Read + Write> Conn<S> {
     /// Goes through an HTTP proxy: `request` (a CONNECT) is sent once TCP
     /// is up.
     pub fn set_tunnel(&mut self, request: Vec<u8>) {
+        self.start_tunnel(request, None);
+    }
+
+    /// Goes through a SOCKS5 proxy: `greeting` is its first message.
+    pub(crate) fn set_socks(&mut self, socks: Socks5, greeting: Vec<u8>) {
+        self.start_tunnel(greeting, Some(socks));
+    }
+
+    fn start_tunnel(&mut self, request: Vec<u8>, socks: Option<Socks5>) {
         // Boxed: most connections have none, and each byte of `Conn` is
         // paid by every connection (tests/conn_memory.rs).
         self.tunnel = Some(Box::new(Tunnel {
             request,
             sent: 0,
             head: Vec::new(),
-            socks: None,
+            socks,
         }));
-    }
-
-    /// Goes through a SOCKS5 proxy: `greeting` is its first message.
-    pub(crate) fn set_socks(&mut self, socks: Socks5, greeting: Vec<u8>) {
-        self.set_tunnel(greeting);
-        if let Some(t) = &mut self.tunnel {
-            t.socks = Some(socks);
-        }
     }
 
     /// Tunneling: send, read, until the proxy says the tunnel is open; then

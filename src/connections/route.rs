@@ -68,7 +68,6 @@ pub(super) fn route<'a>(proxies: &'a ProxyConfig, url: &'a Url) -> Route<'a> {
         return r;
     };
     r.via_proxy = true;
-    let creds = p.credentials().cloned();
     match p.kind {
         ProxyKind::Http if https => {
             (r.host, r.port) = (&p.host, p.port);
@@ -82,13 +81,14 @@ pub(super) fn route<'a>(proxies: &'a ProxyConfig, url: &'a Url) -> Route<'a> {
         ProxyKind::Socks5h => {
             (r.host, r.port) = (&p.host, p.port);
             let target = Target::Name(url.host_bare().to_string(), url.port());
-            let (socks, greeting) = Socks5::start(target, creds);
+            let (socks, greeting) = Socks5::start(target, p.credentials().cloned());
             r.tunnel = Some(Handshake::Socks(socks, greeting));
         }
         ProxyKind::Socks5 => {
             // Proxy::parse made sure the host is an IP address.
             let ip: Option<IpAddr> = p.host.parse().ok();
             let proxy = SocketAddr::new(ip.unwrap_or(IpAddr::from([0, 0, 0, 0])), p.port);
+            let creds = p.credentials().cloned();
             r.socks_local = Some(Box::new(SocksLocal { proxy, creds }));
         }
     }
