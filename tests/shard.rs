@@ -79,3 +79,47 @@ fn four_shards_cover_the_input_once_and_keep_origins_apart() {
     let out = oneloop_with_stdin(&["crawl", "-", "--shard", "4/4"], "");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn shards_saving_into_one_directory_never_overwrite_each_other() {
+    let servers: Vec<_> = (0..8)
+        .map(|_| echo_path_server(Arc::new(Counters::default()), None))
+        .collect();
+    let input: String = (0..50)
+        .flat_map(|i| servers.iter().map(move |s| format!("http://{s}/p/{i}\n")))
+        .collect();
+    let dir = std::env::temp_dir().join(format!("oneloop-shard-save-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut ok = 0;
+    for i in 0..4 {
+        let shard = format!("{i}/4");
+        let out = oneloop_with_stdin(
+            &[
+                "crawl",
+                "-",
+                "--no-pacing",
+                "--ignore-robots",
+                "--shard",
+                &shard,
+                "--save",
+                dir.to_str().unwrap(),
+            ],
+            &input,
+        );
+        assert!(out.status.success());
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        for l in stdout.lines() {
+            assert!(l.contains("\"status\":200"), "{l}");
+            // The id is the input line: the same in every shard.
+            assert_eq!(field(l, "id"), field(l, "line"), "{l}");
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 400);
+    let files: usize = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|sub| std::fs::read_dir(sub.unwrap().path()).unwrap().count())
+        .sum();
+    assert_eq!(files, ok, "one file per 2xx outcome, none overwritten");
+    let _ = std::fs::remove_dir_all(&dir);
+}

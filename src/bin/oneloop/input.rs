@@ -147,9 +147,9 @@ impl<R: io::Read> Iterator for Lines<R> {
                     let head = String::from_utf8_lossy(&self.buf[..100]).into_owned();
                     return Some(Request {
                         url: format!("{head}..."),
+                        id: Some(self.line),
                         line: Some(self.line),
                         error: Some(e),
-                        ..Request::default()
                     });
                 }
             };
@@ -172,7 +172,9 @@ impl<R: io::Read> Iterator for Lines<R> {
     }
 }
 
-/// An input line as read, with its (1-based) line number: the URL if the
+/// An input line as read, with its (1-based) line number as its id and
+/// line (an id that is the same in every shard and every resumed run, so
+/// `--save` paths never collide between them): the URL if the
 /// bytes are UTF-8 (surrounding whitespace trimmed), else an item that
 /// ends as `url: invalid_url`, its URL decoded lossily for the report.
 fn request_from_line(line: u64, bytes: Vec<u8>) -> Request {
@@ -183,6 +185,7 @@ fn request_from_line(line: u64, bytes: Vec<u8>) -> Request {
             } else {
                 text.trim().to_string()
             },
+            id: Some(line),
             line: Some(line),
             ..Request::default()
         },
@@ -191,13 +194,13 @@ fn request_from_line(line: u64, bytes: Vec<u8>) -> Request {
             let url = String::from_utf8_lossy(e.as_bytes()).trim().to_string();
             Request {
                 url,
+                id: Some(line),
                 line: Some(line),
                 error: Some(oneloop::Error::new(
                     oneloop::Phase::Url,
                     oneloop::ErrorKind::InvalidUrl,
                     format!("not UTF-8 (byte {} of the line)", at + 1),
                 )),
-                ..Request::default()
             }
         }
     }

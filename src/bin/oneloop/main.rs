@@ -28,6 +28,7 @@ macro_rules! errln {
 mod args;
 mod demo;
 mod input;
+mod journal;
 mod jsonl;
 mod observe;
 mod page;

@@ -1,19 +1,20 @@
 //! The callback both commands share: JSON Lines on stdout, a progress line
 //! on stderr when it is a terminal.
 
+use crate::journal::Journal;
 use crate::jsonl::outcome_json;
 use crate::progress::{Counts, Total};
 use oneloop::{Handle, Outcome};
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// Writes outcomes as they come.
 pub struct Reporter {
-    out: Option<BufWriter<io::Stdout>>,
-    /// stdout is a terminal: each line is flushed as it is written, so a
-    /// person sees results as they come, not when the buffer fills.
-    flush_each: bool,
+    /// The JSON lines (`None` without `--jsonl`): written through to the
+    /// OS every 100 ms, or each line when stdout is a terminal (a person
+    /// sees results as they come).
+    out: Option<Journal>,
     line: String,
     /// Print the progress line (stderr is a terminal, or `--progress`).
     pub progress: bool,
@@ -43,8 +44,7 @@ impl Reporter {
     /// `progress`: on a terminal (`force`: anywhere).
     pub fn new(jsonl: bool, progress: bool, force: bool, total: Total) -> Reporter {
         Reporter {
-            out: jsonl.then(|| BufWriter::with_capacity(64 * 1024, io::stdout())),
-            flush_each: io::stdout().is_terminal(),
+            out: jsonl.then(|| Journal::new(Box::new(io::stdout()), io::stdout().is_terminal())),
             line: String::new(),
             progress: force || (progress && io::stderr().is_terminal()),
             counts: Arc::default(),
@@ -99,10 +99,8 @@ impl Reporter {
         if error {
             self.counts.errors.fetch_add(1, Ordering::Relaxed);
         }
-        if let Some(out) = &mut self.out {
-            let written = out.write_all(line.as_bytes());
-            let flushed = if self.flush_each { out.flush() } else { Ok(()) };
-            if written.is_err() || flushed.is_err() {
+        if let Some(out) = &self.out {
+            if !out.write(line) {
                 self.broken_pipe = true;
             }
         }
@@ -110,7 +108,7 @@ impl Reporter {
 
     pub fn finish(&mut self) {
         if let Some(out) = &mut self.out {
-            let _ = out.flush();
+            out.finish();
         }
     }
 }
