@@ -75,3 +75,91 @@ fn finished_lines_are_in_the_file_after_a_kill_9() {
     let _ = std::fs::remove_file(&input);
     let _ = std::fs::remove_file(&output);
 }
+
+/// The value of a number field of a JSON line.
+fn num(line: &str, name: &str) -> u64 {
+    let key = format!("\"{name}\":");
+    let rest = &line[line.find(&key).unwrap() + key.len()..];
+    rest[..rest.find([',', '}']).unwrap()].parse().unwrap()
+}
+
+#[test]
+fn kill_9_then_resume_fetches_every_line_once_but_what_was_in_flight() {
+    let sent = Arc::new(AtomicUsize::new(0));
+    let addr = counting_server(sent.clone());
+    let (input, prev, next) = (temp("r.txt"), temp("r1.jsonl"), temp("r2.jsonl"));
+    let total = 3000;
+    let mut urls = String::from("# a comment, and a blank line\n\n");
+    urls.extend((0..total).map(|i| format!("http://{addr}/{i}\n")));
+    std::fs::write(&input, &urls).unwrap();
+    let run = |out: &std::path::Path, resume: Option<&std::path::Path>| {
+        let mut c = oneloop();
+        c.args([
+            "crawl",
+            input.to_str().unwrap(),
+            "--no-pacing",
+            "--ignore-robots",
+        ])
+        .args(["--per-host", "8", "--concurrency", "8"])
+        .stdout(std::fs::File::create(out).unwrap())
+        .stderr(Stdio::piped());
+        if let Some(p) = resume {
+            c.args(["--resume", p.to_str().unwrap()]);
+        }
+        c.spawn().unwrap()
+    };
+    let mut first = run(&prev, None);
+    let start = Instant::now();
+    while sent.load(Ordering::SeqCst) < 500 {
+        assert!(start.elapsed() < Duration::from_secs(20), "no progress");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let second = run(&next, Some(&prev)).wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "{stderr}");
+    let before = std::fs::read_to_string(&prev).unwrap();
+    let after = std::fs::read_to_string(&next).unwrap();
+    // Whole lines of the first run (its last may be cut), all of the second.
+    let whole_before: Vec<&str> = before
+        .split_inclusive('\n')
+        .filter(|l| l.ends_with("}\n"))
+        .collect();
+    assert!(
+        whole_before.len() >= 400,
+        "{} lines before the kill",
+        whole_before.len()
+    );
+    let mut seen = std::collections::HashMap::new();
+    for l in whole_before.iter().copied().chain(after.lines()) {
+        assert!(l.contains("\"status\":200"), "{l}");
+        *seen.entry(num(l, "line")).or_insert(0) += 1;
+    }
+    assert_eq!(seen.len(), total, "every input line has an outcome");
+    assert!(seen.keys().all(|&l| (3..3 + total as u64).contains(&l)));
+    let twice = seen.values().filter(|&&n| n == 2).count();
+    assert!(seen.values().all(|&n| n <= 2));
+    // Twice only what was in flight at the kill (8 at most), and the cut
+    // last line.
+    assert!(twice <= 8, "{twice} lines fetched twice");
+    let skipped = total - after.lines().count();
+    assert!(
+        stderr.contains(&format!("resume: {skipped} input lines skipped")),
+        "{stderr}"
+    );
+    assert!(after
+        .lines()
+        .next()
+        .unwrap()
+        .contains("\"input\":{\"bytes\":"));
+    // Another input: refused, nothing fetched.
+    std::fs::write(&input, urls.replace("/1\n", "/one\n")).unwrap();
+    let refused = run(&next, Some(&prev)).wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("another input"), "{stderr}");
+    for p in [&input, &prev, &next] {
+        let _ = std::fs::remove_file(p);
+    }
+}

@@ -63,6 +63,8 @@ pub struct Options {
     pub save: Option<String>,
     /// Keep only the input lines of shard I of N (by origin).
     pub shard: Option<(u64, u64)>,
+    /// `--resume PREV`: skip the input lines PREV's outcomes finished.
+    pub resume: Option<String>,
     /// After the first SIGINT/SIGTERM, how long requests in flight may finish.
     pub stop_grace: Duration,
     /// Print every event (state transitions, loop turns...) on stderr.
@@ -109,6 +111,7 @@ impl Options {
             queue: 0,
             save: None,
             shard: None,
+            resume: None,
             stop_grace: Duration::from_secs(5),
             trace: false,
             log_level: log::LevelFilter::Warn,
@@ -206,6 +209,8 @@ const FLAGS: &[Flag] = &[
     flag("--names", N, Demo, "host names h0.demo.test.. resolved through an embedded loopback nameserver (default 100; 0 = use 127.0.0.1)", |o, v| { o.names = num(v, 0, 100_000)?; Ok(()) }),
 
     flag("--shard", Some("I/N"), Input, "keep only the lines whose origin (scheme://host[:port]) hashes to I modulo N (FNV-1a 64 of the origin as oneloop normalizes it; bad URLs go to shard 0): N processes with I = 0..N-1 together cover the input, each line once, and each origin lives in exactly one; the other lines produce no outcome here", |o, v| { o.shard = Some(shard(v)?); Ok(()) }),
+
+    flag("--resume", Some("PREV"), Input, "skip the input lines whose outcome is in PREV (the JSON Lines of an earlier run on the same input, cut short by a crash or Ctrl-C): no request, no new line; cancelled outcomes and a cut last line run again; PREV from another input file is refused", |o, v| { o.resume = Some(v.to_string()); Ok(()) }),
 
     flag("--concurrency", N, Limits, "requests in flight, all hosts (default 100)", |o, v| { o.config.concurrency = num(v, 1, 1_000_000)? as usize; Ok(()) }),
     flag("--per-host", N, Limits, "requests in flight per origin (default 6)", |o, v| { o.config.per_host = num(v, 1, 1_000_000)? as usize; Ok(()) }),

@@ -34,6 +34,12 @@ pub(crate) struct Lines<R> {
     pub shard: Option<(u64, u64)>,
     /// Lines and bytes read, for the progress line.
     pub counts: Option<std::sync::Arc<crate::progress::Counts>>,
+    /// `--resume`: lines finished by an earlier run, skipped here (and
+    /// counted).
+    pub skip: Option<(
+        Arc<crate::resume::Finished>,
+        Arc<std::sync::atomic::AtomicU64>,
+    )>,
     line: u64,
     error: ReadError,
 }
@@ -49,6 +55,7 @@ impl<R: io::Read> Lines<R> {
             skipping: false,
             shard: None,
             counts: None,
+            skip: None,
             line: 0,
             error,
         }
@@ -64,6 +71,22 @@ impl<R: io::Read> Lines<R> {
             (None, Ok(url)) => url.shard(n) == i,
             _ => i == 0,
         }
+    }
+
+    /// Did an earlier run (`--resume`) finish this line? Counted if so:
+    /// as skipped, and as done for the progress line.
+    fn finished_before(&self) -> bool {
+        let Some((finished, skipped)) = &self.skip else {
+            return false;
+        };
+        if !finished.contains(self.line) {
+            return false;
+        }
+        skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(c) = &self.counts {
+            c.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        true
     }
 
     /// The next raw line (without its newline), or `None` at the end.
@@ -162,6 +185,9 @@ impl<R: io::Read> Iterator for Lines<R> {
             let text = bytes.trim_ascii();
             if text.is_empty() || text.starts_with(b"#") {
                 continue;
+            }
+            if self.finished_before() {
+                continue; // resumed: its outcome is in the earlier output
             }
             let req = request_from_line(self.line, bytes);
             if !self.in_shard(&req) {

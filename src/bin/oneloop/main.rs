@@ -34,6 +34,7 @@ mod observe;
 mod page;
 mod progress;
 mod report;
+mod resume;
 mod save;
 mod sys;
 mod timeline;
@@ -362,17 +363,38 @@ fn run_crawl(crawler: &mut Crawler, o: Options) -> Result<Summary, Failure> {
         .filter(|m| m.is_file())
         .map(|m| m.len());
     let total = size.map_or(progress::Total::Unknown, progress::Total::FileOf);
+    // Which input this run reads: on its first output line, for --resume.
+    let fingerprint = match (size, o.input.as_deref()) {
+        (Some(_), Some(path)) => resume::Fingerprint::of_file(path).ok(),
+        _ => None,
+    };
+    let finished = match o.resume.as_deref() {
+        Some(prev) => Some(resume::load(prev, fingerprint).map_err(Failure::Start)?),
+        None => None,
+    };
     let mut rep = Reporter::new(o.jsonl, o.progress, o.force_progress, total);
+    rep.first_line_tag = fingerprint.map(|f| f.json_field());
+    if let (Some(prev), Some(f)) = (o.resume.as_deref(), &finished) {
+        if resume::stdout_continues_cut(prev, f) {
+            rep.write_raw("\n");
+        }
+    }
     let error = input::ReadError::default();
     let mut urls = input::Lines::new(reader, error.clone());
     urls.counts = Some(rep.counts.clone());
     urls.shard = o.shard;
+    let skipped = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    urls.skip = finished.map(|f| (std::sync::Arc::new(f), skipped.clone()));
     // Read on a thread of its own: a pipe that pauses must not pause the
     // loop (requests in flight go on; the loop is woken when lines come).
     let urls = oneloop::input::InputThread::new(urls, 1024);
     let summary = page::crawl_pages(crawler, urls, &o, &mut rep);
     rep.finish();
     let summary = summary.map_err(|e| Failure::Start(e.to_string()))?;
+    if let Some(prev) = &o.resume {
+        let n = skipped.load(Ordering::Relaxed);
+        errln!("resume: {n} input lines skipped, finished in {prev}");
+    }
     let error = error.lock().ok().and_then(|mut e| e.take());
     match error {
         Some(e) => Err(Failure::Input(

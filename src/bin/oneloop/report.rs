@@ -29,6 +29,9 @@ pub struct Reporter {
     pub save_failed: u64,
     /// The failed saves by error kind (they are those URLs' outcomes).
     pub save_errors: std::collections::BTreeMap<&'static str, u64>,
+    /// A field the first line written carries (the input's fingerprint,
+    /// for `--resume`), with its leading comma.
+    pub first_line_tag: Option<String>,
 }
 
 /// One page's work done on a worker: its JSON line, and what `--save` did.
@@ -54,6 +57,7 @@ impl Reporter {
             saved: 0,
             save_failed: 0,
             save_errors: Default::default(),
+            first_line_tag: None,
         }
     }
 
@@ -99,8 +103,19 @@ impl Reporter {
         if error {
             self.counts.errors.fetch_add(1, Ordering::Relaxed);
         }
+        match self.first_line_tag.take() {
+            Some(tag) if line.ends_with("}\n") => {
+                let at = line.len() - 2;
+                self.write_raw(&format!("{}{tag}{}", &line[..at], &line[at..]));
+            }
+            _ => self.write_raw(line),
+        }
+    }
+
+    /// Text to the output as it is.
+    pub fn write_raw(&mut self, text: &str) {
         if let Some(out) = &self.out {
-            if !out.write(line) {
+            if !out.write(text) {
                 self.broken_pipe = true;
             }
         }
