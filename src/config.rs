@@ -118,6 +118,11 @@ pub struct RequestTemplate {
     pub body: Vec<u8>,
     /// Keep response bodies (false: count their bytes only).
     pub keep_body: bool,
+    /// Keep each response's exchange as it went over the wire
+    /// ([`Response::wire`](crate::http::Response::wire): the request sent,
+    /// the head received, the body before decoding, the peer's address):
+    /// for archives. Off by default (it copies every byte once more).
+    pub keep_wire: bool,
     /// The `Accept-Encoding` sent: by default the codings the reader undoes
     /// (`gzip, deflate, br` with the `decode` feature), `identity` in
     /// [`Config::local`] and without the feature. Bodies that come encoded
@@ -248,6 +253,7 @@ impl Default for RequestTemplate {
             user_agent: concat!("oneloop/", env!("CARGO_PKG_VERSION")).to_string(),
             body: Vec::new(),
             keep_body: true,
+            keep_wire: false,
             accept_encoding: if cfg!(feature = "decode") {
                 "gzip, deflate, br"
             } else {

@@ -112,6 +112,8 @@ pub mod config;
 mod conn;
 mod connections;
 mod crawler;
+#[cfg(any(feature = "decode", feature = "warc"))]
+mod crc32;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod dns;
@@ -127,11 +129,15 @@ pub mod random;
 pub mod reactor;
 mod requests;
 pub mod robots;
+#[cfg(feature = "warc")]
+mod sha1;
 pub mod state;
 pub mod summary;
 pub mod text;
 pub mod tls;
 pub mod url;
+#[cfg(feature = "warc")]
+pub mod warc;
 pub mod workers;
 
 pub use config::{Config, ConnectionLimits, RequestTemplate, RobotsConfig, Timeouts, TlsConfig};

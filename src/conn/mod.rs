@@ -313,6 +313,24 @@ impl<S: io::Read + io::Write> Conn<S> {
         }
     }
 
+    /// Keep this request's exchange as it went over the wire
+    /// ([`Response::wire`]); the request bytes are added by
+    /// [`sent_request`](Self::sent_request)'s caller.
+    pub fn set_keep_wire(&mut self, keep: bool) {
+        self.reader.set_keep_wire(keep);
+    }
+
+    /// The bytes of the last request sent (they stay in the request buffer
+    /// until the next request is prepared).
+    pub fn sent_request(&self) -> &[u8] {
+        &self.io.out
+    }
+
+    /// The connection's stream, once connected.
+    pub fn stream(&self) -> Option<&S> {
+        self.io.stream.as_ref()
+    }
+
     /// Keep only the first `at` bytes of this request's body, and end the
     /// response there (see [`ResponseReader::set_truncate_at`]). Set for
     /// every request: a pooled connection carries the setting over.

@@ -416,6 +416,8 @@ impl<'a> Connections<'a> {
         }
         conn.begin_request(ex.method, ex.keep_body, now);
         conn.set_truncate_at(ex.truncate_at);
+        // robots.txt (read in part) is never archived.
+        conn.set_keep_wire(t.keep_wire && ex.truncate_at.is_none());
         if let Some(mut spare) = self.spare.pop() {
             spare.clear();
             conn.swap_response(&mut spare);
@@ -585,6 +587,16 @@ impl<'a> Connections<'a> {
         // replaces it when the next request is prepared.
         let mut resp = Response::default();
         slot.conn.swap_response(&mut resp);
+        if let Some(w) = &mut resp.wire {
+            w.request.extend_from_slice(slot.conn.sent_request());
+            let direct = !slot.via_proxy;
+            w.peer = slot
+                .conn
+                .stream()
+                .filter(|_| direct)
+                .and_then(|s| s.peer_addr().ok())
+                .map(|a| a.ip());
+        }
         let max = self.config.connections.max_requests;
         let keep = slot.conn.reusable() && (max == 0 || slot.conn.served() + 1 < max);
         if keep {

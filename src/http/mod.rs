@@ -170,6 +170,40 @@ pub struct Response {
     pub wire_len: u64,
     /// The content coding undone (`gzip`, `deflate`, `br`), if any.
     pub decoded: Option<&'static str>,
+    /// The exchange as it went over the wire, for an archive (WARC); only
+    /// with [`RequestTemplate::keep_wire`](crate::config::RequestTemplate::keep_wire).
+    /// Boxed: every connection holds a response, few crawls archive.
+    pub wire: Option<Box<Wire>>,
+}
+
+/// An exchange as it went over the wire: what an archive stores.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Wire {
+    /// The request as sent (head and body; the plaintext inside TLS).
+    pub request: Vec<u8>,
+    /// The final response head as received, status line to the blank line
+    /// (interim 1xx heads are not kept).
+    pub head: Vec<u8>,
+    /// The body before content decoding (after de-chunking), when it was
+    /// decoded; empty otherwise, since then [`Response::body`] is that.
+    pub encoded_body: Vec<u8>,
+    /// The address the response came from (`None` through a proxy).
+    pub peer: Option<std::net::IpAddr>,
+}
+
+impl Response {
+    /// The body as it came (de-chunked, still content-encoded).
+    pub fn wire_body(&self) -> &[u8] {
+        match (&self.wire, self.decoded) {
+            (Some(w), Some(_)) => &w.encoded_body,
+            _ => &self.body,
+        }
+    }
+
+    /// The wire record, made if there is none yet.
+    pub(crate) fn wire_mut(&mut self) -> &mut Wire {
+        self.wire.get_or_insert_with(Box::default)
+    }
 }
 
 /// Buffers of a recycled [`Response`] larger than this are dropped, not kept:
@@ -188,6 +222,11 @@ impl Response {
         if self.headers.raw.capacity() > RECYCLE_MAX_BYTES {
             self.headers = Headers::default();
         }
+        if let Some(w) = &self.wire {
+            if w.encoded_body.capacity() > RECYCLE_MAX_BYTES {
+                self.wire = None;
+            }
+        }
     }
 
     /// Empties the response for reuse, keeping its buffers.
@@ -199,6 +238,12 @@ impl Response {
         self.body_len = 0;
         self.wire_len = 0;
         self.decoded = None;
+        if let Some(w) = &mut self.wire {
+            w.request.clear();
+            w.head.clear();
+            w.encoded_body.clear();
+            w.peer = None;
+        }
     }
 }
 

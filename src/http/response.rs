@@ -40,6 +40,9 @@ pub struct ResponseReader {
     limits: Limits,
     method: Method,
     keep_body: bool,
+    /// Keep the head as received and the body before decoding
+    /// ([`Response::wire`]).
+    keep_wire: bool,
     state: State,
     keep_alive: bool,
     head_bytes_seen: usize,
@@ -69,6 +72,7 @@ impl ResponseReader {
             limits,
             method,
             keep_body,
+            keep_wire: false,
             state: State::Head,
             keep_alive: false,
             head_bytes_seen: 0,
@@ -89,6 +93,12 @@ impl ResponseReader {
     /// Keep the next bodies (true) or only count them (false).
     pub fn set_keep_body(&mut self, keep: bool) {
         self.keep_body = keep;
+    }
+
+    /// From the next response on: keep the head as received and the body
+    /// before content decoding in [`Response::wire`] (for archives).
+    pub fn set_keep_wire(&mut self, keep: bool) {
+        self.keep_wire = keep;
     }
 
     pub fn reset(&mut self, method: Method) {
@@ -158,8 +168,8 @@ impl ResponseReader {
             return Ok(0);
         };
         let (limits, keep, cap) = (self.limits, self.keep_body, self.truncate_at);
-        let decoder = &mut self.decoder;
-        let mut sink = |chunk: &[u8]| body_bytes(resp, chunk, &limits, keep, cap, decoder);
+        let (decoder, wire) = (&mut self.decoder, self.keep_wire);
+        let mut sink = |chunk: &[u8]| body_bytes(resp, chunk, &limits, (keep, wire), cap, decoder);
         let mut used = 0;
         let mut ended = false;
         match framing {
@@ -335,6 +345,11 @@ impl ResponseReader {
         }
         resp.status = code;
         resp.version = version;
+        if self.keep_wire {
+            let w = resp.wire_mut();
+            w.head.clear();
+            w.head.extend_from_slice(&input[..n]);
+        }
         let fields = FramingFields::read(parsed.headers, resp)?;
         let framing = self.choose_framing(code, version, &fields)?;
         #[cfg(feature = "decode")]
@@ -452,15 +467,17 @@ fn parse_content_length(v: &[u8]) -> Result<u64, Error> {
 }
 
 /// Body bytes as they came (after de-chunking): counted on the wire, decoded
-/// if encoded, then kept. The wire size is capped as well as the decoded.
+/// if encoded, then kept (`keep.0`; `keep.1`: an encoded body is kept as it
+/// came too). The wire size is capped as well as the decoded.
 fn body_bytes(
     resp: &mut Response,
     chunk: &[u8],
     limits: &Limits,
-    keep: bool,
+    keep: (bool, bool),
     cap: Option<u64>,
     decoder: &mut Decoder,
 ) -> Result<(), Error> {
+    let (keep, keep_wire) = keep;
     resp.wire_len += chunk.len() as u64;
     #[cfg(feature = "decode")]
     if let Some(d) = decoder {
@@ -471,10 +488,13 @@ fn body_bytes(
                 format!("encoded body over the {} byte limit", limits.max_body_bytes),
             ));
         }
+        if keep_wire {
+            resp.wire_mut().encoded_body.extend_from_slice(chunk);
+        }
         return d.handle_bytes(chunk, &mut |out| append_body(resp, out, limits, keep, cap));
     }
     #[cfg(not(feature = "decode"))]
-    let _ = decoder;
+    let _ = (decoder, keep_wire);
     append_body(resp, chunk, limits, keep, cap)
 }
 

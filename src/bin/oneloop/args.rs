@@ -63,6 +63,11 @@ pub struct Options {
     pub save: Option<String>,
     /// Keep only the input lines of shard I of N (by origin).
     pub shard: Option<(u64, u64)>,
+    /// `--warc PREFIX`: archive every response; rotate at this size; gzip
+    /// level.
+    pub warc: Option<String>,
+    pub warc_max_size: u64,
+    pub warc_level: u8,
     /// `--resume PREV`: skip the input lines PREV's outcomes finished.
     pub resume: Option<String>,
     /// After the first SIGINT/SIGTERM, how long requests in flight may finish.
@@ -112,6 +117,9 @@ impl Options {
             save: None,
             shard: None,
             resume: None,
+            warc: None,
+            warc_max_size: 1 << 30,
+            warc_level: 1,
             stop_grace: Duration::from_secs(5),
             trace: false,
             log_level: log::LevelFilter::Warn,
@@ -285,6 +293,9 @@ const FLAGS: &[Flag] = &[
     flag("--progress", NONE, Output, "print the progress line (once a second) even when stderr is not a terminal", |o, _| { o.force_progress = true; Ok(()) }),
     flag("--workers", N, Work, "run the per-page work (JSON, --save, demo's --block-ms/--work-ms) on N threads, off the loop (--save: default 2)", |o, v| { o.workers = Some(num(v, 1, 1024)? as usize); Ok(()) }),
     flag("--queue", N, Work, "outcomes waiting for a worker; when full, admission waits (default 4 per worker)", |o, v| { o.queue = num(v, 1, 1_000_000)? as usize; Ok(()) }),
+    flag("--warc", Some("PREFIX"), Work, "archive every response as WARC/1.1 (request and response records, as sent and received) in PREFIX-00000.warc.gz, PREFIX-00001... (new files only, never rewritten), on the workers; the JSON line gains \"warc\":{\"file\",\"offset\",\"length\"} of its response record", |o, v| { o.warc = Some(v.to_string()); o.config.request.keep_wire = true; Ok(()) }),
+    flag("--warc-max-size", Some("BYTES"), Work, "start a new WARC file before one would pass this size (default 1073741824: 1 GiB)", |o, v| { o.warc_max_size = num(v, 1, u64::MAX)?; Ok(()) }),
+    flag("--warc-level", N, Work, "gzip level of the WARC records, 0 (stored: fastest) to 9 (smallest) (default 1)", |o, v| { o.warc_level = num(v, 0, 9)? as u8; Ok(()) }),
     flag("--save", Some("DIR"), Work, "write each 2xx body to DIR/XX/ID (XX: a hash of the id), atomically, on the workers; the JSON line gains \"path\"", |o, v| { o.save = Some(v.to_string()); Ok(()) }),
     flag("--events", Some("FILE"), Output, "write every event (queued, admitted, state, turn, stall...) as JSON Lines; see docs/events.md", |o, v| { o.events = Some(v.to_string()); Ok(()) }),
     flag("--timeline", Some("FILE"), Output, "draw the crawl as an SVG timeline: lanes per connection, loop use, stalls", |o, v| { o.timeline = Some(v.to_string()); Ok(()) }),

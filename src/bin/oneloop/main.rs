@@ -38,6 +38,7 @@ mod resume;
 mod save;
 mod sys;
 mod timeline;
+mod warc;
 
 use args::{Command, Options, Parsed};
 use oneloop::{Config, Crawler, Summary};
@@ -144,9 +145,13 @@ fn parse_options(argv: &[String]) -> Result<Options, ExitCode> {
     if options.save.is_some() && !options.config.request.keep_body {
         return Err(usage_error("--save needs the bodies: drop --no-body"));
     }
-    if options.queue > 0 && options.workers.is_none() && options.save.is_none() {
+    if options.warc.is_some() && !options.config.request.keep_body {
+        return Err(usage_error("--warc needs the bodies: drop --no-body"));
+    }
+    let files = options.save.is_some() || options.warc.is_some();
+    if options.queue > 0 && options.workers.is_none() && !files {
         return Err(usage_error(
-            "--queue sizes the workers' queue: use it with --workers (or --save)",
+            "--queue sizes the workers' queue: use it with --workers (or --save, --warc)",
         ));
     }
     if options.config.tls.danger_accept_invalid_certs {

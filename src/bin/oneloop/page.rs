@@ -5,9 +5,11 @@ use crate::args::Options;
 use crate::progress::ProgressLine;
 use crate::report::{Page, Reporter};
 use crate::save::Saver;
+use crate::warc::{Stored, WarcWriter};
 use crate::{jsonl, sys};
 use oneloop::workers::Workers;
 use oneloop::{Crawler, Outcome, Phase, Summary};
+use std::fmt::Write as _;
 
 /// What is done with each page, besides counting it: its JSON line, and in
 /// the demo the pitfall on purpose (`--block-ms`, `--work-ms`), and with
@@ -15,6 +17,7 @@ use oneloop::{Crawler, Outcome, Phase, Summary};
 /// else on the loop's thread.
 pub(crate) struct PageWork {
     save: Option<Saver>,
+    warc: Option<WarcWriter>,
     block: std::time::Duration,
     busy: std::time::Duration,
     jsonl: bool,
@@ -24,6 +27,10 @@ impl PageWork {
     fn new(o: &Options) -> PageWork {
         PageWork {
             save: o.save.as_deref().map(Saver::new),
+            warc: o
+                .warc
+                .as_deref()
+                .map(|p| WarcWriter::new(p, o.warc_max_size, o.warc_level)),
             block: std::time::Duration::from_millis(o.block_ms),
             busy: std::time::Duration::from_millis(o.work_ms),
             jsonl: o.jsonl,
@@ -72,22 +79,44 @@ impl PageWork {
                 }
             }
         }
+        let stored = self.archive(o, &mut save_failed);
         let mut line = String::new();
         if self.jsonl {
             jsonl::outcome_json(&mut line, o);
+            line.pop(); // the closing brace
             if let Some(p) = &path {
-                line.pop(); // the closing brace
                 line.push_str(",\"path\":");
                 jsonl::json_str(&mut line, &p.to_string_lossy());
-                line.push('}');
             }
-            line.push('\n');
+            if let Some(s) = &stored {
+                line.push_str(",\"warc\":{\"file\":");
+                jsonl::json_str(&mut line, &s.file);
+                let _ = write!(line, ",\"offset\":{},\"length\":{}}}", s.offset, s.length);
+            }
+            line.push_str("}\n");
         }
         Page {
             line,
             error: o.result.is_err(),
             saved: path.is_some(),
             save_failed,
+        }
+    }
+}
+
+impl PageWork {
+    /// `--warc`: the response archived; where its record is. A failure is
+    /// the page's outcome, in phase `save`, as with `--save`.
+    fn archive(&self, o: &mut Outcome, failed: &mut Option<&'static str>) -> Option<Stored> {
+        let warc = self.warc.as_ref()?;
+        match warc.archive(o) {
+            Ok(stored) => stored,
+            Err(e) => {
+                let e = oneloop::Error::from_io(Phase::Save, &e);
+                *failed = Some(e.kind.as_str());
+                o.result = Err(e);
+                None
+            }
         }
     }
 }
@@ -126,7 +155,8 @@ where
     I: oneloop::input::IntoInput,
 {
     let work = PageWork::new(o);
-    let threads = o.workers.or(o.save.as_ref().map(|_| 2));
+    let files = o.save.is_some() || o.warc.is_some();
+    let threads = o.workers.or(files.then_some(2));
     let Some(threads) = threads else {
         return crawler.run(urls, |outcome| {
             rep.on_outcome(outcome);

@@ -1,0 +1,163 @@
+//! `--warc PREFIX`: every response archived as WARC/1.1 records in
+//! `PREFIX-00000.warc.gz`, `PREFIX-00001.warc.gz`, ... (the records are
+//! made by `oneloop::warc`; this is the file side).
+//!
+//! Runs on the worker threads: each worker builds and compresses its
+//! page's two records (the CPU part, in parallel), then appends them under
+//! one lock (the I/O part, in sequence: records never interleave), and
+//! learns where the response record landed, for the page's JSON line. The
+//! workers' bounded queue is the back-pressure: a slow disk slows
+//! admission, never the loop.
+//!
+//! Files are created exclusively (`O_EXCL`) at the next free number: a
+//! resumed run or a second process with the same prefix starts new files,
+//! never rewrites old ones. A file is rotated before it would pass
+//! `--warc-max-size`; each begins with a `warcinfo` record.
+
+use oneloop::warc::{self, Exchange, Gzip, RecordId};
+use oneloop::Outcome;
+use std::cell::RefCell;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Where a response record was written: what a reader seeks to.
+pub struct Stored {
+    pub file: String,
+    pub offset: u64,
+    pub length: u64,
+}
+
+/// The archive being written.
+pub struct WarcWriter {
+    prefix: String,
+    max_size: u64,
+    level: u8,
+    rng: ring::rand::SystemRandom,
+    files: Mutex<Files>,
+}
+
+#[derive(Default)]
+struct Files {
+    file: Option<File>,
+    name: String,
+    size: u64,
+    /// Fetches in it so far.
+    pairs: u64,
+    /// The next number to try for a new file.
+    next: u32,
+}
+
+impl WarcWriter {
+    pub fn new(prefix: &str, max_size: u64, level: u8) -> WarcWriter {
+        WarcWriter {
+            prefix: prefix.to_string(),
+            max_size,
+            level,
+            rng: ring::rand::SystemRandom::new(),
+            files: Mutex::default(),
+        }
+    }
+
+    fn id(&self) -> RecordId {
+        let mut b = [0u8; 16];
+        // A failed getrandom is not worth losing a page over: the id is
+        // then only unique by the counter the caller's date makes likely.
+        let _ = ring::rand::SecureRandom::fill(&self.rng, &mut b);
+        RecordId::from_random(b)
+    }
+
+    fn now() -> String {
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        warc::date(secs)
+    }
+
+    /// One gzip member, by this worker thread's own compressor.
+    fn gzip(&self, data: &[u8]) -> Vec<u8> {
+        thread_local! {
+            static GZIP: RefCell<Option<Gzip>> = const { RefCell::new(None) };
+        }
+        GZIP.with_borrow_mut(|g| g.get_or_insert_with(|| Gzip::new(self.level)).member(data))
+    }
+
+    /// Archives an outcome's response (none for an error: nothing was
+    /// received). Returns where its response record is.
+    pub fn archive(&self, o: &Outcome) -> io::Result<Option<Stored>> {
+        let Ok(r) = &o.result else {
+            return Ok(None);
+        };
+        let Some(wire) = r.wire.as_deref().filter(|w| !w.head.is_empty()) else {
+            return Ok(None);
+        };
+        let date = Self::now();
+        let ex = Exchange {
+            target_uri: o.final_url(),
+            date: &date,
+            wire,
+            body: r.wire_body(),
+            request_id: self.id(),
+            response_id: self.id(),
+        };
+        let request = self.gzip(&ex.request_record());
+        let response = self.gzip(&ex.response_record());
+        let mut files = self
+            .files
+            .lock()
+            .map_err(|_| io::Error::other("a WARC writer panicked"))?;
+        let pair = (request.len() + response.len()) as u64;
+        self.make_room(&mut files, pair, &date)?;
+        let start = files.size;
+        let file = files.file.as_mut().expect("opened by make_room");
+        let written = file
+            .write_all(&request)
+            .and_then(|()| file.write_all(&response));
+        if let Err(e) = written {
+            // Cut back to the last whole record, and start a new file next.
+            let _ = file.set_len(start);
+            files.file = None;
+            return Err(e);
+        }
+        files.size += pair;
+        files.pairs += 1;
+        Ok(Some(Stored {
+            file: files.name.clone(),
+            offset: start + request.len() as u64,
+            length: response.len() as u64,
+        }))
+    }
+
+    /// Opens a file if none is open, or the next one if `more` bytes would
+    /// take this one past the size limit (a file always takes one pair).
+    fn make_room(&self, files: &mut Files, more: u64, date: &str) -> io::Result<()> {
+        if files.file.is_some() && (files.pairs == 0 || files.size + more <= self.max_size) {
+            return Ok(());
+        }
+        files.file = None;
+        loop {
+            let name = format!("{}-{:05}.warc.gz", self.prefix, files.next);
+            files.next += 1;
+            match OpenOptions::new().write(true).create_new(true).open(&name) {
+                Ok(mut f) => {
+                    let base = name.rsplit('/').next().unwrap_or(&name);
+                    let software = concat!("oneloop/", env!("CARGO_PKG_VERSION"));
+                    let info = warc::warcinfo_record(base, date, self.id(), software);
+                    let member = self.gzip(&info);
+                    f.write_all(&member)?;
+                    *files = Files {
+                        file: Some(f),
+                        name,
+                        size: member.len() as u64,
+                        pairs: 0,
+                        next: files.next,
+                    };
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(io::Error::new(e.kind(), format!("{name}: {e}"))),
+            }
+        }
+    }
+}
