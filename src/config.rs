@@ -371,24 +371,32 @@ impl RequestTemplate {
             ));
         }
         for (name, value) in &self.headers {
-            if name.is_empty() || !name.bytes().all(is_tchar) {
-                return bad(format!("header name {name:?} is not a valid token"));
-            }
-            if let Some(b) = unsafe_byte(value) {
-                return bad(format!(
-                    "header {name}: the value contains byte 0x{b:02x} (CR, LF and NUL are not allowed)"
-                ));
-            }
-            for owned in ["host", "content-length", "transfer-encoding"] {
-                if name.eq_ignore_ascii_case(owned) {
-                    return bad(format!(
-                        "header {name}: set by the crawler (Host from the URL, framing from the body)"
-                    ));
-                }
-            }
+            check_header(name, value).or_else(bad)?;
         }
         Ok(())
     }
+}
+
+/// May this header field be sent? Not if its name is not a token, its value
+/// holds CR, LF or NUL (it could smuggle a second request), or the crawler
+/// owns it (`Host` comes from the URL, the framing from the body).
+pub(crate) fn check_header(name: &str, value: &str) -> Result<(), String> {
+    if name.is_empty() || !name.bytes().all(is_tchar) {
+        return Err(format!("header name {name:?} is not a valid token"));
+    }
+    if let Some(b) = value.bytes().find(|&b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err(format!(
+            "header {name}: the value contains byte 0x{b:02x} (CR, LF and NUL are not allowed)"
+        ));
+    }
+    for owned in ["host", "content-length", "transfer-encoding"] {
+        if name.eq_ignore_ascii_case(owned) {
+            return Err(format!(
+                "header {name}: set by the crawler (Host from the URL, framing from the body)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// RFC 9110 §5.6.2 `tchar`: the bytes a header name may have.

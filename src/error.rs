@@ -66,6 +66,9 @@ impl Phase {
 pub enum ErrorKind {
     /// The URL is not valid (syntax, empty host, bad port...).
     InvalidUrl,
+    /// The input item is not a valid request (a JSON line that does not
+    /// parse, a header that may not be sent, an unknown method...).
+    InvalidInput,
     /// The URL's scheme is not `http` or `https`.
     UnsupportedScheme,
     /// The name does not exist (DNS NXDOMAIN, or not found in any source).
@@ -135,6 +138,7 @@ impl ErrorKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::InvalidUrl => "invalid_url",
+            ErrorKind::InvalidInput => "invalid_input",
             ErrorKind::UnsupportedScheme => "unsupported_scheme",
             ErrorKind::NxDomain => "nxdomain",
             ErrorKind::NoAddresses => "no_addresses",

@@ -8,7 +8,8 @@ use crate::error::{Error, ErrorKind, Phase};
 use crate::http::Response;
 use std::time::Duration;
 
-/// One input item: a URL, with an optional caller-chosen id.
+/// One input item: a URL, with an optional caller-chosen id, and what this
+/// one request adds to the crawl's template ([`RequestTemplate`](crate::config::RequestTemplate)).
 #[derive(Clone, Debug, Default)]
 pub struct Request {
     /// The URL to fetch.
@@ -22,6 +23,20 @@ pub struct Request {
     /// input that is already known to be bad (a line that is not UTF-8), so
     /// that it still gets its one outcome.
     pub error: Option<Error>,
+    /// This request's method (`None`: the template's).
+    pub method: Option<crate::http::Method>,
+    /// Header fields for this request, after the template's (a field of the
+    /// same name replaces the template's, `User-Agent` and
+    /// `Accept-Encoding` included). Checked like the template's: a field
+    /// that may not be sent ends the item as `url: invalid_input`. On a
+    /// redirect, `If-None-Match` and `If-Modified-Since` are dropped (they
+    /// name the first URL's version), and `Authorization` and `Cookie` too
+    /// when the host changes (curl's and Go's rule).
+    pub headers: Vec<(String, String)>,
+    /// This request's body (`None`: the template's, sent with POST).
+    pub body: Option<Vec<u8>>,
+    /// Opaque data carried to the outcome unchanged (the CLI's `"meta"`).
+    pub meta: Option<String>,
 }
 
 impl From<String> for Request {
@@ -113,6 +128,8 @@ pub struct Outcome {
     pub timings: Timings,
     /// The response, or a typed error naming the phase that failed.
     pub result: Result<Response, Error>,
+    /// The request's [`Request::meta`], as given.
+    pub meta: Option<String>,
 }
 
 impl Outcome {

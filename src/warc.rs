@@ -149,13 +149,27 @@ impl Exchange<'_> {
 
     /// The `response` record, its head's framing adjusted to the de-chunked
     /// body (see the module's documentation).
+    ///
+    /// A `304 Not Modified` (the answer to a conditional re-crawl) is WARC's
+    /// own `revisit` record with the `server-not-modified` profile: the
+    /// head only, saying the server's copy is the one archived before.
     pub fn response_record(&self) -> Vec<u8> {
         let head = archived_head(&self.wire.head, self.body.len());
-        let mut h = self.common("response", self.response_id);
+        let revisit = self.wire.head.starts_with(b"HTTP/1.1 304 ")
+            || self.wire.head.starts_with(b"HTTP/1.0 304 ");
+        let kind = if revisit { "revisit" } else { "response" };
+        let mut h = self.common(kind, self.response_id);
+        if revisit {
+            h.push_str(
+                "WARC-Profile: http://netpreserve.org/warc/1.1/revisit/server-not-modified\r\n",
+            );
+        }
         let _ = write!(h, "WARC-Concurrent-To: {}\r\n", self.request_id);
         let block_digest = sha1_digest(&[&head, self.body]);
         let _ = write!(h, "WARC-Block-Digest: {block_digest}\r\n");
-        let _ = write!(h, "WARC-Payload-Digest: {}\r\n", sha1_digest(&[self.body]));
+        if !revisit {
+            let _ = write!(h, "WARC-Payload-Digest: {}\r\n", sha1_digest(&[self.body]));
+        }
         h.push_str("Content-Type: application/http;msgtype=response\r\n");
         record(h, &[&head, self.body])
     }

@@ -115,6 +115,7 @@ fn run(config: Config, urls: Vec<String>) -> HashMap<u64, Outcome> {
                 reused: o.reused,
                 timings: o.timings,
                 result: o.result.clone(),
+                meta: o.meta.clone(),
             };
             assert!(out.insert(o.id, copy).is_none());
         })

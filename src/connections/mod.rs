@@ -63,6 +63,40 @@ pub(crate) struct Exchange<'r> {
     pub keep_body: bool,
     /// Keep only this much of the body, and end the response there.
     pub truncate_at: Option<u64>,
+    /// This request's own header fields (after the template's) and body.
+    pub headers: &'r [(String, String)],
+    pub body: Option<&'r [u8]>,
+}
+
+/// The template's header fields with a request's own: a field of the same
+/// name replaces the template's (`User-Agent` and `Accept-Encoding`, which
+/// the encoder writes itself, included).
+struct MergedHeaders<'a> {
+    headers: Vec<(String, String)>,
+    user_agent: &'a str,
+    accept_encoding: &'a str,
+}
+
+impl<'a> MergedHeaders<'a> {
+    fn new(t: &'a crate::config::RequestTemplate, own: &'a [(String, String)]) -> Self {
+        let find = |name: &str| {
+            own.iter()
+                .rev()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        };
+        let fixed = |n: &str| {
+            n.eq_ignore_ascii_case("user-agent") || n.eq_ignore_ascii_case("accept-encoding")
+        };
+        let overridden = |n: &str| own.iter().any(|(o, _)| o.eq_ignore_ascii_case(n));
+        let template = t.headers.iter().filter(|(n, _)| !overridden(n));
+        let mine = own.iter().filter(|(n, _)| !fixed(n));
+        MergedHeaders {
+            headers: template.chain(mine).cloned().collect(),
+            user_agent: find("user-agent").unwrap_or(&t.user_agent),
+            accept_encoding: find("accept-encoding").unwrap_or(&t.accept_encoding),
+        }
+    }
 }
 
 /// What the table tells the driver.
@@ -394,25 +428,35 @@ impl<'a> Connections<'a> {
         let t = &self.config.request;
         let slot = &mut self.slots[cslot];
         let conn = &mut slot.conn;
-        let body: &[u8] = if ex.method == Method::Post {
-            &t.body
-        } else {
-            b""
+        let body: &[u8] = match ex.body {
+            Some(b) => b,
+            None if ex.method == Method::Post => &t.body,
+            None => b"",
         };
-        let (ua, ae) = (&t.user_agent, &t.accept_encoding);
+        let merged;
+        let (headers, ua, ae) = if ex.headers.is_empty() {
+            (&t.headers[..], &t.user_agent[..], &t.accept_encoding[..])
+        } else {
+            merged = MergedHeaders::new(t, ex.headers);
+            (
+                &merged.headers[..],
+                merged.user_agent,
+                merged.accept_encoding,
+            )
+        };
         let out = conn.request_buffer();
         match &slot.proxied_http {
             Some(auth) => encode_proxied_request(
                 out,
                 ex.method,
                 ex.url,
-                &t.headers,
+                headers,
                 body,
                 ua,
                 ae,
                 auth.as_deref(),
             ),
-            None => encode_request_with(out, ex.method, ex.url, &t.headers, body, ua, ae),
+            None => encode_request_with(out, ex.method, ex.url, headers, body, ua, ae),
         }
         conn.begin_request(ex.method, ex.keep_body, now);
         conn.set_truncate_at(ex.truncate_at);

@@ -167,6 +167,8 @@ impl<'a> Run<'a> {
                 method: req.method,
                 keep_body: req.keep_body,
                 truncate_at: req.truncate_at,
+                headers: req.extra.as_ref().map_or(&[][..], |x| &x.headers[..]),
+                body: req.extra.as_ref().and_then(|x| x.body.as_deref()),
             };
             self.conns
                 .dispatch(start.token, ex, start.fresh_only, now, &mut self.ev);

@@ -30,7 +30,7 @@ mod robots;
 mod tests;
 
 pub(crate) use crate::outcome::AttemptReport;
-pub(crate) use req::{Req, Stage};
+pub(crate) use req::{Extra, Req, Stage};
 
 use crate::admission::{Admission, AdmissionConfig, HostId};
 use crate::config::Config;
@@ -278,21 +278,30 @@ impl Requests {
     /// admission queue (or ended at once: a bad URL, a disallowed path).
     pub fn handle_input(&mut self, item: Request, id: u64, now: Instant) {
         let id = item.id.unwrap_or(id);
-        let parsed = match item.error {
+        let bad_header = item
+            .headers
+            .iter()
+            .find_map(|(n, v)| crate::config::check_header(n, v).err());
+        let error = item.error.or_else(|| {
+            let e = |d| Error::new(Phase::Url, ErrorKind::InvalidInput, d);
+            bad_header.map(e)
+        });
+        let parsed = match error {
             Some(e) => Err((e, item.url)),
             None => Url::parse_or_return(item.url),
         };
         let url = match parsed {
             Ok(url) => url,
-            Err((e, raw)) => return self.reject(id, item.line, raw, e),
+            Err((e, raw)) => return self.reject(id, item.line, raw, e, item.meta),
         };
-        let method = self.config.request.method;
+        let method = item.method.unwrap_or(self.config.request.method);
         let keep_body = self.config.request.keep_body;
         self.event(|| RequestEvent::Queued {
             req: id,
             url: url.as_str().into(),
         });
         let token = self.insert(id, item.line, url, method, keep_body, None, now);
+        self.reqs[token.slot].extra = Extra::of(item.headers, item.body, item.meta);
         if self.config.robots.enabled {
             self.through_gate(token, now, false);
         } else {
@@ -490,12 +499,13 @@ impl Requests {
             truncate_at: robots_for.as_ref().map(|_| crate::robots::MAX_BYTES as u64),
             robots_for,
             keep_body,
+            extra: None,
         });
         token
     }
 
     /// An input item that cannot be fetched: its outcome at once.
-    fn reject(&mut self, id: u64, line: Option<u64>, raw: String, e: Error) {
+    fn reject(&mut self, id: u64, line: Option<u64>, raw: String, e: Error, meta: Option<String>) {
         self.event(|| RequestEvent::Queued {
             req: id,
             url: raw.as_str().into(),
@@ -515,6 +525,7 @@ impl Requests {
             reused: false,
             timings: Timings::default(),
             result: Err(e),
+            meta,
         });
     }
 
@@ -583,6 +594,10 @@ impl Requests {
         let req = &mut self.reqs[slot];
         req.redirects.push(hop.url.as_str().to_string());
         let previous = std::mem::replace(&mut req.url, hop.url);
+        if let Some(x) = &mut req.extra {
+            let same_host = previous.host() == req.url.host();
+            x.redirected(same_host, hop.method != req.method);
+        }
         if req.original.is_none() {
             req.original = Some(previous.into_string());
         }
@@ -718,6 +733,7 @@ impl Requests {
             reused: r.reused,
             timings,
             result,
+            meta: req.extra.and_then(|x| x.meta),
         });
         None
     }

@@ -73,6 +73,48 @@ pub(crate) struct Req {
     /// Keep only this much of the body (a robots.txt: RFC 9309 §2.5 reads
     /// the first 500 KiB and ignores the rest, whatever the page limit).
     pub truncate_at: Option<u64>,
+    /// What this request adds to the template (boxed: most have nothing).
+    pub extra: Option<Box<Extra>>,
+}
+
+/// A request's own headers, body and opaque data ([`crate::Request`]).
+#[derive(Debug, Default)]
+pub(crate) struct Extra {
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    pub meta: Option<String>,
+}
+
+impl Extra {
+    /// From an input item: `None` if it adds nothing.
+    pub fn of(
+        headers: Vec<(String, String)>,
+        body: Option<Vec<u8>>,
+        meta: Option<String>,
+    ) -> Option<Box<Extra>> {
+        if headers.is_empty() && body.is_none() && meta.is_none() {
+            return None;
+        }
+        Some(Box::new(Extra {
+            headers,
+            body,
+            meta,
+        }))
+    }
+
+    /// A redirect: validators named the first URL's version; credentials
+    /// stay with their host; a method turned GET drops the body.
+    pub fn redirected(&mut self, same_host: bool, became_get: bool) {
+        let drop = |name: &str| {
+            let n = name.to_ascii_lowercase();
+            matches!(n.as_str(), "if-none-match" | "if-modified-since")
+                || (!same_host && matches!(n.as_str(), "authorization" | "cookie"))
+        };
+        self.headers.retain(|(name, _)| !drop(name));
+        if became_get {
+            self.body = None;
+        }
+    }
 }
 
 impl Req {
@@ -92,5 +134,36 @@ impl Req {
             retried_fresh: self.retried_fresh,
             got_response_bytes: self.report.got_response_bytes,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Extra;
+
+    #[test]
+    fn a_redirect_drops_validators_and_credentials_for_another_host() {
+        let headers = [
+            "If-None-Match",
+            "if-modified-since",
+            "Authorization",
+            "Cookie",
+            "X-Keep",
+        ]
+        .map(|n| (n.to_string(), "v".to_string()))
+        .to_vec();
+        let names = |x: &Extra| x.headers.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        let mut same = Extra::of(headers.clone(), Some(b"b".to_vec()), None).unwrap();
+        same.redirected(true, false);
+        assert_eq!(names(&same), ["Authorization", "Cookie", "X-Keep"]);
+        assert!(same.body.is_some(), "307/308 keep the body");
+        let mut other = Extra::of(headers, Some(b"b".to_vec()), None).unwrap();
+        other.redirected(false, true);
+        assert_eq!(names(&other), ["X-Keep"]);
+        assert!(other.body.is_none(), "303 turns it into a GET");
+        assert!(
+            Extra::of(vec![], None, None).is_none(),
+            "nothing extra, no box"
+        );
     }
 }

@@ -70,6 +70,10 @@ pub struct Options {
     pub warc_level: u8,
     /// `--resume PREV`: skip the input lines PREV's outcomes finished.
     pub resume: Option<String>,
+    /// `--input jsonl`: each input line is a JSON request.
+    pub input_jsonl: bool,
+    /// `--if-changed PREV`: conditional requests from PREV's validators.
+    pub if_changed: Option<String>,
     /// After the first SIGINT/SIGTERM, how long requests in flight may finish.
     pub stop_grace: Duration,
     /// Print every event (state transitions, loop turns...) on stderr.
@@ -117,6 +121,8 @@ impl Options {
             save: None,
             shard: None,
             resume: None,
+            input_jsonl: false,
+            if_changed: None,
             warc: None,
             warc_max_size: 1 << 30,
             warc_level: 1,
@@ -218,6 +224,8 @@ const FLAGS: &[Flag] = &[
 
     flag("--shard", Some("I/N"), Input, "keep only the lines whose origin (scheme://host[:port]) hashes to I modulo N (FNV-1a 64 of the origin as oneloop normalizes it; bad URLs go to shard 0): N processes with I = 0..N-1 together cover the input, each line once, and each origin lives in exactly one; the other lines produce no outcome here", |o, v| { o.shard = Some(shard(v)?); Ok(()) }),
 
+    flag("--input", Some("FORMAT"), Input, "lines (default: a URL per line) or jsonl: a JSON object per line, {\"url\": ..., \"method\": \"GET\"|\"HEAD\"|\"POST\", \"headers\": {...}, \"body\": \"<base64>\", \"meta\": <any JSON, echoed in the outcome>}, all but url optional; a malformed line is its own url:invalid_input outcome", |o, v| { o.input_jsonl = match v { "lines" => false, "jsonl" => true, _ => return Err(format!("{v:?}: lines or jsonl")) }; Ok(()) }),
+    flag("--if-changed", Some("PREV"), Input, "a conditional re-crawl: send If-None-Match/If-Modified-Since with the etag/last_modified PREV (an earlier run's JSON Lines) saw for the same URL; an unchanged page is a 304, \"not_modified\":true, no body", |o, v| { o.if_changed = Some(v.to_string()); Ok(()) }),
     flag("--resume", Some("PREV"), Input, "skip the input lines whose outcome is in PREV (the JSON Lines of an earlier run on the same input, cut short by a crash or Ctrl-C): no request, no new line; cancelled outcomes and a cut last line run again; PREV from another input file is refused", |o, v| { o.resume = Some(v.to_string()); Ok(()) }),
 
     flag("--concurrency", N, Limits, "requests in flight, all hosts (default 100)", |o, v| { o.config.concurrency = num(v, 1, 1_000_000)? as usize; Ok(()) }),

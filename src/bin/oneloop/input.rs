@@ -32,6 +32,11 @@ pub(crate) struct Lines<R> {
     skipping: bool,
     /// `--shard I/N`: keep only this shard's lines.
     pub shard: Option<(u64, u64)>,
+    /// `--input jsonl`: each line is a JSON request, not a URL.
+    pub jsonl: bool,
+    /// `--if-changed`: validators from an earlier run, sent as conditional
+    /// headers.
+    pub validators: Option<Arc<crate::recrawl::Validators>>,
     /// Lines and bytes read, for the progress line.
     pub counts: Option<std::sync::Arc<crate::progress::Counts>>,
     /// `--resume`: lines finished by an earlier run, skipped here (and
@@ -56,6 +61,8 @@ impl<R: io::Read> Lines<R> {
             shard: None,
             counts: None,
             skip: None,
+            jsonl: false,
+            validators: None,
             line: 0,
             error,
         }
@@ -173,6 +180,7 @@ impl<R: io::Read> Iterator for Lines<R> {
                         id: Some(self.line),
                         line: Some(self.line),
                         error: Some(e),
+                        ..Request::default()
                     });
                 }
             };
@@ -189,7 +197,17 @@ impl<R: io::Read> Iterator for Lines<R> {
             if self.finished_before() {
                 continue; // resumed: its outcome is in the earlier output
             }
-            let req = request_from_line(self.line, bytes);
+            let mut req = if self.jsonl {
+                match String::from_utf8(bytes) {
+                    Ok(text) => request_from_json(self.line, &text),
+                    Err(e) => request_from_line(self.line, e.into_bytes()),
+                }
+            } else {
+                request_from_line(self.line, bytes)
+            };
+            if let Some(v) = &self.validators {
+                v.add_conditions(&mut req);
+            }
             if !self.in_shard(&req) {
                 continue; // another shard's line: no outcome here
             }
@@ -227,9 +245,76 @@ fn request_from_line(line: u64, bytes: Vec<u8>) -> Request {
                     oneloop::ErrorKind::InvalidUrl,
                     format!("not UTF-8 (byte {} of the line)", at + 1),
                 )),
+                ..Request::default()
             }
         }
     }
+}
+
+/// `--input jsonl`: a line `{"url": ..., "method": ..., "headers": {...},
+/// "body": "<base64>", "meta": <any JSON>}` (all but `url` optional) as a
+/// request. Anything else (not JSON, a missing or non-string `url`, an
+/// unknown member, a method other than GET, HEAD or POST, a header value
+/// that is not a string, a body that is not base64) ends the line as
+/// `url: invalid_input` naming what was wrong; its `meta` still comes back
+/// when it could be read.
+pub(crate) fn request_from_json(line: u64, text: &str) -> Request {
+    let mut req = Request {
+        id: Some(line),
+        line: Some(line),
+        ..Request::default()
+    };
+    if let Err(detail) = fill_from_json(&mut req, text) {
+        if req.url.is_empty() {
+            req.url = text.chars().take(100).collect();
+        }
+        req.error = Some(oneloop::Error::new(
+            oneloop::Phase::Url,
+            oneloop::ErrorKind::InvalidInput,
+            detail,
+        ));
+    }
+    req
+}
+
+fn fill_from_json(req: &mut Request, text: &str) -> Result<(), String> {
+    use crate::json_in::{base64_decode, parse, Value};
+    let Value::Object(members) = parse(text)? else {
+        return Err("not a JSON object".into());
+    };
+    // The meta first: it comes back even when another member is wrong.
+    if let Some((_, _, raw)) = members.iter().find(|(n, _, _)| n == "meta") {
+        req.meta = Some(raw.to_string());
+    }
+    let mut url = None;
+    for (name, value, _) in members {
+        match (name.as_str(), value) {
+            ("url", Value::String(u)) => url = Some(u),
+            ("url", _) => return Err("url: not a string".into()),
+            ("method", Value::String(m)) => {
+                req.method = Some(match m.as_str() {
+                    "GET" => oneloop::http::Method::Get,
+                    "HEAD" => oneloop::http::Method::Head,
+                    "POST" => oneloop::http::Method::Post,
+                    _ => return Err(format!("method {m:?}: GET, HEAD or POST")),
+                })
+            }
+            ("headers", Value::Object(fields)) => {
+                for (n, v, _) in fields {
+                    let Value::String(v) = v else {
+                        return Err(format!("headers: {n}: not a string"));
+                    };
+                    req.headers.push((n, v));
+                }
+            }
+            ("body", Value::String(b)) => req.body = Some(base64_decode(&b)?),
+            ("meta", _) => {}
+            ("method" | "headers" | "body", _) => return Err(format!("{name}: wrong type")),
+            (other, _) => return Err(format!("unknown member {other:?}")),
+        }
+    }
+    req.url = url.ok_or("no \"url\"")?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -32,6 +32,19 @@ pub fn outcome_json(out: &mut String, o: &Outcome) {
                 let _ = write!(out, ",\"wire_bytes\":{},\"encoding\":", r.wire_len);
                 json_str(out, coding);
             }
+            if r.status == 304 {
+                out.push_str(",\"not_modified\":true");
+            }
+            // The validators, for a conditional re-crawl (--if-changed).
+            for (header, key) in [
+                ("etag", ",\"etag\":"),
+                ("last-modified", ",\"last_modified\":"),
+            ] {
+                if let Some(v) = r.headers.get(header) {
+                    out.push_str(key);
+                    json_str(out, &String::from_utf8_lossy(v));
+                }
+            }
         }
         Err(e) => {
             out.push_str(",\"error\":{\"phase\":");
@@ -71,7 +84,13 @@ pub fn outcome_json(out: &mut String, o: &Outcome) {
     ms(out, t.ttfb);
     out.push_str(",\"total\":");
     ms(out, Some(t.total));
-    out.push_str("}}");
+    out.push('}');
+    if let Some(meta) = &o.meta {
+        // Raw JSON, checked when the input line was read.
+        out.push_str(",\"meta\":");
+        out.push_str(meta);
+    }
+    out.push('}');
 }
 
 #[cfg(test)]
@@ -119,6 +138,7 @@ mod tests {
                 body_len: 1024,
                 ..Response::default()
             }),
+            meta: None,
         };
         let mut out = String::new();
         outcome_json(&mut out, &ok);
@@ -163,5 +183,35 @@ mod tests {
             out.contains(r#""final_url":"http://b/","redirects":1"#),
             "{out}"
         );
+    }
+
+    #[test]
+    fn validators_not_modified_and_meta_are_written() {
+        let mut r = Response {
+            status: 304,
+            ..Response::default()
+        };
+        r.headers.push("ETag", b"\"v1\"");
+        r.headers
+            .push("Last-Modified", b"Sun, 29 Nov 2026 10:00:00 GMT");
+        let o = Outcome {
+            id: 1,
+            line: Some(1),
+            url: "http://a/".into(),
+            attempts: 1,
+            retries: vec![],
+            redirects: vec![],
+            reused: false,
+            timings: Timings::default(),
+            result: Ok(r),
+            meta: Some(r#"{"k": [1]}"#.into()),
+        };
+        let mut out = String::new();
+        outcome_json(&mut out, &o);
+        assert!(
+            out.contains(r#""status":304,"bytes":0,"not_modified":true,"etag":"\"v1\"","last_modified":"Sun, 29 Nov 2026 10:00:00 GMT""#),
+            "{out}"
+        );
+        assert!(out.ends_with(r#"},"meta":{"k": [1]}}"#), "{out}");
     }
 }

@@ -29,10 +29,12 @@ mod args;
 mod demo;
 mod input;
 mod journal;
+mod json_in;
 mod jsonl;
 mod observe;
 mod page;
 mod progress;
+mod recrawl;
 mod report;
 mod resume;
 mod save;
@@ -388,6 +390,13 @@ fn run_crawl(crawler: &mut Crawler, o: Options) -> Result<Summary, Failure> {
     let mut urls = input::Lines::new(reader, error.clone());
     urls.counts = Some(rep.counts.clone());
     urls.shard = o.shard;
+    urls.jsonl = o.input_jsonl;
+    if let Some(prev) = &o.if_changed {
+        let read = std::fs::File::open(prev).and_then(recrawl::Validators::read);
+        let v = read.map_err(|e| Failure::Start(format!("--if-changed {prev}: {e}")))?;
+        errln!("if-changed: validators for {} URLs from {prev}", v.len());
+        urls.validators = Some(std::sync::Arc::new(v));
+    }
     let skipped = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     urls.skip = finished.map(|f| (std::sync::Arc::new(f), skipped.clone()));
     // Read on a thread of its own: a pipe that pauses must not pause the
