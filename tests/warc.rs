@@ -250,3 +250,35 @@ fn first_member_len(f: &Path) -> u64 {
         })
         .unwrap_or(bytes.len()) as u64
 }
+
+#[test]
+fn an_archive_that_cannot_be_written_is_each_pages_save_error() {
+    let addr = server();
+    let input = format!("http://{addr}/plain/1\nhttp://{addr}/missing\n");
+    let prefix = "/nonexistent-oneloop-dir/crawl";
+    let out = oneloop_with_stdin(
+        &[
+            "crawl",
+            "-",
+            "--no-pacing",
+            "--ignore-robots",
+            "--warc",
+            prefix,
+        ],
+        &input,
+    );
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stdout.lines().count(), 2);
+    for l in stdout.lines() {
+        assert!(l.contains(r#""phase":"save","kind":"#), "{l}");
+        assert!(
+            l.contains("nonexistent-oneloop-dir"),
+            "the file is named: {l}"
+        );
+    }
+    // The summary counts them as save errors, not as a 200 and a 404.
+    assert!(stderr.contains("responses: 0 "), "{stderr}");
+    assert!(stderr.contains("save"), "{stderr}");
+}

@@ -73,7 +73,7 @@ impl PageWork {
                         // The page was fetched, but not saved: that is this
                         // URL's outcome, in phase `save`.
                         let e = oneloop::Error::from_io(Phase::Save, &e);
-                        save_failed = Some(e.kind.as_str());
+                        save_failed = Some((e.kind.as_str(), r.status));
                         o.result = Err(e);
                     }
                 }
@@ -107,13 +107,14 @@ impl PageWork {
 impl PageWork {
     /// `--warc`: the response archived; where its record is. A failure is
     /// the page's outcome, in phase `save`, as with `--save`.
-    fn archive(&self, o: &mut Outcome, failed: &mut Option<&'static str>) -> Option<Stored> {
+    fn archive(&self, o: &mut Outcome, failed: &mut Option<(&'static str, u16)>) -> Option<Stored> {
         let warc = self.warc.as_ref()?;
         match warc.archive(o) {
             Ok(stored) => stored,
             Err(e) => {
+                let status = o.result.as_ref().map_or(0, |r| r.status);
                 let e = oneloop::Error::from_io(Phase::Save, &e);
-                *failed = Some(e.kind.as_str());
+                *failed = Some((e.kind.as_str(), status));
                 o.result = Err(e);
                 None
             }
@@ -201,12 +202,14 @@ where
     })
 }
 
-/// A page that could not be saved ended as a `save` error (its JSON line
-/// says so), not as a 2xx response: the summary counts it so.
+/// A page that could not be saved or archived ended as a `save` error (its
+/// JSON line says so), not as a response: the summary counts it so.
 fn count_save_errors(s: &mut Summary, rep: &Reporter) {
-    for (kind, n) in &rep.save_errors {
+    for (&(kind, status), n) in &rep.save_errors {
         *s.errors.entry(("save", kind)).or_insert(0) += n;
         s.responses = s.responses.saturating_sub(*n);
-        s.status_classes[2] = s.status_classes[2].saturating_sub(*n);
+        let class = usize::from(status / 100);
+        let class = if (1..=5).contains(&class) { class } else { 0 };
+        s.status_classes[class] = s.status_classes[class].saturating_sub(*n);
     }
 }

@@ -28,7 +28,8 @@ pub struct Reporter {
     pub saved: u64,
     pub save_failed: u64,
     /// The failed saves by error kind (they are those URLs' outcomes).
-    pub save_errors: std::collections::BTreeMap<&'static str, u64>,
+    /// By (error kind, the status of the response it replaced).
+    pub save_errors: std::collections::BTreeMap<(&'static str, u16), u64>,
     /// A field the first line written carries (the input's fingerprint,
     /// for `--resume`), with its leading comma.
     pub first_line_tag: Option<String>,
@@ -39,8 +40,9 @@ pub struct Page {
     pub line: String,
     pub error: bool,
     pub saved: bool,
-    /// The save failed with this kind of error.
-    pub save_failed: Option<&'static str>,
+    /// The save (or archiving) failed with this kind of error, replacing
+    /// a response with this status.
+    pub save_failed: Option<(&'static str, u16)>,
 }
 
 impl Reporter {
