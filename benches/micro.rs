@@ -295,7 +295,7 @@ fn robots(c: &mut Criterion) {
 
 /// A 20 KiB HTML-like page (words from a small vocabulary, about 5:1 at
 /// level 6), gzipped: the body the `gzip` row of benches/compare fetches.
-fn gzip_page() -> (Vec<u8>, usize) {
+fn gzip_page() -> (Vec<u8>, Vec<u8>) {
     let words = [
         "<div class=\"item\">",
         "</div>",
@@ -322,28 +322,14 @@ fn gzip_page() -> (Vec<u8>, usize) {
         page.extend_from_slice((x % 1000).to_string().as_bytes());
         page.push(b' ');
     }
-    let mut crc = !0u32;
-    for &b in &page {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                0xedb8_8320 ^ (crc >> 1)
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    let mut gz = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
-    gz.extend_from_slice(&miniz_oxide::deflate::compress_to_vec(&page, 6));
-    gz.extend_from_slice(&(!crc).to_le_bytes());
-    gz.extend_from_slice(&(page.len() as u32).to_le_bytes());
-    (gz, page.len())
+    (oneloop::warc::gzip_member(&page, 6), page)
 }
 
 fn decode(c: &mut Criterion) {
     use oneloop::http::decode::{BodyDecoder, Coding};
     let mut g = c.benchmark_group("decode");
-    let (gz, len) = gzip_page();
+    let (gz, page) = gzip_page();
+    let len = page.len();
     g.throughput(Throughput::Bytes(len as u64));
     g.bench_function("gzip 20 KiB page", |b| {
         b.iter(|| {
@@ -360,8 +346,50 @@ fn decode(c: &mut Criterion) {
     });
 }
 
+/// What `--warc` does per page, on a worker: two records, their digests,
+/// a gzip member each.
+fn warc(c: &mut Criterion) {
+    use oneloop::warc::{gzip_member, sha1_digest, Exchange, Gzip, RecordId};
+    let mut g = c.benchmark_group("warc");
+    let (_, page) = gzip_page();
+    g.throughput(Throughput::Bytes(page.len() as u64));
+    let wire = oneloop::http::Wire {
+        request: b"GET /p HTTP/1.1\r\nHost: a.test\r\nUser-Agent: oneloop\r\n\r\n".to_vec(),
+        head: format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", page.len()).into_bytes(),
+        encoded_body: Vec::new(),
+        peer: None,
+    };
+    let date = oneloop::warc::date(1_795_996_799);
+    let mut gzip = Gzip::new(1);
+    g.bench_function("records + gzip, 20 KiB page", |b| {
+        b.iter(|| {
+            let ex = Exchange {
+                target_uri: "http://a.test/p",
+                date: &date,
+                wire: &wire,
+                body: black_box(&page),
+                request_id: RecordId::from_random([1; 16]),
+                response_id: RecordId::from_random([2; 16]),
+            };
+            let a = gzip.member(&ex.request_record());
+            let b = gzip.member(&ex.response_record());
+            a.len() + b.len()
+        })
+    });
+    g.bench_function("sha1 digest, 20 KiB", |b| {
+        b.iter(|| sha1_digest(&[black_box(&page)]))
+    });
+    g.bench_function("gzip member level 1, 20 KiB", |b| {
+        b.iter(|| gzip.member(black_box(&page)))
+    });
+    g.bench_function("gzip member level 0, 20 KiB", |b| {
+        b.iter(|| gzip_member(black_box(&page), 0))
+    });
+}
+
 criterion_group!(
     benches,
+    warc,
     http,
     dns,
     timers,

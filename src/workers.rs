@@ -98,6 +98,9 @@ pub(crate) struct Pool<R> {
     outstanding: usize,
     /// The loop found the queue full: the next worker to take an item wakes it.
     waiting_for_room: Arc<AtomicBool>,
+    /// A worker has woken the loop for results it has not drained yet:
+    /// the others need not wake it again.
+    wake_pending: Arc<AtomicBool>,
     pub stats: QueueStats,
 }
 
@@ -115,11 +118,13 @@ impl<R: Send + 'static> Pool<R> {
         let rx = Arc::new(Mutex::new(rx));
         let work = Arc::new(work);
         let waiting_for_room = Arc::new(AtomicBool::new(false));
+        let wake_pending = Arc::new(AtomicBool::new(false));
         let mut handles = Vec::with_capacity(threads);
         for i in 0..threads {
             let (rx, res_tx, work, waker) =
                 (rx.clone(), res_tx.clone(), work.clone(), waker.clone());
             let room = waiting_for_room.clone();
+            let pending = wake_pending.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("oneloop-worker-{i}"))
                 .spawn(move || loop {
@@ -145,7 +150,12 @@ impl<R: Send + 'static> Pool<R> {
                     if res_tx.send((done, buffers)).is_err() {
                         return;
                     }
-                    let _ = waker.wake();
+                    // One wake per batch, not per page: only the first
+                    // result since the loop last found the queue empty
+                    // pays the system call (and the loop's extra turn).
+                    if !pending.swap(true, Ordering::SeqCst) {
+                        let _ = waker.wake();
+                    }
                 })?;
             handles.push(handle);
         }
@@ -155,6 +165,7 @@ impl<R: Send + 'static> Pool<R> {
             threads: handles,
             outstanding: 0,
             waiting_for_room,
+            wake_pending,
             stats: QueueStats {
                 threads,
                 capacity,
@@ -195,7 +206,17 @@ impl<R: Send + 'static> Pool<R> {
 
     /// The next result that came back, if any.
     pub fn poll_result(&mut self) -> Option<Returned<R>> {
-        let r = self.results.try_recv().ok()?;
+        let r = match self.results.try_recv() {
+            Ok(r) => r,
+            Err(_) => {
+                // Drained: the next result must wake the loop. Cleared
+                // before a last look, so a result sent just before (whose
+                // worker saw the flag still set and did not wake) is not
+                // left behind.
+                self.wake_pending.store(false, Ordering::SeqCst);
+                self.results.try_recv().ok()?
+            }
+        };
         self.outstanding -= 1;
         if r.0.result.is_err() {
             self.stats.panics += 1;

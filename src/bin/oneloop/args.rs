@@ -57,7 +57,7 @@ pub struct Options {
     pub server_delay_ms: u64,
     /// Worker threads for the per-page work (`None`: on the loop's thread).
     pub workers: Option<usize>,
-    /// The workers' queue (0: four per thread).
+    /// The workers' queue (0: the concurrency, at least four per thread).
     pub queue: usize,
     /// Save each 2xx body under this directory (on the workers).
     pub save: Option<String>,
@@ -300,7 +300,7 @@ const FLAGS: &[Flag] = &[
     flag("--no-progress", NONE, Output, "never print the progress line", |o, _| { o.progress = false; Ok(()) }),
     flag("--progress", NONE, Output, "print the progress line (once a second) even when stderr is not a terminal", |o, _| { o.force_progress = true; Ok(()) }),
     flag("--workers", N, Work, "run the per-page work (JSON, --save, demo's --block-ms/--work-ms) on N threads, off the loop (--save: default 2)", |o, v| { o.workers = Some(num(v, 1, 1024)? as usize); Ok(()) }),
-    flag("--queue", N, Work, "outcomes waiting for a worker; when full, admission waits (default 4 per worker)", |o, v| { o.queue = num(v, 1, 1_000_000)? as usize; Ok(()) }),
+    flag("--queue", N, Work, "outcomes waiting for a worker; when full, admission waits (default: the concurrency, at least 4 per worker)", |o, v| { o.queue = num(v, 1, 1_000_000)? as usize; Ok(()) }),
     flag("--warc", Some("PREFIX"), Work, "archive every response as WARC/1.1 (request and response records, as sent and received) in PREFIX-00000.warc.gz, PREFIX-00001... (new files only, never rewritten), on the workers; the JSON line gains \"warc\":{\"file\",\"offset\",\"length\"} of its response record", |o, v| { o.warc = Some(v.to_string()); o.config.request.keep_wire = true; Ok(()) }),
     flag("--warc-max-size", Some("BYTES"), Work, "start a new WARC file before one would pass this size (default 1073741824: 1 GiB)", |o, v| { o.warc_max_size = num(v, 1, u64::MAX)?; Ok(()) }),
     flag("--warc-level", N, Work, "gzip level of the WARC records, 0 (stored: fastest) to 9 (smallest) (default 1)", |o, v| { o.warc_level = num(v, 0, 9)? as u8; Ok(()) }),
