@@ -119,6 +119,7 @@ pub mod demo;
 pub mod dns;
 pub mod error;
 pub mod events;
+pub mod frontier;
 pub mod http;
 pub mod input;
 pub mod outcome;
@@ -129,7 +130,6 @@ pub mod random;
 pub mod reactor;
 mod requests;
 pub mod robots;
-#[cfg(feature = "warc")]
 mod sha1;
 pub mod state;
 pub mod summary;

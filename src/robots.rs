@@ -305,7 +305,7 @@ fn unreserved(b: u8) -> bool {
 
 /// RFC 9309 §2.2.2: escapes of unreserved characters decoded, other escapes
 /// with upper-case hex, bytes outside ASCII percent-encoded.
-fn normalise(s: &[u8]) -> Vec<u8> {
+pub(crate) fn normalise(s: &[u8]) -> Vec<u8> {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = Vec::with_capacity(s.len());
     let mut i = 0;

@@ -524,7 +524,7 @@ fn has_dot_segment(tail: &str) -> bool {
 }
 
 /// RFC 3986 §5.2.4, on an absolute path.
-fn remove_dot_segments(path: &str) -> String {
+pub(crate) fn remove_dot_segments(path: &str) -> String {
     let mut out: Vec<&str> = Vec::new();
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     let last = segments.len().saturating_sub(1);
