@@ -122,6 +122,8 @@ pub mod events;
 pub mod frontier;
 pub mod http;
 pub mod input;
+#[cfg(feature = "follow")]
+pub mod links;
 pub mod outcome;
 pub mod policy;
 pub mod pool;

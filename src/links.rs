@@ -1,0 +1,227 @@
+//! Links of an HTML page, for crawls that follow them: a pure function of
+//! the page's URL and bytes (no I/O), run on the worker threads, never on
+//! the loop (tokenizing a page costs tens of microseconds).
+//!
+//! The tokenizer is html5gum: WHATWG-conformant (it passes html5lib's
+//! tokenizer tests), byte-based (invalid UTF-8 recovered from, not an
+//! error), no `unsafe`, and with its default features off no dependency at
+//! all. html5ever would add a tree builder and a dozen crates for what a
+//! link extractor does not need; quick-xml and lol_html are not HTML
+//! tokenizers of the standard's kind (the first is XML, the second streams
+//! rewrites through a C-like state machine with more dependencies).
+//!
+//! What counts as a link: `a` and `area` `href`, `frame` and `iframe`
+//! `src`, `<meta http-equiv="refresh" content="N; url=...">`; relative ones
+//! resolved against the first `<base href>` (or the page's URL). Honoured
+//! by default: `rel="nofollow"` on a link, and `<meta name="robots"
+//! content="nofollow">` (or `none`) for the whole page. Script, style and
+//! other raw-text content is not searched (the tokenizer switches states
+//! the way a browser's tree builder would for those elements).
+//!
+//! ```
+//! use oneloop::url::Url;
+//! let page = Url::parse("http://a.test/dir/page").unwrap();
+//! let html = br#"<a href="x">x</a> <a href="/y" rel="nofollow">y</a> <script>"<a href='/no'>"</script>"#;
+//! let links = oneloop::links::extract(&page, html);
+//! assert_eq!(links.urls, ["http://a.test/dir/x"]);
+//! ```
+
+use crate::url::Url;
+use html5gum::{DefaultEmitter, Token, Tokenizer};
+
+/// What a page links to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Links {
+    /// Absolute http(s) URLs, in page order (duplicates kept: the frontier
+    /// removes them).
+    pub urls: Vec<String>,
+    /// The page asked that its links not be followed (`<meta name=robots
+    /// content=nofollow>`): `urls` is empty.
+    pub nofollow: bool,
+}
+
+/// Is this `Content-Type` one whose links are followed? `text/html` and
+/// `application/xhtml+xml` only.
+pub fn is_html(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else {
+        return false;
+    };
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("text/html")
+        || essence.eq_ignore_ascii_case("application/xhtml+xml")
+}
+
+/// The links of `html`, a page fetched from `page`.
+pub fn extract(page: &Url, html: &[u8]) -> Links {
+    let mut emitter = DefaultEmitter::default();
+    emitter.naively_switch_states(true);
+    let mut base: Option<Url> = None;
+    let mut raw: Vec<String> = Vec::new();
+    let mut nofollow = false;
+    for token in Tokenizer::new_with_emitter(html, emitter).flatten() {
+        let Token::StartTag(tag) = token else {
+            continue;
+        };
+        let attr = |name: &str| {
+            tag.attributes
+                .get(name.as_bytes())
+                .map(|v| String::from_utf8_lossy(v).trim().to_string())
+        };
+        match &tag.name[..] {
+            b"a" | b"area" => {
+                let rel = attr("rel").unwrap_or_default().to_ascii_lowercase();
+                if !rel.split_ascii_whitespace().any(|r| r == "nofollow") {
+                    raw.extend(attr("href"));
+                }
+            }
+            b"frame" | b"iframe" => raw.extend(attr("src")),
+            b"base" if base.is_none() => {
+                base = attr("href").and_then(|h| page.join(&h).ok());
+            }
+            b"meta" => {
+                let name = attr("name").unwrap_or_default().to_ascii_lowercase();
+                let equiv = attr("http-equiv").unwrap_or_default().to_ascii_lowercase();
+                let content = attr("content").unwrap_or_default();
+                if name == "robots" {
+                    let c = content.to_ascii_lowercase();
+                    nofollow |= c
+                        .split(',')
+                        .any(|d| matches!(d.trim(), "nofollow" | "none"));
+                } else if equiv == "refresh" {
+                    raw.extend(refresh_target(&content));
+                }
+            }
+            _ => {}
+        }
+    }
+    if nofollow {
+        return Links {
+            urls: Vec::new(),
+            nofollow: true,
+        };
+    }
+    let base = base.as_ref().unwrap_or(page);
+    let urls = raw
+        .iter()
+        .filter(|r| !r.is_empty())
+        .filter_map(|r| base.join(r).ok())
+        .map(Url::into_string)
+        .collect();
+    Links {
+        urls,
+        nofollow: false,
+    }
+}
+
+/// The URL of a refresh `content` (`5; url=/next`, `0;URL='x'`).
+fn refresh_target(content: &str) -> Option<String> {
+    let (_, rest) = content.split_once(';')?;
+    let rest = rest.trim_start();
+    let eq = rest.find('=')?;
+    if !rest[..eq].trim().eq_ignore_ascii_case("url") {
+        return None;
+    }
+    let url = rest[eq + 1..]
+        .trim()
+        .trim_matches(|c| c == '\'' || c == '"');
+    (!url.is_empty()).then(|| url.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn links(html: &str) -> Links {
+        extract(
+            &Url::parse("http://a.test/dir/page.html").unwrap(),
+            html.as_bytes(),
+        )
+    }
+
+    #[test]
+    fn every_kind_of_link_resolved() {
+        let l = links(
+            r#"<html><head><meta http-equiv="Refresh" content="5; URL='/next'"></head><body>
+            <A HREF="rel">r</A> <a href='/abs?q=1#frag'>a</a> <a href="//b.test/x">p</a>
+            <a href="https://c.test/">c</a> <a>no href</a> <a href="">empty</a>
+            <map><area href="area.html"></map> <iframe src="frame1"></iframe> <frame src="/f2">
+            <a href="mailto:x@a.test">m</a> <a href="javascript:void(0)">j</a> <a href="ftp://f/">f</a>
+            <a href=" spaced ">s</a> <a href="caf&eacute;">e</a>
+            </body></html>"#,
+        );
+        assert_eq!(
+            links_of(&l),
+            [
+                "http://a.test/next",
+                "http://a.test/dir/rel",
+                "http://a.test/abs?q=1",
+                "http://b.test/x",
+                "https://c.test/",
+                "http://a.test/dir/area.html",
+                "http://a.test/dir/frame1",
+                "http://a.test/f2",
+                "http://a.test/dir/spaced",
+                "http://a.test/dir/caf%C3%A9",
+            ]
+        );
+    }
+
+    fn links_of(l: &Links) -> Vec<&str> {
+        l.urls.iter().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn base_href_changes_the_base_once() {
+        let l =
+            links(r#"<base href="http://other.test/b/"><base href="/ignored/"><a href="x">x</a>"#);
+        assert_eq!(links_of(&l), ["http://other.test/b/x"]);
+    }
+
+    #[test]
+    fn nofollow_is_honoured() {
+        let l = links(r#"<a href="a" rel="external NoFollow">a</a><a href="b">b</a>"#);
+        assert_eq!(links_of(&l), ["http://a.test/dir/b"]);
+        for meta in ["nofollow", "noindex, nofollow", "NONE"] {
+            let l = links(&format!(
+                r#"<meta name="robots" content="{meta}"><a href="b">b</a>"#
+            ));
+            assert_eq!((l.urls.len(), l.nofollow), (0, true), "{meta}");
+        }
+        let l = links(r#"<meta name="robots" content="noindex"><a href="b">b</a>"#);
+        assert_eq!(links_of(&l), ["http://a.test/dir/b"]);
+    }
+
+    #[test]
+    fn raw_text_and_comments_are_not_searched() {
+        let l = links(
+            r#"<script>document.write("<a href='/s'>")</script><style>a[href="/t"]{}</style>
+            <!-- <a href="/c">c</a> --><textarea><a href="/ta"></textarea><a href="/real">r</a>"#,
+        );
+        assert_eq!(links_of(&l), ["http://a.test/real"]);
+    }
+
+    #[test]
+    fn broken_html_and_bytes_are_no_error() {
+        let l = extract(
+            &Url::parse("http://a.test/").unwrap(),
+            b"<a href=\"/\xff\xfe\">x</a><a href=/unquoted>u<a href=\"/open",
+        );
+        assert_eq!(l.urls.len(), 2, "{l:?}");
+        assert_eq!(l.urls[1], "http://a.test/unquoted");
+    }
+
+    #[test]
+    fn only_html_types_are_followed() {
+        for (ct, yes) in [
+            (Some("text/html"), true),
+            (Some("text/html; charset=utf-8"), true),
+            (Some("application/xhtml+xml"), true),
+            (Some("TEXT/HTML"), true),
+            (Some("text/plain"), false),
+            (Some("application/json"), false),
+            (None, false),
+        ] {
+            assert_eq!(is_html(ct), yes, "{ct:?}");
+        }
+    }
+}
