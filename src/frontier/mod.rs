@@ -23,7 +23,7 @@
 //! ```
 //! use oneloop::frontier::{Admit, Frontier, FrontierConfig};
 //! let mut f = Frontier::new(FrontierConfig::default());
-//! assert_eq!(f.handle_seed("http://a.test/"), Admit::Queued);
+//! assert_eq!(f.handle_seed("http://a.test/", None), Admit::Queued);
 //! assert_eq!(f.handle_discovered("http://A.test:80/x/../b#top", 0, 1), Admit::Queued);
 //! assert_eq!(f.handle_discovered("http://a.test/b", 0, 1), Admit::Seen);
 //! assert_eq!(f.handle_discovered("http://elsewhere.test/", 0, 1), Admit::OutOfScope);
@@ -113,6 +113,8 @@ pub struct Discovered {
     pub depth: u32,
     /// The id of the page that linked to it (`None` for a seed).
     pub from: Option<u64>,
+    /// A seed's input line.
+    pub line: Option<u64>,
 }
 
 /// The frontier: scope, budgets, the seen-set and the pending queue.
@@ -140,13 +142,13 @@ impl Frontier {
 
     /// A seed: its host (or domain) joins the scope, and it is queued at
     /// depth 0 unless seen already.
-    pub fn handle_seed(&mut self, url: &str) -> Admit {
+    pub fn handle_seed(&mut self, url: &str, line: Option<u64>) -> Admit {
         let Some(url) = canonical(url) else {
             return Admit::Invalid;
         };
         let key = self.scope_key(&url);
         self.scope.insert(key);
-        self.offer(url, 0, None)
+        self.offer(url, 0, None, line)
     }
 
     /// A link found on page `from` (at `from_depth`); `url` is absolute
@@ -162,7 +164,7 @@ impl Frontier {
         if depth > self.config.max_depth {
             return Admit::TooDeep;
         }
-        self.offer(url, depth, Some(from))
+        self.offer(url, depth, Some(from), None)
     }
 
     /// Marks a URL seen without queueing it (a resumed crawl's finished
@@ -199,7 +201,7 @@ impl Frontier {
         }
     }
 
-    fn offer(&mut self, url: Url, depth: u32, from: Option<u64>) -> Admit {
+    fn offer(&mut self, url: Url, depth: u32, from: Option<u64>, line: Option<u64>) -> Admit {
         if is_trap(&url, &self.config) {
             return Admit::Trap;
         }
@@ -226,7 +228,12 @@ impl Frontier {
         }
         self.seen.insert(print);
         self.queued += 1;
-        self.pending.push_back(Discovered { url, depth, from });
+        self.pending.push_back(Discovered {
+            url,
+            depth,
+            from,
+            line,
+        });
         Admit::Queued
     }
 }

@@ -30,7 +30,7 @@ fn canonical_forms() {
 #[test]
 fn scope_host_takes_both_schemes_and_any_port_but_not_subdomains() {
     let mut f = Frontier::new(FrontierConfig::default());
-    assert_eq!(f.handle_seed("http://a.test/"), Admit::Queued);
+    assert_eq!(f.handle_seed("http://a.test/", None), Admit::Queued);
     assert_eq!(f.handle_discovered("https://a.test/s", 0, 1), Admit::Queued);
     assert_eq!(
         f.handle_discovered("http://a.test:8080/p", 0, 1),
@@ -49,7 +49,7 @@ fn scope_domain_uses_the_registrable_domain() {
         scope: Scope::Domain,
         ..FrontierConfig::default()
     });
-    f.handle_seed("http://www.shop.co.uk/");
+    f.handle_seed("http://www.shop.co.uk/", None);
     assert_eq!(
         f.handle_discovered("http://img.shop.co.uk/1", 0, 1),
         Admit::Queued
@@ -71,7 +71,7 @@ fn scope_domain_uses_the_registrable_domain() {
         scope: Scope::Any,
         ..FrontierConfig::default()
     });
-    any.handle_seed("http://a.test/");
+    any.handle_seed("http://a.test/", None);
     assert_eq!(any.handle_discovered("http://b.test/", 0, 1), Admit::Queued);
 }
 
@@ -81,7 +81,7 @@ fn depth_is_exact() {
         max_depth: 2,
         ..FrontierConfig::default()
     });
-    f.handle_seed("http://a.test/");
+    f.handle_seed("http://a.test/", None);
     assert_eq!(f.handle_discovered("http://a.test/1", 0, 1), Admit::Queued);
     assert_eq!(f.handle_discovered("http://a.test/2", 1, 2), Admit::Queued);
     assert_eq!(f.handle_discovered("http://a.test/3", 2, 3), Admit::TooDeep);
@@ -99,7 +99,7 @@ fn budgets_stop_discovery() {
         scope: Scope::Any,
         ..FrontierConfig::default()
     });
-    f.handle_seed("http://a.test/");
+    f.handle_seed("http://a.test/", None);
     assert_eq!(f.handle_discovered("http://a.test/1", 0, 1), Admit::Queued);
     assert_eq!(
         f.handle_discovered("http://a.test/2", 0, 1),
@@ -116,7 +116,7 @@ fn budgets_stop_discovery() {
 #[test]
 fn traps_are_refused() {
     let mut f = Frontier::new(FrontierConfig::default());
-    f.handle_seed("http://a.test/");
+    f.handle_seed("http://a.test/", None);
     let long = format!("http://a.test/{}", "x".repeat(2100));
     assert_eq!(f.handle_discovered(&long, 0, 1), Admit::Trap);
     let deep = format!(
@@ -165,6 +165,6 @@ fn the_seen_set_never_forgets_and_stays_small() {
     assert!(per_url <= 18.5, "{per_url} bytes per URL");
     let mut f = Frontier::new(FrontierConfig::default());
     assert!(f.mark_seen("http://a.test/done"));
-    f.handle_seed("http://a.test/");
+    f.handle_seed("http://a.test/", None);
     assert_eq!(f.handle_discovered("http://a.test/done", 0, 1), Admit::Seen);
 }

@@ -72,6 +72,10 @@ pub struct Options {
     pub resume: Option<String>,
     /// `--input jsonl`: each input line is a JSON request.
     pub input_jsonl: bool,
+    /// `--follow`: the input lines are seeds; links are followed by these
+    /// rules.
+    pub follow: bool,
+    pub frontier: oneloop::frontier::FrontierConfig,
     /// `--if-changed PREV`: conditional requests from PREV's validators.
     pub if_changed: Option<String>,
     /// After the first SIGINT/SIGTERM, how long requests in flight may finish.
@@ -122,6 +126,8 @@ impl Options {
             shard: None,
             resume: None,
             input_jsonl: false,
+            follow: false,
+            frontier: oneloop::frontier::FrontierConfig::default(),
             if_changed: None,
             warc: None,
             warc_max_size: 1 << 30,
@@ -143,6 +149,7 @@ enum Section {
     Timeline,
     Demo,
     Input,
+    Follow,
     Limits,
     Timeouts,
     Request,
@@ -153,10 +160,11 @@ enum Section {
     Output,
 }
 
-const SECTIONS: [(Section, &str); 11] = [
+const SECTIONS: [(Section, &str); 12] = [
     (Section::Timeline, "TIMELINE OPTIONS (timeline only)"),
     (Section::Demo, "DEMO OPTIONS (demo only)"),
     (Section::Input, "INPUT (crawl)"),
+    (Section::Follow, "FOLLOWING LINKS (crawl --follow)"),
     (Section::Limits, "LIMITS"),
     (
         Section::Timeouts,
@@ -226,6 +234,11 @@ const FLAGS: &[Flag] = &[
 
     flag("--input", Some("FORMAT"), Input, "lines (default: a URL per line) or jsonl: a JSON object per line, {\"url\": ..., \"method\": \"GET\"|\"HEAD\"|\"POST\", \"headers\": {...}, \"body\": \"<base64>\", \"meta\": <any JSON, echoed in the outcome>}, all but url optional; a malformed line is its own url:invalid_input outcome", |o, v| { o.input_jsonl = match v { "lines" => false, "jsonl" => true, _ => return Err(format!("{v:?}: lines or jsonl")) }; Ok(()) }),
     flag("--if-changed", Some("PREV"), Input, "a conditional re-crawl: send If-None-Match/If-Modified-Since with the etag/last_modified PREV (an earlier run's JSON Lines) saw for the same URL; an unchanged page is a 304, \"not_modified\":true, no body", |o, v| { o.if_changed = Some(v.to_string()); Ok(()) }),
+    flag("--follow", NONE, Follow, "crawl, not only fetch: the input lines are seeds, and the links of every fetched HTML page (a/area href, frame/iframe src, meta refresh; rel=nofollow and meta robots nofollow honoured) are crawled too when in scope, unseen and not too deep; each JSON line gains \"depth\", \"from\" (the id of the page that linked to it) and \"links\" (how many it queued); a seed seen before is not fetched twice", |o, _| { o.follow = true; Ok(()) }),
+    flag("--scope", Some("host|domain|any"), Follow, "which links --follow takes: the seeds' host names (default; http and https, any port), their registrable domains (www.a.example and b.a.example are a.example; a built-in list of two-label public suffixes like co.uk), or any", |o, v| { o.frontier.scope = match v { "host" => oneloop::frontier::Scope::Host, "domain" => oneloop::frontier::Scope::Domain, "any" => oneloop::frontier::Scope::Any, _ => return Err(format!("{v:?}: host, domain or any")) }; Ok(()) }),
+    flag("--max-depth", N, Follow, "links followed from a seed (default 5, like wget)", |o, v| { o.frontier.max_depth = num(v, 0, 1_000_000)? as u32; Ok(()) }),
+    flag("--max-pages", N, Follow, "URLs queued in all, seeds included: then discovery stops (default: no budget)", |o, v| { o.frontier.max_pages = Some(num(v, 1, u64::MAX)?); Ok(()) }),
+    flag("--max-pages-per-host", N, Follow, "URLs queued per host (default: no limit)", |o, v| { o.frontier.max_pages_per_host = Some(num(v, 1, u64::MAX)?); Ok(()) }),
     flag("--resume", Some("PREV"), Input, "skip the input lines whose outcome is in PREV (the JSON Lines of an earlier run on the same input, cut short by a crash or Ctrl-C): no request, no new line; cancelled outcomes and a cut last line run again; PREV from another input file is refused", |o, v| { o.resume = Some(v.to_string()); Ok(()) }),
 
     flag("--concurrency", N, Limits, "requests in flight, all hosts (default 100)", |o, v| { o.config.concurrency = num(v, 1, 1_000_000)? as usize; Ok(()) }),
@@ -392,7 +405,7 @@ pub fn usage_of(command: Option<Command>) -> String {
             (Some(Command::Timeline), s) => s == Section::Timeline,
             (Some(_), Section::Timeline) => false,
             (Some(Command::Crawl), Section::Demo) => false,
-            (Some(Command::Demo), Section::Input) => false,
+            (Some(Command::Demo), Section::Input | Section::Follow) => false,
             _ => true,
         };
         if shown {

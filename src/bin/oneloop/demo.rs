@@ -64,7 +64,7 @@ pub(crate) fn run_demo(crawler: &mut Crawler, demo: Demo, o: Options) -> Result<
     } else {
         Box::new(server.urls(o.urls))
     };
-    let summary = crawl_pages(crawler, urls, &o, &mut rep);
+    let summary = crawl_pages(crawler, urls, &o, &mut rep, None);
     drop(nameserver);
     let cpu_after = thread_cpu_time();
     rep.finish();

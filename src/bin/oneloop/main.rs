@@ -27,6 +27,7 @@ macro_rules! errln {
 
 mod args;
 mod demo;
+mod follow;
 mod input;
 mod journal;
 mod json_in;
@@ -402,7 +403,17 @@ fn run_crawl(crawler: &mut Crawler, o: Options) -> Result<Summary, Failure> {
     // Read on a thread of its own: a pipe that pauses must not pause the
     // loop (requests in flight go on; the loop is woken when lines come).
     let urls = oneloop::input::InputThread::new(urls, 1024);
-    let summary = page::crawl_pages(crawler, urls, &o, &mut rep);
+    let summary = if o.follow {
+        let frontier = oneloop::frontier::Frontier::new(o.frontier.clone());
+        let shared = follow::Follow::new(frontier);
+        let input = follow::FollowInput::new(urls, shared.clone());
+        let summary = page::crawl_pages(crawler, input, &o, &mut rep, Some(shared.clone()));
+        let (seen, bytes) = shared.seen();
+        errln!("follow: {seen} URLs seen, {bytes:.1} bytes per seen URL in the seen-set");
+        summary
+    } else {
+        page::crawl_pages(crawler, urls, &o, &mut rep, None)
+    };
     rep.finish();
     let summary = summary.map_err(|e| Failure::Start(e.to_string()))?;
     if let Some(prev) = &o.resume {

@@ -2,6 +2,7 @@
 //! `--save`; inline on the loop's thread, or on worker threads.
 
 use crate::args::Options;
+use crate::follow::Follow;
 use crate::progress::ProgressLine;
 use crate::report::{Page, Reporter};
 use crate::save::Saver;
@@ -17,6 +18,7 @@ use std::fmt::Write as _;
 /// else on the loop's thread.
 pub(crate) struct PageWork {
     save: Option<Saver>,
+    follow: Option<std::sync::Arc<Follow>>,
     warc: Option<WarcWriter>,
     block: std::time::Duration,
     busy: std::time::Duration,
@@ -24,9 +26,10 @@ pub(crate) struct PageWork {
 }
 
 impl PageWork {
-    fn new(o: &Options) -> PageWork {
+    fn new(o: &Options, follow: Option<std::sync::Arc<Follow>>) -> PageWork {
         PageWork {
             save: o.save.as_deref().map(Saver::new),
+            follow,
             warc: o
                 .warc
                 .as_deref()
@@ -80,6 +83,8 @@ impl PageWork {
             }
         }
         let stored = self.archive(o, &mut save_failed);
+        // Links before the save error could replace the response.
+        let links = self.follow.as_ref().map(|f| f.page_done(o));
         let mut line = String::new();
         if self.jsonl {
             jsonl::outcome_json(&mut line, o);
@@ -87,6 +92,17 @@ impl PageWork {
             if let Some(p) = &path {
                 line.push_str(",\"path\":");
                 jsonl::json_str(&mut line, &p.to_string_lossy());
+            }
+            if let Some(l) = &links {
+                let origin = l.origin.unwrap_or(crate::follow::Origin {
+                    depth: 0,
+                    from: None,
+                });
+                let _ = write!(line, ",\"depth\":{}", origin.depth);
+                if let Some(from) = origin.from {
+                    let _ = write!(line, ",\"from\":{from}");
+                }
+                let _ = write!(line, ",\"links\":{}", l.queued);
             }
             if let Some(s) = &stored {
                 line.push_str(",\"warc\":{\"file\":");
@@ -128,6 +144,7 @@ pub(crate) fn crawl_pages<I>(
     urls: I,
     o: &Options,
     rep: &mut Reporter,
+    follow: Option<std::sync::Arc<Follow>>,
 ) -> Result<Summary, oneloop::Error>
 where
     I: oneloop::input::IntoInput,
@@ -137,7 +154,7 @@ where
     let line = rep
         .progress
         .then(|| ProgressLine::start(handle.clone(), rep.counts.clone(), rep.total));
-    let summary = run_pages(crawler, urls, o, rep, handle);
+    let summary = run_pages(crawler, urls, o, rep, handle, follow);
     if let Some(line) = line {
         line.finish();
     }
@@ -151,12 +168,14 @@ fn run_pages<I>(
     o: &Options,
     rep: &mut Reporter,
     handle: oneloop::Handle,
+    follow: Option<std::sync::Arc<Follow>>,
 ) -> Result<Summary, oneloop::Error>
 where
     I: oneloop::input::IntoInput,
 {
-    let work = PageWork::new(o);
-    let files = o.save.is_some() || o.warc.is_some();
+    // Link extraction, like file work, is never done on the loop.
+    let files = o.save.is_some() || o.warc.is_some() || follow.is_some();
+    let work = PageWork::new(o, follow);
     let threads = o.workers.or(files.then_some(2));
     let Some(threads) = threads else {
         return crawler.run(urls, |outcome| {

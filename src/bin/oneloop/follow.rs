@@ -1,0 +1,227 @@
+//! `crawl --follow`: the input lines are seeds, and the links of every
+//! fetched HTML page are crawled too (in scope, unseen, not too deep).
+//!
+//! Three parties share the frontier (`oneloop::frontier`, sans-IO):
+//! - the loop pulls its next request from [`FollowInput`]: a URL the
+//!   frontier queued, else the next seed line;
+//! - the workers extract each page's links (`oneloop::links`, off the
+//!   loop) and offer them to the frontier ([`Follow::page_done`]);
+//! - the crawl is over when the seeds are read, nothing is queued, and no
+//!   page handed out is still waiting for its links: then the input says
+//!   `Done`. Until then an empty frontier is `Pending`, and the worker that
+//!   queues the next link (or finishes the last page) wakes the loop.
+
+use oneloop::frontier::{Admit, Frontier};
+use oneloop::input::{Input, InputThread, IntoInput, Pull};
+use oneloop::{Outcome, Request};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Where a request came from, for its JSON line.
+#[derive(Clone, Copy, Debug)]
+pub struct Origin {
+    pub depth: u32,
+    pub from: Option<u64>,
+}
+
+struct State {
+    frontier: Frontier,
+    /// Requests handed to the loop whose pages the workers have not
+    /// finished (their links may still come).
+    in_progress: u64,
+    next_id: u64,
+    origins: HashMap<u64, Origin>,
+    /// The loop found nothing to do and waits to be woken.
+    hungry: bool,
+    waker: Option<Arc<mio::Waker>>,
+}
+
+/// The frontier, shared by the loop's input and the workers.
+pub struct Follow {
+    state: Mutex<State>,
+}
+
+/// What a page contributed.
+pub struct PageLinks {
+    pub origin: Option<Origin>,
+    /// Links it queued (new, in scope, not too deep).
+    pub queued: u64,
+}
+
+impl Follow {
+    pub fn new(frontier: Frontier) -> Arc<Follow> {
+        Arc::new(Follow {
+            state: Mutex::new(State {
+                frontier,
+                in_progress: 0,
+                next_id: 1,
+                origins: HashMap::new(),
+                hungry: false,
+                waker: None,
+            }),
+        })
+    }
+
+    /// A page's outcome, on a worker: its links offered to the frontier
+    /// (an HTML 2xx page only), its redirect targets marked seen.
+    pub fn page_done(&self, o: &Outcome) -> PageLinks {
+        let links = match &o.result {
+            Ok(r) if (200..300).contains(&r.status) => {
+                let html = oneloop::links::is_html(r.headers.get_str("content-type"));
+                let base = oneloop::url::Url::parse(o.final_url()).ok();
+                match (html, base) {
+                    (true, Some(base)) => oneloop::links::extract(&base, &r.body).urls,
+                    _ => Vec::new(),
+                }
+            }
+            _ => Vec::new(),
+        };
+        let Ok(mut st) = self.state.lock() else {
+            return PageLinks {
+                origin: None,
+                queued: 0,
+            };
+        };
+        // A redirect's targets were fetched: they count as seen.
+        for hop in &o.redirects {
+            st.frontier.mark_seen(hop);
+        }
+        let origin = st.origins.remove(&o.id);
+        let depth = origin.map_or(0, |x| x.depth);
+        let mut queued = 0;
+        for link in &links {
+            if st.frontier.handle_discovered(link, depth, o.id) == Admit::Queued {
+                queued += 1;
+            }
+        }
+        if origin.is_some() {
+            st.in_progress -= 1;
+        }
+        let over = st.in_progress == 0;
+        if st.hungry && (st.frontier.pending_len() > 0 || over) {
+            st.hungry = false;
+            if let Some(w) = &st.waker {
+                let _ = w.wake();
+            }
+        }
+        PageLinks { origin, queued }
+    }
+
+    /// URLs seen, and the seen-set's bytes per URL, for the summary.
+    pub fn seen(&self) -> (usize, f64) {
+        self.state.lock().map_or((0, 0.0), |st| {
+            (st.frontier.seen_len(), st.frontier.seen_bytes_per_url())
+        })
+    }
+}
+
+/// The loop's input in a following crawl: the frontier first, then seeds.
+pub struct FollowInput {
+    seeds: InputThread,
+    seeds_done: bool,
+    follow: Arc<Follow>,
+}
+
+impl FollowInput {
+    pub fn new(seeds: InputThread, follow: Arc<Follow>) -> FollowInput {
+        FollowInput {
+            seeds,
+            seeds_done: false,
+            follow,
+        }
+    }
+
+    /// The next queued URL as a request, if any.
+    fn next_queued(&self) -> Option<Request> {
+        let mut st = self.follow.state.lock().ok()?;
+        let d = st.frontier.poll_next()?;
+        let id = st.next_id;
+        st.next_id += 1;
+        st.in_progress += 1;
+        let origin = Origin {
+            depth: d.depth,
+            from: d.from,
+        };
+        st.origins.insert(id, origin);
+        Some(Request {
+            url: d.url.into_string(),
+            id: Some(id),
+            line: d.line,
+            ..Request::default()
+        })
+    }
+}
+
+impl IntoInput for FollowInput {
+    type Input = FollowInput;
+    fn into_input(self) -> FollowInput {
+        self
+    }
+}
+
+impl Input for FollowInput {
+    fn attach(&mut self, waker: Arc<mio::Waker>) -> Result<(), oneloop::Error> {
+        if let Ok(mut st) = self.follow.state.lock() {
+            st.waker = Some(waker.clone());
+        }
+        self.seeds.attach(waker)
+    }
+
+    fn pull(&mut self) -> Pull {
+        loop {
+            if let Some(req) = self.next_queued() {
+                return Pull::Item(req);
+            }
+            if !self.seeds_done {
+                match self.seeds.pull() {
+                    Pull::Item(seed) => match self.take_seed(seed) {
+                        Some(invalid) => return Pull::Item(invalid),
+                        None => continue,
+                    },
+                    Pull::Pending => {}
+                    Pull::Done => {
+                        self.seeds_done = true;
+                        continue;
+                    }
+                }
+            }
+            let Ok(mut st) = self.follow.state.lock() else {
+                return Pull::Done;
+            };
+            if st.frontier.pending_len() > 0 {
+                continue; // a worker queued one meanwhile
+            }
+            if self.seeds_done && st.in_progress == 0 {
+                return Pull::Done;
+            }
+            st.hungry = true;
+            return Pull::Pending;
+        }
+    }
+}
+
+impl FollowInput {
+    /// A seed line: into the frontier (its host joins the scope). A line
+    /// that is not a URL is queued as it is, to end as its own outcome.
+    fn take_seed(&mut self, seed: Request) -> Option<Request> {
+        let mut st = self.follow.state.lock().ok()?;
+        if seed.error.is_none() && st.frontier.handle_seed(&seed.url, seed.line) != Admit::Invalid {
+            return None; // queued, or a seed seen already (not fetched twice)
+        }
+        // Not fetchable: the library makes its error outcome.
+        let id = st.next_id;
+        st.next_id += 1;
+        st.in_progress += 1;
+        st.origins.insert(
+            id,
+            Origin {
+                depth: 0,
+                from: None,
+            },
+        );
+        Some(Request {
+            id: Some(id),
+            ..seed
+        })
+    }
+}

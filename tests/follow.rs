@@ -1,0 +1,174 @@
+//! `crawl --follow` against a small site whose reachable set is known:
+//! every in-scope reachable page fetched exactly once, nothing out of
+//! scope, the depth limit exact, nofollow and robots.txt honoured, a trap
+//! bounded.
+
+mod common;
+
+use common::*;
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex};
+
+type Hits = Arc<Mutex<HashMap<String, usize>>>;
+
+fn send(s: &mut TcpStream, status: &str, ctype: &str, extra: &str, body: &str) -> bool {
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n{extra}\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).is_ok() && s.write_all(body.as_bytes()).is_ok()
+}
+
+/// The site. `other` is a server on another host name (out of scope).
+fn site(hits: Hits, other: u16) -> std::net::SocketAddr {
+    let handler = move |s: &mut TcpStream, path: &str| -> bool {
+        *hits.lock().unwrap().entry(path.to_string()).or_insert(0) += 1;
+        let html = |links: &[&str]| {
+            let a: String = links
+                .iter()
+                .map(|l| format!("<a href=\"{l}\">x</a>\n"))
+                .collect();
+            format!("<html><body>{a}</body></html>")
+        };
+        let page = match path {
+            "/robots.txt" => {
+                return send(
+                    s,
+                    "200 OK",
+                    "text/plain",
+                    "",
+                    "User-agent: *\nDisallow: /private\n",
+                )
+            }
+            "/" => {
+                html(&[
+                    "a",
+                    "/b",
+                    "c",
+                    "/redirect",
+                    "trap/0",
+                    "/private/x",
+                    "mailto:x@y",
+                    "#top",
+                    &format!("http://localhost:{other}/elsewhere"),
+                ]) + "<a rel=nofollow href=/nofollowed>n</a>"
+            }
+            "/a" => html(&["a/1", "/a/2", "/b", "/", "/a#frag", "/./a/../a"]),
+            "/a/1" => html(&["/a/1/deep"]),
+            "/a/2" => html(&[]),
+            "/a/1/deep" => html(&["/a/1/deep/deeper"]),
+            "/b" => return send(s, "200 OK", "text/plain", "", "<a href=/never-plain>"),
+            "/c" => "<meta name=robots content=\"noindex, nofollow\"><a href=/never-c>".into(),
+            "/redirect" => return send(s, "301 Moved", "text/html", "Location: /target\r\n", ""),
+            "/target" => html(&["/a"]),
+            p if p.starts_with("/trap/") => {
+                let n: u32 = p[6..].parse().unwrap();
+                html(&[&format!("/trap/{}", n + 1)])
+            }
+            _ => return send(s, "404 Not Found", "text/html", "", "no"),
+        };
+        send(s, "200 OK", "text/html; charset=utf-8", "", &page)
+    };
+    spawn(Arc::new(handler), Arc::new(Counters::default()), None)
+}
+
+fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let key = format!("\"{name}\":");
+    let rest = &line[line.find(&key)? + key.len()..];
+    Some(match rest.strip_prefix('"') {
+        Some(s) => &s[..s.find('"').unwrap()],
+        None => &rest[..rest.find([',', '}']).unwrap()],
+    })
+}
+
+#[test]
+fn a_site_is_crawled_once_within_scope_depth_and_rules() {
+    let other_hits: Hits = Arc::default();
+    let other = site(other_hits.clone(), 1);
+    let hits: Hits = Arc::default();
+    let addr = site(hits.clone(), other.port());
+    let out = oneloop_with_stdin(
+        &[
+            "crawl",
+            "-",
+            "--follow",
+            "--max-depth",
+            "3",
+            "--no-pacing",
+            "--retries",
+            "0",
+        ],
+        &format!("http://{addr}/\n"),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let mut by_path: BTreeMap<String, String> = BTreeMap::new();
+    for l in stdout.lines() {
+        let url = field(l, "url").unwrap();
+        let path = url
+            .split_once(&addr.to_string())
+            .map(|(_, p)| p.to_string())
+            .unwrap_or(url.into());
+        assert!(
+            by_path.insert(path.clone(), l.to_string()).is_none(),
+            "{path} twice"
+        );
+    }
+    let paths: Vec<&str> = by_path.keys().map(String::as_str).collect();
+    // Depth 0: /; 1: its links; 2: theirs; 3: /a/1/deep, /trap/2. Not:
+    // /a/1/deep/deeper (depth 4), /trap/3, out of scope, nofollow, plain
+    // text and meta-nofollow links, the redirect's target again (/target
+    // was fetched by following /redirect).
+    assert_eq!(
+        paths,
+        [
+            "/",
+            "/a",
+            "/a/1",
+            "/a/1/deep",
+            "/a/2",
+            "/b",
+            "/c",
+            "/private/x",
+            "/redirect",
+            "/trap/0",
+            "/trap/1",
+            "/trap/2",
+        ],
+        "{stdout}"
+    );
+    let h = hits.lock().unwrap();
+    for (path, n) in h.iter() {
+        assert_eq!(*n, 1, "{path} requested {n} times");
+    }
+    assert!(!h.contains_key("/private/x"), "robots.txt obeyed");
+    assert!(h.contains_key("/target"), "the redirect was followed");
+    assert!(
+        other_hits.lock().unwrap().is_empty(),
+        "out of scope: {:?}",
+        other_hits.lock().unwrap()
+    );
+    // depth, from and links.
+    let id = |p: &str| field(&by_path[p], "id").unwrap().to_string();
+    assert_eq!(field(&by_path["/"], "depth"), Some("0"));
+    assert!(field(&by_path["/"], "from").is_none(), "a seed has no from");
+    assert_eq!(field(&by_path["/"], "line"), Some("1"));
+    assert_eq!(field(&by_path["/"], "links"), Some("6"), "{}", by_path["/"]);
+    assert_eq!(field(&by_path["/a/1/deep"], "depth"), Some("3"));
+    assert_eq!(field(&by_path["/a/1/deep"], "from").unwrap(), id("/a/1"));
+    assert_eq!(field(&by_path["/a"], "from").unwrap(), id("/"));
+    assert_eq!(
+        field(&by_path["/a/1/deep"], "links"),
+        Some("0"),
+        "too deep: none queued"
+    );
+    assert!(
+        by_path["/private/x"].contains("\"phase\":\"robots\""),
+        "{}",
+        by_path["/private/x"]
+    );
+    assert!(stderr.contains("follow: "), "{stderr}");
+}
