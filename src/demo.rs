@@ -66,7 +66,7 @@ impl DemoServer {
     /// Starts a server on `hosts` loopback ports answering pages of
     /// `page_size` bytes.
     pub fn start(hosts: usize, page_size: usize) -> io::Result<DemoServer> {
-        DemoServer::start_inner(hosts, page_size, None, Duration::ZERO)
+        DemoServer::start_inner(hosts, page_size, None, Duration::ZERO, None)
     }
 
     /// Like [`start`](Self::start), but every answer is sent `delay` after
@@ -77,7 +77,7 @@ impl DemoServer {
         page_size: usize,
         delay: Duration,
     ) -> io::Result<DemoServer> {
-        DemoServer::start_inner(hosts, page_size, None, delay)
+        DemoServer::start_inner(hosts, page_size, None, delay, None)
     }
 
     /// Like [`start`](Self::start), over HTTPS: a new private CA issues a
@@ -100,8 +100,13 @@ impl DemoServer {
             .with_no_client_auth()
             .with_single_cert(leaf.chain, leaf.key)
             .map_err(io::Error::other)?;
-        let mut server =
-            DemoServer::start_inner(hosts, page_size, Some(Arc::new(config)), Duration::ZERO)?;
+        let mut server = DemoServer::start_inner(
+            hosts,
+            page_size,
+            Some(Arc::new(config)),
+            Duration::ZERO,
+            None,
+        )?;
         server.ca = Some(ca.cert().clone());
         Ok(server)
     }
@@ -111,11 +116,23 @@ impl DemoServer {
         self.ca.as_ref()
     }
 
+    /// Starts a server on `hosts` loopback ports serving a site of `pages`
+    /// linked HTML pages of about `page_size` bytes (see [`Site`]).
+    pub fn start_site(hosts: usize, page_size: usize, pages: u64) -> io::Result<DemoServer> {
+        DemoServer::start_inner(hosts, page_size, None, Duration::ZERO, Some(pages))
+    }
+
+    /// The site's first page (a crawl of the whole site starts there).
+    pub fn site_root(&self) -> String {
+        format!("http://{}/p/0", self.addrs[0])
+    }
+
     fn start_inner(
         hosts: usize,
         page_size: usize,
         tls: Option<Arc<rustls::ServerConfig>>,
         delay: Duration,
+        site_pages: Option<u64>,
     ) -> io::Result<DemoServer> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
@@ -132,6 +149,13 @@ impl DemoServer {
         let served = Arc::new(AtomicU64::new(0));
         let accepted = Arc::new(AtomicU64::new(0));
         let page = page(page_size);
+        let site = site_pages.map(|pages| {
+            Arc::new(Site {
+                pages,
+                page_size,
+                ports: addrs.iter().map(|a: &SocketAddr| a.port()).collect(),
+            })
+        });
         let (s, sv, ac) = (stop.clone(), served.clone(), accepted.clone());
         let thread = std::thread::Builder::new()
             .name("oneloop-demo-server".into())
@@ -149,6 +173,7 @@ impl DemoServer {
                     accepted: ac,
                     due: BinaryHeap::new(),
                     next_id: 0,
+                    site,
                 }
                 .run(s)
             })?;
@@ -235,6 +260,73 @@ fn page(size: usize) -> (Vec<u8>, Vec<u8>) {
     (get, head.into_bytes())
 }
 
+/// A synthetic site for crawls that follow links (`oneloop demo --follow`):
+/// pages `/p/0` .. `/p/{pages-1}`, page N on port `N % hosts`. Page N links
+/// to its children `/p/{8N+1}` .. `/p/{8N+8}` (those that exist), back to
+/// `/p/0`, to itself with a fragment, and with `rel=nofollow` to
+/// `/hidden/N` (never to be fetched); `/p/0` also links to `/cal/1`, a
+/// calendar where each day links the next, forever (a trap: the depth limit
+/// ends it). Every page is reachable from `/p/0`, at depth
+/// `floor(log8(7N+1))`.
+pub struct Site {
+    pages: u64,
+    page_size: usize,
+    ports: Vec<u16>,
+}
+
+impl Site {
+    /// The answer to `GET path`.
+    fn answer(&self, path: &[u8]) -> Vec<u8> {
+        let path = std::str::from_utf8(path).unwrap_or("");
+        let link = |n: u64| {
+            let port = self.ports[(n % self.ports.len() as u64) as usize];
+            format!("<a href=\"http://127.0.0.1:{port}/p/{n}\">page {n}</a>\n")
+        };
+        let mut body = String::from("<!doctype html><title>oneloop demo site</title>\n");
+        if let Some(n) = path.strip_prefix("/p/").and_then(|n| n.parse::<u64>().ok()) {
+            if n >= self.pages {
+                return not_found();
+            }
+            for child in (8 * n + 1..=8 * n + 8).filter(|&c| c < self.pages) {
+                body.push_str(&link(child));
+            }
+            body.push_str(&link(0));
+            body.push_str(&format!(
+                "<a href=\"#top\">top</a><a rel=nofollow href=\"/hidden/{n}\">h</a>\n"
+            ));
+            if n == 0 {
+                body.push_str("<a href=\"/cal/1\">calendar</a>\n");
+            }
+        } else if let Some(day) = path
+            .strip_prefix("/cal/")
+            .and_then(|d| d.parse::<u64>().ok())
+        {
+            body.push_str(&format!("<a href=\"/cal/{}\">next day</a>\n", day + 1));
+        } else {
+            return not_found();
+        }
+        while body.len() < self.page_size {
+            body.push_str("all work and no play. ");
+        }
+        let mut out = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        out.extend_from_slice(body.as_bytes());
+        out
+    }
+}
+
+fn not_found() -> Vec<u8> {
+    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec()
+}
+
+/// The path of a request head (`GET /p/1 HTTP/1.1`).
+fn request_path(head: &[u8]) -> &[u8] {
+    head.split(|&b| b == b' ').nth(1).unwrap_or(b"/")
+}
+
 /// The server's loop state: its own `mio::Poll`, listeners and clients.
 struct Server {
     poll: Poll,
@@ -250,6 +342,8 @@ struct Server {
     /// Delayed answers: (due, slot, client id).
     due: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     next_id: u64,
+    /// A site of linked pages instead of one page for every path.
+    site: Option<Arc<Site>>,
 }
 
 impl Server {
@@ -352,10 +446,10 @@ impl Server {
         let owed_before = client.owed.len();
         let alive = handle_client(
             client,
-            &self.get_response,
-            &self.head_response,
+            (&self.get_response, &self.head_response),
             &self.served,
             self.delay,
+            self.site.as_deref(),
         );
         for &(t, _) in client.owed.iter().skip(owed_before) {
             self.due.push(Reverse((t, slot, client.id)));
@@ -374,10 +468,10 @@ impl Server {
 /// Reads, answers, writes; false when the connection should be dropped.
 fn handle_client(
     c: &mut Client,
-    get_response: &[u8],
-    head_response: &[u8],
+    (get_response, head_response): (&[u8], &[u8]),
     served: &AtomicU64,
     delay: Duration,
+    site: Option<&Site>,
 ) -> bool {
     let eof = match read_client(c) {
         Ok(eof) => eof,
@@ -391,6 +485,9 @@ fn handle_client(
         if !delay.is_zero() {
             // Answered later, by the serve loop's timer heap.
             c.owed.push_back((Instant::now() + delay, is_head));
+        } else if let Some(site) = site {
+            c.out.extend_from_slice(&site.answer(request_path(head)));
+            served.fetch_add(1, Ordering::Relaxed);
         } else {
             c.out
                 .extend_from_slice(if is_head { head_response } else { get_response });

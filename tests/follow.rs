@@ -172,3 +172,33 @@ fn a_site_is_crawled_once_within_scope_depth_and_rules() {
     );
     assert!(stderr.contains("follow: "), "{stderr}");
 }
+
+#[test]
+fn the_demo_site_is_found_whole_from_its_first_page() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oneloop"))
+        .args([
+            "demo", "--follow", "--pages", "3000", "--names", "0", "--jsonl",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let mut pages = std::collections::HashSet::new();
+    let mut calendar = 0;
+    for l in stdout.lines().filter(|l| l.starts_with('{')) {
+        assert!(l.contains("\"status\":200"), "{l}");
+        let url = field(l, "url").unwrap();
+        let path = &url[url.find("/p/").or(url.find("/cal/")).expect(url)..];
+        if let Some(n) = path.strip_prefix("/p/") {
+            assert!(pages.insert(n.parse::<u64>().unwrap()), "{path} twice");
+        } else {
+            calendar += 1;
+        }
+    }
+    assert_eq!(pages.len(), 3000, "every page of the site, once");
+    // 3,000 pages reach depth 4 (pages 585..4680), so the calendar trap
+    // is walked 4 days deep, and no further.
+    assert_eq!(calendar, 4);
+    assert!(stderr.contains("follow: 3004 URLs seen"), "{stderr}");
+}

@@ -31,6 +31,7 @@
 //! assert_eq!(next, ["http://a.test/", "http://a.test/b"]);
 //! ```
 
+mod pending;
 mod seen;
 #[cfg(test)]
 mod tests;
@@ -38,7 +39,7 @@ mod tests;
 pub use seen::SeenSet;
 
 use crate::url::Url;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 
 /// Which discovered URLs a crawl follows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -121,7 +122,7 @@ pub struct Discovered {
 pub struct Frontier {
     config: FrontierConfig,
     seen: SeenSet,
-    pending: VecDeque<Discovered>,
+    pending: pending::Pending,
     /// Hosts (or registrable domains) in scope.
     scope: HashSet<String>,
     queued: u64,
@@ -133,7 +134,7 @@ impl Frontier {
         Frontier {
             config,
             seen: SeenSet::default(),
-            pending: VecDeque::new(),
+            pending: pending::Pending::default(),
             scope: HashSet::new(),
             queued: 0,
             per_host: HashMap::new(),
@@ -176,7 +177,7 @@ impl Frontier {
     /// The next URL to fetch, oldest first (breadth-first: depth by depth).
     #[must_use]
     pub fn poll_next(&mut self) -> Option<Discovered> {
-        self.pending.pop_front()
+        self.pending.pop()
     }
 
     /// URLs seen so far (queued, fetched, or marked).
@@ -228,7 +229,7 @@ impl Frontier {
         }
         self.seen.insert(print);
         self.queued += 1;
-        self.pending.push_back(Discovered {
+        self.pending.push(Discovered {
             url,
             depth,
             from,

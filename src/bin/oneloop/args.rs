@@ -76,6 +76,11 @@ pub struct Options {
     /// rules.
     pub follow: bool,
     pub frontier: oneloop::frontier::FrontierConfig,
+    /// `--max-depth` was given (the demo's site otherwise sets it to its
+    /// own depth).
+    pub max_depth_given: bool,
+    /// demo --follow: pages in the site.
+    pub pages: u64,
     /// `--if-changed PREV`: conditional requests from PREV's validators.
     pub if_changed: Option<String>,
     /// After the first SIGINT/SIGTERM, how long requests in flight may finish.
@@ -128,6 +133,8 @@ impl Options {
             input_jsonl: false,
             follow: false,
             frontier: oneloop::frontier::FrontierConfig::default(),
+            max_depth_given: false,
+            pages: 10_000,
             if_changed: None,
             warc: None,
             warc_max_size: 1 << 30,
@@ -228,6 +235,7 @@ const FLAGS: &[Flag] = &[
     flag("--robots", NONE, Demo, "fetch and obey robots.txt in the demo too (its server answers with a page: everything allowed)", |o, _| { o.config.robots.enabled = true; Ok(()) }),
     flag("--block-ms", N, Demo, "sleep N ms in the callback of every page: the blocking-call pitfall (stalls; cure: --workers)", |o, v| { o.block_ms = num(v, 0, 60_000)?; Ok(()) }),
     flag("--work-ms", N, Demo, "busy-loop N ms of CPU in the callback of every page (scales with cores, not threads)", |o, v| { o.work_ms = num(v, 0, 60_000)?; Ok(()) }),
+    flag("--pages", N, Demo, "with --follow: the demo server serves a site of N linked pages (default 10000): page K links to pages 8K+1..8K+8 over the ports, back to the first, to a nofollow page, and the first to an endless calendar (a trap); the crawl starts at the first and finds them all", |o, v| { o.pages = num(v, 1, 1 << 40)?; Ok(()) }),
     flag("--names", N, Demo, "host names h0.demo.test.. resolved through an embedded loopback nameserver (default 100; 0 = use 127.0.0.1)", |o, v| { o.names = num(v, 0, 100_000)?; Ok(()) }),
 
     flag("--shard", Some("I/N"), Input, "keep only the lines whose origin (scheme://host[:port]) hashes to I modulo N (FNV-1a 64 of the origin as oneloop normalizes it; bad URLs go to shard 0): N processes with I = 0..N-1 together cover the input, each line once, and each origin lives in exactly one; the other lines produce no outcome here", |o, v| { o.shard = Some(shard(v)?); Ok(()) }),
@@ -236,7 +244,7 @@ const FLAGS: &[Flag] = &[
     flag("--if-changed", Some("PREV"), Input, "a conditional re-crawl: send If-None-Match/If-Modified-Since with the etag/last_modified PREV (an earlier run's JSON Lines) saw for the same URL; an unchanged page is a 304, \"not_modified\":true, no body", |o, v| { o.if_changed = Some(v.to_string()); Ok(()) }),
     flag("--follow", NONE, Follow, "crawl, not only fetch: the input lines are seeds, and the links of every fetched HTML page (a/area href, frame/iframe src, meta refresh; rel=nofollow and meta robots nofollow honoured) are crawled too when in scope, unseen and not too deep; each JSON line gains \"depth\", \"from\" (the id of the page that linked to it) and \"links\" (how many it queued); a seed seen before is not fetched twice", |o, _| { o.follow = true; Ok(()) }),
     flag("--scope", Some("host|domain|any"), Follow, "which links --follow takes: the seeds' host names (default; http and https, any port), their registrable domains (www.a.example and b.a.example are a.example; a built-in list of two-label public suffixes like co.uk), or any", |o, v| { o.frontier.scope = match v { "host" => oneloop::frontier::Scope::Host, "domain" => oneloop::frontier::Scope::Domain, "any" => oneloop::frontier::Scope::Any, _ => return Err(format!("{v:?}: host, domain or any")) }; Ok(()) }),
-    flag("--max-depth", N, Follow, "links followed from a seed (default 5, like wget)", |o, v| { o.frontier.max_depth = num(v, 0, 1_000_000)? as u32; Ok(()) }),
+    flag("--max-depth", N, Follow, "links followed from a seed (default 5, like wget)", |o, v| { o.frontier.max_depth = num(v, 0, 1_000_000)? as u32; o.max_depth_given = true; Ok(()) }),
     flag("--max-pages", N, Follow, "URLs queued in all, seeds included: then discovery stops (default: no budget)", |o, v| { o.frontier.max_pages = Some(num(v, 1, u64::MAX)?); Ok(()) }),
     flag("--max-pages-per-host", N, Follow, "URLs queued per host (default: no limit)", |o, v| { o.frontier.max_pages_per_host = Some(num(v, 1, u64::MAX)?); Ok(()) }),
     flag("--resume", Some("PREV"), Input, "skip the input lines whose outcome is in PREV (the JSON Lines of an earlier run on the same input, cut short by a crash or Ctrl-C): no request, no new line; cancelled outcomes and a cut last line run again; PREV from another input file is refused", |o, v| { o.resume = Some(v.to_string()); Ok(()) }),
@@ -405,7 +413,7 @@ pub fn usage_of(command: Option<Command>) -> String {
             (Some(Command::Timeline), s) => s == Section::Timeline,
             (Some(_), Section::Timeline) => false,
             (Some(Command::Crawl), Section::Demo) => false,
-            (Some(Command::Demo), Section::Input | Section::Follow) => false,
+            (Some(Command::Demo), Section::Input) => false,
             _ => true,
         };
         if shown {

@@ -19,6 +19,10 @@ impl Demo {
     pub fn start(o: &mut Options) -> Result<Demo, String> {
         let delay = std::time::Duration::from_millis(o.server_delay_ms);
         let server = match (o.tls, delay.is_zero()) {
+            _ if o.follow && (o.tls || !delay.is_zero()) => {
+                return Err("demo --follow serves plain HTTP without --server-delay-ms".into())
+            }
+            _ if o.follow => DemoServer::start_site(o.hosts, o.page_size, o.pages),
             (true, true) => DemoServer::start_tls(o.hosts, o.page_size),
             (true, false) => return Err("--server-delay-ms works over plain HTTP only".into()),
             (false, _) => DemoServer::start_delayed(o.hosts, o.page_size, delay),
@@ -41,15 +45,29 @@ impl Demo {
         } else {
             None
         };
+        if o.follow && !o.max_depth_given {
+            // Deep enough for the whole site: page N is at depth
+            // floor(log8(7N+1)).
+            let last = o.pages.saturating_sub(1);
+            let mut depth = 0;
+            while (8u64.pow(depth + 1) - 1) / 7 <= last {
+                depth += 1;
+            }
+            o.frontier.max_depth = depth;
+        }
         Ok(Demo { server, nameserver })
     }
 }
 
 pub(crate) fn run_demo(crawler: &mut Crawler, demo: Demo, o: Options) -> Result<Summary, Failure> {
     let Demo { server, nameserver } = demo;
+    let what = if o.follow {
+        format!("a site of {} pages, crawled from its first,", o.pages)
+    } else {
+        format!("{} URLs", o.urls)
+    };
     errln!(
-        "demo: {} URLs over {} loopback ports ({}..) and {} names, concurrency {}, per host {}",
-        o.urls,
+        "demo: {what} over {} loopback ports ({}..) and {} names, concurrency {}, per host {}",
         server.addrs().len(),
         server.addrs()[0],
         o.names,
@@ -64,7 +82,18 @@ pub(crate) fn run_demo(crawler: &mut Crawler, demo: Demo, o: Options) -> Result<
     } else {
         Box::new(server.urls(o.urls))
     };
-    let summary = crawl_pages(crawler, urls, &o, &mut rep, None);
+    let summary = if o.follow {
+        let frontier = oneloop::frontier::Frontier::new(o.frontier.clone());
+        let shared = crate::follow::Follow::new(frontier);
+        let seeds = oneloop::input::InputThread::new([server.site_root()], 1);
+        let input = crate::follow::FollowInput::new(seeds, shared.clone());
+        let summary = crawl_pages(crawler, input, &o, &mut rep, Some(shared.clone()));
+        let (seen, bytes) = shared.seen();
+        errln!("follow: {seen} URLs seen, {bytes:.1} bytes per seen URL in the seen-set");
+        summary
+    } else {
+        crawl_pages(crawler, urls, &o, &mut rep, None)
+    };
     drop(nameserver);
     let cpu_after = thread_cpu_time();
     rep.finish();
