@@ -133,6 +133,7 @@ pub mod reactor;
 mod requests;
 pub mod robots;
 mod sha1;
+pub mod sitemap;
 pub mod state;
 pub mod summary;
 pub mod text;

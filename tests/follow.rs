@@ -202,3 +202,73 @@ fn the_demo_site_is_found_whole_from_its_first_page() {
     assert_eq!(calendar, 4);
     assert!(stderr.contains("follow: 3004 URLs seen"), "{stderr}");
 }
+
+/// A site whose pages `/only-in-sitemap` and `/only-in-robots-sitemap` no
+/// page links to: only sitemaps name them.
+fn sitemap_site(hits: Hits) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let me = listener.local_addr().unwrap();
+    let handler = move |s: &mut TcpStream, path: &str| -> bool {
+        *hits.lock().unwrap().entry(path.to_string()).or_insert(0) += 1;
+        let xml = "application/xml";
+        match path {
+            "/robots.txt" => send(s, "200 OK", "text/plain", "", &format!("User-agent: *\nAllow: /\nSitemap: http://{me}/from-robots.xml\n")),
+            "/sitemap.xml" => send(s, "200 OK", xml, "", &format!(
+                "<sitemapindex><sitemap><loc>http://{me}/nested.xml.gz</loc></sitemap><sitemap><loc>http://{me}/sitemap.xml</loc></sitemap></sitemapindex>"
+            )),
+            "/nested.xml.gz" => {
+                let set = format!("<urlset><url><loc>http://{me}/only-in-sitemap</loc></url><url><loc>http://{me}/</loc></url><url><loc>http://elsewhere.test/x</loc></url></urlset>");
+                let gz = oneloop::warc::gzip_member(set.as_bytes(), 6);
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Type: application/gzip\r\nContent-Length: {}\r\n\r\n", gz.len());
+                s.write_all(head.as_bytes()).is_ok() && s.write_all(&gz).is_ok()
+            }
+            "/from-robots.xml" => send(s, "200 OK", xml, "", &format!("<urlset><url><loc>http://{me}/only-in-robots-sitemap</loc></url></urlset>")),
+            "/" => send(s, "200 OK", "text/html", "", "<a href=/linked>l</a>"),
+            "/linked" | "/only-in-sitemap" | "/only-in-robots-sitemap" => send(s, "200 OK", "text/html", "", "<p>leaf"),
+            _ => send(s, "404 Not Found", "text/html", "", ""),
+        }
+    };
+    spawn_on(listener, Arc::new(handler))
+}
+
+#[test]
+fn sitemap_only_pages_are_found_with_sitemaps_only() {
+    for with in [false, true] {
+        let hits: Hits = Arc::default();
+        let addr = sitemap_site(hits.clone());
+        let mut args = vec!["crawl", "-", "--follow", "--no-pacing"];
+        if with {
+            args.push("--sitemaps");
+        }
+        let out = oneloop_with_stdin(&args, &format!("http://{addr}/\n"));
+        assert!(out.status.success());
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let h = hits.lock().unwrap();
+        for (path, n) in h.iter() {
+            // robots.txt: once by the robots gate, once as a --sitemaps source.
+            let most = if path == "/robots.txt" && with { 2 } else { 1 };
+            assert!(*n <= most, "{path} requested {n} times");
+        }
+        let found = |p: &str| h.contains_key(p);
+        assert!(found("/linked"));
+        assert_eq!(found("/only-in-sitemap"), with, "{stdout}");
+        assert_eq!(found("/only-in-robots-sitemap"), with, "{stdout}");
+        if with {
+            let kinds = stdout.matches("\"kind\":\"sitemap\"").count();
+            assert_eq!(
+                kinds, 3,
+                "sitemap.xml, nested.xml.gz, from-robots.xml: {stdout}"
+            );
+            assert_eq!(stdout.matches("\"kind\":\"robots\"").count(), 1);
+            let leaf = stdout
+                .lines()
+                .find(|l| l.contains("/only-in-sitemap\""))
+                .unwrap();
+            assert_eq!(
+                field(leaf, "depth"),
+                Some("1"),
+                "one step below its sitemap: {leaf}"
+            );
+        }
+    }
+}

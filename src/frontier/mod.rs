@@ -105,6 +105,18 @@ pub enum Admit {
     OverBudget,
 }
 
+/// What a queued URL is fetched for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum UrlKind {
+    /// A page: its links are followed.
+    #[default]
+    Page,
+    /// A robots.txt read for its `Sitemap:` lines.
+    Robots,
+    /// A sitemap: its URLs are pages (a `urlset`) or sitemaps (an index).
+    Sitemap,
+}
+
 /// A URL to fetch.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Discovered {
@@ -116,6 +128,8 @@ pub struct Discovered {
     pub from: Option<u64>,
     /// A seed's input line.
     pub line: Option<u64>,
+    /// Why it is fetched.
+    pub kind: UrlKind,
 }
 
 /// The frontier: scope, budgets, the seen-set and the pending queue.
@@ -149,7 +163,7 @@ impl Frontier {
         };
         let key = self.scope_key(&url);
         self.scope.insert(key);
-        self.offer(url, 0, None, line)
+        self.offer(url, 0, None, line, UrlKind::Page)
     }
 
     /// A link found on page `from` (at `from_depth`); `url` is absolute
@@ -165,7 +179,27 @@ impl Frontier {
         if depth > self.config.max_depth {
             return Admit::TooDeep;
         }
-        self.offer(url, depth, Some(from), None)
+        self.offer(url, depth, Some(from), None, UrlKind::Page)
+    }
+
+    /// A robots.txt or a sitemap to read (from a seed's origin, a
+    /// robots.txt's `Sitemap:` line, a sitemap index): in scope and unseen
+    /// like any URL, but not a step deeper: a page a sitemap lists is one
+    /// step below the sitemap's `depth`.
+    pub fn handle_source(
+        &mut self,
+        url: &str,
+        depth: u32,
+        from: Option<u64>,
+        kind: UrlKind,
+    ) -> Admit {
+        let Some(url) = canonical(url) else {
+            return Admit::Invalid;
+        };
+        if self.config.scope != Scope::Any && !self.scope.contains(&self.scope_key(&url)) {
+            return Admit::OutOfScope;
+        }
+        self.offer(url, depth, from, None, kind)
     }
 
     /// Marks a URL seen without queueing it (a resumed crawl's finished
@@ -202,7 +236,14 @@ impl Frontier {
         }
     }
 
-    fn offer(&mut self, url: Url, depth: u32, from: Option<u64>, line: Option<u64>) -> Admit {
+    fn offer(
+        &mut self,
+        url: Url,
+        depth: u32,
+        from: Option<u64>,
+        line: Option<u64>,
+        kind: UrlKind,
+    ) -> Admit {
         if is_trap(&url, &self.config) {
             return Admit::Trap;
         }
@@ -234,6 +275,7 @@ impl Frontier {
             depth,
             from,
             line,
+            kind,
         });
         Admit::Queued
     }

@@ -5,7 +5,7 @@
 //! million-page site, whose queue holds most of a level at once, stays far
 //! under its memory budget. Chunks are freed as they are consumed.
 
-use super::Discovered;
+use super::{Discovered, UrlKind};
 use crate::url::Url;
 use std::collections::{HashMap, VecDeque};
 
@@ -64,6 +64,7 @@ impl Pending {
         put_varint(&mut entry, u64::from(d.depth));
         put_varint(&mut entry, d.from.map_or(0, |f| f.saturating_add(1)));
         put_varint(&mut entry, d.line.map_or(0, |l| l.saturating_add(1)));
+        put_varint(&mut entry, d.kind as u64);
         put_varint(&mut entry, path.len() as u64);
         entry.extend_from_slice(path);
         // An entry never spans chunks (a URL is at most 2,048 bytes, a
@@ -97,6 +98,11 @@ impl Pending {
         let depth = get_varint(chunk, &mut at) as u32;
         let from = get_varint(chunk, &mut at).checked_sub(1);
         let line = get_varint(chunk, &mut at).checked_sub(1);
+        let kind = match get_varint(chunk, &mut at) {
+            1 => UrlKind::Robots,
+            2 => UrlKind::Sitemap,
+            _ => UrlKind::Page,
+        };
         let n = get_varint(chunk, &mut at) as usize;
         let path = &chunk[at..at + n];
         self.front = at + n;
@@ -111,6 +117,7 @@ impl Pending {
             depth,
             from,
             line,
+            kind,
         })
     }
 }
@@ -135,6 +142,7 @@ mod tests {
                 depth: (i % 7) as u32,
                 from: (i % 2 == 0).then_some(i * 1000),
                 line: (i % 5 == 0).then_some(i),
+                kind: [UrlKind::Page, UrlKind::Robots, UrlKind::Sitemap][(i % 3) as usize],
             });
         }
         assert_eq!(p.len(), n as usize);

@@ -11,17 +11,18 @@
 //!   `Done`. Until then an empty frontier is `Pending`, and the worker that
 //!   queues the next link (or finishes the last page) wakes the loop.
 
-use oneloop::frontier::{Admit, Frontier};
+use oneloop::frontier::{Admit, Frontier, UrlKind};
 use oneloop::input::{Input, InputThread, IntoInput, Pull};
 use oneloop::{Outcome, Request};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// Where a request came from, for its JSON line.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Origin {
     pub depth: u32,
     pub from: Option<u64>,
+    pub kind: UrlKind,
 }
 
 struct State {
@@ -39,6 +40,8 @@ struct State {
 /// The frontier, shared by the loop's input and the workers.
 pub struct Follow {
     state: Mutex<State>,
+    /// `--sitemaps`: each seed origin's robots.txt and /sitemap.xml too.
+    sitemaps: bool,
 }
 
 /// What a page contributed.
@@ -49,8 +52,9 @@ pub struct PageLinks {
 }
 
 impl Follow {
-    pub fn new(frontier: Frontier) -> Arc<Follow> {
+    pub fn new(frontier: Frontier, sitemaps: bool) -> Arc<Follow> {
         Arc::new(Follow {
+            sitemaps,
             state: Mutex::new(State {
                 frontier,
                 in_progress: 0,
@@ -65,16 +69,11 @@ impl Follow {
     /// A page's outcome, on a worker: its links offered to the frontier
     /// (an HTML 2xx page only), its redirect targets marked seen.
     pub fn page_done(&self, o: &Outcome) -> PageLinks {
-        let links = match &o.result {
-            Ok(r) if (200..300).contains(&r.status) => {
-                let html = oneloop::links::is_html(r.headers.get_str("content-type"));
-                let base = oneloop::url::Url::parse(o.final_url()).ok();
-                match (html, base) {
-                    (true, Some(base)) => oneloop::links::extract(&base, &r.body).urls,
-                    _ => Vec::new(),
-                }
-            }
-            _ => Vec::new(),
+        let kind = self.kind_of(o.id);
+        // Parsed before taking the lock: the other workers go on.
+        let found = match &o.result {
+            Ok(r) if (200..300).contains(&r.status) => found_in(o, r, kind),
+            _ => Found::default(),
         };
         let Ok(mut st) = self.state.lock() else {
             return PageLinks {
@@ -89,10 +88,16 @@ impl Follow {
         let origin = st.origins.remove(&o.id);
         let depth = origin.map_or(0, |x| x.depth);
         let mut queued = 0;
-        for link in &links {
+        for link in &found.pages {
             if st.frontier.handle_discovered(link, depth, o.id) == Admit::Queued {
                 queued += 1;
             }
+        }
+        for sitemap in &found.sitemaps {
+            let admit = st
+                .frontier
+                .handle_source(sitemap, depth, Some(o.id), UrlKind::Sitemap);
+            queued += u64::from(admit == Admit::Queued);
         }
         if origin.is_some() {
             st.in_progress -= 1;
@@ -105,6 +110,14 @@ impl Follow {
             }
         }
         PageLinks { origin, queued }
+    }
+
+    fn kind_of(&self, id: u64) -> UrlKind {
+        self.state
+            .lock()
+            .ok()
+            .and_then(|st| st.origins.get(&id).map(|o| o.kind))
+            .unwrap_or_default()
     }
 
     /// URLs seen, and the seen-set's bytes per URL, for the summary.
@@ -141,6 +154,7 @@ impl FollowInput {
         let origin = Origin {
             depth: d.depth,
             from: d.from,
+            kind: d.kind,
         };
         st.origins.insert(id, origin);
         Some(Request {
@@ -206,22 +220,73 @@ impl FollowInput {
     fn take_seed(&mut self, seed: Request) -> Option<Request> {
         let mut st = self.follow.state.lock().ok()?;
         if seed.error.is_none() && st.frontier.handle_seed(&seed.url, seed.line) != Admit::Invalid {
+            if self.follow.sitemaps {
+                // Its origin's robots.txt (for `Sitemap:` lines) and the
+                // sitemap's usual place (seen already for a second seed of
+                // the same origin).
+                if let Ok(url) = oneloop::url::Url::parse(&seed.url) {
+                    let origin = url.origin();
+                    let robots = format!("{origin}/robots.txt");
+                    let _ = st.frontier.handle_source(&robots, 0, None, UrlKind::Robots);
+                    let sitemap = format!("{origin}/sitemap.xml");
+                    let _ = st
+                        .frontier
+                        .handle_source(&sitemap, 0, None, UrlKind::Sitemap);
+                }
+            }
             return None; // queued, or a seed seen already (not fetched twice)
         }
         // Not fetchable: the library makes its error outcome.
         let id = st.next_id;
         st.next_id += 1;
         st.in_progress += 1;
-        st.origins.insert(
-            id,
-            Origin {
-                depth: 0,
-                from: None,
-            },
-        );
+        st.origins.insert(id, Origin::default());
         Some(Request {
             id: Some(id),
             ..seed
         })
+    }
+}
+
+/// What a fetched page, robots.txt or sitemap points to.
+#[derive(Default)]
+struct Found {
+    /// Pages (links of a page, the URLs of a `urlset`).
+    pages: Vec<String>,
+    /// Sitemaps (`Sitemap:` lines, the entries of a sitemap index).
+    sitemaps: Vec<String>,
+}
+
+fn found_in(o: &Outcome, r: &oneloop::http::Response, kind: UrlKind) -> Found {
+    match kind {
+        UrlKind::Page => {
+            let html = oneloop::links::is_html(r.headers.get_str("content-type"));
+            let base = oneloop::url::Url::parse(o.final_url()).ok();
+            let pages = match (html, base) {
+                (true, Some(base)) => oneloop::links::extract(&base, &r.body).urls,
+                _ => Vec::new(),
+            };
+            Found {
+                pages,
+                sitemaps: Vec::new(),
+            }
+        }
+        UrlKind::Robots => Found {
+            pages: Vec::new(),
+            sitemaps: oneloop::sitemap::robots_sitemaps(&r.body),
+        },
+        UrlKind::Sitemap => {
+            let s = oneloop::sitemap::parse(&r.body);
+            match s.kind {
+                oneloop::sitemap::Kind::Pages => Found {
+                    pages: s.urls,
+                    sitemaps: Vec::new(),
+                },
+                oneloop::sitemap::Kind::Sitemaps => Found {
+                    pages: Vec::new(),
+                    sitemaps: s.urls,
+                },
+            }
+        }
     }
 }

@@ -405,7 +405,7 @@ fn run_crawl(crawler: &mut Crawler, o: Options) -> Result<Summary, Failure> {
     let urls = oneloop::input::InputThread::new(urls, 1024);
     let summary = if o.follow {
         let frontier = oneloop::frontier::Frontier::new(o.frontier.clone());
-        let shared = follow::Follow::new(frontier);
+        let shared = follow::Follow::new(frontier, o.sitemaps);
         let input = follow::FollowInput::new(urls, shared.clone());
         let summary = page::crawl_pages(crawler, input, &o, &mut rep, Some(shared.clone()));
         let (seen, bytes) = shared.seen();

@@ -94,11 +94,13 @@ impl PageWork {
                 jsonl::json_str(&mut line, &p.to_string_lossy());
             }
             if let Some(l) = &links {
-                let origin = l.origin.unwrap_or(crate::follow::Origin {
-                    depth: 0,
-                    from: None,
-                });
+                let origin = l.origin.unwrap_or_default();
                 let _ = write!(line, ",\"depth\":{}", origin.depth);
+                match origin.kind {
+                    oneloop::frontier::UrlKind::Page => {}
+                    oneloop::frontier::UrlKind::Robots => line.push_str(",\"kind\":\"robots\""),
+                    oneloop::frontier::UrlKind::Sitemap => line.push_str(",\"kind\":\"sitemap\""),
+                }
                 if let Some(from) = origin.from {
                     let _ = write!(line, ",\"from\":{from}");
                 }
