@@ -208,6 +208,41 @@ impl Frontier {
         canonical(url).is_some_and(|u| self.seen.insert(fingerprint(u.as_str())))
     }
 
+    /// A URL a checkpoint says was queued and not finished (a crawl
+    /// resumed from its state): queued again as it was, counted against the
+    /// budgets, no scope or depth check (they passed when it was queued).
+    /// False if it is not a URL or was restored already.
+    pub fn restore(
+        &mut self,
+        url: &str,
+        depth: u32,
+        from: Option<u64>,
+        line: Option<u64>,
+        kind: UrlKind,
+    ) -> bool {
+        let Some(url) = canonical(url) else {
+            return false;
+        };
+        if !self.seen.insert(fingerprint(url.as_str())) {
+            return false;
+        }
+        self.queued += 1;
+        if self.config.max_pages_per_host.is_some() {
+            *self
+                .per_host
+                .entry(url.host_bare().to_string())
+                .or_insert(0) += 1;
+        }
+        self.pending.push(Discovered {
+            url,
+            depth,
+            from,
+            line,
+            kind,
+        });
+        true
+    }
+
     /// The next URL to fetch, oldest first (breadth-first: depth by depth).
     #[must_use]
     pub fn poll_next(&mut self) -> Option<Discovered> {

@@ -84,7 +84,7 @@ pub(crate) fn run_demo(crawler: &mut Crawler, demo: Demo, o: Options) -> Result<
     };
     let summary = if o.follow {
         let frontier = oneloop::frontier::Frontier::new(o.frontier.clone());
-        let shared = crate::follow::Follow::new(frontier, o.sitemaps);
+        let shared = crate::follow::Follow::new(frontier, o.sitemaps, None);
         let seeds = oneloop::input::InputThread::new([server.site_root()], 1);
         let input = crate::follow::FollowInput::new(seeds, shared.clone());
         let summary = crawl_pages(crawler, input, &o, &mut rep, Some(shared.clone()));

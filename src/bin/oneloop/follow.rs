@@ -40,6 +40,8 @@ struct State {
 /// The frontier, shared by the loop's input and the workers.
 pub struct Follow {
     state: Mutex<State>,
+    /// `--state DIR`: the checkpoint every queued and finished URL goes to.
+    log: Option<Arc<crate::state::StateLog>>,
     /// `--sitemaps`: each seed origin's robots.txt and /sitemap.xml too.
     sitemaps: bool,
 }
@@ -49,16 +51,26 @@ pub struct PageLinks {
     pub origin: Option<Origin>,
     /// Links it queued (new, in scope, not too deep).
     pub queued: u64,
+    /// To be marked finished in the checkpoint once its line is written.
+    pub finished: bool,
 }
 
 impl Follow {
-    pub fn new(frontier: Frontier, sitemaps: bool) -> Arc<Follow> {
+    /// `log`: the checkpoint and this run's number (ids are
+    /// `run * 2^40 + n`, unique across resumed runs).
+    pub fn new(
+        frontier: Frontier,
+        sitemaps: bool,
+        log: Option<(Arc<crate::state::StateLog>, u64)>,
+    ) -> Arc<Follow> {
+        let first_id = log.as_ref().map_or(1, |(_, run)| (run << 40) + 1);
         Arc::new(Follow {
             sitemaps,
+            log: log.map(|(l, _)| l),
             state: Mutex::new(State {
                 frontier,
                 in_progress: 0,
-                next_id: 1,
+                next_id: first_id,
                 origins: HashMap::new(),
                 hungry: false,
                 waker: None,
@@ -79,6 +91,7 @@ impl Follow {
             return PageLinks {
                 origin: None,
                 queued: 0,
+                finished: false,
             };
         };
         // A redirect's targets were fetched: they count as seen.
@@ -91,14 +104,24 @@ impl Follow {
         for link in &found.pages {
             if st.frontier.handle_discovered(link, depth, o.id) == Admit::Queued {
                 queued += 1;
+                self.logged(link, depth + 1, Some(o.id), UrlKind::Page, None);
             }
         }
         for sitemap in &found.sitemaps {
-            let admit = st
-                .frontier
-                .handle_source(sitemap, depth, Some(o.id), UrlKind::Sitemap);
-            queued += u64::from(admit == Admit::Queued);
+            let kind = UrlKind::Sitemap;
+            if st.frontier.handle_source(sitemap, depth, Some(o.id), kind) == Admit::Queued {
+                queued += 1;
+                self.logged(sitemap, depth, Some(o.id), kind, None);
+            }
         }
+        // Finished (its links logged before it): once its output line is
+        // written, not fetched again after a crash. A request cut short by
+        // Ctrl-C is fetched again.
+        let cancelled = o
+            .result
+            .as_ref()
+            .is_err_and(|e| e.kind == oneloop::ErrorKind::Cancelled);
+        let finished = self.log.is_some() && origin.is_some() && !cancelled;
         if origin.is_some() {
             st.in_progress -= 1;
         }
@@ -109,7 +132,27 @@ impl Follow {
                 let _ = w.wake();
             }
         }
-        PageLinks { origin, queued }
+        drop(st);
+        if let Some(log) = &self.log {
+            log.tick();
+        }
+        PageLinks {
+            origin,
+            queued,
+            finished,
+        }
+    }
+
+    /// A URL the frontier queued, into the checkpoint.
+    fn logged(&self, url: &str, depth: u32, from: Option<u64>, kind: UrlKind, line: Option<u64>) {
+        if let Some(log) = &self.log {
+            log.queued(url, depth, from, kind, line);
+        }
+    }
+
+    /// The checkpoint to disk, synced (at the end of a run).
+    pub fn sync(&self) -> std::io::Result<()> {
+        self.log.as_ref().map_or(Ok(()), |l| l.flush(true))
     }
 
     fn kind_of(&self, id: u64) -> UrlKind {
@@ -219,19 +262,32 @@ impl FollowInput {
     /// that is not a URL is queued as it is, to end as its own outcome.
     fn take_seed(&mut self, seed: Request) -> Option<Request> {
         let mut st = self.follow.state.lock().ok()?;
-        if seed.error.is_none() && st.frontier.handle_seed(&seed.url, seed.line) != Admit::Invalid {
+        let admit = if seed.error.is_none() {
+            st.frontier.handle_seed(&seed.url, seed.line)
+        } else {
+            Admit::Invalid
+        };
+        if admit == Admit::Queued {
+            self.follow
+                .logged(&seed.url, 0, None, UrlKind::Page, seed.line);
+        }
+        if admit != Admit::Invalid {
             if self.follow.sitemaps {
                 // Its origin's robots.txt (for `Sitemap:` lines) and the
                 // sitemap's usual place (seen already for a second seed of
                 // the same origin).
                 if let Ok(url) = oneloop::url::Url::parse(&seed.url) {
                     let origin = url.origin();
-                    let robots = format!("{origin}/robots.txt");
-                    let _ = st.frontier.handle_source(&robots, 0, None, UrlKind::Robots);
-                    let sitemap = format!("{origin}/sitemap.xml");
-                    let _ = st
-                        .frontier
-                        .handle_source(&sitemap, 0, None, UrlKind::Sitemap);
+                    let sources = [
+                        ("robots.txt", UrlKind::Robots),
+                        ("sitemap.xml", UrlKind::Sitemap),
+                    ];
+                    for (path, kind) in sources {
+                        let url = format!("{origin}/{path}");
+                        if st.frontier.handle_source(&url, 0, None, kind) == Admit::Queued {
+                            self.follow.logged(&url, 0, None, kind, None);
+                        }
+                    }
                 }
             }
             return None; // queued, or a seed seen already (not fetched twice)

@@ -94,12 +94,15 @@ impl Drop for Journal {
 
 impl Shared {
     fn flush(&self) {
-        if let Ok(mut out) = self.out.lock() {
-            self.dirty.store(false, Ordering::Relaxed);
-            if out.flush().is_err() {
-                self.broken.store(true, Ordering::Relaxed);
+        // With a crawl's checkpoint around it (see `state.rs`).
+        crate::state::around_output_flush(|| {
+            if let Ok(mut out) = self.out.lock() {
+                self.dirty.store(false, Ordering::Relaxed);
+                if out.flush().is_err() {
+                    self.broken.store(true, Ordering::Relaxed);
+                }
             }
-        }
+        });
     }
 
     /// The flusher thread: every [`FLUSH_EVERY`], what was written goes to

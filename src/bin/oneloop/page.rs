@@ -113,11 +113,13 @@ impl PageWork {
             }
             line.push_str("}\n");
         }
+        let finished = links.as_ref().is_some_and(|l| l.finished);
         Page {
             line,
             error: o.result.is_err(),
             saved: path.is_some(),
             save_failed,
+            finished_url: finished.then(|| o.url.clone()),
         }
     }
 }

@@ -43,6 +43,8 @@ pub struct Page {
     /// The save (or archiving) failed with this kind of error, replacing
     /// a response with this status.
     pub save_failed: Option<(&'static str, u16)>,
+    /// `--state`: this URL is finished once the line is written.
+    pub finished_url: Option<String>,
 }
 
 impl Reporter {
@@ -83,6 +85,9 @@ impl Reporter {
             *self.save_errors.entry(kind).or_insert(0) += 1;
         }
         self.write(&page.line, page.error);
+        if let Some(url) = &page.finished_url {
+            crate::state::output_written(url);
+        }
     }
 
     /// The worker's function panicked for this item.

@@ -1,0 +1,121 @@
+//! `crawl --follow --state DIR`: killed with SIGKILL at a random moment,
+//! then run again with the same state: the two outputs together have every
+//! reachable page exactly once, except what was in flight at the kill
+//! (at most twice).
+
+mod common;
+
+use common::*;
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const PAGES: u64 = 3000;
+
+/// A tree of pages: /p/N links to /p/8N+1 .. /p/8N+8, answered after 1 ms.
+fn tree_site(served: Arc<AtomicUsize>) -> std::net::SocketAddr {
+    let handler = move |s: &mut TcpStream, path: &str| -> bool {
+        std::thread::sleep(Duration::from_millis(1));
+        let Some(n) = path.strip_prefix("/p/").and_then(|n| n.parse::<u64>().ok()) else {
+            let _ = s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+            return true;
+        };
+        let links: String = (8 * n + 1..=8 * n + 8)
+            .filter(|&c| c < PAGES)
+            .map(|c| format!("<a href=\"/p/{c}\">{c}</a>"))
+            .collect();
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n",
+            links.len()
+        );
+        served.fetch_add(1, Ordering::SeqCst);
+        s.write_all(head.as_bytes()).is_ok() && s.write_all(links.as_bytes()).is_ok()
+    };
+    spawn(Arc::new(handler), Arc::new(Counters::default()), None)
+}
+
+fn page_of(line: &str) -> Option<u64> {
+    let at = line.find("/p/")? + 3;
+    let rest = &line[at..];
+    rest[..rest.find('"')?].parse().ok()
+}
+
+#[test]
+fn kill_9_then_the_same_state_finishes_the_crawl() {
+    let served = Arc::new(AtomicUsize::new(0));
+    let addr = tree_site(served.clone());
+    let dir = std::env::temp_dir().join(format!("oneloop-state-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let seeds = dir.join("seeds.txt");
+    std::fs::write(&seeds, format!("http://{addr}/p/0\n")).unwrap();
+    let state = dir.join("state");
+    let run = |out: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_oneloop"))
+            .args([
+                "crawl",
+                seeds.to_str().unwrap(),
+                "--follow",
+                "--max-depth",
+                "10",
+            ])
+            .args([
+                "--state",
+                state.to_str().unwrap(),
+                "--no-pacing",
+                "--ignore-robots",
+            ])
+            .args(["--concurrency", "4", "--per-host", "4"])
+            .stdout(std::fs::File::create(out).unwrap())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (out1, out2) = (dir.join("out1.jsonl"), dir.join("out2.jsonl"));
+    let mut first = run(&out1);
+    let start = Instant::now();
+    // A moment that is not a round number of anything.
+    let kill_at = 700 + (std::process::id() as usize % 500);
+    while served.load(Ordering::SeqCst) < kill_at {
+        assert!(start.elapsed() < Duration::from_secs(30), "no progress");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let second = run(&out2).wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "{stderr}");
+    assert!(stderr.contains("state: run 2 of"), "{stderr}");
+    let text1 = std::fs::read_to_string(&out1).unwrap();
+    let text2 = std::fs::read_to_string(&out2).unwrap();
+    let mut count: HashMap<u64, usize> = HashMap::new();
+    // Whole lines of the first run (the kill may cut its last), all of the
+    // second.
+    let whole1 = text1.split_inclusive('\n').filter(|l| l.ends_with("}\n"));
+    for l in whole1.chain(text2.lines()) {
+        assert!(l.contains("\"status\":200"), "{l}");
+        *count.entry(page_of(l).expect(l)).or_insert(0) += 1;
+    }
+    let missing: Vec<u64> = (0..PAGES).filter(|p| !count.contains_key(p)).collect();
+    assert!(missing.is_empty(), "pages never fetched: {missing:?}");
+    assert_eq!(count.len() as u64, PAGES);
+    let twice: Vec<_> = count.iter().filter(|(_, &n)| n > 1).collect();
+    assert!(count.values().all(|&n| n <= 2), "{twice:?}");
+    // In flight at the kill: at most the concurrency (4), and the few
+    // whose lines were written in the last instant.
+    assert!(twice.len() <= 8, "{} pages twice: {twice:?}", twice.len());
+    assert!(text1.lines().count() >= 500, "the first run got somewhere");
+    // Ids are unique across the runs, and `from` names a page of either.
+    let ids: Vec<&str> = text1
+        .lines()
+        .chain(text2.lines())
+        .filter_map(|l| l.strip_prefix("{\"id\":")?.split(',').next())
+        .collect();
+    let unique: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "ids collide across runs");
+    let _ = std::fs::remove_dir_all(&dir);
+}
