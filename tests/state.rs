@@ -119,3 +119,122 @@ fn kill_9_then_the_same_state_finishes_the_crawl() {
     assert_eq!(unique.len(), ids.len(), "ids collide across runs");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The tree over four origins: page N lives on server N % 4.
+fn sharded_site() -> Vec<std::net::SocketAddr> {
+    let listeners: Vec<_> = (0..4)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let addrs: Vec<_> = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
+    for l in listeners {
+        let addrs = addrs.clone();
+        let handler = move |s: &mut TcpStream, path: &str| -> bool {
+            let n: u64 = path
+                .strip_prefix("/p/")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(u64::MAX);
+            let links: String = (8 * n.min(PAGES) + 1..=8 * n.min(PAGES) + 8)
+                .filter(|&c| c < PAGES)
+                .map(|c| {
+                    format!(
+                        "<a href=\"http://{}/p/{c}\">{c}</a>",
+                        addrs[(c % 4) as usize]
+                    )
+                })
+                .collect();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n",
+                links.len()
+            );
+            s.write_all(head.as_bytes()).is_ok() && s.write_all(links.as_bytes()).is_ok()
+        };
+        spawn_on(l, Arc::new(handler));
+    }
+    addrs
+}
+
+#[test]
+fn four_shards_in_rounds_crawl_the_site_once() {
+    let addrs = sharded_site();
+    let dir = std::env::temp_dir().join(format!("oneloop-rounds-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let seeds = format!("http://{}/p/0\n", addrs[0]);
+    let state = |i: u64| dir.join(format!("state-{i}"));
+    let mut fetched_by: HashMap<u64, u64> = HashMap::new();
+    let mut rounds = 0;
+    loop {
+        // This round's input of shard I: the seeds (seen ones are skipped;
+        // the others put their hosts in scope) and what the other shards
+        // diverted to it, taken away.
+        let mut inputs = Vec::new();
+        let mut diverted = 0;
+        for i in 0..4u64 {
+            let mut input = seeds.clone();
+            for j in 0..4u64 {
+                let f = state(j).join(format!("divert-{i}.txt"));
+                if let Ok(text) = std::fs::read_to_string(&f) {
+                    diverted += text.lines().count();
+                    input.push_str(&text);
+                    std::fs::remove_file(&f).unwrap();
+                }
+            }
+            inputs.push(input);
+        }
+        if rounds > 0 && diverted == 0 {
+            break;
+        }
+        for (i, input) in inputs.iter().enumerate() {
+            let shard = format!("{i}/4");
+            let st = state(i as u64);
+            let out = oneloop_with_stdin(
+                &[
+                    "crawl",
+                    "-",
+                    "--follow",
+                    "--max-depth",
+                    "20",
+                    "--no-pacing",
+                    "--ignore-robots",
+                    "--shard",
+                    &shard,
+                    "--state",
+                    st.to_str().unwrap(),
+                ],
+                input,
+            );
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            for l in String::from_utf8(out.stdout).unwrap().lines() {
+                let page = page_of(l).expect(l);
+                let url = oneloop::url::Url::parse(&format!(
+                    "http://{}/p/{page}",
+                    addrs[(page % 4) as usize]
+                ))
+                .unwrap();
+                assert_eq!(
+                    url.shard(4),
+                    i as u64,
+                    "page {page} fetched by shard {i}, owner {}",
+                    url.shard(4)
+                );
+                assert!(
+                    fetched_by.insert(page, i as u64).is_none(),
+                    "page {page} fetched twice"
+                );
+            }
+        }
+        rounds += 1;
+        assert!(rounds < 30, "rounds do not converge");
+    }
+    assert_eq!(
+        fetched_by.len() as u64,
+        PAGES,
+        "the union over rounds is the whole site"
+    );
+    assert!(rounds >= 2, "links crossed shards: {rounds} rounds");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -70,6 +70,9 @@ pub struct FrontierConfig {
     pub max_path_segments: usize,
     /// A path segment may appear this often (a trap guard: `/a/b/a/b/...`).
     pub max_segment_repeats: usize,
+    /// `Some((i, n))`: this crawl is shard `i` of `n` (by [`Url::shard`]);
+    /// links of another shard's origins are [`Admit::Diverted`], not queued.
+    pub shard: Option<(u64, u64)>,
 }
 
 impl Default for FrontierConfig {
@@ -82,6 +85,7 @@ impl Default for FrontierConfig {
             max_url_len: 2048,
             max_path_segments: 32,
             max_segment_repeats: 3,
+            shard: None,
         }
     }
 }
@@ -103,6 +107,8 @@ pub enum Admit {
     Trap,
     /// The page budget (all, or its host's) is spent.
     OverBudget,
+    /// Another shard's: the caller hands it over (once: it is seen now).
+    Diverted(u64),
 }
 
 /// What a queued URL is fetched for.
@@ -179,7 +185,33 @@ impl Frontier {
         if depth > self.config.max_depth {
             return Admit::TooDeep;
         }
+        if let Some(admit) = self.divert(&url) {
+            return admit;
+        }
         self.offer(url, depth, Some(from), None, UrlKind::Page)
+    }
+
+    /// Another shard's URL: diverted the first time, seen after.
+    fn divert(&mut self, url: &Url) -> Option<Admit> {
+        let (me, n) = self.config.shard?;
+        let owner = url.shard(n);
+        if owner == me {
+            return None;
+        }
+        Some(if self.seen.insert(fingerprint(url.as_str())) {
+            Admit::Diverted(owner)
+        } else {
+            Admit::Seen
+        })
+    }
+
+    /// A seed of another shard: its host (or domain) is in scope here too
+    /// (links to it are diverted to its shard, not dropped).
+    pub fn add_scope(&mut self, url: &str) {
+        if let Some(url) = canonical(url) {
+            let key = self.scope_key(&url);
+            self.scope.insert(key);
+        }
     }
 
     /// A robots.txt or a sitemap to read (from a seed's origin, a
@@ -198,6 +230,9 @@ impl Frontier {
         };
         if self.config.scope != Scope::Any && !self.scope.contains(&self.scope_key(&url)) {
             return Admit::OutOfScope;
+        }
+        if let Some(admit) = self.divert(&url) {
+            return admit;
         }
         self.offer(url, depth, from, None, kind)
     }
@@ -247,6 +282,11 @@ impl Frontier {
     #[must_use]
     pub fn poll_next(&mut self) -> Option<Discovered> {
         self.pending.pop()
+    }
+
+    /// The rules it was made with.
+    pub fn config(&self) -> &FrontierConfig {
+        &self.config
     }
 
     /// URLs seen so far (queued, fetched, or marked).

@@ -168,3 +168,32 @@ fn the_seen_set_never_forgets_and_stays_small() {
     f.handle_seed("http://a.test/", None);
     assert_eq!(f.handle_discovered("http://a.test/done", 0, 1), Admit::Seen);
 }
+
+#[test]
+fn another_shards_links_are_diverted_once() {
+    let mut f = Frontier::new(FrontierConfig {
+        scope: Scope::Any,
+        shard: Some((0, 4)),
+        ..FrontierConfig::default()
+    });
+    f.handle_seed("http://a.test/", None);
+    let (mut mine, mut diverted) = (0, std::collections::HashSet::new());
+    for host in 0..40 {
+        let url = format!("http://h{host}.test/x");
+        let owner = Url::parse(&url).unwrap().shard(4);
+        match f.handle_discovered(&url, 0, 1) {
+            Admit::Queued => {
+                assert_eq!(owner, 0);
+                mine += 1;
+            }
+            Admit::Diverted(j) => {
+                assert_eq!(j, owner);
+                assert!(diverted.insert(host));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Offered again: seen, not diverted twice.
+        assert_eq!(f.handle_discovered(&url, 0, 1), Admit::Seen);
+    }
+    assert!(mine > 0 && diverted.len() > 20, "{mine} {}", diverted.len());
+}

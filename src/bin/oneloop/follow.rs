@@ -44,6 +44,8 @@ pub struct Follow {
     log: Option<Arc<crate::state::StateLog>>,
     /// `--sitemaps`: each seed origin's robots.txt and /sitemap.xml too.
     sitemaps: bool,
+    /// `--shard I/N`: this crawl's shard.
+    shard: Option<(u64, u64)>,
 }
 
 /// What a page contributed.
@@ -64,8 +66,10 @@ impl Follow {
         log: Option<(Arc<crate::state::StateLog>, u64)>,
     ) -> Arc<Follow> {
         let first_id = log.as_ref().map_or(1, |(_, run)| (run << 40) + 1);
+        let shard = frontier.config().shard;
         Arc::new(Follow {
             sitemaps,
+            shard,
             log: log.map(|(l, _)| l),
             state: Mutex::new(State {
                 frontier,
@@ -102,16 +106,24 @@ impl Follow {
         let depth = origin.map_or(0, |x| x.depth);
         let mut queued = 0;
         for link in &found.pages {
-            if st.frontier.handle_discovered(link, depth, o.id) == Admit::Queued {
-                queued += 1;
-                self.logged(link, depth + 1, Some(o.id), UrlKind::Page, None);
+            match st.frontier.handle_discovered(link, depth, o.id) {
+                Admit::Queued => {
+                    queued += 1;
+                    self.logged(link, depth + 1, Some(o.id), UrlKind::Page, None);
+                }
+                Admit::Diverted(shard) => self.diverted(shard, link),
+                _ => {}
             }
         }
         for sitemap in &found.sitemaps {
             let kind = UrlKind::Sitemap;
-            if st.frontier.handle_source(sitemap, depth, Some(o.id), kind) == Admit::Queued {
-                queued += 1;
-                self.logged(sitemap, depth, Some(o.id), kind, None);
+            match st.frontier.handle_source(sitemap, depth, Some(o.id), kind) {
+                Admit::Queued => {
+                    queued += 1;
+                    self.logged(sitemap, depth, Some(o.id), kind, None);
+                }
+                Admit::Diverted(shard) => self.diverted(shard, sitemap),
+                _ => {}
             }
         }
         // Finished (its links logged before it): once its output line is
@@ -147,6 +159,13 @@ impl Follow {
     fn logged(&self, url: &str, depth: u32, from: Option<u64>, kind: UrlKind, line: Option<u64>) {
         if let Some(log) = &self.log {
             log.queued(url, depth, from, kind, line);
+        }
+    }
+
+    /// Another shard's URL, to its divert file.
+    fn diverted(&self, shard: u64, url: &str) {
+        if let Some(log) = &self.log {
+            log.divert(shard, url);
         }
     }
 
@@ -262,6 +281,15 @@ impl FollowInput {
     /// that is not a URL is queued as it is, to end as its own outcome.
     fn take_seed(&mut self, seed: Request) -> Option<Request> {
         let mut st = self.follow.state.lock().ok()?;
+        if let (Some((me, n)), None) = (self.follow.shard, &seed.error) {
+            let owner = oneloop::url::Url::parse(&seed.url).map_or(0, |u| u.shard(n));
+            if owner != me {
+                // Another shard's seed: not fetched here, but its host is in
+                // scope (links to it are diverted, not dropped).
+                st.frontier.add_scope(&seed.url);
+                return None;
+            }
+        }
         let admit = if seed.error.is_none() {
             st.frontier.handle_seed(&seed.url, seed.line)
         } else {

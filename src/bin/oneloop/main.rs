@@ -149,6 +149,11 @@ fn parse_options(argv: &[String]) -> Result<Options, ExitCode> {
     if options.save.is_some() && !options.config.request.keep_body {
         return Err(usage_error("--save needs the bodies: drop --no-body"));
     }
+    if options.follow && options.shard.is_some() && options.state.is_none() {
+        return Err(usage_error(
+            "--shard with --follow needs --state DIR (it keeps the seen-set across rounds and the divert-J.txt files)",
+        ));
+    }
     if options.warc.is_some() && !options.config.request.keep_body {
         return Err(usage_error("--warc needs the bodies: drop --no-body"));
     }
@@ -391,7 +396,9 @@ fn run_crawl(crawler: &mut Crawler, o: Options) -> Result<Summary, Failure> {
     let error = input::ReadError::default();
     let mut urls = input::Lines::new(reader, error.clone());
     urls.counts = Some(rep.counts.clone());
-    urls.shard = o.shard;
+    // A following crawl sees every seed (another shard's host is in scope
+    // too: its links are diverted there, not dropped).
+    urls.shard = if o.follow { None } else { o.shard };
     urls.jsonl = o.input_jsonl;
     if let Some(prev) = &o.if_changed {
         let read = std::fs::File::open(prev).and_then(recrawl::Validators::read);
@@ -405,7 +412,10 @@ fn run_crawl(crawler: &mut Crawler, o: Options) -> Result<Summary, Failure> {
     // loop (requests in flight go on; the loop is woken when lines come).
     let urls = oneloop::input::InputThread::new(urls, 1024);
     let summary = if o.follow {
-        let mut frontier = oneloop::frontier::Frontier::new(o.frontier.clone());
+        let mut frontier = oneloop::frontier::Frontier::new(oneloop::frontier::FrontierConfig {
+            shard: o.shard,
+            ..o.frontier.clone()
+        });
         let log = match o.state.as_deref() {
             Some(dir) => {
                 let (log, r) = state::StateLog::open(dir, &mut frontier)

@@ -7,6 +7,11 @@
 //! - `Q depth from kind line url`: the frontier queued `url` (`-` for none);
 //! - `D url`: `url` finished (its links' `Q` lines come before it).
 //!
+//! With `--shard I/N`, links whose origin is another shard's are not
+//! queued but appended to `DIR/divert-J.txt` (before the `D` of the page
+//! that found them): the next round's shard J reads them as seeds, and its
+//! own state skips what it fetched already (docs/scaling.md).
+//!
 //! To resume, the finished URLs are read first (a set of fingerprints),
 //! then every `Q` line: finished ones are marked seen, the others queued
 //! again in their order. What was in flight at the crash is fetched again;
@@ -29,6 +34,9 @@ use std::time::{Duration, Instant};
 /// The state being written.
 pub struct StateLog {
     buf: Mutex<Vec<u8>>,
+    /// `--shard`: other shards' URLs, by shard, for `DIR/divert-J.txt`.
+    divert: Mutex<std::collections::HashMap<u64, Vec<u8>>>,
+    dir: std::path::PathBuf,
     /// The file, when it was last synced, when last written.
     file: Mutex<(File, Instant, Instant)>,
 }
@@ -73,6 +81,8 @@ impl StateLog {
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
         let log = Arc::new(StateLog {
             buf: Mutex::new(format!("R\t{}\n", resumed.run).into_bytes()),
+            divert: Mutex::default(),
+            dir: dir.into(),
             file: Mutex::new((file, Instant::now(), Instant::now())),
         });
         let _ = STATE.set(log.clone());
@@ -90,6 +100,13 @@ impl StateLog {
         if let Ok(mut b) = self.buf.lock() {
             let kind = kind_name(kind);
             let _ = writeln!(b, "Q\t{depth}\t{}\t{kind}\t{}\t{url}", opt(from), opt(line));
+        }
+    }
+
+    /// A URL of shard `shard`'s, for its next round.
+    pub fn divert(&self, shard: u64, url: &str) {
+        if let Ok(mut d) = self.divert.lock() {
+            let _ = writeln!(d.entry(shard).or_default(), "{url}");
         }
     }
 
@@ -117,6 +134,21 @@ impl StateLog {
         let Ok(mut f) = self.file.lock() else {
             return Ok(());
         };
+        // Diverted URLs first: the page that found them is not `D`one
+        // before they are on their way.
+        let diverted = self
+            .divert
+            .lock()
+            .map(|mut d| std::mem::take(&mut *d))
+            .unwrap_or_default();
+        for (shard, lines) in diverted {
+            let path = self.dir.join(format!("divert-{shard}.txt"));
+            let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+            file.write_all(&lines)?;
+            if sync {
+                file.sync_data()?;
+            }
+        }
         f.0.write_all(&data)?;
         f.2 = Instant::now();
         if sync || f.1.elapsed() >= Duration::from_secs(1) {
