@@ -83,14 +83,8 @@ pub(crate) fn run_demo(crawler: &mut Crawler, demo: Demo, o: Options) -> Result<
         Box::new(server.urls(o.urls))
     };
     let summary = if o.follow {
-        let frontier = oneloop::frontier::Frontier::new(o.frontier.clone());
-        let shared = crate::follow::Follow::new(frontier, o.sitemaps, None);
         let seeds = oneloop::input::InputThread::new([server.site_root()], 1);
-        let input = crate::follow::FollowInput::new(seeds, shared.clone());
-        let summary = crawl_pages(crawler, input, &o, &mut rep, Some(shared.clone()));
-        let (seen, bytes) = shared.seen();
-        errln!("follow: {seen} URLs seen, {bytes:.1} bytes per seen URL in the seen-set");
-        summary
+        crate::follow::crawl_following(crawler, seeds, &o, &mut rep).map_err(Failure::Start)?
     } else {
         crawl_pages(crawler, urls, &o, &mut rep, None)
     };

@@ -17,6 +17,45 @@ use oneloop::{Outcome, Request};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+/// `--follow`: the frontier (restored from `--state` if given), the crawl
+/// from `seeds`, the checkpoint synced at the end. Err: the state could not
+/// be opened.
+pub(crate) fn crawl_following(
+    crawler: &mut oneloop::Crawler,
+    seeds: InputThread,
+    o: &crate::args::Options,
+    rep: &mut crate::report::Reporter,
+) -> Result<Result<oneloop::Summary, oneloop::Error>, String> {
+    let config = oneloop::frontier::FrontierConfig {
+        shard: o.shard,
+        ..o.frontier.clone()
+    };
+    let mut frontier = Frontier::new(config);
+    let log = match o.state.as_deref() {
+        Some(dir) => {
+            let (log, r) = crate::state::StateLog::open(dir, &mut frontier)
+                .map_err(|e| format!("--state {dir}: {e}"))?;
+            if r.run > 1 {
+                let (run, done, again) = (r.run, r.finished, r.requeued);
+                errln!(
+                    "state: run {run} of {dir}: {done} URLs finished before, {again} queued again"
+                );
+            }
+            Some((log, r.run))
+        }
+        None => None,
+    };
+    let shared = Follow::new(frontier, o.sitemaps, log);
+    let input = FollowInput::new(seeds, shared.clone());
+    let summary = crate::page::crawl_pages(crawler, input, o, rep, Some(shared.clone()));
+    if let Err(e) = shared.sync() {
+        errln!("oneloop: --state: {e}");
+    }
+    let (seen, bytes) = shared.seen();
+    errln!("follow: {seen} URLs seen, {bytes:.1} bytes per seen URL in the seen-set");
+    Ok(summary)
+}
+
 /// Where a request came from, for its JSON line.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Origin {

@@ -412,35 +412,7 @@ fn run_crawl(crawler: &mut Crawler, o: Options) -> Result<Summary, Failure> {
     // loop (requests in flight go on; the loop is woken when lines come).
     let urls = oneloop::input::InputThread::new(urls, 1024);
     let summary = if o.follow {
-        let mut frontier = oneloop::frontier::Frontier::new(oneloop::frontier::FrontierConfig {
-            shard: o.shard,
-            ..o.frontier.clone()
-        });
-        let log = match o.state.as_deref() {
-            Some(dir) => {
-                let (log, r) = state::StateLog::open(dir, &mut frontier)
-                    .map_err(|e| Failure::Start(format!("--state {dir}: {e}")))?;
-                if r.run > 1 {
-                    errln!(
-                        "state: run {} of {dir}: {} URLs finished before, {} queued again",
-                        r.run,
-                        r.finished,
-                        r.requeued
-                    );
-                }
-                Some((log, r.run))
-            }
-            None => None,
-        };
-        let shared = follow::Follow::new(frontier, o.sitemaps, log);
-        let input = follow::FollowInput::new(urls, shared.clone());
-        let summary = page::crawl_pages(crawler, input, &o, &mut rep, Some(shared.clone()));
-        if let Err(e) = shared.sync() {
-            errln!("oneloop: --state: {e}");
-        }
-        let (seen, bytes) = shared.seen();
-        errln!("follow: {seen} URLs seen, {bytes:.1} bytes per seen URL in the seen-set");
-        summary
+        follow::crawl_following(crawler, urls, &o, &mut rep).map_err(Failure::Start)?
     } else {
         page::crawl_pages(crawler, urls, &o, &mut rep, None)
     };
