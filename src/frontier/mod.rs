@@ -278,7 +278,9 @@ impl Frontier {
         true
     }
 
-    /// The next URL to fetch, oldest first (breadth-first: depth by depth).
+    /// The next URL to fetch: origins in turn (round robin, so a host with
+    /// a million links waiting does not starve the others), each origin's
+    /// oldest first (breadth-first within it).
     #[must_use]
     pub fn poll_next(&mut self) -> Option<Discovered> {
         self.pending.pop()
