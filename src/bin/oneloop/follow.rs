@@ -126,8 +126,13 @@ impl Follow {
     pub fn page_done(&self, o: &Outcome) -> PageLinks {
         let kind = self.kind_of(o.id);
         // Parsed before taking the lock: the other workers go on.
+        // A panic in a parser must not leave the page in progress forever
+        // (the crawl would never end): its links are then none.
         let found = match &o.result {
-            Ok(r) if (200..300).contains(&r.status) => found_in(o, r, kind),
+            Ok(r) if (200..300).contains(&r.status) => {
+                let parse = std::panic::AssertUnwindSafe(|| found_in(o, r, kind));
+                std::panic::catch_unwind(parse).unwrap_or_default()
+            }
             _ => Found::default(),
         };
         let Ok(mut st) = self.state.lock() else {
@@ -191,6 +196,22 @@ impl Follow {
             origin,
             queued,
             finished,
+        }
+    }
+
+    /// A page whose work panicked: no longer in progress.
+    pub fn abandon(&self, id: u64) {
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
+        if st.origins.remove(&id).is_some() {
+            st.in_progress -= 1;
+            if st.hungry {
+                st.hungry = false;
+                if let Some(w) = &st.waker {
+                    let _ = w.wake();
+                }
+            }
         }
     }
 

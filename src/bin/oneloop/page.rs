@@ -179,6 +179,7 @@ where
 {
     // Link extraction, like file work, is never done on the loop.
     let files = o.save.is_some() || o.warc.is_some() || follow.is_some();
+    let abandon = follow.clone();
     let work = PageWork::new(o, follow);
     let threads = o.workers.or(files.then_some(2));
     let Some(threads) = threads else {
@@ -214,7 +215,14 @@ where
         |done| {
             match &done.result {
                 Ok(page) => rep.on_page(page),
-                Err(message) => rep.on_panic(done.id, message),
+                Err(message) => {
+                    rep.on_panic(done.id, message);
+                    // The page's work died before its links were taken: it
+                    // is no longer in progress (else the crawl never ends).
+                    if let Some(f) = &abandon {
+                        f.abandon(done.id);
+                    }
+                }
             }
             if rep.broken_pipe {
                 handle.stop();
