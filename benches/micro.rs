@@ -387,8 +387,20 @@ fn warc(c: &mut Criterion) {
     });
 }
 
+/// What `--follow` does per page, on a worker: the links of a page.
+fn links(c: &mut Criterion) {
+    let mut g = c.benchmark_group("links");
+    let (_, page) = gzip_page();
+    g.throughput(Throughput::Bytes(page.len() as u64));
+    let url = oneloop::url::Url::parse("http://a.test/dir/page").unwrap();
+    g.bench_function("extract, 20 KiB page", |b| {
+        b.iter(|| oneloop::links::extract(&url, black_box(&page)).urls.len())
+    });
+}
+
 criterion_group!(
     benches,
+    links,
     warc,
     http,
     dns,

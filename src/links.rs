@@ -27,7 +27,7 @@
 //! ```
 
 use crate::url::Url;
-use html5gum::{DefaultEmitter, Token, Tokenizer};
+use html5gum::Tokenizer;
 
 /// What a page links to.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -51,47 +51,144 @@ pub fn is_html(content_type: Option<&str>) -> bool {
         || essence.eq_ignore_ascii_case("application/xhtml+xml")
 }
 
+/// The element kinds whose attributes matter here.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Element {
+    Anchor,
+    Frame,
+    Base,
+    Meta,
+    Other,
+}
+
+/// The attributes that matter here.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Attr {
+    Href,
+    Src,
+    Rel,
+    Name,
+    HttpEquiv,
+    Content,
+    Other,
+}
+
+/// What one start tag says, as its events arrive.
+struct TagState {
+    element: Element,
+    attr: Attr,
+    /// The attributes that matter, the first of each name (as the
+    /// standard says: later duplicates are ignored).
+    values: [Option<String>; 6],
+}
+
+/// What a start tag contributes.
+enum Found {
+    Link(String),
+    Base(String),
+    Refresh(String),
+    NoFollow,
+}
+
+impl TagState {
+    fn take(&mut self, a: Attr) -> Option<String> {
+        let i = a as usize;
+        self.values.get_mut(i).and_then(Option::take)
+    }
+
+    /// The tag is complete: what it says, if anything.
+    fn close(&mut self) -> Option<Found> {
+        let found = match self.element {
+            Element::Anchor => {
+                let rel = self.take(Attr::Rel).unwrap_or_default().to_ascii_lowercase();
+                let nofollow = rel.split_ascii_whitespace().any(|r| r == "nofollow");
+                self.take(Attr::Href).filter(|_| !nofollow).map(Found::Link)
+            }
+            Element::Frame => self.take(Attr::Src).map(Found::Link),
+            Element::Base => self.take(Attr::Href).map(Found::Base),
+            Element::Meta => {
+                let name = self.take(Attr::Name).unwrap_or_default().to_ascii_lowercase();
+                let equiv = self.take(Attr::HttpEquiv).unwrap_or_default().to_ascii_lowercase();
+                let content = self.take(Attr::Content).unwrap_or_default();
+                if name == "robots" {
+                    let c = content.to_ascii_lowercase();
+                    let no = c.split(',').any(|d| matches!(d.trim(), "nofollow" | "none"));
+                    no.then_some(Found::NoFollow)
+                } else if equiv == "refresh" {
+                    refresh_target(&content).map(Found::Refresh)
+                } else {
+                    None
+                }
+            }
+            Element::Other => None,
+        };
+        self.values = Default::default();
+        found
+    }
+}
+
 /// The links of `html`, a page fetched from `page`.
+///
+/// Through html5gum's callback emitter: names and values are borrowed from
+/// the tokenizer's buffers, and only the attributes that matter are copied
+/// (the token API built a map of every attribute of every tag: three
+/// times the time).
 pub fn extract(page: &Url, html: &[u8]) -> Links {
-    let mut emitter = DefaultEmitter::default();
+    use html5gum::emitters::callback::{CallbackEmitter, CallbackEvent};
+    let mut tag = TagState {
+        element: Element::Other,
+        attr: Attr::Other,
+        values: Default::default(),
+    };
+    let callback = move |event: CallbackEvent<'_>, _: html5gum::Span<()>| -> Option<Found> {
+        match event {
+            CallbackEvent::OpenStartTag { name } => {
+                tag.element = match name {
+                    b"a" | b"area" => Element::Anchor,
+                    b"frame" | b"iframe" => Element::Frame,
+                    b"base" => Element::Base,
+                    b"meta" => Element::Meta,
+                    _ => Element::Other,
+                };
+                tag.values = Default::default();
+                None
+            }
+            CallbackEvent::AttributeName { name } if tag.element != Element::Other => {
+                tag.attr = match name {
+                    b"href" => Attr::Href,
+                    b"src" => Attr::Src,
+                    b"rel" => Attr::Rel,
+                    b"name" => Attr::Name,
+                    b"http-equiv" => Attr::HttpEquiv,
+                    b"content" => Attr::Content,
+                    _ => Attr::Other,
+                };
+                None
+            }
+            CallbackEvent::AttributeValue { value } if tag.element != Element::Other => {
+                if let Some(slot) = tag.values.get_mut(tag.attr as usize) {
+                    if slot.is_none() {
+                        *slot = Some(String::from_utf8_lossy(value).trim().to_string());
+                    }
+                }
+                None
+            }
+            CallbackEvent::CloseStartTag { .. } => tag.close(),
+            _ => None,
+        }
+    };
+    let mut emitter = CallbackEmitter::new(callback);
     emitter.naively_switch_states(true);
     let mut base: Option<Url> = None;
     let mut raw: Vec<String> = Vec::new();
     let mut nofollow = false;
-    for token in Tokenizer::new_with_emitter(html, emitter).flatten() {
-        let Token::StartTag(tag) = token else {
-            continue;
-        };
-        let attr = |name: &str| {
-            tag.attributes
-                .get(name.as_bytes())
-                .map(|v| String::from_utf8_lossy(v).trim().to_string())
-        };
-        match &tag.name[..] {
-            b"a" | b"area" => {
-                let rel = attr("rel").unwrap_or_default().to_ascii_lowercase();
-                if !rel.split_ascii_whitespace().any(|r| r == "nofollow") {
-                    raw.extend(attr("href"));
-                }
-            }
-            b"frame" | b"iframe" => raw.extend(attr("src")),
-            b"base" if base.is_none() => {
-                base = attr("href").and_then(|h| page.join(&h).ok());
-            }
-            b"meta" => {
-                let name = attr("name").unwrap_or_default().to_ascii_lowercase();
-                let equiv = attr("http-equiv").unwrap_or_default().to_ascii_lowercase();
-                let content = attr("content").unwrap_or_default();
-                if name == "robots" {
-                    let c = content.to_ascii_lowercase();
-                    nofollow |= c
-                        .split(',')
-                        .any(|d| matches!(d.trim(), "nofollow" | "none"));
-                } else if equiv == "refresh" {
-                    raw.extend(refresh_target(&content));
-                }
-            }
-            _ => {}
+    for found in Tokenizer::new_with_emitter(html, emitter).flatten() {
+        match found {
+            Found::Link(l) => raw.push(l),
+            Found::Refresh(l) => raw.push(l),
+            Found::Base(b) if base.is_none() => base = page.join(&b).ok(),
+            Found::Base(_) => {}
+            Found::NoFollow => nofollow = true,
         }
     }
     if nofollow {
