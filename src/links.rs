@@ -100,19 +100,30 @@ impl TagState {
     fn close(&mut self) -> Option<Found> {
         let found = match self.element {
             Element::Anchor => {
-                let rel = self.take(Attr::Rel).unwrap_or_default().to_ascii_lowercase();
+                let rel = self
+                    .take(Attr::Rel)
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
                 let nofollow = rel.split_ascii_whitespace().any(|r| r == "nofollow");
                 self.take(Attr::Href).filter(|_| !nofollow).map(Found::Link)
             }
             Element::Frame => self.take(Attr::Src).map(Found::Link),
             Element::Base => self.take(Attr::Href).map(Found::Base),
             Element::Meta => {
-                let name = self.take(Attr::Name).unwrap_or_default().to_ascii_lowercase();
-                let equiv = self.take(Attr::HttpEquiv).unwrap_or_default().to_ascii_lowercase();
+                let name = self
+                    .take(Attr::Name)
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                let equiv = self
+                    .take(Attr::HttpEquiv)
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
                 let content = self.take(Attr::Content).unwrap_or_default();
                 if name == "robots" {
                     let c = content.to_ascii_lowercase();
-                    let no = c.split(',').any(|d| matches!(d.trim(), "nofollow" | "none"));
+                    let no = c
+                        .split(',')
+                        .any(|d| matches!(d.trim(), "nofollow" | "none"));
                     no.then_some(Found::NoFollow)
                 } else if equiv == "refresh" {
                     refresh_target(&content).map(Found::Refresh)

@@ -272,3 +272,39 @@ fn sitemap_only_pages_are_found_with_sitemaps_only() {
         }
     }
 }
+
+#[test]
+fn a_frontier_over_its_memory_bound_spills_and_loses_nothing() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oneloop"))
+        .args([
+            "demo", "--follow", "--pages", "30000", "--names", "0", "--jsonl",
+        ])
+        .args(["--hosts", "2", "--max-frontier-memory", "65536"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let mut pages = std::collections::HashSet::new();
+    for l in stdout.lines().filter(|l| l.starts_with('{')) {
+        let url = field(l, "url").unwrap();
+        if let Some(at) = url.find("/p/") {
+            assert!(pages.insert(url[at + 3..].to_string()), "{url} twice");
+        }
+    }
+    assert_eq!(
+        pages.len(),
+        30_000,
+        "every page once, through the spill file"
+    );
+    // The spill file is temporary: none of this process is left.
+    let left = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with("oneloop-frontier-") && name.ends_with(".spill")
+        })
+        .count();
+    assert_eq!(left, 0, "spill files left behind");
+}

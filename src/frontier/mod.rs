@@ -73,6 +73,9 @@ pub struct FrontierConfig {
     /// `Some((i, n))`: this crawl is shard `i` of `n` (by [`Url::shard`]);
     /// links of another shard's origins are [`Admit::Diverted`], not queued.
     pub shard: Option<(u64, u64)>,
+    /// Bytes of queued URLs kept in memory; past it the longest queues
+    /// spill ([`Frontier::poll_spill`]). `usize::MAX`: never.
+    pub max_pending_bytes: usize,
 }
 
 impl Default for FrontierConfig {
@@ -86,6 +89,7 @@ impl Default for FrontierConfig {
             max_path_segments: 32,
             max_segment_repeats: 3,
             shard: None,
+            max_pending_bytes: usize::MAX,
         }
     }
 }
@@ -151,10 +155,11 @@ pub struct Frontier {
 
 impl Frontier {
     pub fn new(config: FrontierConfig) -> Frontier {
+        let bound = config.max_pending_bytes;
         Frontier {
             config,
             seen: SeenSet::default(),
-            pending: pending::Pending::default(),
+            pending: pending::Pending::with_bound(bound),
             scope: HashSet::new(),
             queued: 0,
             per_host: HashMap::new(),
@@ -284,6 +289,37 @@ impl Frontier {
     #[must_use]
     pub fn poll_next(&mut self) -> Option<Discovered> {
         self.pending.pop()
+    }
+
+    /// A batch of queued URLs to keep outside memory (its id and opaque
+    /// bytes): the driver writes it somewhere and gives it back when
+    /// [`poll_load`](Self::poll_load) asks.
+    #[must_use]
+    pub fn poll_spill(&mut self) -> Option<(u64, Vec<u8>)> {
+        self.pending.poll_spill()
+    }
+
+    /// A spilled batch whose host is next: read it, then
+    /// [`handle_loaded`](Self::handle_loaded). Until then
+    /// [`poll_next`](Self::poll_next) serves the other hosts (or nothing).
+    #[must_use]
+    pub fn poll_load(&mut self) -> Option<u64> {
+        self.pending.poll_load()
+    }
+
+    /// A spilled batch read back.
+    pub fn handle_loaded(&mut self, id: u64, bytes: Vec<u8>) {
+        self.pending.handle_loaded(id, bytes);
+    }
+
+    /// Batches spilled so far.
+    pub fn spilled(&self) -> u64 {
+        self.pending.spilled()
+    }
+
+    /// Bytes of queued URLs held in memory.
+    pub fn pending_mem_bytes(&self) -> usize {
+        self.pending.mem_bytes()
     }
 
     /// The rules it was made with.

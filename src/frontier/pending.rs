@@ -16,26 +16,62 @@ const CHUNK: usize = 64 * 1024;
 /// host with a million links waiting does not starve the others (each
 /// pull takes the next origin's oldest URL; per-host pacing and limits
 /// then apply in admission as for any input).
-#[derive(Default)]
+///
+/// Past `bound` bytes in memory it spills: the middle chunks of the
+/// longest queues (never the one being read or the one being written) go
+/// out as [`Pending::poll_spill`] batches for the driver to write
+/// somewhere, and come back through [`Pending::handle_loaded`] when their
+/// host reaches them ([`Pending::poll_load`]). No file here: sans-IO.
 pub(super) struct Pending {
     queues: Vec<HostQueue>,
-    /// Origins (by id) with URLs waiting, in serving order.
+    /// Origins (by id) with URLs waiting in memory, in serving order.
     ring: VecDeque<u32>,
     len: usize,
     origins: Vec<String>,
     origin_ids: HashMap<String, u32>,
+    /// Bytes of chunks in memory, and the most before spilling.
+    mem_bytes: usize,
+    bound: usize,
+    /// No spill is tried again below this (nothing was spillable).
+    retry_above: usize,
+    spills: VecDeque<(u64, Vec<u8>)>,
+    loads: VecDeque<u64>,
+    /// Spilled segments being loaded, and their hosts.
+    waiting: HashMap<u64, u32>,
+    next_spill: u64,
+}
+
+impl Pending {
+    /// Batches spilled so far.
+    pub fn spilled(&self) -> u64 {
+        self.next_spill
+    }
+}
+
+impl Default for Pending {
+    fn default() -> Pending {
+        Pending::with_bound(usize::MAX)
+    }
+}
+
+/// A run of entries: in memory, or spilled (its id, its entries).
+enum Segment {
+    Mem(Vec<u8>),
+    Disk(u64),
 }
 
 /// One origin's URLs: entries packed in chunks that grow from 256 bytes to
 /// 64 KiB (a crawl of 100,000 hosts does not pay 64 KiB each).
 #[derive(Default)]
 struct HostQueue {
-    chunks: VecDeque<Vec<u8>>,
+    segs: VecDeque<Segment>,
     /// Read position in the front chunk.
     front: usize,
     len: usize,
     /// The next chunk's capacity.
     next_chunk: usize,
+    /// Its front segment is being loaded.
+    loading: bool,
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -60,8 +96,31 @@ fn get_varint(bytes: &[u8], at: &mut usize) -> u64 {
 }
 
 impl Pending {
+    pub fn with_bound(bound: usize) -> Pending {
+        Pending {
+            queues: Vec::new(),
+            ring: VecDeque::new(),
+            len: 0,
+            origins: Vec::new(),
+            origin_ids: HashMap::new(),
+            mem_bytes: 0,
+            bound,
+            retry_above: 0,
+            spills: VecDeque::new(),
+            loads: VecDeque::new(),
+            waiting: HashMap::new(),
+            next_spill: 0,
+        }
+    }
+
+    /// URLs waiting, in memory or spilled.
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Bytes of chunks held in memory.
+    pub fn mem_bytes(&self) -> usize {
+        self.mem_bytes
     }
 
     pub fn push(&mut self, d: Discovered) {
@@ -88,65 +147,186 @@ impl Pending {
         if q.len == 0 {
             self.ring.push_back(id);
         }
-        q.push(&entry);
+        self.mem_bytes += q.push(&entry);
         self.len += 1;
+        if self.mem_bytes > self.bound.max(self.retry_above) {
+            self.spill();
+        }
+    }
+
+    /// Moves the middle chunks of the longest queues out, down to half the
+    /// bound (or as far as there are any).
+    fn spill(&mut self) {
+        while self.mem_bytes > self.bound / 2 {
+            let longest = (0..self.queues.len()).max_by_key(|&i| self.queues[i].middle_bytes());
+            let Some(host) = longest.filter(|&i| self.queues[i].middle_bytes() > 0) else {
+                // Nothing in the middle of any queue (many hosts, each
+                // with a chunk or two): not again until memory grows more.
+                self.retry_above = self.mem_bytes + self.bound / 4;
+                return;
+            };
+            let id = self.next_spill;
+            self.next_spill += 1;
+            let (bytes, freed) = self.queues[host].spill_middle(id);
+            self.mem_bytes -= freed;
+            self.spills.push_back((id, bytes));
+        }
+        self.retry_above = 0;
+    }
+
+    /// A batch to write out: its id and bytes (opaque).
+    pub fn poll_spill(&mut self) -> Option<(u64, Vec<u8>)> {
+        self.spills.pop_front()
+    }
+
+    /// A spilled batch a host needs now: read it and hand it back.
+    pub fn poll_load(&mut self) -> Option<u64> {
+        self.loads.pop_front()
+    }
+
+    /// A batch read back (the bytes given by [`poll_spill`](Self::poll_spill)).
+    pub fn handle_loaded(&mut self, id: u64, bytes: Vec<u8>) {
+        let Some(host) = self.waiting.remove(&id) else {
+            return;
+        };
+        let q = &mut self.queues[host as usize];
+        if let Some(front) = q.segs.front_mut() {
+            self.mem_bytes += bytes.capacity();
+            *front = Segment::Mem(bytes);
+            q.front = 0;
+        }
+        q.loading = false;
+        self.ring.push_back(host);
     }
 
     pub fn pop(&mut self) -> Option<Discovered> {
-        let id = self.ring.pop_front()?;
-        let q = &mut self.queues[id as usize];
-        let entry = q.pop();
-        if q.len > 0 {
-            self.ring.push_back(id);
+        loop {
+            let id = self.ring.pop_front()?;
+            let q = &mut self.queues[id as usize];
+            let (entry, freed) = match q.pop() {
+                Popped::Entry(e, freed) => (e, freed),
+                Popped::Load(spill, freed) => {
+                    self.mem_bytes -= freed;
+                    // Out of the ring until its batch is back.
+                    if !q.loading {
+                        q.loading = true;
+                        self.loads.push_back(spill);
+                        self.waiting.insert(spill, id);
+                    }
+                    continue;
+                }
+                Popped::Empty => continue,
+            };
+            self.mem_bytes -= freed;
+            if q.len > 0 {
+                self.ring.push_back(id);
+            }
+            self.len -= 1;
+            let (depth, from, line, kind, path) = entry;
+            let origin = &self.origins[id as usize];
+            let mut s = String::with_capacity(origin.len() + path.len());
+            s.push_str(origin);
+            s.push_str(&path);
+            // It was a canonical URL: it parses back to itself.
+            let url = Url::parse_owned(s).ok()?;
+            return Some(Discovered {
+                url,
+                depth,
+                from,
+                line,
+                kind,
+            });
         }
-        self.len -= 1;
-        let (depth, from, line, kind, path) = entry?;
-        let origin = &self.origins[id as usize];
-        let mut s = String::with_capacity(origin.len() + path.len());
-        s.push_str(origin);
-        s.push_str(&path);
-        // It was a canonical URL: it parses back to itself, no allocation.
-        let url = Url::parse_owned(s).ok()?;
-        Some(Discovered {
-            url,
-            depth,
-            from,
-            line,
-            kind,
-        })
     }
 }
 
 type Entry = (u32, Option<u64>, Option<u64>, UrlKind, String);
 
+enum Popped {
+    /// An entry, and the bytes of chunks freed by taking it.
+    Entry(Entry, usize),
+    /// The front is spilled: this batch must be loaded first (and the
+    /// bytes of chunks freed on the way).
+    Load(u64, usize),
+    Empty,
+}
+
 impl HostQueue {
-    fn push(&mut self, entry: &[u8]) {
+    /// Appends an entry; returns the bytes of a new chunk, if one was made.
+    fn push(&mut self, entry: &[u8]) -> usize {
         // An entry never spans chunks.
-        let room = self
-            .chunks
-            .back()
-            .is_some_and(|c| c.len() + entry.len() <= c.capacity());
+        let room = match self.segs.back() {
+            Some(Segment::Mem(c)) => c.len() + entry.len() <= c.capacity(),
+            _ => false,
+        };
+        let mut grown = 0;
         if !room {
             let size = self.next_chunk.clamp(256, CHUNK).max(entry.len());
             self.next_chunk = (size * 2).min(CHUNK);
-            self.chunks.push_back(Vec::with_capacity(size));
+            self.segs.push_back(Segment::Mem(Vec::with_capacity(size)));
+            grown = size;
         }
-        if let Some(c) = self.chunks.back_mut() {
+        if let Some(Segment::Mem(c)) = self.segs.back_mut() {
             c.extend_from_slice(entry);
         }
         self.len += 1;
+        grown
     }
 
-    fn pop(&mut self) -> Option<Entry> {
-        loop {
-            let chunk = self.chunks.front()?;
-            if self.front < chunk.len() {
-                break;
+    /// Bytes in the chunks that may be spilled: not the front (being
+    /// read), not the back (being written).
+    fn middle_bytes(&self) -> usize {
+        let n = self.segs.len();
+        self.segs
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i > 0 && i + 1 < n)
+            .map(|(_, s)| match s {
+                Segment::Mem(c) => c.capacity(),
+                Segment::Disk(_) => 0,
+            })
+            .sum()
+    }
+
+    /// The middle chunks as one batch `id`: their bytes, and the memory
+    /// freed.
+    fn spill_middle(&mut self, id: u64) -> (Vec<u8>, usize) {
+        let n = self.segs.len();
+        let (mut bytes, mut freed) = (Vec::new(), 0);
+        let mut kept = VecDeque::with_capacity(3);
+        for (i, seg) in std::mem::take(&mut self.segs).into_iter().enumerate() {
+            match seg {
+                Segment::Mem(c) if i > 0 && i + 1 < n => {
+                    freed += c.capacity();
+                    bytes.extend_from_slice(&c);
+                    if !matches!(kept.back(), Some(Segment::Disk(d)) if *d == id) {
+                        kept.push_back(Segment::Disk(id));
+                    }
+                }
+                seg => kept.push_back(seg),
             }
-            self.chunks.pop_front();
-            self.front = 0;
         }
-        let chunk = &self.chunks[0];
+        self.segs = kept;
+        (bytes, freed)
+    }
+
+    fn pop(&mut self) -> Popped {
+        let mut freed = 0;
+        loop {
+            match self.segs.front() {
+                None => return Popped::Empty,
+                Some(Segment::Disk(id)) => return Popped::Load(*id, freed),
+                Some(Segment::Mem(c)) if self.front < c.len() => break,
+                Some(Segment::Mem(c)) => {
+                    freed += c.capacity();
+                    self.segs.pop_front();
+                    self.front = 0;
+                }
+            }
+        }
+        let Some(Segment::Mem(chunk)) = self.segs.front() else {
+            return Popped::Empty;
+        };
         let mut at = self.front;
         let depth = get_varint(chunk, &mut at) as u32;
         let from = get_varint(chunk, &mut at).checked_sub(1);
@@ -162,10 +342,14 @@ impl HostQueue {
         self.len -= 1;
         if self.len == 0 {
             // Empty: give the memory back (a host seen once costs nothing).
-            self.chunks = VecDeque::new();
+            for s in std::mem::take(&mut self.segs) {
+                if let Segment::Mem(c) = s {
+                    freed += c.capacity();
+                }
+            }
             self.front = 0;
         }
-        Some((depth, from, line, kind, path))
+        Popped::Entry((depth, from, line, kind, path), freed)
     }
 }
 
@@ -194,7 +378,7 @@ mod tests {
         }
         assert_eq!(p.len(), n as usize);
         assert!(
-            p.queues.iter().all(|q| q.chunks.len() > 3),
+            p.queues.iter().all(|q| q.segs.len() > 3),
             "spread over chunks"
         );
         for i in 0..n {
@@ -217,7 +401,7 @@ mod tests {
         }
         assert!(p.pop().is_none());
         assert!(
-            p.queues.iter().all(|q| q.chunks.is_empty()),
+            p.queues.iter().all(|q| q.segs.is_empty()),
             "consumed chunks are freed"
         );
     }
@@ -254,7 +438,66 @@ mod tests {
                 "busy.test"
             ]
         );
-        let small: usize = p.queues[1].chunks.iter().map(Vec::capacity).sum();
-        assert_eq!(small, 0, "an emptied host's chunks are freed");
+        assert!(
+            p.queues[1].segs.is_empty(),
+            "an emptied host's chunks are freed"
+        );
+    }
+
+    #[test]
+    fn a_long_queue_spills_and_comes_back_in_order() {
+        let bound = 64 * 1024;
+        let mut p = Pending::with_bound(bound);
+        let mut disk: HashMap<u64, Vec<u8>> = HashMap::new();
+        let d = |i: u64, host: u64| Discovered {
+            url: Url::parse(&format!("http://h{host}.test/page/{i}")).unwrap(),
+            depth: (i % 9) as u32,
+            from: Some(i),
+            line: None,
+            kind: UrlKind::Page,
+        };
+        let n = 200_000u64;
+        let mut most = 0;
+        for i in 0..n {
+            p.push(d(i, i % 2));
+            while let Some((id, bytes)) = p.poll_spill() {
+                disk.insert(id, bytes);
+            }
+            most = most.max(p.mem_bytes());
+        }
+        assert!(
+            most <= bound + 2 * CHUNK + 1024,
+            "{most} bytes in memory at most"
+        );
+        assert!(!disk.is_empty(), "it spilled");
+        assert_eq!(p.len(), n as usize);
+        // Read back: per host in order, hosts in turn; loads served as a
+        // driver would, between pops.
+        let mut next = [0u64, 1];
+        let mut got = 0;
+        while got < n {
+            match p.pop() {
+                Some(x) => {
+                    let host = (x.url.host() == "h1.test") as usize;
+                    assert_eq!(
+                        x.url.as_str(),
+                        format!("http://h{host}.test/page/{}", next[host])
+                    );
+                    assert_eq!(x.from, Some(next[host]));
+                    next[host] += 2;
+                    got += 1;
+                }
+                None => {
+                    let id = p.poll_load().expect("nothing to pop, nothing to load");
+                    p.handle_loaded(id, disk.remove(&id).unwrap());
+                }
+            }
+            while let Some((id, bytes)) = p.poll_spill() {
+                disk.insert(id, bytes);
+            }
+            most = most.max(p.mem_bytes());
+        }
+        assert!(p.pop().is_none() && p.len() == 0);
+        assert!(most <= bound + 4 * CHUNK, "{most}");
     }
 }

@@ -76,6 +76,8 @@ pub struct Options {
     /// rules.
     pub follow: bool,
     pub frontier: oneloop::frontier::FrontierConfig,
+    /// `--max-frontier-memory`: queued URLs kept in memory, in bytes.
+    pub max_frontier_memory: usize,
     /// `--state DIR`: the follow crawl's checkpoint.
     pub state: Option<String>,
     /// `--sitemaps`: read each seed origin's robots.txt `Sitemap:` lines
@@ -141,6 +143,7 @@ impl Options {
             max_depth_given: false,
             sitemaps: false,
             state: None,
+            max_frontier_memory: 16 << 20,
             pages: 10_000,
             if_changed: None,
             warc: None,
@@ -253,6 +256,7 @@ const FLAGS: &[Flag] = &[
     flag("--scope", Some("host|domain|any"), Follow, "which links --follow takes: the seeds' host names (default; http and https, any port), their registrable domains (www.a.example and b.a.example are a.example; a built-in list of two-label public suffixes like co.uk), or any", |o, v| { o.frontier.scope = match v { "host" => oneloop::frontier::Scope::Host, "domain" => oneloop::frontier::Scope::Domain, "any" => oneloop::frontier::Scope::Any, _ => return Err(format!("{v:?}: host, domain or any")) }; Ok(()) }),
     flag("--sitemaps", NONE, Follow, "with --follow: read each seed origin's robots.txt Sitemap: lines and /sitemap.xml; urlset and sitemapindex (nested), gzipped or not, at most 50,000 URLs and 50 MiB a file (sitemaps.org); listed pages are one step below their sitemap; these fetches have \"kind\":\"robots\" or \"sitemap\"", |o, _| { o.sitemaps = true; Ok(()) }),
     flag("--state", Some("DIR"), Follow, "with --follow: keep a checkpoint of the frontier in DIR/state.log (every URL queued and finished, append-only, synced every second and at the end); the same command with the same --state after a crash or Ctrl-C continues: nothing finished is fetched again but what was in flight, nothing discovered is lost", |o, v| { o.state = Some(v.to_string()); Ok(()) }),
+    flag("--max-frontier-memory", Some("BYTES"), Follow, "with --follow: the queue of discovered URLs keeps at most this much in memory (about 20 bytes a URL); past it the longest host queues spill to a temporary file, read back by a thread of their own when their turn comes (default 16777216: 16 MiB)", |o, v| { o.max_frontier_memory = num(v, 64 * 1024, u64::MAX)? as usize; Ok(()) }),
     flag("--max-depth", N, Follow, "links followed from a seed (default 5, like wget)", |o, v| { o.frontier.max_depth = num(v, 0, 1_000_000)? as u32; o.max_depth_given = true; Ok(()) }),
     flag("--max-pages", N, Follow, "URLs queued in all, seeds included: then discovery stops (default: no budget)", |o, v| { o.frontier.max_pages = Some(num(v, 1, u64::MAX)?); Ok(()) }),
     flag("--max-pages-per-host", N, Follow, "URLs queued per host (default: no limit)", |o, v| { o.frontier.max_pages_per_host = Some(num(v, 1, u64::MAX)?); Ok(()) }),

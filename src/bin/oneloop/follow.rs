@@ -28,6 +28,7 @@ pub(crate) fn crawl_following(
 ) -> Result<Result<oneloop::Summary, oneloop::Error>, String> {
     let config = oneloop::frontier::FrontierConfig {
         shard: o.shard,
+        max_pending_bytes: o.max_frontier_memory,
         ..o.frontier.clone()
     };
     let mut frontier = Frontier::new(config);
@@ -46,13 +47,15 @@ pub(crate) fn crawl_following(
         None => None,
     };
     let shared = Follow::new(frontier, o.sitemaps, log);
+    let spiller = crate::spill::Spiller::start(shared.clone());
     let input = FollowInput::new(seeds, shared.clone());
     let summary = crate::page::crawl_pages(crawler, input, o, rep, Some(shared.clone()));
+    drop(spiller);
     if let Err(e) = shared.sync() {
         errln!("oneloop: --state: {e}");
     }
-    let (seen, bytes) = shared.seen();
-    errln!("follow: {seen} URLs seen, {bytes:.1} bytes per seen URL in the seen-set");
+    let (seen, bytes, spilled) = shared.seen();
+    errln!("follow: {seen} URLs seen, {bytes:.1} bytes per seen URL in the seen-set, {spilled} queue batches spilled to disk");
     Ok(summary)
 }
 
@@ -79,6 +82,9 @@ struct State {
 /// The frontier, shared by the loop's input and the workers.
 pub struct Follow {
     state: Mutex<State>,
+    /// Signals the spill thread (`spill.rs`) that the frontier has batches
+    /// to write or read.
+    spill_signal: std::sync::Condvar,
     /// `--state DIR`: the checkpoint every queued and finished URL goes to.
     log: Option<Arc<crate::state::StateLog>>,
     /// `--sitemaps`: each seed origin's robots.txt and /sitemap.xml too.
@@ -107,6 +113,7 @@ impl Follow {
         let first_id = log.as_ref().map_or(1, |(_, run)| (run << 40) + 1);
         let shard = frontier.config().shard;
         Arc::new(Follow {
+            spill_signal: std::sync::Condvar::new(),
             sitemaps,
             shard,
             log: log.map(|(l, _)| l),
@@ -189,6 +196,9 @@ impl Follow {
             }
         }
         drop(st);
+        if queued > 0 {
+            self.spill_signal.notify_one();
+        }
         if let Some(log) = &self.log {
             log.tick();
         }
@@ -196,6 +206,43 @@ impl Follow {
             origin,
             queued,
             finished,
+        }
+    }
+
+    /// For the spill thread: batches to write, batches to read.
+    pub fn spill_work(&self) -> (Vec<(u64, Vec<u8>)>, Vec<u64>) {
+        let Ok(mut st) = self.state.lock() else {
+            return (Vec::new(), Vec::new());
+        };
+        let spills = std::iter::from_fn(|| st.frontier.poll_spill()).collect();
+        let loads = std::iter::from_fn(|| st.frontier.poll_load()).collect();
+        (spills, loads)
+    }
+
+    /// For the spill thread: sleep until signalled or `most` passed.
+    pub fn wait_for_spill_work(&self, most: std::time::Duration) {
+        if let Ok(st) = self.state.lock() {
+            let _ = self.spill_signal.wait_timeout(st, most);
+        }
+    }
+
+    /// For the spill thread: batches read back; the loop is woken if it
+    /// waits for them.
+    pub fn loaded(&self, batches: Vec<(u64, Vec<u8>)>) {
+        if batches.is_empty() {
+            return;
+        }
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
+        for (id, bytes) in batches {
+            st.frontier.handle_loaded(id, bytes);
+        }
+        if st.hungry {
+            st.hungry = false;
+            if let Some(w) = &st.waker {
+                let _ = w.wake();
+            }
         }
     }
 
@@ -242,10 +289,12 @@ impl Follow {
             .unwrap_or_default()
     }
 
-    /// URLs seen, and the seen-set's bytes per URL, for the summary.
-    pub fn seen(&self) -> (usize, f64) {
-        self.state.lock().map_or((0, 0.0), |st| {
-            (st.frontier.seen_len(), st.frontier.seen_bytes_per_url())
+    /// URLs seen, the seen-set's bytes per URL, and the queue's batches
+    /// spilled, for the summary.
+    pub fn seen(&self) -> (usize, f64, u64) {
+        self.state.lock().map_or((0, 0.0, 0), |st| {
+            let f = &st.frontier;
+            (f.seen_len(), f.seen_bytes_per_url(), f.spilled())
         })
     }
 }
@@ -269,6 +318,13 @@ impl FollowInput {
     /// The next queued URL as a request, if any.
     fn next_queued(&self) -> Option<Request> {
         let mut st = self.follow.state.lock().ok()?;
+        hand_out(&mut st)
+    }
+}
+
+/// The frontier's next URL as a request (its id, and its origin noted).
+fn hand_out(st: &mut State) -> Option<Request> {
+    {
         let d = st.frontier.poll_next()?;
         let id = st.next_id;
         st.next_id += 1;
@@ -324,13 +380,19 @@ impl Input for FollowInput {
             let Ok(mut st) = self.follow.state.lock() else {
                 return Pull::Done;
             };
-            if st.frontier.pending_len() > 0 {
-                continue; // a worker queued one meanwhile
+            // A worker may have queued one since the look above.
+            if let Some(req) = hand_out(&mut st) {
+                return Pull::Item(req);
             }
-            if self.seeds_done && st.in_progress == 0 {
+            // Nothing in memory: over, or waiting (for pages still being
+            // read for links, or for a spilled batch to be read back).
+            if self.seeds_done && st.in_progress == 0 && st.frontier.pending_len() == 0 {
                 return Pull::Done;
             }
             st.hungry = true;
+            // Maybe a spilled batch is what stands between us and the
+            // next URL: the spill thread reads it and wakes the loop.
+            self.follow.spill_signal.notify_one();
             return Pull::Pending;
         }
     }

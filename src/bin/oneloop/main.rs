@@ -39,6 +39,7 @@ mod recrawl;
 mod report;
 mod resume;
 mod save;
+mod spill;
 mod state;
 mod sys;
 mod timeline;
