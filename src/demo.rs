@@ -267,7 +267,8 @@ fn page(size: usize) -> (Vec<u8>, Vec<u8>) {
 /// `/hidden/N` (never to be fetched); `/p/0` also links to `/cal/1`, a
 /// calendar where each day links the next, forever (a trap: the depth limit
 /// ends it). Every page is reachable from `/p/0`, at depth
-/// `floor(log8(7N+1))`.
+/// `floor(log8(7N+1))`, but `/only-in-sitemap`, which only `/sitemap.xml`
+/// lists (on the first port).
 pub struct Site {
     pages: u64,
     page_size: usize,
@@ -302,6 +303,21 @@ impl Site {
             .and_then(|d| d.parse::<u64>().ok())
         {
             body.push_str(&format!("<a href=\"/cal/{}\">next day</a>\n", day + 1));
+        } else if path == "/sitemap.xml" {
+            // The one page no page links to: found only through the sitemap.
+            let xml = format!(
+                "<?xml version=\"1.0\"?><urlset><url><loc>http://127.0.0.1:{}/only-in-sitemap</loc></url></urlset>",
+                self.ports[0]
+            );
+            let mut out = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n",
+                xml.len()
+            )
+            .into_bytes();
+            out.extend_from_slice(xml.as_bytes());
+            return out;
+        } else if path == "/only-in-sitemap" {
+            body.push_str("<p>listed in /sitemap.xml only</p>\n");
         } else {
             return not_found();
         }

@@ -197,6 +197,10 @@ fn the_demo_site_is_found_whole_from_its_first_page() {
         }
     }
     assert_eq!(pages.len(), 3000, "every page of the site, once");
+    assert!(
+        !stdout.contains("/only-in-sitemap"),
+        "not without --sitemaps"
+    );
     // 3,000 pages reach depth 4 (pages 585..4680), so the calendar trap
     // is walked 4 days deep, and no further.
     assert_eq!(calendar, 4);
@@ -307,4 +311,30 @@ fn a_frontier_over_its_memory_bound_spills_and_loses_nothing() {
         })
         .count();
     assert_eq!(left, 0, "spill files left behind");
+}
+
+#[test]
+fn the_demo_sites_sitemap_only_page_is_found_with_sitemaps() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oneloop"))
+        .args([
+            "demo",
+            "--follow",
+            "--sitemaps",
+            "--pages",
+            "100",
+            "--names",
+            "0",
+            "--jsonl",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let only = stdout
+        .lines()
+        .filter(|l| l.contains("/only-in-sitemap\""))
+        .count();
+    assert_eq!(only, 1, "{stdout}");
+    let pages = stdout.lines().filter(|l| l.contains("/p/")).count();
+    assert_eq!(pages, 100);
 }
