@@ -74,15 +74,6 @@ fn site(hits: Hits, other: u16) -> std::net::SocketAddr {
     spawn(Arc::new(handler), Arc::new(Counters::default()), None)
 }
 
-fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    let key = format!("\"{name}\":");
-    let rest = &line[line.find(&key)? + key.len()..];
-    Some(match rest.strip_prefix('"') {
-        Some(s) => &s[..s.find('"').unwrap()],
-        None => &rest[..rest.find([',', '}']).unwrap()],
-    })
-}
-
 #[test]
 fn a_site_is_crawled_once_within_scope_depth_and_rules() {
     let other_hits: Hits = Arc::default();

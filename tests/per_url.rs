@@ -71,15 +71,6 @@ fn echo_server(seen: Arc<AtomicUsize>) -> std::net::SocketAddr {
     })
 }
 
-fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    let key = format!("\"{name}\":");
-    let rest = &line[line.find(&key)? + key.len()..];
-    Some(match rest.strip_prefix('"') {
-        Some(s) => &s[..s.find('"').unwrap()],
-        None => &rest[..rest.find([',', '}']).unwrap()],
-    })
-}
-
 fn by_line(stdout: &str) -> std::collections::BTreeMap<u64, String> {
     stdout
         .lines()

@@ -50,15 +50,6 @@ fn server() -> std::net::SocketAddr {
     spawn(Arc::new(handler), Arc::new(Counters::default()), None)
 }
 
-fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    let key = format!("\"{name}\":");
-    let rest = &line[line.find(&key)? + key.len()..];
-    Some(match rest.strip_prefix('"') {
-        Some(s) => &s[..s.find('"').unwrap()],
-        None => &rest[..rest.find([',', '}']).unwrap()],
-    })
-}
-
 /// The record at `offset` (`length` bytes, one gzip member), inflated.
 fn record_at(file: &Path, offset: u64, length: u64) -> Vec<u8> {
     let bytes = std::fs::read(file).unwrap();

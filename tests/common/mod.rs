@@ -279,3 +279,15 @@ pub fn tls_server(config: Arc<rustls::ServerConfig>, counters: Arc<Counters>) ->
     });
     addr
 }
+
+/// The value of field `name` in a JSON line as oneloop writes it: a string
+/// (up to its first quote: enough for the URLs and words the tests use) or
+/// a number, `None` if the line has no such field.
+pub fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let key = format!("\"{name}\":");
+    let rest = &line[line.find(&key)? + key.len()..];
+    Some(match rest.strip_prefix('"') {
+        Some(s) => &s[..s.find('"')?],
+        None => &rest[..rest.find([',', '}'])?],
+    })
+}

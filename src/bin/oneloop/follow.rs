@@ -79,6 +79,18 @@ struct State {
     waker: Option<Arc<mio::Waker>>,
 }
 
+impl State {
+    /// The loop waits for work (its input said `Pending`): wake it to look
+    /// again.
+    fn wake_if_hungry(&mut self) {
+        if std::mem::take(&mut self.hungry) {
+            if let Some(w) = &self.waker {
+                let _ = w.wake();
+            }
+        }
+    }
+}
+
 /// The frontier, shared by the loop's input and the workers.
 pub struct Follow {
     state: Mutex<State>,
@@ -189,11 +201,8 @@ impl Follow {
             st.in_progress -= 1;
         }
         let over = st.in_progress == 0;
-        if st.hungry && (st.frontier.pending_len() > 0 || over) {
-            st.hungry = false;
-            if let Some(w) = &st.waker {
-                let _ = w.wake();
-            }
+        if st.frontier.pending_len() > 0 || over {
+            st.wake_if_hungry();
         }
         drop(st);
         if queued > 0 {
@@ -238,12 +247,7 @@ impl Follow {
         for (id, bytes) in batches {
             st.frontier.handle_loaded(id, bytes);
         }
-        if st.hungry {
-            st.hungry = false;
-            if let Some(w) = &st.waker {
-                let _ = w.wake();
-            }
-        }
+        st.wake_if_hungry();
     }
 
     /// A page whose work panicked: no longer in progress.
@@ -253,12 +257,7 @@ impl Follow {
         };
         if st.origins.remove(&id).is_some() {
             st.in_progress -= 1;
-            if st.hungry {
-                st.hungry = false;
-                if let Some(w) = &st.waker {
-                    let _ = w.wake();
-                }
-            }
+            st.wake_if_hungry();
         }
     }
 
