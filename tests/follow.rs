@@ -166,15 +166,7 @@ fn a_site_is_crawled_once_within_scope_depth_and_rules() {
 
 #[test]
 fn the_demo_site_is_found_whole_from_its_first_page() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oneloop"))
-        .args([
-            "demo", "--follow", "--pages", "3000", "--names", "0", "--jsonl",
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let (stdout, stderr) = demo_follow(&["--pages", "3000"]);
     let mut pages = std::collections::HashSet::new();
     let mut calendar = 0;
     for l in stdout.lines().filter(|l| l.starts_with('{')) {
@@ -270,16 +262,15 @@ fn sitemap_only_pages_are_found_with_sitemaps_only() {
 
 #[test]
 fn a_frontier_over_its_memory_bound_spills_and_loses_nothing() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oneloop"))
-        .args([
-            "demo", "--follow", "--pages", "30000", "--names", "0", "--jsonl",
-        ])
-        .args(["--hosts", "2", "--max-frontier-memory", "65536"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let args = [
+        "--pages",
+        "30000",
+        "--hosts",
+        "2",
+        "--max-frontier-memory",
+        "65536",
+    ];
+    let (stdout, stderr) = demo_follow(&args);
     let mut pages = std::collections::HashSet::new();
     for l in stdout.lines().filter(|l| l.starts_with('{')) {
         let url = field(l, "url").unwrap();
@@ -291,6 +282,10 @@ fn a_frontier_over_its_memory_bound_spills_and_loses_nothing() {
         pages.len(),
         30_000,
         "every page once, through the spill file"
+    );
+    assert!(
+        !stderr.contains(" 0 queue batches spilled"),
+        "it did spill: {stderr}"
     );
     // The spill file is temporary: none of this process is left.
     let left = std::fs::read_dir(std::env::temp_dir())
@@ -306,21 +301,7 @@ fn a_frontier_over_its_memory_bound_spills_and_loses_nothing() {
 
 #[test]
 fn the_demo_sites_sitemap_only_page_is_found_with_sitemaps() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oneloop"))
-        .args([
-            "demo",
-            "--follow",
-            "--sitemaps",
-            "--pages",
-            "100",
-            "--names",
-            "0",
-            "--jsonl",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let (stdout, _) = demo_follow(&["--sitemaps", "--pages", "100"]);
     let only = stdout
         .lines()
         .filter(|l| l.contains("/only-in-sitemap\""))
@@ -328,4 +309,17 @@ fn the_demo_sites_sitemap_only_page_is_found_with_sitemaps() {
     assert_eq!(only, 1, "{stdout}");
     let pages = stdout.lines().filter(|l| l.contains("/p/")).count();
     assert_eq!(pages, 100);
+}
+
+/// `oneloop demo --follow --names 0 --jsonl ARGS`, which must succeed:
+/// its stdout and stderr.
+fn demo_follow(args: &[&str]) -> (String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oneloop"))
+        .args(["demo", "--follow", "--names", "0", "--jsonl"])
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    (String::from_utf8(out.stdout).unwrap(), stderr)
 }

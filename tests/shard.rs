@@ -37,17 +37,7 @@ fn four_shards_cover_the_input_once_and_keep_origins_apart() {
     let mut per_shard = Vec::new();
     for i in 0..4 {
         let shard = format!("{i}/4");
-        let out = oneloop_with_stdin(
-            &[
-                "crawl",
-                "-",
-                "--no-pacing",
-                "--ignore-robots",
-                "--shard",
-                &shard,
-            ],
-            &input,
-        );
+        let out = shard_crawl(&shard, &[], &input);
         assert!(out.status.success());
         let stdout = String::from_utf8(out.stdout).unwrap();
         per_shard.push(stdout.lines().count());
@@ -93,19 +83,7 @@ fn shards_saving_into_one_directory_never_overwrite_each_other() {
     let mut ok = 0;
     for i in 0..4 {
         let shard = format!("{i}/4");
-        let out = oneloop_with_stdin(
-            &[
-                "crawl",
-                "-",
-                "--no-pacing",
-                "--ignore-robots",
-                "--shard",
-                &shard,
-                "--save",
-                dir.to_str().unwrap(),
-            ],
-            &input,
-        );
+        let out = shard_crawl(&shard, &["--save", dir.to_str().unwrap()], &input);
         assert!(out.status.success());
         let stdout = String::from_utf8(out.stdout).unwrap();
         for l in stdout.lines() {
@@ -122,4 +100,19 @@ fn shards_saving_into_one_directory_never_overwrite_each_other() {
         .sum();
     assert_eq!(files, ok, "one file per 2xx outcome, none overwritten");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `oneloop crawl - --shard SHARD EXTRA` over `input` (no pacing, no
+/// robots.txt).
+fn shard_crawl(shard: &str, extra: &[&str], input: &str) -> std::process::Output {
+    let mut args = vec![
+        "crawl",
+        "-",
+        "--no-pacing",
+        "--ignore-robots",
+        "--shard",
+        shard,
+    ];
+    args.extend_from_slice(extra);
+    oneloop_with_stdin(&args, input)
 }

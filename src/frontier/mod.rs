@@ -172,28 +172,50 @@ impl Frontier {
         let Some(url) = canonical(url) else {
             return Admit::Invalid;
         };
-        let key = self.scope_key(&url);
+        self.widen_scope(&url);
+        self.offer(Discovered {
+            url,
+            depth: 0,
+            from: None,
+            line,
+            kind: UrlKind::Page,
+        })
+    }
+
+    /// `url`'s host (or domain) joins the scope.
+    fn widen_scope(&mut self, url: &Url) {
+        let key = self.scope_key(url);
         self.scope.insert(key);
-        self.offer(url, 0, None, line, UrlKind::Page)
+    }
+
+    /// The canonical form of a URL found on a page or in a sitemap, if it
+    /// is a URL and in scope (else what to answer).
+    fn in_scope(&self, url: &str) -> Result<Url, Admit> {
+        let url = canonical(url).ok_or(Admit::Invalid)?;
+        if self.config.scope != Scope::Any && !self.scope.contains(&self.scope_key(&url)) {
+            return Err(Admit::OutOfScope);
+        }
+        Ok(url)
     }
 
     /// A link found on page `from` (at `from_depth`); `url` is absolute
     /// (resolved against the page's URL and `<base>` by the extractor).
     pub fn handle_discovered(&mut self, url: &str, from_depth: u32, from: u64) -> Admit {
-        let Some(url) = canonical(url) else {
-            return Admit::Invalid;
+        let url = match self.in_scope(url) {
+            Ok(url) => url,
+            Err(admit) => return admit,
         };
-        if self.config.scope != Scope::Any && !self.scope.contains(&self.scope_key(&url)) {
-            return Admit::OutOfScope;
-        }
         let depth = from_depth.saturating_add(1);
         if depth > self.config.max_depth {
             return Admit::TooDeep;
         }
-        if let Some(admit) = self.divert(&url) {
-            return admit;
-        }
-        self.offer(url, depth, Some(from), None, UrlKind::Page)
+        self.offer(Discovered {
+            url,
+            depth,
+            from: Some(from),
+            line: None,
+            kind: UrlKind::Page,
+        })
     }
 
     /// Another shard's URL: diverted the first time, seen after.
@@ -214,8 +236,7 @@ impl Frontier {
     /// (links to it are diverted to its shard, not dropped).
     pub fn add_scope(&mut self, url: &str) {
         if let Some(url) = canonical(url) {
-            let key = self.scope_key(&url);
-            self.scope.insert(key);
+            self.widen_scope(&url);
         }
     }
 
@@ -230,16 +251,16 @@ impl Frontier {
         from: Option<u64>,
         kind: UrlKind,
     ) -> Admit {
-        let Some(url) = canonical(url) else {
-            return Admit::Invalid;
-        };
-        if self.config.scope != Scope::Any && !self.scope.contains(&self.scope_key(&url)) {
-            return Admit::OutOfScope;
+        match self.in_scope(url) {
+            Ok(url) => self.offer(Discovered {
+                url,
+                depth,
+                from,
+                line: None,
+                kind,
+            }),
+            Err(admit) => admit,
         }
-        if let Some(admit) = self.divert(&url) {
-            return admit;
-        }
-        self.offer(url, depth, from, None, kind)
     }
 
     /// Marks a URL seen without queueing it (a resumed crawl's finished
@@ -266,14 +287,7 @@ impl Frontier {
         if !self.seen.insert(fingerprint(url.as_str())) {
             return false;
         }
-        self.queued += 1;
-        if self.config.max_pages_per_host.is_some() {
-            *self
-                .per_host
-                .entry(url.host_bare().to_string())
-                .or_insert(0) += 1;
-        }
-        self.pending.push(Discovered {
+        self.enqueue(Discovered {
             url,
             depth,
             from,
@@ -349,16 +363,14 @@ impl Frontier {
         }
     }
 
-    fn offer(
-        &mut self,
-        url: Url,
-        depth: u32,
-        from: Option<u64>,
-        line: Option<u64>,
-        kind: UrlKind,
-    ) -> Admit {
-        if is_trap(&url, &self.config) {
+    /// Trap guards, another shard's, seen, budgets; then queued.
+    fn offer(&mut self, d: Discovered) -> Admit {
+        let url = &d.url;
+        if is_trap(url, &self.config) {
             return Admit::Trap;
+        }
+        if let Some(admit) = self.divert(url) {
+            return admit;
         }
         let print = fingerprint(url.as_str());
         if self.seen.contains(print) {
@@ -375,22 +387,21 @@ impl Frontier {
         {
             return Admit::OverBudget;
         }
+        self.seen.insert(print);
+        self.enqueue(d);
+        Admit::Queued
+    }
+
+    /// Into the queue, counted against the budgets (already seen).
+    fn enqueue(&mut self, d: Discovered) {
+        self.queued += 1;
         if self.config.max_pages_per_host.is_some() {
             *self
                 .per_host
-                .entry(url.host_bare().to_string())
+                .entry(d.url.host_bare().to_string())
                 .or_insert(0) += 1;
         }
-        self.seen.insert(print);
-        self.queued += 1;
-        self.pending.push(Discovered {
-            url,
-            depth,
-            from,
-            line,
-            kind,
-        });
-        Admit::Queued
+        self.pending.push(d);
     }
 }
 

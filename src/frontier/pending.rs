@@ -203,7 +203,7 @@ impl Pending {
         loop {
             let id = self.ring.pop_front()?;
             let q = &mut self.queues[id as usize];
-            let (entry, freed) = match q.pop() {
+            let (entry, freed) = match q.pop(&self.origins[id as usize]) {
                 Popped::Entry(e, freed) => (e, freed),
                 Popped::Load(spill, freed) => {
                     self.mem_bytes -= freed;
@@ -222,13 +222,9 @@ impl Pending {
                 self.ring.push_back(id);
             }
             self.len -= 1;
-            let (depth, from, line, kind, path) = entry;
-            let origin = &self.origins[id as usize];
-            let mut s = String::with_capacity(origin.len() + path.len());
-            s.push_str(origin);
-            s.push_str(&path);
-            // It was a canonical URL: it parses back to itself.
-            let url = Url::parse_owned(s).ok()?;
+            let (depth, from, line, kind, whole) = entry;
+            // It was a canonical URL: it parses back to itself, in place.
+            let url = Url::parse_owned(whole).ok()?;
             return Some(Discovered {
                 url,
                 depth,
@@ -240,6 +236,7 @@ impl Pending {
     }
 }
 
+/// Depth, from, line, kind, and the whole URL (origin and path).
 type Entry = (u32, Option<u64>, Option<u64>, UrlKind, String);
 
 enum Popped {
@@ -310,7 +307,8 @@ impl HostQueue {
         (bytes, freed)
     }
 
-    fn pop(&mut self) -> Popped {
+    /// The next entry, its URL made whole with `origin` (one allocation).
+    fn pop(&mut self, origin: &str) -> Popped {
         let mut freed = 0;
         loop {
             match self.segs.front() {
@@ -337,7 +335,9 @@ impl HostQueue {
             _ => UrlKind::Page,
         };
         let n = get_varint(chunk, &mut at) as usize;
-        let path = String::from_utf8_lossy(&chunk[at..at + n]).into_owned();
+        let mut whole = String::with_capacity(origin.len() + n);
+        whole.push_str(origin);
+        whole.push_str(&String::from_utf8_lossy(&chunk[at..at + n]));
         self.front = at + n;
         self.len -= 1;
         if self.len == 0 {
@@ -349,7 +349,7 @@ impl HostQueue {
             }
             self.front = 0;
         }
-        Popped::Entry((depth, from, line, kind, path), freed)
+        Popped::Entry((depth, from, line, kind, whole), freed)
     }
 }
 

@@ -145,7 +145,6 @@ impl<'a> Parser<'a> {
 
     fn number(&mut self) -> Result<Value<'a>, String> {
         let start = self.at;
-        let b = self.s.as_bytes();
         let digits = |p: &mut Parser<'_>| {
             let from = p.at;
             while p.peek().is_some_and(|c| c.is_ascii_digit()) {
@@ -176,7 +175,6 @@ impl<'a> Parser<'a> {
                 return Err(self.err("bad number"));
             }
         }
-        let _ = b;
         Ok(Value::Number(&self.s[start..self.at]))
     }
 
