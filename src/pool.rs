@@ -148,6 +148,13 @@ impl<H: Copy + PartialEq> Pool<H> {
         self.index.get(key).map_or(0, |&i| self.entries[i].open)
     }
 
+    /// Idle connections of one origin.
+    pub fn idle_for(&self, key: &str) -> usize {
+        self.index
+            .get(key)
+            .map_or(0, |&i| self.entries[i].idle.len())
+    }
+
     fn entry_mut(&mut self, key: &str) -> Option<&mut Entry<H>> {
         let i = *self.index.get(key)?;
         self.entries.get_mut(i)

@@ -6,9 +6,10 @@ mod common;
 use common::*;
 use oneloop::events::{Event, EventKind};
 use oneloop::{Config, ConnState, Crawler};
+use socket2::{Domain, Socket, Type};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[test]
 fn a_burst_connects_a_bounded_number_at_a_time() {
@@ -58,4 +59,69 @@ fn a_burst_connects_a_bounded_number_at_a_time() {
     assert!(waits > 0, "the burst had to wait");
     assert_eq!(summary.connect_waits as usize, waits);
     assert!(summary.pool.opened >= 100, "{summary}");
+}
+
+/// A listener whose accept queue holds one connection and which starts
+/// accepting only after `pause`: a second SYN meanwhile is dropped, and that
+/// connection connects only at the kernel's retransmission (about 1 s).
+fn slow_to_accept_server(pause: Duration) -> std::net::SocketAddr {
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    s.bind(
+        &"127.0.0.1:0"
+            .parse::<std::net::SocketAddr>()
+            .unwrap()
+            .into(),
+    )
+    .unwrap();
+    s.listen(0).unwrap();
+    let listener: std::net::TcpListener = s.into();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        std::thread::sleep(pause);
+        spawn_on(
+            listener,
+            Arc::new(|s: &mut std::net::TcpStream, path: &str| respond(s, path, true)),
+        );
+    });
+    addr
+}
+
+#[test]
+fn requests_waiting_on_the_ramp_take_idle_connections() {
+    // One connect at a time. The first connects at once; the second's SYN
+    // finds the accept queue full and waits for its retransmission, while
+    // the first connection is served and goes idle. The requests still
+    // waiting must take that idle connection (not wait for connects that
+    // will never come: they used to wait for their total timeout).
+    let server = slow_to_accept_server(Duration::from_millis(150));
+    let mut config = Config::local();
+    config.concurrency = 6;
+    config.per_host = 6;
+    config.connections.max_total = 6;
+    config.connections.max_per_host = 6;
+    config.connections.max_connecting_per_host = 1;
+    config.timeouts.total = Duration::from_secs(8);
+    config.timeouts.connect = Duration::from_secs(8);
+    let mut crawler = Crawler::new(config).unwrap();
+    let urls: Vec<String> = (0..6).map(|i| format!("http://{server}/p{i}")).collect();
+    let started = Instant::now();
+    let mut ok = 0;
+    let mut slow = 0;
+    let summary = crawler
+        .run(urls, |o| {
+            ok += usize::from(o.result.is_ok());
+            slow += usize::from(started.elapsed() > Duration::from_millis(700));
+        })
+        .unwrap();
+    assert_eq!(ok, 6, "{summary}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}: {summary}",
+        started.elapsed()
+    );
+    // The scenario happened: one request waited for a retransmitted SYN
+    // (on a kernel that drops it), the others were served on the first
+    // connection meanwhile.
+    assert!(slow <= 1, "{slow} requests finished late: {summary}");
+    assert!(summary.pool.reused >= 4, "{summary}");
 }

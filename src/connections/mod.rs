@@ -618,6 +618,8 @@ impl<'a> Connections<'a> {
             slot.conn.make_idle(now);
             let token = slot.token(cslot);
             self.pool.handle_checkin(slot.conn.key(), token, now);
+            // A request waiting on the ramp can take it.
+            Self::ramp_wake(&mut self.ramp, &mut self.ramp_ready, slot.conn.key());
             // The request is no longer the connection's, but it is what
             // this transition finished.
             self.drain_transitions_of(cslot, carried.map(|(_, id)| id), ev);

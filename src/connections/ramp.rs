@@ -7,13 +7,15 @@
 use super::{Connections, Exchange};
 use crate::events::{Emitter, EventKind};
 use crate::reactor::Token;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 /// One origin's connect ramp.
 #[derive(Default)]
 pub(super) struct Ramp {
     pub connecting: usize,
     pub waiting: VecDeque<Token>,
+    /// On `ramp_ready` (at most once).
+    pub listed: bool,
 }
 
 impl Connections<'_> {
@@ -56,30 +58,62 @@ impl Connections<'_> {
             return;
         };
         ramp.connecting -= 1;
-        if !ramp.waiting.is_empty() {
-            self.ramp_ready.push_back(slot.conn.key().into());
-        } else if ramp.connecting == 0 {
+        if ramp.connecting == 0 && ramp.waiting.is_empty() {
             self.ramp.remove(slot.conn.key());
+        } else {
+            let key = slot.conn.key();
+            Self::ramp_wake(&mut self.ramp, &mut self.ramp_ready, key);
         }
     }
 
-    /// The next request whose origin's ramp has room again (dispatch it;
+    /// Puts `key` on the list of origins to look at, if requests wait on
+    /// its ramp and it is not listed already: after a connect finished, or
+    /// when one of its connections went back to the pool idle (a waiter can
+    /// take it, no connect needed).
+    pub(super) fn ramp_wake(
+        ramps: &mut HashMap<Box<str>, Ramp>,
+        ready: &mut VecDeque<Box<str>>,
+        key: &str,
+    ) {
+        if ramps.is_empty() {
+            return; // (the usual case: no burst in progress anywhere)
+        }
+        if let Some(ramp) = ramps.get_mut(key) {
+            if !ramp.waiting.is_empty() && !ramp.listed {
+                ramp.listed = true;
+                ready.push_back(key.into());
+            }
+        }
+    }
+
+    /// The next request whose origin has room again: fewer connections
+    /// connecting than allowed, or an idle one in the pool (dispatch it;
     /// `still_waiting` says whether it still wants a connection: one whose
     /// deadline ended it gives its turn to the next).
+    ///
+    /// An origin stays listed while it has room and waiters, so one call
+    /// per waiter drains it: a waiter that took an idle connection left the
+    /// connect it was woken for unused, and the next waiter gets it. (Waking
+    /// exactly one per finished connect lost those turns: waiters were
+    /// stranded until their deadline once no connect was left to finish.)
     #[must_use]
     pub fn poll_ramp_ready(&mut self, still_waiting: impl Fn(Token) -> bool) -> Option<Token> {
-        while let Some(origin) = self.ramp_ready.pop_front() {
-            let Some(ramp) = self.ramp.get_mut(&origin) else {
-                continue;
-            };
-            while let Some(token) = ramp.waiting.pop_front() {
-                if still_waiting(token) {
-                    return Some(token);
+        let limit = self.config.connections.max_connecting_per_host.max(1);
+        while let Some(origin) = self.ramp_ready.front() {
+            if let Some(ramp) = self.ramp.get_mut(origin) {
+                if ramp.connecting < limit || self.pool.idle_for(origin) > 0 {
+                    while let Some(token) = ramp.waiting.pop_front() {
+                        if still_waiting(token) {
+                            return Some(token);
+                        }
+                    }
+                }
+                ramp.listed = false;
+                if ramp.connecting == 0 && ramp.waiting.is_empty() {
+                    self.ramp.remove(origin);
                 }
             }
-            if ramp.connecting == 0 {
-                self.ramp.remove(&origin);
-            }
+            self.ramp_ready.pop_front();
         }
         None
     }
