@@ -12,8 +12,12 @@
 # Knobs: DELAY_MS=200 CS="1000 5000 10000" PER_CONN=5 AIOHTTP_MAX_C=1000
 #   BACKLOG=65535 (the server's accept queue; 1024 is the common default, where a
 #   client that opens thousands of connections in one turn overflows it);
-#   PEERS="oneloop hyper-ct reqwest" (add oneloop-noramp: oneloop without its connect
-#   ramp, --max-connecting 1000000); BROAD_CRAWL=0 skips the broad-crawl row.
+#   PEERS="oneloop hyper-ct reqwest floor" (add oneloop-noramp: oneloop without its
+#   connect ramp, --max-connecting 1000000); BROAD_CRAWL=0 skips the broad-crawl row.
+# `floor` is no HTTP client: blocking connects and in-order reads on one thread,
+# the system calls alone. On a machine where client and server share few cores
+# it sets what any one-thread client can reach (the ideal C / latency may not be
+# reachable at all); the table gives each row against it, "vs floor".
 set -euo pipefail
 cd "$(dirname "$0")"
 HERE=$(pwd)
@@ -23,7 +27,7 @@ CS=${CS:-"1000 5000 10000"}
 PER_CONN=${PER_CONN:-5}
 AIOHTTP_MAX_C=${AIOHTTP_MAX_C:-1000}
 BACKLOG=${BACKLOG:-65535}
-PEERS=${PEERS:-oneloop hyper-ct reqwest}
+PEERS=${PEERS:-oneloop hyper-ct reqwest floor}
 BROAD_CRAWL=${BROAD_CRAWL:-1}
 log() { echo "== $*" >&2; }
 
@@ -94,12 +98,23 @@ python3 - "$RESULTS" "$DELAY_MS" "$BROAD" <<'PY'
 import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
 delay = int(sys.argv[2]) / 1000
-print("| C | client | requests/s | vs ideal C/latency | CPU µs/request | peak RSS MiB | RSS per connection | ok |")
-print("|---:|---|---:|---:|---:|---:|---:|---:|")
-for c, peer, n, secs, cpu, rss, ok in rows:
+def rate(row):
+    secs, ok = float(row[3]), int(row[6] or 0)
+    return ok / secs if secs else 0
+# The floor at each C: the median of its runs.
+floors = {}
+for row in rows:
+    if row[1] == "floor":
+        floors.setdefault(int(row[0]), []).append(rate(row))
+floor = {c: sorted(v)[len(v) // 2] for c, v in floors.items()}
+print("| C | client | requests/s | vs ideal C/latency | vs floor | CPU µs/request | peak RSS MiB | RSS per connection | ok |")
+print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+for row in rows:
+    c, peer, n, secs, cpu, rss, ok = row
     c, n, secs, cpu, rss, ok = int(c), int(n), float(secs), float(cpu), int(rss), int(ok or 0)
-    rps = ok / secs if secs else 0
-    print(f"| {c:,} | {peer} | {rps:,.0f} | {rps / (c / delay):.2f}× | {cpu / max(ok, 1) * 1e6:.1f} | "
+    rps = rate(row)
+    vs_floor = f"{rps / floor[c]:.2f}×" if floor.get(c) else "–"
+    print(f"| {c:,} | {peer} | {rps:,.0f} | {rps / (c / delay):.2f}× | {vs_floor} | {cpu / max(ok, 1) * 1e6:.1f} | "
           f"{rss / 1024:.1f} | {rss * 1024 / c / 1024:.1f} KiB | {ok:,}/{n:,} |")
 broad = sys.argv[3]
 if broad:

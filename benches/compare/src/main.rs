@@ -7,6 +7,14 @@
 //! - `hyper-mt`: the same on tokio's multi-thread runtime;
 //! - `reqwest`: reqwest (rustls with ring) on the multi-thread runtime.
 //!
+//! - `floor`: no HTTP client at all: what the system calls alone cost one
+//!   thread. C blocking connects, each followed by its first request, then
+//!   rounds of "read one response (in order, blocking), send the next". It
+//!   parses only a head and a Content-Length, keeps no pool and no timers;
+//!   no client on one thread can do the same work in less time, so it is
+//!   the ceiling a one-thread client is measured against (plain http,
+//!   N a multiple of C, a server answering in order: the delay server).
+//!
 //! Each peer runs C workers pulling the next index from a shared counter, so
 //! like oneloop it holds O(C) requests, never O(N).
 //!
@@ -147,6 +155,67 @@ async fn run_reqwest(job: Arc<Job>, c: usize, ca: Option<String>) {
     .await;
 }
 
+/// The `floor` peer (see the crate docs).
+fn run_floor(job: &Job, c: usize) {
+    use std::io::{Read, Write};
+    let rest = job
+        .prefix
+        .strip_prefix("http://")
+        .expect("floor: plain http only");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let request =
+        |i: u64| format!("GET {path}{i} HTTP/1.1\r\nHost: {authority}\r\nAccept: */*\r\n\r\n");
+    let c = c.min(job.n as usize).max(1);
+    let mut next = 0u64;
+    let mut conns = Vec::with_capacity(c);
+    for _ in 0..c {
+        let Ok(s) = std::net::TcpStream::connect(authority) else {
+            job.errors.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        let _ = s.set_nodelay(true);
+        if (&s).write_all(request(next).as_bytes()).is_ok() {
+            next += 1;
+            conns.push((s, Vec::<u8>::new()));
+        }
+    }
+    let mut buf = vec![0u8; 65536];
+    // Each connection has one request outstanding until its answer is read
+    // and no next request is left to send (or the connection failed).
+    while !conns.is_empty() {
+        conns.retain_mut(|(s, have)| {
+            // One complete response: a head, then Content-Length bytes.
+            let complete = loop {
+                if let Some(end) = have.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&have[..end]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if have.len() >= end + 4 + len {
+                        let ok = head.starts_with("http/1.1 200");
+                        have.drain(..end + 4 + len);
+                        break Some(ok);
+                    }
+                }
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break None,
+                    Ok(k) => have.extend_from_slice(&buf[..k]),
+                }
+            };
+            match complete {
+                Some(true) => job.ok.fetch_add(1, Ordering::Relaxed),
+                _ => job.errors.fetch_add(1, Ordering::Relaxed),
+            };
+            let send = next < job.n && complete.is_some();
+            let sent = send && s.write_all(request(next).as_bytes()).is_ok();
+            next += u64::from(sent);
+            sent
+        });
+    }
+}
+
 /// The delay server: one task per connection; each request head is answered
 /// after `delay`.
 async fn serve_delay(port: u16, delay: std::time::Duration, backlog: u32) {
@@ -161,7 +230,8 @@ async fn serve_delay(port: u16, delay: std::time::Duration, backlog: u32) {
         .expect("bind");
     let listener = socket.listen(backlog).expect("listen");
     let page = vec![b'x'; 1024];
-    let mut response = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", page.len()).into_bytes();
+    let mut response =
+        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", page.len()).into_bytes();
     response.extend_from_slice(&page);
     let response = Arc::new(response);
     loop {
@@ -204,11 +274,15 @@ fn main() {
             .enable_all()
             .build()
             .unwrap()
-            .block_on(serve_delay(port, std::time::Duration::from_millis(ms), backlog));
+            .block_on(serve_delay(
+                port,
+                std::time::Duration::from_millis(ms),
+                backlog,
+            ));
         return;
     }
     if args.len() < 4 {
-        eprintln!("usage: oneloop-compare hyper-ct|hyper-mt|reqwest N C URL_PREFIX [CA_PEM]");
+        eprintln!("usage: oneloop-compare hyper-ct|hyper-mt|reqwest|floor N C URL_PREFIX [CA_PEM]");
         std::process::exit(2);
     }
     let n: u64 = args[1].parse().expect("N");
@@ -238,6 +312,7 @@ fn main() {
             .build()
             .unwrap()
             .block_on(run_reqwest(job.clone(), c, ca)),
+        "floor" => run_floor(&job, c),
         other => {
             eprintln!("unknown peer {other}");
             std::process::exit(2);
