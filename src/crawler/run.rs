@@ -158,6 +158,15 @@ impl<'a> Run<'a> {
 
     /// Gives a request to the connection table, then settles what that did.
     fn dispatch(&mut self, start: Start, now: Instant) {
+        self.hand_over(start, now);
+        self.settle(now);
+    }
+
+    /// Gives a request to the connection table (what that did is left for
+    /// [`settle`](Self::settle): called from its loop, this must not recurse
+    /// into it, or a long chain of requests woken one after another would
+    /// nest one stack frame deeper each).
+    fn hand_over(&mut self, start: Start, now: Instant) {
         // The core's events first (`admitted` before `conn_opened`).
         self.core_events();
         if let Some(req) = self.core.get(start.token) {
@@ -173,7 +182,6 @@ impl<'a> Run<'a> {
             self.conns
                 .dispatch(start.token, ex, start.fresh_only, now, &mut self.ev);
         }
-        self.settle(now);
     }
 
     /// Moves outputs between the owners until neither has any: abandoned
@@ -191,10 +199,10 @@ impl<'a> Run<'a> {
             } else if let Some(output) = self.conns.poll_output() {
                 self.take_output(output, now);
             } else if let Some(start) = self.core.poll_start(now, false) {
-                self.dispatch(start, now);
+                self.hand_over(start, now);
             } else if let Some(token) = self.ramp_ready() {
                 let fresh_only = false;
-                self.dispatch(Start { token, fresh_only }, now);
+                self.hand_over(Start { token, fresh_only }, now);
             } else {
                 break;
             }
