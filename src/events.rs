@@ -74,6 +74,16 @@ pub enum EventKind<'a> {
         /// Connections of its origin connecting now.
         connecting: usize,
     },
+    /// A request's fresh connection was still connecting when another
+    /// connection of its origin went idle: the request takes that one
+    /// (`conn_reused` follows), and `from`, once up, waits in the pool for
+    /// the next request (as hyper's pool races a connect against checkouts).
+    RequestMoved {
+        /// The request.
+        req: u64,
+        /// The connection it was waiting for.
+        from: u64,
+    },
     /// A connection started a connect attempt to one of its addresses (with
     /// happy eyeballs, a second one starts beside a slow first).
     ConnectAttempt {
@@ -223,6 +233,7 @@ impl EventKind<'_> {
             EventKind::ConnOpened { .. } => "conn_opened",
             EventKind::ConnReused { .. } => "conn_reused",
             EventKind::ConnectWait { .. } => "connect_wait",
+            EventKind::RequestMoved { .. } => "request_moved",
             EventKind::ConnectAttempt { .. } => "connect_attempt",
             EventKind::ConnState { .. } => "state",
             EventKind::ConnClosed { .. } => "conn_closed",
@@ -356,6 +367,10 @@ impl EventKind<'_> {
             EventKind::ConnectWait { req, connecting } => {
                 field_req(out, *req);
                 field_u64(out, "connecting", *connecting as u64);
+            }
+            EventKind::RequestMoved { req, from } => {
+                field_req(out, *req);
+                field_u64(out, "from", *from);
             }
             EventKind::ConnState {
                 conn,

@@ -148,6 +148,10 @@ pub struct Summary {
     /// Times a request waited for its origin's connect ramp (as many new
     /// connections still connecting as allowed).
     pub connect_waits: u64,
+    /// Requests that took an idle connection of their origin while the
+    /// fresh one opened for them was still connecting (a dropped SYN, a
+    /// slow DNS answer); that one joined the pool once up.
+    pub requests_moved: u64,
     /// Times a request had to wait for a file descriptor (the process hit
     /// its open-file limit) until another connection closed.
     pub descriptor_waits: u64,
@@ -305,11 +309,11 @@ impl Summary {
                 w.panics
             )?;
         }
-        if self.connect_waits > 0 {
+        if self.connect_waits > 0 || self.requests_moved > 0 {
             writeln!(
                 f,
-                "connect ramp: {} waits for a connection to finish connecting (at most --max-connecting per host at once)",
-                self.connect_waits
+                "connect ramp: {} waits for a connection to finish connecting (at most --max-connecting per host at once), {} requests took an idle connection instead of their own still connecting",
+                self.connect_waits, self.requests_moved
             )?;
         }
         if self.descriptor_waits > 0 {

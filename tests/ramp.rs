@@ -125,3 +125,54 @@ fn requests_waiting_on_the_ramp_take_idle_connections() {
     assert!(slow <= 1, "{slow} requests finished late: {summary}");
     assert!(summary.pool.reused >= 4, "{summary}");
 }
+
+#[test]
+fn a_request_whose_syn_was_dropped_takes_a_connection_that_went_idle() {
+    // As above: the second connection's SYN is dropped and the kernel
+    // sends it again only after a second. Its request must not wait that
+    // second: when the first connection goes idle, the request moves there
+    // (as hyper's pool lets a checkout race a connect).
+    let server = slow_to_accept_server(Duration::from_millis(150));
+    let mut config = Config::local();
+    config.concurrency = 6;
+    config.per_host = 6;
+    config.connections.max_total = 6;
+    config.connections.max_per_host = 6;
+    config.connections.max_connecting_per_host = 1;
+    let mut crawler = Crawler::new(config).unwrap();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let e2 = events.clone();
+    crawler.set_observer(move |e: &Event<'_>| match &e.kind {
+        EventKind::RequestMoved { req, from } => e2.lock().unwrap().push(("moved", *req, *from)),
+        EventKind::ConnReused { req, conn } => e2.lock().unwrap().push(("reused", *req, *conn)),
+        _ => {}
+    });
+    let urls: Vec<String> = (0..6).map(|i| format!("http://{server}/p{i}")).collect();
+    let started = Instant::now();
+    let mut ok = 0;
+    let summary = crawler
+        .run(urls, |o| ok += usize::from(o.result.is_ok()))
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(ok, 6, "{summary}");
+    assert!(summary.requests_moved >= 1, "{summary}");
+    assert!(
+        took < Duration::from_millis(800),
+        "took {took:?}: a request waited for a retransmitted SYN: {summary}"
+    );
+    // Each move is followed by that request reusing another connection.
+    let events = events.lock().unwrap();
+    for (i, &(what, req, from)) in events.iter().enumerate() {
+        if what == "moved" {
+            let next = events[i + 1..].iter().find(|e| e.1 == req);
+            assert!(
+                matches!(next, Some(&("reused", _, conn)) if conn != from),
+                "{events:?}"
+            );
+        }
+    }
+    assert_eq!(
+        events.iter().filter(|e| e.0 == "moved").count() as u64,
+        summary.requests_moved
+    );
+}

@@ -99,6 +99,9 @@ pub(crate) struct ConnStats {
     pub descriptor_waits: u64,
     /// Requests that waited for their origin's connect ramp.
     pub ramp_waits: u64,
+    /// Requests that took an idle connection while their own still
+    /// connected.
+    pub requests_moved: u64,
 }
 
 /// The connection table. See the [module docs](self).
@@ -278,10 +281,10 @@ impl<'a> Connections<'a> {
                 self.prepare(ct.slot, &ex, now, ev);
                 self.drive(ct.slot, now, ev);
             }
-            Checkout::Open => self.open_or_wait(req, ex, now, ev),
+            Checkout::Open => self.open_or_wait(req, ex, fresh_only, now, ev),
             Checkout::OpenAfterEvict(old) => {
                 self.drop_conn(old.slot, CloseReason::Evicted, now, ev);
-                self.open_or_wait(req, ex, now, ev);
+                self.open_or_wait(req, ex, fresh_only, now, ev);
             }
             Checkout::Full => {
                 // Unreachable through the admission limits (see pool docs);
@@ -298,17 +301,32 @@ impl<'a> Connections<'a> {
 
     /// Opens a connection for `req`, unless its origin's connect ramp is
     /// full: then `req` waits (and the pool is told nothing was opened).
-    fn open_or_wait(&mut self, req: Token, ex: Exchange<'_>, now: Instant, ev: &mut Emitter<'_>) {
-        if self.ramp_full(req, &ex, ev) {
+    /// `fresh_only`: `req` must not take an idle connection instead.
+    fn open_or_wait(
+        &mut self,
+        req: Token,
+        ex: Exchange<'_>,
+        fresh_only: bool,
+        now: Instant,
+        ev: &mut Emitter<'_>,
+    ) {
+        if self.ramp_full(req, &ex, fresh_only, ev) {
             self.pool.handle_not_opened(ex.url.origin());
         } else {
-            self.open(req, ex, now, ev);
+            self.open(req, ex, fresh_only, now, ev);
         }
     }
 
     /// Opens a connection for request `req`: addresses from the static
     /// sources at once, or through DNS (the connection starts `Resolving`).
-    fn open(&mut self, req: Token, ex: Exchange<'_>, now: Instant, ev: &mut Emitter<'_>) {
+    fn open(
+        &mut self,
+        req: Token,
+        ex: Exchange<'_>,
+        fresh_only: bool,
+        now: Instant,
+        ev: &mut Emitter<'_>,
+    ) {
         let key: Box<str> = ex.url.origin().into();
         let tls = match route::tls_session(self.tls, ex.url) {
             Ok(tls) => tls,
@@ -373,10 +391,13 @@ impl<'a> Connections<'a> {
             }
         );
         self.attach(cslot, req, ex.id, false, now);
-        self.ramp
-            .entry(ex.url.origin().into())
-            .or_default()
-            .connecting += 1;
+        let ramp = self.ramp.entry(ex.url.origin().into()).or_default();
+        ramp.connecting += 1;
+        if !fresh_only {
+            // (A request retried because a pooled connection failed it
+            // waits for its own.)
+            ramp.opened.push_back((cslot, self.generation));
+        }
         self.prepare(cslot, &ex, now, ev);
         if known {
             self.connect(cslot, now, ev);
@@ -550,9 +571,9 @@ impl<'a> Connections<'a> {
                 let s = &mut self.slots[cslot];
                 s.connect = Some(now.saturating_duration_since(s.attached_at));
                 self.connected(cslot);
-                true // send the request (or open the tunnel)
+                !self.park_if_unneeded(cslot, now, ev) // send (or open the tunnel)
             }
-            ConnEvent::Tunneled => true, // TLS with the origin, inside
+            ConnEvent::Tunneled => !self.park_if_unneeded(cslot, now, ev), // TLS inside
             ConnEvent::TlsEstablished { took, resumed } => {
                 let conn = self.slots[cslot].conn.id();
                 emit!(
@@ -569,7 +590,7 @@ impl<'a> Connections<'a> {
                     self.stats.tls_full += 1;
                 }
                 self.stats.tls_handshake.record(took);
-                true // send the request
+                !self.park_if_unneeded(cslot, now, ev) // send the request
             }
             ConnEvent::Done => {
                 self.response_done(cslot, now, ev);
@@ -587,6 +608,21 @@ impl<'a> Connections<'a> {
                 false
             }
         }
+    }
+
+    /// A connection whose request went elsewhere while it connected is up
+    /// (and `Idle`): it goes to the pool, where the next request, or one
+    /// still waiting for a connect, takes it. True if it was parked.
+    fn park_if_unneeded(&mut self, cslot: usize, now: Instant, ev: &mut Emitter<'_>) -> bool {
+        let slot = &self.slots[cslot];
+        if slot.carrying.is_some() || slot.conn.state() != ConnState::Idle {
+            return false;
+        }
+        let token = slot.token(cslot);
+        self.pool.handle_checkin(slot.conn.key(), token, now);
+        self.arm_timer(cslot);
+        self.offer_idle(cslot, ev);
+        true
     }
 
     /// A complete response: the connection goes back to the pool (or is
@@ -618,11 +654,10 @@ impl<'a> Connections<'a> {
             slot.conn.make_idle(now);
             let token = slot.token(cslot);
             self.pool.handle_checkin(slot.conn.key(), token, now);
-            // A request waiting on the ramp can take it.
-            Self::ramp_wake(&mut self.ramp, &mut self.ramp_ready, slot.conn.key());
             // The request is no longer the connection's, but it is what
             // this transition finished.
             self.drain_transitions_of(cslot, carried.map(|(_, id)| id), ev);
+            self.offer_idle(cslot, ev);
         } else {
             self.drop_busy_conn(cslot, CloseReason::Done, now, ev);
         }

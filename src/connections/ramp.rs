@@ -13,9 +13,14 @@ use std::collections::{HashMap, VecDeque};
 #[derive(Default)]
 pub(super) struct Ramp {
     pub connecting: usize,
-    pub waiting: VecDeque<Token>,
+    /// Requests waiting, and whether each needs a fresh connection (a
+    /// retry after a pooled one failed it: an idle one will not do).
+    pub waiting: VecDeque<(Token, bool)>,
     /// On `ramp_ready` (at most once).
     pub listed: bool,
+    /// Connections opened for a request, oldest first (slot, generation;
+    /// those no longer connecting are skipped and pruned from the front).
+    pub opened: VecDeque<(usize, u32)>,
 }
 
 impl Connections<'_> {
@@ -25,6 +30,7 @@ impl Connections<'_> {
         &mut self,
         req: Token,
         ex: &Exchange<'_>,
+        fresh_only: bool,
         ev: &mut Emitter<'_>,
     ) -> bool {
         let limit = self.config.connections.max_connecting_per_host.max(1);
@@ -34,7 +40,7 @@ impl Connections<'_> {
         if ramp.connecting < limit {
             return false;
         }
-        ramp.waiting.push_back(req);
+        ramp.waiting.push_back((req, fresh_only));
         self.stats.ramp_waits += 1;
         let connecting = ramp.connecting;
         emit!(
@@ -50,18 +56,23 @@ impl Connections<'_> {
     /// Connection `cslot` is no longer connecting (connected, or closed):
     /// a request waiting on its origin's ramp may go.
     pub(super) fn connected(&mut self, cslot: usize) {
-        let slot = &mut self.slots[cslot];
-        if !std::mem::take(&mut slot.connecting) {
+        if !std::mem::take(&mut self.slots[cslot].connecting) {
             return;
         }
-        let Some(ramp) = self.ramp.get_mut(slot.conn.key()) else {
+        let key = self.slots[cslot].conn.key();
+        let Some(ramp) = self.ramp.get_mut(key) else {
             return;
         };
         ramp.connecting -= 1;
+        while let Some(&(c, generation)) = ramp.opened.front() {
+            match self.slots.get(c) {
+                Some(s) if s.generation == generation && s.connecting => break,
+                _ => ramp.opened.pop_front(),
+            };
+        }
         if ramp.connecting == 0 && ramp.waiting.is_empty() {
-            self.ramp.remove(slot.conn.key());
+            self.ramp.remove(key);
         } else {
-            let key = slot.conn.key();
             Self::ramp_wake(&mut self.ramp, &mut self.ramp_ready, key);
         }
     }
@@ -86,10 +97,50 @@ impl Connections<'_> {
         }
     }
 
+    /// Connection `cslot` is idle in the pool: a request waiting on its
+    /// origin's ramp takes it, or else the oldest request still waiting
+    /// for a fresh connection to come up does (hyper's pool, too, gives a
+    /// request whichever comes first, an idle connection or its connect).
+    /// The connection it leaves behind, once up, parks idle for the next.
+    /// That is what keeps a dropped SYN (a full accept queue: the kernel
+    /// tries again after a second) from holding its request for a second.
+    pub(super) fn offer_idle(&mut self, cslot: usize, ev: &mut Emitter<'_>) {
+        if self.ramp.is_empty() {
+            return; // (the usual case: no burst in progress anywhere)
+        }
+        let key: Box<str> = self.slots[cslot].conn.key().into();
+        let Some(ramp) = self.ramp.get_mut(&key) else {
+            return;
+        };
+        if ramp.waiting.is_empty() {
+            while let Some((c, generation)) = ramp.opened.pop_front() {
+                let Some(slot) = self.slots.get_mut(c) else {
+                    continue;
+                };
+                let Some((req, id)) = slot.carrying else {
+                    continue;
+                };
+                if slot.generation != generation || !slot.connecting || !slot.conn.give_up_request()
+                {
+                    continue;
+                }
+                slot.carrying = None;
+                self.by_request[req.slot] = super::NONE;
+                ramp.waiting.push_front((req, false));
+                self.stats.requests_moved += 1;
+                let from = slot.conn.id();
+                emit!(ev, EventKind::RequestMoved { req: id, from });
+                break;
+            }
+        }
+        Self::ramp_wake(&mut self.ramp, &mut self.ramp_ready, &key);
+    }
+
     /// The next request whose origin has room again: fewer connections
-    /// connecting than allowed, or an idle one in the pool (dispatch it;
-    /// `still_waiting` says whether it still wants a connection: one whose
-    /// deadline ended it gives its turn to the next).
+    /// connecting than allowed, or an idle one in the pool (unless it needs
+    /// a fresh one). Dispatch it (with its `fresh_only`); `still_waiting`
+    /// says whether it still wants a connection: one whose deadline ended
+    /// it gives its turn to the next.
     ///
     /// An origin stays listed while it has room and waiters, so one call
     /// per waiter drains it: a waiter that took an idle connection left the
@@ -97,15 +148,23 @@ impl Connections<'_> {
     /// exactly one per finished connect lost those turns: waiters were
     /// stranded until their deadline once no connect was left to finish.)
     #[must_use]
-    pub fn poll_ramp_ready(&mut self, still_waiting: impl Fn(Token) -> bool) -> Option<Token> {
+    pub fn poll_ramp_ready(
+        &mut self,
+        still_waiting: impl Fn(Token) -> bool,
+    ) -> Option<(Token, bool)> {
         let limit = self.config.connections.max_connecting_per_host.max(1);
         while let Some(origin) = self.ramp_ready.front() {
             if let Some(ramp) = self.ramp.get_mut(origin) {
-                if ramp.connecting < limit || self.pool.idle_for(origin) > 0 {
-                    while let Some(token) = ramp.waiting.pop_front() {
-                        if still_waiting(token) {
-                            return Some(token);
-                        }
+                let can_connect = ramp.connecting < limit;
+                let idle = self.pool.idle_for(origin) > 0;
+                while let Some(&(token, fresh_only)) = ramp.waiting.front() {
+                    if !still_waiting(token) {
+                        ramp.waiting.pop_front();
+                    } else if can_connect || (idle && !fresh_only) {
+                        ramp.waiting.pop_front();
+                        return Some((token, fresh_only));
+                    } else {
+                        break; // no room for the first in line yet
                     }
                 }
                 ramp.listed = false;

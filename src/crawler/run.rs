@@ -200,8 +200,7 @@ impl<'a> Run<'a> {
                 self.take_output(output, now);
             } else if let Some(start) = self.core.poll_start(now, false) {
                 self.hand_over(start, now);
-            } else if let Some(token) = self.ramp_ready() {
-                let fresh_only = false;
+            } else if let Some((token, fresh_only)) = self.ramp_ready() {
                 self.hand_over(Start { token, fresh_only }, now);
             } else {
                 break;
@@ -211,7 +210,7 @@ impl<'a> Run<'a> {
     }
 
     /// A request that waited for its origin's connect ramp, now let go.
-    fn ramp_ready(&mut self) -> Option<Token> {
+    fn ramp_ready(&mut self) -> Option<(Token, bool)> {
         let core = &self.core;
         self.conns.poll_ramp_ready(|t| core.is_active(t))
     }
@@ -375,6 +374,7 @@ impl<'a> Run<'a> {
         s.tls_handshake = conns.tls_handshake;
         s.descriptor_waits = conns.descriptor_waits;
         s.connect_waits = conns.ramp_waits;
+        s.requests_moved = conns.requests_moved;
         s.dns = self.dns.core.stats().since(&self.dns_before);
         s.loop_stats = self.stats;
         s.workers = workers;

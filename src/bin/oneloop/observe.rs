@@ -161,6 +161,11 @@ pub fn trace_line(out: &mut String, e: &Event<'_>) {
             "{} waits to connect ({connecting} connecting to its origin)",
             req_label(*req)
         ),
+        EventKind::RequestMoved { req, from } => write!(
+            out,
+            "{} takes an idle connection instead of conn#{from}, still connecting (kept for later)",
+            req_label(*req)
+        ),
         EventKind::ConnState {
             conn,
             req,
