@@ -76,8 +76,8 @@ pub enum EventKind<'a> {
     },
     /// A request's fresh connection was still connecting when another
     /// connection of its origin went idle: the request takes that one
-    /// (`conn_reused` follows), and `from`, once up, waits in the pool for
-    /// the next request (as hyper's pool races a connect against checkouts).
+    /// (`conn_reused` follows) and `from` is closed (reason `superseded`).
+    /// hyper's pool, too, races a checkout against the connect.
     RequestMoved {
         /// The request.
         req: u64,
@@ -204,6 +204,9 @@ pub enum CloseReason {
     NoDescriptors,
     /// The crawl ended with it idle in the pool.
     End,
+    /// It was still connecting when its request took another connection
+    /// of the origin that had gone idle (`request_moved`).
+    Superseded,
 }
 
 impl CloseReason {
@@ -218,6 +221,7 @@ impl CloseReason {
             CloseReason::Aborted => "aborted",
             CloseReason::NoDescriptors => "no_descriptors",
             CloseReason::End => "end",
+            CloseReason::Superseded => "superseded",
         }
     }
 }

@@ -150,7 +150,7 @@ pub struct Summary {
     pub connect_waits: u64,
     /// Requests that took an idle connection of their origin while the
     /// fresh one opened for them was still connecting (a dropped SYN, a
-    /// slow DNS answer); that one joined the pool once up.
+    /// slow DNS answer); that one was closed.
     pub requests_moved: u64,
     /// Times a request had to wait for a file descriptor (the process hit
     /// its open-file limit) until another connection closed.

@@ -74,7 +74,10 @@ fn two_thousand_https_urls_over_four_hosts_with_resumption() {
         assert_eq!(c.requests(), 500);
     }
     let opened = summary.pool.opened;
-    assert_eq!(summary.tls_full + summary.tls_resumed, opened);
+    // (A connection still connecting when its request took an idle one
+    // was closed before any handshake.)
+    let superseded = summary.requests_moved;
+    assert_eq!(summary.tls_full + summary.tls_resumed + superseded, opened);
     assert!(opened >= 40, "{summary}");
     assert!(
         summary.tls_resumed >= opened / 2,

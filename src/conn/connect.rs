@@ -133,7 +133,7 @@ impl<S: io::Read + io::Write> Conn<S> {
         } else if self.io.tls.is_some() {
             ConnState::TlsHandshake
         } else {
-            self.state_when_up()
+            ConnState::Sending
         };
         self.set_state(next, now);
         // Report, then continue with the next state on the next call.

@@ -7,7 +7,6 @@
 //!          (DNS only)                 (https only)       ^                                      │
 //!                                                        └────────────── reuse ─────────────────┘
 //!   any state ── failure, timeout, or the server closing an idle connection ──> Closed
-//!   Resolving/Connecting ── request given up (it took an idle connection) ──> ... ─> Idle once up
 //! ```
 //!
 //! Usage contract (the driver's side, as in quinn-proto's `Connection`):
@@ -23,9 +22,6 @@
 //!    call [`Conn::handle_timeout`], which tries the next address or fails.
 //! 5. After `Done`: take the response ([`Conn::swap_response`]), then
 //!    [`Conn::make_idle`] if [`Conn::reusable`], else [`Conn::close`].
-//! 6. Before it is up, a fresh connection may lose its request to another
-//!    ([`Conn::give_up_request`]): once up it reports as usual but stands
-//!    `Idle`, ready for step 2.
 //!
 //! The machine is generic over its transport ([`net::Net`]): the crawler
 //! passes real `mio` sockets, the tests a scripted stream. The byte moving
@@ -143,10 +139,6 @@ pub(crate) struct Conn<S> {
     /// Through a proxy: the handshake (HTTP CONNECT or SOCKS5) to go
     /// through once TCP is up.
     tunnel: Option<Box<tunnel::Tunnel>>,
-    /// The request this fresh connection was opened for went to another
-    /// connection before this one was up ([`Conn::give_up_request`]): once
-    /// up, it parks `Idle` instead of sending.
-    request_gone: bool,
 }
 
 impl<S: io::Read + io::Write> Conn<S> {
@@ -185,7 +177,6 @@ impl<S: io::Read + io::Write> Conn<S> {
             transitions: options.observed.then(std::collections::VecDeque::new),
             attempts: options.observed.then(std::collections::VecDeque::new),
             tunnel: None,
-            request_gone: false,
         }
     }
 
@@ -317,7 +308,6 @@ impl<S: io::Read + io::Write> Conn<S> {
         self.response.clear();
         self.got_response_bytes = false;
         self.first_byte_at = None;
-        self.request_gone = false;
         if self.state == ConnState::Idle {
             self.set_state(ConnState::Sending, now);
         }
@@ -423,7 +413,7 @@ impl<S: io::Read + io::Write> Conn<S> {
                 let resumed = self.io.tls.as_ref().and_then(|t| t.handshake_kind())
                     == Some(rustls::HandshakeKind::Resumed);
                 let took = now.saturating_duration_since(self.connected_at.unwrap_or(now));
-                self.set_state(self.state_when_up(), now);
+                self.set_state(ConnState::Sending, now);
                 ConnEvent::TlsEstablished { took, resumed }
             }
             Ok(false) => {
@@ -572,31 +562,6 @@ impl<S: io::Read + io::Write> Conn<S> {
             && self.reader.keep_alive()
             && self.io.pending.is_empty()
             && self.io.stream.is_some()
-    }
-
-    /// The request this connection was opened for went to another one
-    /// (which went idle first): this one, once up, parks `Idle` for the
-    /// pool instead of sending. Only before the request could have been
-    /// sent (`Resolving` or `Connecting`; false otherwise, and nothing
-    /// changes).
-    pub fn give_up_request(&mut self) -> bool {
-        if !matches!(self.state, ConnState::Resolving | ConnState::Connecting) {
-            return false;
-        }
-        self.request_gone = true;
-        self.io.out.clear();
-        self.io.out_pos = 0;
-        true
-    }
-
-    /// The state after the last handshake (TCP, proxy tunnel, TLS): send
-    /// the request, or park if it went elsewhere.
-    fn state_when_up(&self) -> ConnState {
-        if self.request_gone {
-            ConnState::Idle
-        } else {
-            ConnState::Sending
-        }
     }
 
     /// Parks the connection in the idle state.

@@ -292,40 +292,6 @@ fn connecting_waits_then_reports_connected_and_sends() {
 }
 
 #[test]
-fn connecting_whose_request_went_elsewhere_parks_idle_without_sending() {
-    let t0 = Instant::now();
-    let mut net = ScriptNet::default();
-    net.results.push_back(Ok(false)); // not connected yet
-    let mut c = connecting(&mut net, &[addr(1)], t0);
-    assert!(matches!(c.drive(&mut net, t0), ConnEvent::Pending));
-    assert!(c.give_up_request());
-    assert!(matches!(
-        c.drive(&mut net, t0 + ms(1)),
-        ConnEvent::Connected
-    ));
-    assert_eq!(c.state(), ConnState::Idle);
-    assert!(matches!(c.drive(&mut net, t0 + ms(1)), ConnEvent::Pending));
-    assert_eq!(net.written(), "", "nothing sent");
-    assert_eq!(c.served(), 0);
-    // The pool gives it the next request: that one is sent.
-    c.request_buffer().extend_from_slice(REQUEST.as_bytes());
-    c.begin_request(Method::Get, true, t0 + ms(2));
-    assert_eq!(c.state(), ConnState::Sending);
-    assert!(matches!(c.drive(&mut net, t0 + ms(2)), ConnEvent::Pending));
-    assert_eq!(net.written(), REQUEST);
-}
-
-#[test]
-fn a_request_already_sending_cannot_be_given_up() {
-    let t0 = Instant::now();
-    let mut net = ScriptNet::default();
-    let mut c = reading_head(&mut net, t0);
-    assert!(!c.give_up_request());
-    assert_eq!(c.state(), ConnState::ReadingHead);
-    assert_eq!(net.written(), REQUEST);
-}
-
-#[test]
 fn connecting_moves_to_the_next_address_on_failure() {
     let t0 = Instant::now();
     let mut net = ScriptNet {

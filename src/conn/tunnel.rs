@@ -65,7 +65,7 @@ impl<S: Read + Write> Conn<S> {
                 let next = if self.io.tls.is_some() {
                     ConnState::TlsHandshake
                 } else {
-                    self.state_when_up()
+                    ConnState::Sending
                 };
                 // The next step writes first (a ClientHello, a request).
                 if let Err(e) = self.set_writable(net, true) {

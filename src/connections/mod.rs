@@ -571,9 +571,9 @@ impl<'a> Connections<'a> {
                 let s = &mut self.slots[cslot];
                 s.connect = Some(now.saturating_duration_since(s.attached_at));
                 self.connected(cslot);
-                !self.park_if_unneeded(cslot, now, ev) // send (or open the tunnel)
+                true // send the request (or open the tunnel)
             }
-            ConnEvent::Tunneled => !self.park_if_unneeded(cslot, now, ev), // TLS inside
+            ConnEvent::Tunneled => true, // TLS with the origin, inside
             ConnEvent::TlsEstablished { took, resumed } => {
                 let conn = self.slots[cslot].conn.id();
                 emit!(
@@ -590,7 +590,7 @@ impl<'a> Connections<'a> {
                     self.stats.tls_full += 1;
                 }
                 self.stats.tls_handshake.record(took);
-                !self.park_if_unneeded(cslot, now, ev) // send the request
+                true // send the request
             }
             ConnEvent::Done => {
                 self.response_done(cslot, now, ev);
@@ -608,21 +608,6 @@ impl<'a> Connections<'a> {
                 false
             }
         }
-    }
-
-    /// A connection whose request went elsewhere while it connected is up
-    /// (and `Idle`): it goes to the pool, where the next request, or one
-    /// still waiting for a connect, takes it. True if it was parked.
-    fn park_if_unneeded(&mut self, cslot: usize, now: Instant, ev: &mut Emitter<'_>) -> bool {
-        let slot = &self.slots[cslot];
-        if slot.carrying.is_some() || slot.conn.state() != ConnState::Idle {
-            return false;
-        }
-        let token = slot.token(cslot);
-        self.pool.handle_checkin(slot.conn.key(), token, now);
-        self.arm_timer(cslot);
-        self.offer_idle(cslot, ev);
-        true
     }
 
     /// A complete response: the connection goes back to the pool (or is
@@ -657,7 +642,7 @@ impl<'a> Connections<'a> {
             // The request is no longer the connection's, but it is what
             // this transition finished.
             self.drain_transitions_of(cslot, carried.map(|(_, id)| id), ev);
-            self.offer_idle(cslot, ev);
+            self.offer_idle(cslot, now, ev);
         } else {
             self.drop_busy_conn(cslot, CloseReason::Done, now, ev);
         }

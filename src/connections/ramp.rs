@@ -5,9 +5,11 @@
 //! over a few round trips instead of one turn's flood of SYNs.
 
 use super::{Connections, Exchange};
-use crate::events::{Emitter, EventKind};
+use crate::conn::ConnState;
+use crate::events::{CloseReason, Emitter, EventKind};
 use crate::reactor::Token;
 use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
 
 /// One origin's connect ramp.
 #[derive(Default)]
@@ -100,11 +102,14 @@ impl Connections<'_> {
     /// Connection `cslot` is idle in the pool: a request waiting on its
     /// origin's ramp takes it, or else the oldest request still waiting
     /// for a fresh connection to come up does (hyper's pool, too, gives a
-    /// request whichever comes first, an idle connection or its connect).
-    /// The connection it leaves behind, once up, parks idle for the next.
-    /// That is what keeps a dropped SYN (a full accept queue: the kernel
-    /// tries again after a second) from holding its request for a second.
-    pub(super) fn offer_idle(&mut self, cslot: usize, ev: &mut Emitter<'_>) {
+    /// request whichever comes first, an idle connection or its connect),
+    /// if that connect is slow, and the connect it waited for is closed. That is what keeps a SYN
+    /// dropped by a full accept queue (the kernel sends it again after a
+    /// second) from holding its request for that second. (Closed rather
+    /// than kept for later: a spare connection would hold a place in the
+    /// pool no request in flight accounts for. A socket still in SYN-SENT
+    /// closes without a packet.)
+    pub(super) fn offer_idle(&mut self, cslot: usize, now: Instant, ev: &mut Emitter<'_>) {
         if self.ramp.is_empty() {
             return; // (the usual case: no burst in progress anywhere)
         }
@@ -113,24 +118,39 @@ impl Connections<'_> {
             return;
         };
         if ramp.waiting.is_empty() {
-            while let Some((c, generation)) = ramp.opened.pop_front() {
-                let Some(slot) = self.slots.get_mut(c) else {
+            let slow = self.config.timeouts.happy_eyeballs;
+            let mut overtaken = None;
+            while let Some(&(c, generation)) = ramp.opened.front() {
+                let Some(slot) = self.slots.get(c) else {
+                    ramp.opened.pop_front();
                     continue;
                 };
-                let Some((req, id)) = slot.carrying else {
+                let before_sending = matches!(
+                    slot.conn.state(),
+                    ConnState::Resolving | ConnState::Connecting
+                );
+                let live = slot.generation == generation && slot.connecting && before_sending;
+                let Some((req, id)) = slot.carrying.filter(|_| live) else {
+                    ramp.opened.pop_front();
                     continue;
                 };
-                if slot.generation != generation || !slot.connecting || !slot.conn.give_up_request()
-                {
-                    continue;
+                // Only a connect slower than happy eyeballs would wait for
+                // (250 ms): one about to finish is left to finish (abandoned,
+                // it would cost the server a handshake for nothing). The
+                // oldest is first: if it is not that slow, none is.
+                if now.saturating_duration_since(slot.attached_at) >= slow {
+                    ramp.opened.pop_front();
+                    overtaken = Some((c, req, id));
                 }
-                slot.carrying = None;
-                self.by_request[req.slot] = super::NONE;
+                break;
+            }
+            if let Some((c, req, id)) = overtaken {
                 ramp.waiting.push_front((req, false));
                 self.stats.requests_moved += 1;
-                let from = slot.conn.id();
+                let from = self.slots[c].conn.id();
                 emit!(ev, EventKind::RequestMoved { req: id, from });
-                break;
+                self.detach(c);
+                self.drop_busy_conn(c, CloseReason::Superseded, now, ev);
             }
         }
         Self::ramp_wake(&mut self.ramp, &mut self.ramp_ready, &key);
