@@ -11,17 +11,24 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// `n` requests in flight to one origin, each with a connection of its
+/// own, at most `connecting` of them connecting at once.
+fn one_origin(n: usize, connecting: usize) -> Config {
+    let mut config = Config::local();
+    config.concurrency = n;
+    config.per_host = n;
+    config.connections.max_total = n;
+    config.connections.max_per_host = n;
+    config.connections.max_connecting_per_host = connecting;
+    config
+}
+
 #[test]
 fn a_burst_connects_a_bounded_number_at_a_time() {
     // The server answers after 50 ms, so all 120 requests want a connection
     // at once; at most 8 may be connecting at a time.
     let server = slow_echo_server(Duration::from_millis(50));
-    let mut config = Config::local();
-    config.concurrency = 120;
-    config.per_host = 120;
-    config.connections.max_total = 120;
-    config.connections.max_per_host = 120;
-    config.connections.max_connecting_per_host = 8;
+    let config = one_origin(120, 8);
     let mut crawler = Crawler::new(config).unwrap();
     // Connections connecting now (opened, not yet past Connecting), and
     // the most seen at once; the waits reported.
@@ -94,12 +101,7 @@ fn requests_waiting_on_the_ramp_take_idle_connections() {
     // waiting must take that idle connection (not wait for connects that
     // will never come: they used to wait for their total timeout).
     let server = slow_to_accept_server(Duration::from_millis(150));
-    let mut config = Config::local();
-    config.concurrency = 6;
-    config.per_host = 6;
-    config.connections.max_total = 6;
-    config.connections.max_per_host = 6;
-    config.connections.max_connecting_per_host = 1;
+    let mut config = one_origin(6, 1);
     config.timeouts.total = Duration::from_secs(8);
     config.timeouts.connect = Duration::from_secs(8);
     let mut crawler = Crawler::new(config).unwrap();
@@ -138,12 +140,7 @@ fn a_request_whose_syn_was_dropped_takes_a_connection_that_went_idle() {
     // waited for is closed. (Only a connect slower than the happy eyeballs
     // delay, 250 ms, is given up: the first answer comes after 400 ms.)
     let server = slow_to_accept_server(Duration::from_millis(400));
-    let mut config = Config::local();
-    config.concurrency = 6;
-    config.per_host = 6;
-    config.connections.max_total = 6;
-    config.connections.max_per_host = 6;
-    config.connections.max_connecting_per_host = 1;
+    let config = one_origin(6, 1);
     let mut crawler = Crawler::new(config).unwrap();
     let events = Arc::new(Mutex::new(Vec::new()));
     let e2 = events.clone();

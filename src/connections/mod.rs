@@ -20,6 +20,7 @@
 //!   [`poll_fd_waiter`](Connections::poll_fd_waiter): a request that may try
 //!   again for a descriptor.
 
+mod close;
 mod descriptors;
 mod headers;
 mod ramp;
@@ -68,6 +69,9 @@ pub(crate) struct Exchange<'r> {
     /// This request's own header fields (after the template's) and body.
     pub headers: &'r [(String, String)],
     pub body: Option<&'r [u8]>,
+    /// Only a new connection will do: a retry after a pooled connection
+    /// failed it (the other idle ones are suspect too).
+    pub fresh_only: bool,
 }
 
 /// What the table tells the driver.
@@ -259,16 +263,9 @@ impl<'a> Connections<'a> {
 
     /// Finds a connection for an admitted request and sends it: a pooled
     /// one if the pool has one (unless `fresh_only`), else a new one.
-    pub fn dispatch(
-        &mut self,
-        req: Token,
-        ex: Exchange<'_>,
-        fresh_only: bool,
-        now: Instant,
-        ev: &mut Emitter<'_>,
-    ) {
+    pub fn dispatch(&mut self, req: Token, ex: Exchange<'_>, now: Instant, ev: &mut Emitter<'_>) {
         let key = ex.url.origin();
-        let checkout = if fresh_only {
+        let checkout = if ex.fresh_only {
             self.pool.checkout_fresh(key)
         } else {
             self.pool.checkout(key)
@@ -281,10 +278,10 @@ impl<'a> Connections<'a> {
                 self.prepare(ct.slot, &ex, now, ev);
                 self.drive(ct.slot, now, ev);
             }
-            Checkout::Open => self.open_or_wait(req, ex, fresh_only, now, ev),
+            Checkout::Open => self.open_or_wait(req, ex, now, ev),
             Checkout::OpenAfterEvict(old) => {
                 self.drop_conn(old.slot, CloseReason::Evicted, now, ev);
-                self.open_or_wait(req, ex, fresh_only, now, ev);
+                self.open_or_wait(req, ex, now, ev);
             }
             Checkout::Full => {
                 // Unreachable through the admission limits (see pool docs);
@@ -301,32 +298,17 @@ impl<'a> Connections<'a> {
 
     /// Opens a connection for `req`, unless its origin's connect ramp is
     /// full: then `req` waits (and the pool is told nothing was opened).
-    /// `fresh_only`: `req` must not take an idle connection instead.
-    fn open_or_wait(
-        &mut self,
-        req: Token,
-        ex: Exchange<'_>,
-        fresh_only: bool,
-        now: Instant,
-        ev: &mut Emitter<'_>,
-    ) {
-        if self.ramp_full(req, &ex, fresh_only, ev) {
+    fn open_or_wait(&mut self, req: Token, ex: Exchange<'_>, now: Instant, ev: &mut Emitter<'_>) {
+        if self.ramp_full(req, &ex, ev) {
             self.pool.handle_not_opened(ex.url.origin());
         } else {
-            self.open(req, ex, fresh_only, now, ev);
+            self.open(req, ex, now, ev);
         }
     }
 
     /// Opens a connection for request `req`: addresses from the static
     /// sources at once, or through DNS (the connection starts `Resolving`).
-    fn open(
-        &mut self,
-        req: Token,
-        ex: Exchange<'_>,
-        fresh_only: bool,
-        now: Instant,
-        ev: &mut Emitter<'_>,
-    ) {
+    fn open(&mut self, req: Token, ex: Exchange<'_>, now: Instant, ev: &mut Emitter<'_>) {
         let key: Box<str> = ex.url.origin().into();
         let tls = match route::tls_session(self.tls, ex.url) {
             Ok(tls) => tls,
@@ -393,7 +375,7 @@ impl<'a> Connections<'a> {
         self.attach(cslot, req, ex.id, false, now);
         let ramp = self.ramp.entry(ex.url.origin().into()).or_default();
         ramp.connecting += 1;
-        if !fresh_only {
+        if !ex.fresh_only {
             // (A request retried because a pooled connection failed it
             // waits for its own.)
             ramp.opened.push_back((cslot, self.generation));
@@ -680,83 +662,6 @@ impl<'a> Connections<'a> {
         let report = self.report(cslot);
         self.drop_busy_conn(cslot, CloseReason::Aborted, now, ev);
         Some((phase, report))
-    }
-
-    // ---- closing ----
-
-    /// Closes a connection the pool counts as open (busy, or failed): it
-    /// leaves the pool's count. Returns the request it carried.
-    fn drop_busy_conn(
-        &mut self,
-        cslot: usize,
-        reason: CloseReason,
-        now: Instant,
-        ev: &mut Emitter<'_>,
-    ) -> Option<Token> {
-        self.pool.handle_closed(self.slots[cslot].conn.key());
-        self.drop_conn(cslot, reason, now, ev)
-    }
-
-    /// Closes a connection and frees its slot and timer (the pool already
-    /// forgot it: evicted, expired, or closed by the server while idle).
-    /// Returns the request it carried.
-    fn drop_conn(
-        &mut self,
-        cslot: usize,
-        reason: CloseReason,
-        now: Instant,
-        ev: &mut Emitter<'_>,
-    ) -> Option<Token> {
-        self.connected(cslot); // (a connection that never connected leaves the ramp too)
-                               // Usually closed already by the state machine; closing twice is harmless.
-        self.with_net(cslot, |conn, net| conn.close(net, now));
-        // Its descriptor, if it had one, may go to a request waiting for one.
-        self.fds_freed += usize::from(self.slots[cslot].conn.held_socket());
-        self.drain_transitions(cslot, ev);
-        let conn = self.slots[cslot].conn.id();
-        emit!(ev, EventKind::ConnClosed { conn, reason });
-        let request = self.detach(cslot);
-        let slot = self.slots.remove(cslot);
-        if let Some((id, _)) = slot.timer_at {
-            self.timers.cancel(id);
-        }
-        request
-    }
-
-    /// Closes every connection left (the crawl ended).
-    pub fn close_all(&mut self, now: Instant, ev: &mut Emitter<'_>) {
-        let slots: Vec<usize> = self.slots.iter().map(|(i, _)| i).collect();
-        for cslot in slots {
-            self.drop_conn(cslot, CloseReason::End, now, ev);
-        }
-    }
-
-    /// Emits the connection's state transitions since the last drain.
-    fn drain_transitions(&mut self, cslot: usize, ev: &mut Emitter<'_>) {
-        let req = self.slots[cslot].carrying.map(|(_, id)| id);
-        self.drain_transitions_of(cslot, req, ev);
-    }
-
-    /// The same, naming `req` as the request the transitions belong to.
-    fn drain_transitions_of(&mut self, cslot: usize, req: Option<u64>, ev: &mut Emitter<'_>) {
-        if !ev.is_on() {
-            return;
-        }
-        let conn = self.slots[cslot].conn.id();
-        while let Some(addr) = self.slots[cslot].conn.poll_attempt() {
-            emit!(ev, EventKind::ConnectAttempt { conn, addr });
-        }
-        while let Some((from, to)) = self.slots[cslot].conn.poll_transition() {
-            emit!(
-                ev,
-                EventKind::ConnState {
-                    conn,
-                    req,
-                    from,
-                    to
-                }
-            );
-        }
     }
 
     // ---- timers ----

@@ -32,7 +32,6 @@ impl Connections<'_> {
         &mut self,
         req: Token,
         ex: &Exchange<'_>,
-        fresh_only: bool,
         ev: &mut Emitter<'_>,
     ) -> bool {
         let limit = self.config.connections.max_connecting_per_host.max(1);
@@ -42,7 +41,7 @@ impl Connections<'_> {
         if ramp.connecting < limit {
             return false;
         }
-        ramp.waiting.push_back((req, fresh_only));
+        ramp.waiting.push_back((req, ex.fresh_only));
         self.stats.ramp_waits += 1;
         let connecting = ramp.connecting;
         emit!(

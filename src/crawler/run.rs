@@ -178,9 +178,9 @@ impl<'a> Run<'a> {
                 truncate_at: req.truncate_at,
                 headers: req.extra.as_ref().map_or(&[][..], |x| &x.headers[..]),
                 body: req.extra.as_ref().and_then(|x| x.body.as_deref()),
+                fresh_only: start.fresh_only,
             };
-            self.conns
-                .dispatch(start.token, ex, start.fresh_only, now, &mut self.ev);
+            self.conns.dispatch(start.token, ex, now, &mut self.ev);
         }
     }
 

@@ -117,8 +117,25 @@ impl Watch {
 /// One event as one human line: `+12.345ms conn#7 req#42 ReadingHead -> ReadingBody`.
 pub fn trace_line(out: &mut String, e: &Event<'_>) {
     let _ = write!(out, "+{:.3}ms ", e.at.as_secs_f64() * 1e3);
-    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
     let _ = match &e.kind {
+        EventKind::LoopTurn { .. } | EventKind::Stall { .. } => loop_line(out, &e.kind),
+        EventKind::Queued { .. }
+        | EventKind::Admitted { .. }
+        | EventKind::Paced { .. }
+        | EventKind::Finished { .. }
+        | EventKind::ConnectWait { .. }
+        | EventKind::RequestMoved { .. } => request_line(out, &e.kind),
+        _ => conn_line(out, &e.kind),
+    };
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// What happened to a request (not on a connection yet, or between them).
+fn request_line(out: &mut String, kind: &EventKind<'_>) -> std::fmt::Result {
+    match kind {
         EventKind::Queued { req, url } => write!(out, "{} queued {url}", req_label(*req)),
         EventKind::Admitted { req, origin } => {
             write!(out, "{} admitted ({origin})", req_label(*req))
@@ -142,6 +159,23 @@ pub fn trace_line(out: &mut String, e: &Event<'_>) {
                 )
             }
         },
+        EventKind::ConnectWait { req, connecting } => write!(
+            out,
+            "{} waits to connect ({connecting} connecting to its origin)",
+            req_label(*req)
+        ),
+        EventKind::RequestMoved { req, from } => write!(
+            out,
+            "{} takes an idle connection; conn#{from}, still connecting, is closed",
+            req_label(*req)
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// What happened on a connection.
+fn conn_line(out: &mut String, kind: &EventKind<'_>) -> std::fmt::Result {
+    match kind {
         EventKind::ConnOpened {
             conn,
             origin,
@@ -155,17 +189,9 @@ pub fn trace_line(out: &mut String, e: &Event<'_>) {
         EventKind::ConnReused { conn, req } => {
             write!(out, "conn#{conn} {} reused", req_label(*req))
         }
-        EventKind::ConnectAttempt { conn, addr } => write!(out, "conn#{conn} connect attempt to {addr}"),
-        EventKind::ConnectWait { req, connecting } => write!(
-            out,
-            "{} waits to connect ({connecting} connecting to its origin)",
-            req_label(*req)
-        ),
-        EventKind::RequestMoved { req, from } => write!(
-            out,
-            "{} takes an idle connection instead of conn#{from}, still connecting (kept for later)",
-            req_label(*req)
-        ),
+        EventKind::ConnectAttempt { conn, addr } => {
+            write!(out, "conn#{conn} connect attempt to {addr}")
+        }
         EventKind::ConnState {
             conn,
             req,
@@ -192,6 +218,13 @@ pub fn trace_line(out: &mut String, e: &Event<'_>) {
             if *resumed { "resumed" } else { "full" },
             ms(*took)
         ),
+        _ => Ok(()),
+    }
+}
+
+/// The loop itself: its turns and its stalls.
+fn loop_line(out: &mut String, kind: &EventKind<'_>) -> std::fmt::Result {
+    match kind {
         EventKind::LoopTurn {
             blocked,
             events,
@@ -214,7 +247,8 @@ pub fn trace_line(out: &mut String, e: &Event<'_>) {
                 ms(*took)
             )
         }
-    };
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
