@@ -99,60 +99,70 @@ impl Connections<'_> {
     }
 
     /// Connection `cslot` is idle in the pool: a request waiting on its
-    /// origin's ramp takes it, or else the oldest request still waiting
-    /// for a fresh connection to come up does (hyper's pool, too, gives a
-    /// request whichever comes first, an idle connection or its connect),
-    /// if that connect is slow, and the connect it waited for is closed. That is what keeps a SYN
+    /// origin's ramp takes it; or else the oldest request still waiting for
+    /// a slow connect (longer than the happy-eyeballs delay) does, and that
+    /// connect is closed. hyper's pool, too, gives a request whichever comes
+    /// first, an idle connection or its connect. This is what keeps a SYN
     /// dropped by a full accept queue (the kernel sends it again after a
     /// second) from holding its request for that second. (Closed rather
     /// than kept for later: a spare connection would hold a place in the
-    /// pool no request in flight accounts for. A socket still in SYN-SENT
-    /// closes without a packet.)
+    /// pool that no request in flight accounts for. A socket still in
+    /// SYN-SENT closes without a packet.)
     pub(super) fn offer_idle(&mut self, cslot: usize, now: Instant, ev: &mut Emitter<'_>) {
         if self.ramp.is_empty() {
             return; // (the usual case: no burst in progress anywhere)
         }
-        let key: Box<str> = self.slots[cslot].conn.key().into();
-        let Some(ramp) = self.ramp.get_mut(&key) else {
-            return;
-        };
-        if ramp.waiting.is_empty() {
-            let slow = self.config.timeouts.happy_eyeballs;
-            let mut overtaken = None;
-            while let Some(&(c, generation)) = ramp.opened.front() {
-                let Some(slot) = self.slots.get(c) else {
-                    ramp.opened.pop_front();
-                    continue;
-                };
-                let before_sending = matches!(
-                    slot.conn.state(),
-                    ConnState::Resolving | ConnState::Connecting
-                );
-                let live = slot.generation == generation && slot.connecting && before_sending;
-                let Some((req, id)) = slot.carrying.filter(|_| live) else {
-                    ramp.opened.pop_front();
-                    continue;
-                };
-                // Only a connect slower than happy eyeballs would wait for
-                // (250 ms): one about to finish is left to finish (abandoned,
-                // it would cost the server a handshake for nothing). The
-                // oldest is first: if it is not that slow, none is.
-                if now.saturating_duration_since(slot.attached_at) >= slow {
-                    ramp.opened.pop_front();
-                    overtaken = Some((c, req, id));
-                }
-                break;
-            }
-            if let Some((c, req, id)) = overtaken {
+        if let Some((c, req, id)) = self.slow_connect_to_overtake(cslot, now) {
+            if let Some(ramp) = self.ramp.get_mut(self.slots[cslot].conn.key()) {
                 ramp.waiting.push_front((req, false));
-                self.stats.requests_moved += 1;
-                let from = self.slots[c].conn.id();
-                emit!(ev, EventKind::RequestMoved { req: id, from });
-                self.detach(c);
-                self.drop_busy_conn(c, CloseReason::Superseded, now, ev);
             }
+            self.stats.requests_moved += 1;
+            let from = self.slots[c].conn.id();
+            emit!(ev, EventKind::RequestMoved { req: id, from });
+            self.detach(c);
+            self.drop_busy_conn(c, CloseReason::Superseded, now, ev);
         }
-        Self::ramp_wake(&mut self.ramp, &mut self.ramp_ready, &key);
+        let key = self.slots[cslot].conn.key();
+        Self::ramp_wake(&mut self.ramp, &mut self.ramp_ready, key);
+    }
+
+    /// For idle connection `cslot`, when nobody waits on its origin's ramp:
+    /// the oldest connection of the origin still connecting (or resolving)
+    /// for its request for longer than the happy-eyeballs delay, and that
+    /// request (token, id). One about to finish is left to finish
+    /// (abandoned, it would cost the server a handshake for nothing); the
+    /// oldest is first, so if it is not that slow, none is.
+    fn slow_connect_to_overtake(
+        &mut self,
+        cslot: usize,
+        now: Instant,
+    ) -> Option<(usize, Token, u64)> {
+        let ramp = self.ramp.get_mut(self.slots[cslot].conn.key())?;
+        if !ramp.waiting.is_empty() {
+            return None; // a waiter takes the idle connection
+        }
+        let slow = self.config.timeouts.happy_eyeballs;
+        while let Some(&(c, generation)) = ramp.opened.front() {
+            let Some(slot) = self.slots.get(c) else {
+                ramp.opened.pop_front();
+                continue;
+            };
+            let before_sending = matches!(
+                slot.conn.state(),
+                ConnState::Resolving | ConnState::Connecting
+            );
+            let live = slot.generation == generation && slot.connecting && before_sending;
+            let Some((req, id)) = slot.carrying.filter(|_| live) else {
+                ramp.opened.pop_front();
+                continue;
+            };
+            if now.saturating_duration_since(slot.attached_at) < slow {
+                return None;
+            }
+            ramp.opened.pop_front();
+            return Some((c, req, id));
+        }
+        None
     }
 
     /// The next request whose origin has room again: fewer connections
