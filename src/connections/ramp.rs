@@ -4,12 +4,14 @@
 //! could) lets the next one go. A burst of thousands then reaches a server
 //! over a few round trips instead of one turn's flood of SYNs.
 
+use super::slot::ConnSlot;
 use super::{Connections, Exchange};
 use crate::conn::ConnState;
 use crate::events::{CloseReason, Emitter, EventKind};
 use crate::reactor::Token;
+use slab::Slab;
 use std::collections::{HashMap, VecDeque};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// One origin's connect ramp.
 #[derive(Default)]
@@ -112,57 +114,32 @@ impl Connections<'_> {
         if self.ramp.is_empty() {
             return; // (the usual case: no burst in progress anywhere)
         }
-        if let Some((c, req, id)) = self.slow_connect_to_overtake(cslot, now) {
-            if let Some(ramp) = self.ramp.get_mut(self.slots[cslot].conn.key()) {
-                ramp.waiting.push_front((req, false));
-            }
+        let key = self.slots[cslot].conn.key();
+        let Some(ramp) = self.ramp.get_mut(key) else {
+            return;
+        };
+        let moved = if ramp.waiting.is_empty() {
+            let slow = self.config.timeouts.happy_eyeballs;
+            let Some((c, req, id)) = slow_connect(ramp, &self.slots, slow, now) else {
+                return; // nobody to give it to: it waits in the pool
+            };
+            ramp.waiting.push_front((req, false));
+            Some((c, id))
+        } else {
+            None
+        };
+        // Someone waits now: list the origin (`ramp_wake`, on the entry at hand).
+        if !ramp.listed {
+            ramp.listed = true;
+            self.ramp_ready.push_back(key.into());
+        }
+        if let Some((c, id)) = moved {
             self.stats.requests_moved += 1;
             let from = self.slots[c].conn.id();
             emit!(ev, EventKind::RequestMoved { req: id, from });
             self.detach(c);
             self.drop_busy_conn(c, CloseReason::Superseded, now, ev);
         }
-        let key = self.slots[cslot].conn.key();
-        Self::ramp_wake(&mut self.ramp, &mut self.ramp_ready, key);
-    }
-
-    /// For idle connection `cslot`, when nobody waits on its origin's ramp:
-    /// the oldest connection of the origin still connecting (or resolving)
-    /// for its request for longer than the happy-eyeballs delay, and that
-    /// request (token, id). One about to finish is left to finish
-    /// (abandoned, it would cost the server a handshake for nothing); the
-    /// oldest is first, so if it is not that slow, none is.
-    fn slow_connect_to_overtake(
-        &mut self,
-        cslot: usize,
-        now: Instant,
-    ) -> Option<(usize, Token, u64)> {
-        let ramp = self.ramp.get_mut(self.slots[cslot].conn.key())?;
-        if !ramp.waiting.is_empty() {
-            return None; // a waiter takes the idle connection
-        }
-        let slow = self.config.timeouts.happy_eyeballs;
-        while let Some(&(c, generation)) = ramp.opened.front() {
-            let Some(slot) = self.slots.get(c) else {
-                ramp.opened.pop_front();
-                continue;
-            };
-            let before_sending = matches!(
-                slot.conn.state(),
-                ConnState::Resolving | ConnState::Connecting
-            );
-            let live = slot.generation == generation && slot.connecting && before_sending;
-            let Some((req, id)) = slot.carrying.filter(|_| live) else {
-                ramp.opened.pop_front();
-                continue;
-            };
-            if now.saturating_duration_since(slot.attached_at) < slow {
-                return None;
-            }
-            ramp.opened.pop_front();
-            return Some((c, req, id));
-        }
-        None
     }
 
     /// The next request whose origin has room again: fewer connections
@@ -205,4 +182,39 @@ impl Connections<'_> {
         }
         None
     }
+}
+
+/// For an idle connection of `ramp`'s origin, when nobody waits on the
+/// ramp: the oldest connection still connecting (or resolving) for its
+/// request for at least `slow`, and that request (token, id). One about to
+/// finish is left to finish (abandoned, it would cost the server a
+/// handshake for nothing); the oldest is first, so if it is not that slow,
+/// none is.
+fn slow_connect(
+    ramp: &mut Ramp,
+    slots: &Slab<ConnSlot>,
+    slow: Duration,
+    now: Instant,
+) -> Option<(usize, Token, u64)> {
+    while let Some(&(c, generation)) = ramp.opened.front() {
+        let Some(slot) = slots.get(c) else {
+            ramp.opened.pop_front();
+            continue;
+        };
+        let before_sending = matches!(
+            slot.conn.state(),
+            ConnState::Resolving | ConnState::Connecting
+        );
+        let live = slot.generation == generation && slot.connecting && before_sending;
+        let Some((req, id)) = slot.carrying.filter(|_| live) else {
+            ramp.opened.pop_front();
+            continue;
+        };
+        if now.saturating_duration_since(slot.attached_at) < slow {
+            return None;
+        }
+        ramp.opened.pop_front();
+        return Some((c, req, id));
+    }
+    None
 }
