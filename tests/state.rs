@@ -122,10 +122,22 @@ fn kill_9_then_the_same_state_finishes_the_crawl() {
 
 /// The tree over four origins: page N lives on server N % 4.
 fn sharded_site() -> Vec<std::net::SocketAddr> {
-    let listeners: Vec<_> = (0..4)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    let addrs: Vec<_> = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
+    // The four origins (random ports) must not all belong to one shard, or
+    // no link would cross shards (1 time in 64): bind again until they don't.
+    let (listeners, addrs) = loop {
+        let listeners: Vec<_> = (0..4)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let addrs: Vec<_> = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
+        let shard = |a: &std::net::SocketAddr| {
+            oneloop::url::Url::parse(&format!("http://{a}/"))
+                .unwrap()
+                .shard(4)
+        };
+        if addrs.iter().any(|a| shard(a) != shard(&addrs[0])) {
+            break (listeners, addrs);
+        }
+    };
     for l in listeners {
         let addrs = addrs.clone();
         let handler = move |s: &mut TcpStream, path: &str| -> bool {
