@@ -111,6 +111,8 @@ pub mod admission;
 pub mod config;
 mod conn;
 mod connections;
+#[cfg(feature = "follow")]
+pub mod crawl;
 mod crawler;
 #[cfg(any(feature = "decode", feature = "warc"))]
 mod crc32;
@@ -119,6 +121,7 @@ pub mod demo;
 pub mod dns;
 pub mod error;
 pub mod events;
+pub mod follow;
 pub mod frontier;
 pub mod http;
 pub mod input;

@@ -37,6 +37,57 @@ pub struct Request {
     pub body: Option<Vec<u8>>,
     /// Opaque data carried to the outcome unchanged (the CLI's `"meta"`).
     pub meta: Option<String>,
+    /// Where a crawl that follows links found this URL (set by the
+    /// [follow core](crate::follow)), carried to the outcome unchanged.
+    pub tag: Option<CrawlTag>,
+}
+
+/// What a queued URL is fetched for, in a crawl that follows links.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
+pub enum UrlKind {
+    /// A page: its links are followed.
+    #[default]
+    Page,
+    /// A robots.txt read for its `Sitemap:` lines.
+    Robots,
+    /// A sitemap: its URLs are pages (a `urlset`) or sitemaps (an index).
+    Sitemap,
+}
+
+impl UrlKind {
+    /// Its name in the JSON line and the checkpoint: `page`, `robots`,
+    /// `sitemap`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UrlKind::Page => "page",
+            UrlKind::Robots => "robots",
+            UrlKind::Sitemap => "sitemap",
+        }
+    }
+
+    /// The kind named `name` (anything else is a page).
+    pub fn from_name(name: &str) -> UrlKind {
+        match name {
+            "robots" => UrlKind::Robots,
+            "sitemap" => UrlKind::Sitemap,
+            _ => UrlKind::Page,
+        }
+    }
+}
+
+/// Where a request of a crawl that follows links came from: it travels on
+/// the [`Request`] and comes back on the [`Outcome`], so nobody keeps a
+/// table from ids to depths.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CrawlTag {
+    /// Links from a seed (0 for a seed, and for a seed origin's
+    /// robots.txt; a sitemap's pages are one below the sitemap).
+    pub depth: u32,
+    /// The id of the page (or sitemap) that pointed to it; `None` for a
+    /// seed.
+    pub from: Option<u64>,
+    /// What it is fetched for.
+    pub kind: UrlKind,
 }
 
 impl From<String> for Request {
@@ -130,6 +181,8 @@ pub struct Outcome {
     pub result: Result<Response, Error>,
     /// The request's [`Request::meta`], as given.
     pub meta: Option<String>,
+    /// The request's [`Request::tag`], as given.
+    pub tag: Option<CrawlTag>,
 }
 
 impl Outcome {

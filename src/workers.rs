@@ -244,7 +244,7 @@ impl<R> Drop for Pool<R> {
     }
 }
 
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     let text = p
         .downcast_ref::<&str>()
         .map(|s| s.to_string())

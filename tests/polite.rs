@@ -116,6 +116,7 @@ fn run(config: Config, urls: Vec<String>) -> HashMap<u64, Outcome> {
                 timings: o.timings,
                 result: o.result.clone(),
                 meta: o.meta.clone(),
+                tag: o.tag,
             };
             assert!(out.insert(o.id, copy).is_none());
         })

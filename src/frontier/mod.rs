@@ -115,17 +115,7 @@ pub enum Admit {
     Diverted(u64),
 }
 
-/// What a queued URL is fetched for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum UrlKind {
-    /// A page: its links are followed.
-    #[default]
-    Page,
-    /// A robots.txt read for its `Sitemap:` lines.
-    Robots,
-    /// A sitemap: its URLs are pages (a `urlset`) or sitemaps (an index).
-    Sitemap,
-}
+pub use crate::outcome::UrlKind;
 
 /// A URL to fetch.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -44,6 +44,9 @@ use crate::random::Rng;
 use crate::reactor::{Timers, Token};
 use crate::robots::gate::Gate;
 use crate::summary::Summary;
+
+/// What an input item carries to its outcome unchanged: its meta and tag.
+type Carried = (Option<String>, Option<crate::outcome::CrawlTag>);
 use crate::url::Url;
 use slab::Slab;
 use std::collections::VecDeque;
@@ -292,7 +295,7 @@ impl Requests {
         };
         let url = match parsed {
             Ok(url) => url,
-            Err((e, raw)) => return self.reject(id, item.line, raw, e, item.meta),
+            Err((e, raw)) => return self.reject(id, item.line, raw, e, (item.meta, item.tag)),
         };
         let method = item.method.unwrap_or(self.config.request.method);
         let keep_body = self.config.request.keep_body;
@@ -301,7 +304,7 @@ impl Requests {
             url: url.as_str().into(),
         });
         let token = self.insert(id, item.line, url, method, keep_body, None, now);
-        self.reqs[token.slot].extra = Extra::of(item.headers, item.body, item.meta);
+        self.reqs[token.slot].extra = Extra::of(item.headers, item.body, item.meta, item.tag);
         if self.config.robots.enabled {
             self.through_gate(token, now, false);
         } else {
@@ -505,7 +508,9 @@ impl Requests {
     }
 
     /// An input item that cannot be fetched: its outcome at once.
-    fn reject(&mut self, id: u64, line: Option<u64>, raw: String, e: Error, meta: Option<String>) {
+    /// `carried`: the item's meta and tag, for its outcome.
+    fn reject(&mut self, id: u64, line: Option<u64>, raw: String, e: Error, carried: Carried) {
+        let (meta, tag) = carried;
         self.event(|| RequestEvent::Queued {
             req: id,
             url: raw.as_str().into(),
@@ -526,6 +531,7 @@ impl Requests {
             timings: Timings::default(),
             result: Err(e),
             meta,
+            tag,
         });
     }
 
@@ -733,6 +739,7 @@ impl Requests {
             reused: r.reused,
             timings,
             result,
+            tag: req.extra.as_ref().and_then(|x| x.tag),
             meta: req.extra.and_then(|x| x.meta),
         });
         None

@@ -83,6 +83,7 @@ pub(crate) struct Extra {
     pub headers: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,
     pub meta: Option<String>,
+    pub tag: Option<crate::outcome::CrawlTag>,
 }
 
 impl Extra {
@@ -91,14 +92,16 @@ impl Extra {
         headers: Vec<(String, String)>,
         body: Option<Vec<u8>>,
         meta: Option<String>,
+        tag: Option<crate::outcome::CrawlTag>,
     ) -> Option<Box<Extra>> {
-        if headers.is_empty() && body.is_none() && meta.is_none() {
+        if headers.is_empty() && body.is_none() && meta.is_none() && tag.is_none() {
             return None;
         }
         Some(Box::new(Extra {
             headers,
             body,
             meta,
+            tag,
         }))
     }
 
@@ -153,16 +156,16 @@ mod tests {
         .map(|n| (n.to_string(), "v".to_string()))
         .to_vec();
         let names = |x: &Extra| x.headers.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
-        let mut same = Extra::of(headers.clone(), Some(b"b".to_vec()), None).unwrap();
+        let mut same = Extra::of(headers.clone(), Some(b"b".to_vec()), None, None).unwrap();
         same.redirected(true, false);
         assert_eq!(names(&same), ["Authorization", "Cookie", "X-Keep"]);
         assert!(same.body.is_some(), "307/308 keep the body");
-        let mut other = Extra::of(headers, Some(b"b".to_vec()), None).unwrap();
+        let mut other = Extra::of(headers, Some(b"b".to_vec()), None, None).unwrap();
         other.redirected(false, true);
         assert_eq!(names(&other), ["X-Keep"]);
         assert!(other.body.is_none(), "303 turns it into a GET");
         assert!(
-            Extra::of(vec![], None, None).is_none(),
+            Extra::of(vec![], None, None, None).is_none(),
             "nothing extra, no box"
         );
     }

@@ -139,6 +139,7 @@ mod tests {
                 ..Response::default()
             }),
             meta: None,
+            tag: None,
         };
         let mut out = String::new();
         outcome_json(&mut out, &ok);
@@ -205,6 +206,7 @@ mod tests {
             timings: Timings::default(),
             result: Ok(r),
             meta: Some(r#"{"k": [1]}"#.into()),
+            tag: None,
         };
         let mut out = String::new();
         outcome_json(&mut out, &o);

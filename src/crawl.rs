@@ -1,0 +1,285 @@
+//! A whole crawl that follows links, with one call:
+//! [`Crawler::crawl`]. The glue between the [follow core](crate::follow)
+//! and the loop, in the shape of
+//! [`run_with_workers`](Crawler::run_with_workers):
+//!
+//! - the loop's input is the follow core: its next request, else the next
+//!   seed ([`CrawlInput`]);
+//! - each outcome goes to a worker, which finds what the page points to
+//!   ([`found_in`](crate::follow::found_in): links, sitemaps) and runs
+//!   *your* function on it;
+//! - back on the loop's thread, the page's links go to the follow core
+//!   (nothing else touches it, so it needs no lock), its checkpoint records
+//!   to the [`CheckpointLog`] if there is one, and your `on_page` gets your
+//!   value.
+//!
+//! ```
+//! use oneloop::{Config, Crawler};
+//! use oneloop::crawl::CrawlSetup;
+//! use oneloop::follow::{Follow, FollowConfig};
+//! use oneloop::demo::DemoServer;
+//!
+//! let site = DemoServer::start_site(2, 512, 100).unwrap(); // 100 linked pages
+//! let mut crawler = Crawler::new(Config::local()).unwrap();
+//! let mut follow = Follow::new(FollowConfig::default());
+//! let mut pages = 0;
+//! let summary = crawler.crawl(
+//!     [site.site_root()],
+//!     &mut follow,
+//!     CrawlSetup::new(2),
+//!     // On a worker: your code, per page.
+//!     |outcome| outcome.result.as_ref().map_or(0, |r| r.body.len()),
+//!     // On the loop's thread: your value, and what the page queued.
+//!     |page, _| pages += page.result.is_ok() as u32,
+//! ).unwrap();
+//! // The 100 pages, and the first 5 steps into the site's endless calendar
+//! // (a trap: the default depth limit of 5 ends it).
+//! assert_eq!((summary.outcomes, pages), (105, 105));
+//! assert!(follow.is_done());
+//! ```
+//!
+//! When is the input pulled again? [`Crawler::run`] pulls its input at the
+//! start of every turn of the loop while the admission queue has room
+//! (`Input::pull`); a `Pending` answer is asked again at the next turn, and
+//! the loop sleeps in between until something wakes it: a socket, a
+//! timer, a worker's result (every page coming back ends a turn, so the
+//! links it queued are pulled at once), a spilled batch read back, or a
+//! seed arriving from an [`InputThread`](crate::input::InputThread).
+
+use crate::crawler::Crawler;
+use crate::error::Error;
+use crate::follow::checkpoint::CheckpointLog;
+use crate::follow::spill::{SpillFile, SpillStore};
+use crate::follow::{found_in, Fetched, Follow, Found};
+use crate::input::{Input, IntoInput, Pull};
+use crate::outcome::{CrawlTag, Outcome};
+use crate::summary::Summary;
+use crate::workers::{Done, Workers};
+use std::cell::RefCell;
+use std::sync::Arc;
+
+/// How a crawl runs besides its rules: its workers and its sinks.
+pub struct CrawlSetup {
+    /// Threads for the pages' work (link extraction and yours).
+    pub workers: Workers,
+    /// Where the frontier's spilled batches go (default: a temporary file).
+    pub spill: Box<dyn SpillStore>,
+    /// The checkpoint the follow core's records go to (set
+    /// [`FollowConfig::checkpoint`](crate::follow::FollowConfig::checkpoint)
+    /// too); written after each page's `on_page`, so a page is `D`one only
+    /// once you have its result.
+    pub checkpoint: Option<Arc<CheckpointLog>>,
+}
+
+impl CrawlSetup {
+    /// `threads` workers (a queue of four pages each), a temporary spill
+    /// file, no checkpoint.
+    pub fn new(threads: usize) -> CrawlSetup {
+        CrawlSetup {
+            workers: Workers::new(threads),
+            spill: Box::new(SpillFile::default()),
+            checkpoint: None,
+        }
+    }
+}
+
+/// A page back on the loop's thread.
+#[derive(Debug)]
+pub struct Page<R> {
+    /// The request's id.
+    pub id: u64,
+    /// A seed's input line.
+    pub line: Option<u64>,
+    /// Its depth, referrer and kind (`None` if the worker died before it
+    /// could say).
+    pub tag: Option<CrawlTag>,
+    /// URLs it queued (new, in scope, not too deep).
+    pub queued: u64,
+    /// Your function's value, or the message of its panic (the page's
+    /// links are followed all the same).
+    pub result: Result<R, String>,
+}
+
+/// What a worker hands back for one page.
+struct Back<R> {
+    found: Found,
+    url: String,
+    redirects: Vec<String>,
+    tag: Option<CrawlTag>,
+    cancelled: bool,
+    user: Result<R, String>,
+}
+
+impl Crawler {
+    /// Crawls from `seeds`, following links by `follow`'s rules: `work` runs
+    /// on a worker for every page (error outcomes, robots.txt and sitemap
+    /// fetches included: see `outcome.tag`), after its links were found (so
+    /// it may take the body); `on_page` gets its value on the loop's thread
+    /// with the follow core, whose counters and records it may read. See
+    /// the [module docs](crate::crawl).
+    ///
+    /// Every request the core hands out comes back to `on_page` exactly
+    /// once. Stops as [`run`](Self::run) does ([`Handle`](crate::Handle)).
+    pub fn crawl<S, W, R, G>(
+        &mut self,
+        seeds: S,
+        follow: &mut Follow,
+        setup: CrawlSetup,
+        work: W,
+        mut on_page: G,
+    ) -> Result<Summary, Error>
+    where
+        S: IntoInput,
+        W: Fn(&mut Outcome) -> R + Send + Sync + 'static,
+        R: Send + 'static,
+        G: FnMut(Page<R>, &mut Follow),
+    {
+        let core = RefCell::new(follow);
+        let log = setup.checkpoint;
+        let input = CrawlInput {
+            seeds: seeds.into_input(),
+            seeds_done: false,
+            core: &core,
+            spill: setup.spill,
+            log: log.clone(),
+        };
+        let on_worker = move |o: &mut Outcome| {
+            let found = found_in(o);
+            let cancelled = o
+                .result
+                .as_ref()
+                .is_err_and(|e| e.kind == crate::ErrorKind::Cancelled);
+            let (url, redirects, tag) = (o.url.clone(), o.redirects.clone(), o.tag);
+            let mine = std::panic::AssertUnwindSafe(|| work(o));
+            let user =
+                std::panic::catch_unwind(mine).map_err(|p| crate::workers::panic_message(&*p));
+            Back {
+                found,
+                url,
+                redirects,
+                tag,
+                cancelled,
+                user,
+            }
+        };
+        let on_result = |done: Done<Back<R>>| {
+            let mut core = core.borrow_mut();
+            let page = match done.result {
+                Ok(back) => {
+                    let queued = core.handle_page(&Fetched {
+                        id: done.id,
+                        url: &back.url,
+                        tag: back.tag,
+                        redirects: &back.redirects,
+                        found: &back.found,
+                        cancelled: back.cancelled,
+                    });
+                    Page {
+                        id: done.id,
+                        line: done.line,
+                        tag: back.tag,
+                        queued,
+                        result: back.user,
+                    }
+                }
+                Err(message) => {
+                    core.handle_lost(done.id);
+                    Page {
+                        id: done.id,
+                        line: done.line,
+                        tag: None,
+                        queued: 0,
+                        result: Err(message),
+                    }
+                }
+            };
+            on_page(page, &mut core);
+            if let Some(log) = &log {
+                drain_records(&mut core, log);
+                log.tick();
+            }
+        };
+        let summary = self.run_with_workers(input, setup.workers, on_worker, on_result);
+        if let Some(log) = &log {
+            drain_records(&mut core.borrow_mut(), log);
+        }
+        summary
+    }
+}
+
+/// The follow core's records, into the checkpoint.
+fn drain_records(core: &mut Follow, log: &CheckpointLog) {
+    while let Some(r) = core.poll_record() {
+        log.record(&r);
+    }
+}
+
+/// The loop's input in a crawl: the follow core's next request, else the
+/// next seed; `Pending` while pages that may queue more are still out (or
+/// a spilled batch is being read back); `Done` when the core is.
+pub struct CrawlInput<'c, 'f, S> {
+    seeds: S,
+    seeds_done: bool,
+    core: &'c RefCell<&'f mut Follow>,
+    spill: Box<dyn SpillStore>,
+    log: Option<Arc<CheckpointLog>>,
+}
+
+impl<S: Input> CrawlInput<'_, '_, S> {
+    /// The spill store's work: batches out, batches wanted, batches back.
+    fn exchange(&mut self, core: &mut Follow) {
+        while let Some((id, batch)) = core.poll_spill() {
+            self.spill.store(id, batch);
+        }
+        while let Some(id) = core.poll_load() {
+            self.spill.load(id);
+        }
+        while let Some((id, batch)) = self.spill.poll_loaded() {
+            core.handle_loaded(id, batch);
+        }
+    }
+}
+
+impl<S: Input> Input for CrawlInput<'_, '_, S> {
+    fn attach(&mut self, waker: Arc<mio::Waker>) -> Result<(), Error> {
+        self.spill.attach(waker.clone());
+        self.seeds.attach(waker)
+    }
+
+    fn pull(&mut self) -> Pull {
+        let mut core = self.core.borrow_mut();
+        self.exchange(&mut core);
+        let pulled = loop {
+            if let Some(req) = core.poll_request() {
+                break Pull::Item(req);
+            }
+            if self.seeds_done {
+                break Pull::Pending;
+            }
+            match self.seeds.pull() {
+                Pull::Item(seed) => core.handle_seed(seed),
+                Pull::Pending => break Pull::Pending,
+                Pull::Done => {
+                    self.seeds_done = true;
+                    core.handle_seeds_done();
+                }
+            }
+        };
+        // Seeds and their sources queued: maybe over the memory bound.
+        self.exchange(&mut core);
+        if let Some(log) = &self.log {
+            drain_records(&mut core, log);
+        }
+        match pulled {
+            Pull::Pending if core.is_done() => Pull::Done,
+            p => p,
+        }
+    }
+}
+
+impl<'c, 'f, S: Input> IntoInput for CrawlInput<'c, 'f, S> {
+    type Input = Self;
+    fn into_input(self) -> Self {
+        self
+    }
+}

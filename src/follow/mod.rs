@@ -1,0 +1,425 @@
+//! The follow core, sans-IO: the crawl of a site as plain data. Seeds, the
+//! pages that came back (their links, their redirects) and sources
+//! (robots.txt `Sitemap:` lines, sitemaps) go in; the next request, the
+//! checkpoint's records and the frontier's spill and load requests come
+//! out. It reads no clock, opens no socket or file, and is owned by the
+//! loop's thread, like the request core: the workers *return* the links
+//! they extracted, and only the loop offers them to the frontier, so there
+//! is no lock around it.
+//!
+//! Where a request came from (its depth, the page that pointed to it,
+//! whether it is a page, a robots.txt or a sitemap) travels *on the
+//! request* as a [`CrawlTag`] and comes back on its
+//! [`Outcome`](crate::Outcome): the core keeps no table from ids to depths.
+//!
+//! The usage contract, in the shape of every core here:
+//! - inputs: [`handle_seed`](Follow::handle_seed) for each seed,
+//!   [`handle_seeds_done`](Follow::handle_seeds_done) once they are over,
+//!   [`handle_page`](Follow::handle_page) for every request it handed out
+//!   (or [`handle_lost`](Follow::handle_lost) if its page's work died),
+//!   [`handle_loaded`](Follow::handle_loaded) for spilled batches read back;
+//! - outputs, drained after the inputs in this order:
+//!   [`poll_spill`](Follow::poll_spill) and
+//!   [`poll_load`](Follow::poll_load) (the spill store's work),
+//!   [`poll_request`](Follow::poll_request) (the next request: a seed
+//!   that is not a URL first, to end as its own error outcome, then the
+//!   frontier's next URL) and [`poll_record`](Follow::poll_record) (for a
+//!   checkpoint, when asked for);
+//! - [`is_done`](Follow::is_done): the seeds are over, nothing is queued,
+//!   and no request handed out is still waiting for its page.
+//!
+//! No `poll_timeout`: nothing here waits for time.
+//!
+//! ```
+//! use oneloop::follow::{Follow, FollowConfig, Found, Fetched};
+//! use oneloop::Request;
+//!
+//! let mut core = Follow::new(FollowConfig::default());
+//! core.handle_seed(Request::from("http://a.test/"));
+//! core.handle_seeds_done();
+//! let seed = core.poll_request().unwrap();
+//! assert_eq!((seed.url.as_str(), seed.tag.unwrap().depth), ("http://a.test/", 0));
+//! assert!(core.poll_request().is_none() && !core.is_done()); // its links may come
+//!
+//! // The page came back (its links extracted on a worker).
+//! let found = Found { pages: vec!["http://a.test/b".into(), "http://b.test/".into()], ..Found::default() };
+//! let queued = core.handle_page(&Fetched::of(&seed, &[], &found));
+//! assert_eq!(queued, 1); // b.test is out of scope
+//! let next = core.poll_request().unwrap();
+//! assert_eq!((next.url.as_str(), next.tag.unwrap().depth, next.tag.unwrap().from), ("http://a.test/b", 1, seed.id));
+//! core.handle_page(&Fetched::of(&next, &[], &Found::default()));
+//! assert!(core.is_done());
+//! ```
+
+pub mod checkpoint;
+#[cfg(feature = "follow")]
+mod found;
+pub mod spill;
+#[cfg(test)]
+mod tests;
+
+#[cfg(feature = "follow")]
+pub use found::found_in;
+
+use crate::frontier::{Admit, Frontier, FrontierConfig};
+pub use crate::outcome::{CrawlTag, UrlKind};
+use crate::outcome::{Outcome, Request};
+use std::collections::VecDeque;
+
+/// How a crawl follows links.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FollowConfig {
+    /// Scope, depth, budgets, trap guards, the shard, the memory bound.
+    pub frontier: FrontierConfig,
+    /// Read each seed origin's robots.txt `Sitemap:` lines and its
+    /// `/sitemap.xml` too.
+    pub sitemaps: bool,
+    /// The id of the first request handed out (later ones count up). A
+    /// resumed crawl starts past the ids of its earlier runs, so that a
+    /// `from` in an old result still names the right page.
+    pub first_id: u64,
+    /// Emit [`Record`]s for a checkpoint ([`Follow::poll_record`]).
+    pub checkpoint: bool,
+}
+
+impl Default for FollowConfig {
+    fn default() -> FollowConfig {
+        FollowConfig {
+            frontier: FrontierConfig::default(),
+            sitemaps: false,
+            first_id: 1,
+            checkpoint: false,
+        }
+    }
+}
+
+/// What a fetched page, robots.txt or sitemap points to: found on a
+/// worker ([`found_in`]), handed to the core on the loop's thread.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Found {
+    /// Pages: the links of a page, the URLs of a sitemap's `urlset`
+    /// (absolute).
+    pub pages: Vec<String>,
+    /// Sitemaps: a robots.txt's `Sitemap:` lines, a sitemap index's
+    /// entries.
+    pub sitemaps: Vec<String>,
+}
+
+/// One request the core handed out, come back.
+#[derive(Clone, Copy, Debug)]
+pub struct Fetched<'a> {
+    /// Its id ([`Request::id`]).
+    pub id: u64,
+    /// The URL requested (the input URL, before redirects).
+    pub url: &'a str,
+    /// Its tag, as it came back on the outcome.
+    pub tag: Option<CrawlTag>,
+    /// The redirect chain followed: these URLs were fetched, so they are
+    /// seen.
+    pub redirects: &'a [String],
+    /// What it points to (nothing for an error or a non-2xx answer).
+    pub found: &'a Found,
+    /// It was cut short by a stop: not finished, fetched again on resume.
+    pub cancelled: bool,
+}
+
+impl<'a> Fetched<'a> {
+    /// A request that came back with no redirects, not cancelled (for
+    /// tests and examples).
+    pub fn of(req: &'a Request, redirects: &'a [String], found: &'a Found) -> Fetched<'a> {
+        Fetched {
+            id: req.id.unwrap_or(0),
+            url: &req.url,
+            tag: req.tag,
+            redirects,
+            found,
+            cancelled: false,
+        }
+    }
+
+    /// From an outcome and what was found in it.
+    pub fn from_outcome(o: &'a Outcome, found: &'a Found) -> Fetched<'a> {
+        Fetched {
+            id: o.id,
+            url: &o.url,
+            tag: o.tag,
+            redirects: &o.redirects,
+            found,
+            cancelled: o
+                .result
+                .as_ref()
+                .is_err_and(|e| e.kind == crate::ErrorKind::Cancelled),
+        }
+    }
+}
+
+/// What the checkpoint keeps (see [`checkpoint`]): replayed into a fresh
+/// core, the records give the same remaining crawl.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Record {
+    /// The frontier queued `url`.
+    Queued {
+        /// The canonical URL as queued.
+        url: String,
+        /// Its depth, referrer and kind.
+        tag: CrawlTag,
+        /// A seed's input line.
+        line: Option<u64>,
+    },
+    /// `url` finished (the records of the links it queued came before).
+    Done {
+        /// The URL as requested.
+        url: String,
+    },
+    /// Another shard's URL (`--shard`): not queued here.
+    Diverted {
+        /// The shard it belongs to.
+        shard: u64,
+        /// The URL.
+        url: String,
+    },
+}
+
+/// The follow core (see the [module docs](self)).
+pub struct Follow {
+    frontier: Frontier,
+    sitemaps: bool,
+    checkpoint: bool,
+    /// Requests handed out whose pages have not come back.
+    in_progress: u64,
+    next_id: u64,
+    seeds_done: bool,
+    /// Seeds that are not URLs, to be handed out as they are.
+    invalid: VecDeque<Request>,
+    records: VecDeque<Record>,
+}
+
+impl Follow {
+    /// A core with an empty frontier.
+    pub fn new(config: FollowConfig) -> Follow {
+        Follow {
+            frontier: Frontier::new(config.frontier),
+            sitemaps: config.sitemaps,
+            checkpoint: config.checkpoint,
+            in_progress: 0,
+            next_id: config.first_id,
+            seeds_done: false,
+            invalid: VecDeque::new(),
+            records: VecDeque::new(),
+        }
+    }
+
+    /// The frontier, for restoring a checkpoint and for its counters.
+    pub fn frontier(&self) -> &Frontier {
+        &self.frontier
+    }
+
+    /// The frontier, to restore a checkpoint into it before the crawl.
+    pub fn frontier_mut(&mut self) -> &mut Frontier {
+        &mut self.frontier
+    }
+
+    /// A seed: queued at depth 0 (its host joins the scope), with its
+    /// origin's robots.txt and /sitemap.xml when sitemaps are read. A seed
+    /// seen before is not fetched twice. Another shard's seed widens the
+    /// scope only (links to it are diverted, not dropped). A seed that is
+    /// not a URL (or carries an error) is handed out as it is, to end as
+    /// its own outcome.
+    pub fn handle_seed(&mut self, seed: Request) {
+        if let (Some((me, n)), None) = (self.frontier.config().shard, &seed.error) {
+            let owner = crate::url::Url::parse(&seed.url).map_or(0, |u| u.shard(n));
+            if owner != me {
+                self.frontier.add_scope(&seed.url);
+                return;
+            }
+        }
+        let admit = match seed.error {
+            None => self.frontier.handle_seed(&seed.url, seed.line),
+            Some(_) => Admit::Invalid,
+        };
+        if admit == Admit::Invalid {
+            self.invalid.push_back(seed);
+            return;
+        }
+        if admit == Admit::Queued {
+            self.queued(&seed.url, CrawlTag::default(), seed.line);
+        }
+        if self.sitemaps {
+            self.seed_sources(&seed.url);
+        }
+    }
+
+    /// A seed origin's robots.txt and /sitemap.xml (seen already for a
+    /// second seed of the same origin).
+    fn seed_sources(&mut self, seed: &str) {
+        let Ok(url) = crate::url::Url::parse(seed) else {
+            return;
+        };
+        let origin = url.origin();
+        let sources = [
+            ("robots.txt", UrlKind::Robots),
+            ("sitemap.xml", UrlKind::Sitemap),
+        ];
+        for (path, kind) in sources {
+            let url = format!("{origin}/{path}");
+            if self.frontier.handle_source(&url, 0, None, kind) == Admit::Queued {
+                let tag = CrawlTag {
+                    depth: 0,
+                    from: None,
+                    kind,
+                };
+                self.queued(&url, tag, None);
+            }
+        }
+    }
+
+    /// The seeds are over: once nothing is queued or in progress, the crawl
+    /// is done.
+    pub fn handle_seeds_done(&mut self) {
+        self.seeds_done = true;
+    }
+
+    /// The next request: a seed that is not a URL (to end as its error
+    /// outcome), else the frontier's next URL. Each carries its id and
+    /// [`CrawlTag`], and counts as in progress until its page comes back.
+    #[must_use]
+    pub fn poll_request(&mut self) -> Option<Request> {
+        let id = self.next_id;
+        let req = if let Some(seed) = self.invalid.pop_front() {
+            Request {
+                id: Some(id),
+                tag: Some(CrawlTag::default()),
+                ..seed
+            }
+        } else {
+            let d = self.frontier.poll_next()?;
+            Request {
+                url: d.url.into_string(),
+                id: Some(id),
+                line: d.line,
+                tag: Some(CrawlTag {
+                    depth: d.depth,
+                    from: d.from,
+                    kind: d.kind,
+                }),
+                ..Request::default()
+            }
+        };
+        self.next_id += 1;
+        self.in_progress += 1;
+        Some(req)
+    }
+
+    /// A request handed out came back: its redirect targets are seen, and
+    /// what it points to is offered to the frontier (a page's links one
+    /// step deeper; a sitemap's pages one below it; sitemaps at its depth).
+    /// Returns how many URLs it queued. Every request handed out must come
+    /// back once, here or through [`handle_lost`](Self::handle_lost).
+    pub fn handle_page(&mut self, page: &Fetched<'_>) -> u64 {
+        for hop in page.redirects {
+            self.frontier.mark_seen(hop);
+        }
+        let depth = page.tag.map_or(0, |t| t.depth);
+        let mut queued = 0;
+        for link in &page.found.pages {
+            let admit = self.frontier.handle_discovered(link, depth, page.id);
+            let tag = CrawlTag {
+                depth: depth + 1,
+                from: Some(page.id),
+                kind: UrlKind::Page,
+            };
+            queued += self.admitted(admit, link, tag);
+        }
+        for sitemap in &page.found.sitemaps {
+            let kind = UrlKind::Sitemap;
+            let admit = self
+                .frontier
+                .handle_source(sitemap, depth, Some(page.id), kind);
+            let tag = CrawlTag {
+                depth,
+                from: Some(page.id),
+                kind,
+            };
+            queued += self.admitted(admit, sitemap, tag);
+        }
+        if self.checkpoint && !page.cancelled {
+            self.records.push_back(Record::Done {
+                url: page.url.to_string(),
+            });
+        }
+        self.in_progress = self.in_progress.saturating_sub(1);
+        queued
+    }
+
+    /// A request handed out whose page's work died before its links were
+    /// taken: no longer in progress (else the crawl would never end). Not
+    /// finished: a resumed crawl fetches it again.
+    pub fn handle_lost(&mut self, _id: u64) {
+        self.in_progress = self.in_progress.saturating_sub(1);
+    }
+
+    /// What the frontier said of a URL, into the records; 1 if queued.
+    fn admitted(&mut self, admit: Admit, url: &str, tag: CrawlTag) -> u64 {
+        match admit {
+            Admit::Queued => {
+                self.queued(url, tag, None);
+                1
+            }
+            Admit::Diverted(shard) => {
+                if self.checkpoint {
+                    let url = url.to_string();
+                    self.records.push_back(Record::Diverted { shard, url });
+                }
+                0
+            }
+            _ => 0,
+        }
+    }
+
+    fn queued(&mut self, url: &str, tag: CrawlTag, line: Option<u64>) {
+        if self.checkpoint {
+            let url = url.to_string();
+            self.records.push_back(Record::Queued { url, tag, line });
+        }
+    }
+
+    /// The next record for the checkpoint (only with
+    /// [`FollowConfig::checkpoint`]), in the order things happened: a page's
+    /// links are queued before it is done.
+    #[must_use]
+    pub fn poll_record(&mut self) -> Option<Record> {
+        self.records.pop_front()
+    }
+
+    /// A batch of queued URLs to keep outside memory (its id and opaque
+    /// bytes), for a [`spill::SpillStore`].
+    #[must_use]
+    pub fn poll_spill(&mut self) -> Option<(u64, Vec<u8>)> {
+        self.frontier.poll_spill()
+    }
+
+    /// A spilled batch whose turn has come: read it back, then
+    /// [`handle_loaded`](Self::handle_loaded).
+    #[must_use]
+    pub fn poll_load(&mut self) -> Option<u64> {
+        self.frontier.poll_load()
+    }
+
+    /// A spilled batch read back.
+    pub fn handle_loaded(&mut self, id: u64, bytes: Vec<u8>) {
+        self.frontier.handle_loaded(id, bytes);
+    }
+
+    /// The crawl is over: seeds done, nothing queued or in progress.
+    pub fn is_done(&self) -> bool {
+        self.seeds_done
+            && self.in_progress == 0
+            && self.invalid.is_empty()
+            && self.frontier.pending_len() == 0
+    }
+
+    /// Requests handed out whose pages have not come back.
+    pub fn in_progress(&self) -> u64 {
+        self.in_progress
+    }
+}
