@@ -69,6 +69,12 @@ pub struct CrawlSetup {
     /// too); written after each page's `on_page`, so a page is `D`one only
     /// once you have its result.
     pub checkpoint: Option<Arc<CheckpointLog>>,
+    /// Hand the checkpoint to the OS every 100 ms (after a page). `false`
+    /// when your own output's flush does it, after your output
+    /// ([`CheckpointLog::take`], then [`CheckpointLog::write`]): a page
+    /// must never be `D`one on disk while its result is still in your
+    /// buffer, or a crash would lose the result and never fetch it again.
+    pub flush_checkpoint: bool,
 }
 
 impl CrawlSetup {
@@ -79,6 +85,7 @@ impl CrawlSetup {
             workers: Workers::new(threads),
             spill: Box::new(SpillFile::default()),
             checkpoint: None,
+            flush_checkpoint: true,
         }
     }
 }
@@ -136,6 +143,7 @@ impl Crawler {
     {
         let core = RefCell::new(follow);
         let log = setup.checkpoint;
+        let tick = setup.flush_checkpoint;
         let input = CrawlInput {
             seeds: seeds.into_input(),
             seeds_done: false,
@@ -196,7 +204,9 @@ impl Crawler {
             on_page(page, &mut core);
             if let Some(log) = &log {
                 drain_records(&mut core, log);
-                log.tick();
+                if tick {
+                    log.tick();
+                }
             }
         };
         let summary = self.run_with_workers(input, setup.workers, on_worker, on_result);

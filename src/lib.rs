@@ -72,6 +72,30 @@
 //! println!("{summary}");
 //! ```
 //!
+//! A crawl that follows links, with your code per page on worker threads
+//! (feature `follow`, on by default; `examples/follow.rs` is the whole
+//! program, and [`crawl`] says how the pieces fit):
+//!
+//! ```
+//! # #[cfg(all(feature = "demo", feature = "follow"))] {
+//! use oneloop::{Config, Crawler, crawl::CrawlSetup};
+//! use oneloop::follow::{Follow, FollowConfig};
+//!
+//! let site = oneloop::demo::DemoServer::start_site(2, 512, 50).unwrap();
+//! let mut crawler = Crawler::new(Config::local()).unwrap();
+//! let mut follow = Follow::new(FollowConfig::default()); // same host, depth 5
+//! let mut deepest = 0;
+//! crawler.crawl(
+//!     [site.site_root()],
+//!     &mut follow,
+//!     CrawlSetup::new(2),
+//!     |outcome| outcome.result.as_ref().map_or(0, |r| r.body.len()), // on a worker
+//!     |page, _| deepest = deepest.max(page.tag.unwrap().depth),     // on the loop
+//! ).unwrap();
+//! assert_eq!(deepest, 5); // the site's calendar trap, cut at the depth limit
+//! # }
+//! ```
+//!
 //! Layering (dependencies point one way; `docs/architecture.md` has the
 //! picture and a reading order):
 //! - the vocabulary leaves: [`url`], [`error`], [`outcome`], [`state`]
@@ -79,7 +103,8 @@
 //!   [`Crawler::set_observer`]) and [`text`]; they import nothing but each
 //!   other's leaves and the HTTP response type;
 //! - the sans-IO cores, which never touch a socket or read the clock:
-//!   [`http`], [`pool`], [`admission`], [`policy`], [`robots`],
+//!   [`http`], [`pool`], [`admission`], [`policy`], [`robots`], the
+//!   [`follow`] core and its [`frontier`],
 //!   [`reactor`]'s timers and stats, and the resolver core [`dns::DnsCore`]
 //!   (the [`dns`] module also holds its small socket driver,
 //!   [`dns::DnsDriver`]);

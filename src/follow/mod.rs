@@ -197,8 +197,16 @@ pub struct Follow {
 impl Follow {
     /// A core with an empty frontier.
     pub fn new(config: FollowConfig) -> Follow {
+        let frontier = Frontier::new(config.frontier.clone());
+        Follow::with_frontier(config, frontier)
+    }
+
+    /// A core over a frontier restored from a checkpoint
+    /// ([`checkpoint::CheckpointLog::open`]); `config.frontier` is the
+    /// frontier's own.
+    pub fn with_frontier(config: FollowConfig, frontier: Frontier) -> Follow {
         Follow {
-            frontier: Frontier::new(config.frontier),
+            frontier,
             sitemaps: config.sitemaps,
             checkpoint: config.checkpoint,
             in_progress: 0,

@@ -6,6 +6,7 @@
 //! waiting for a slow server does not delay the flush, because the loop
 //! does not do it.
 
+use oneloop::follow::checkpoint::CheckpointLog;
 use std::io::{BufWriter, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -24,6 +25,11 @@ struct Shared {
     /// Set (under the lock) when the journal ends; wakes the flusher.
     stop: Mutex<bool>,
     wake: Condvar,
+    /// A crawl's checkpoint (`--state`), flushed around the output: its
+    /// records so far are taken first (their pages' lines are in the output
+    /// already), the output is written, then they are. A crash between the
+    /// two writes costs pages fetched twice, never lost.
+    checkpoint: Mutex<Option<Arc<CheckpointLog>>>,
 }
 
 /// Lines to an output, flushed at least every [`FLUSH_EVERY`].
@@ -43,6 +49,7 @@ impl Journal {
             broken: AtomicBool::new(false),
             stop: Mutex::new(false),
             wake: Condvar::new(),
+            checkpoint: Mutex::new(None),
         });
         let s = shared.clone();
         let flusher = std::thread::Builder::new()
@@ -63,7 +70,10 @@ impl Journal {
         };
         let mut ok = out.write_all(text.as_bytes()).is_ok();
         if self.flush_each {
-            ok &= out.flush().is_ok();
+            drop(out);
+            // With the checkpoint after it, as the flusher does.
+            self.shared.flush();
+            ok &= !self.shared.broken.load(Ordering::Relaxed);
         } else {
             self.shared.dirty.store(true, Ordering::Release);
         }
@@ -71,6 +81,13 @@ impl Journal {
             self.shared.broken.store(true, Ordering::Relaxed);
         }
         !self.shared.broken.load(Ordering::Relaxed)
+    }
+
+    /// Flushes `log`'s records with the output, after it (see `Shared`).
+    pub fn set_checkpoint(&self, log: Option<Arc<CheckpointLog>>) {
+        if let Ok(mut c) = self.shared.checkpoint.lock() {
+            *c = log;
+        }
     }
 
     /// Stops the flusher and flushes what is left.
@@ -94,15 +111,17 @@ impl Drop for Journal {
 
 impl Shared {
     fn flush(&self) {
-        // With a crawl's checkpoint around it (see `state.rs`).
-        crate::state::around_output_flush(|| {
-            if let Ok(mut out) = self.out.lock() {
-                self.dirty.store(false, Ordering::Relaxed);
-                if out.flush().is_err() {
-                    self.broken.store(true, Ordering::Relaxed);
-                }
+        let checkpoint = self.checkpoint.lock().ok().and_then(|c| c.clone());
+        let taken = checkpoint.as_ref().map(|c| c.take());
+        if let Ok(mut out) = self.out.lock() {
+            self.dirty.store(false, Ordering::Relaxed);
+            if out.flush().is_err() {
+                self.broken.store(true, Ordering::Relaxed);
             }
-        });
+        }
+        if let (Some(c), Some(data)) = (checkpoint, taken) {
+            let _ = c.write(data, false);
+        }
     }
 
     /// The flusher thread: every [`FLUSH_EVERY`], what was written goes to

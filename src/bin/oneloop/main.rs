@@ -39,8 +39,6 @@ mod recrawl;
 mod report;
 mod resume;
 mod save;
-mod spill;
-mod state;
 mod sys;
 mod timeline;
 mod warc;

@@ -2,15 +2,19 @@
 //! `--save`; inline on the loop's thread, or on worker threads.
 
 use crate::args::Options;
-use crate::follow::Follow;
 use crate::progress::ProgressLine;
 use crate::report::{Page, Reporter};
 use crate::save::Saver;
 use crate::warc::{Stored, WarcWriter};
 use crate::{jsonl, sys};
+use oneloop::crawl::CrawlSetup;
+use oneloop::follow::checkpoint::CheckpointLog;
+use oneloop::follow::spill::SpillFile;
+use oneloop::follow::Follow;
 use oneloop::workers::Workers;
 use oneloop::{Crawler, Outcome, Phase, Summary};
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 /// What is done with each page, besides counting it: its JSON line, and in
 /// the demo the pitfall on purpose (`--block-ms`, `--work-ms`), and with
@@ -18,7 +22,8 @@ use std::fmt::Write as _;
 /// else on the loop's thread.
 pub(crate) struct PageWork {
     save: Option<Saver>,
-    follow: Option<std::sync::Arc<Follow>>,
+    /// `--follow`: the line leaves room for the crawl's fields.
+    follow: bool,
     warc: Option<WarcWriter>,
     block: std::time::Duration,
     busy: std::time::Duration,
@@ -26,7 +31,7 @@ pub(crate) struct PageWork {
 }
 
 impl PageWork {
-    fn new(o: &Options, follow: Option<std::sync::Arc<Follow>>) -> PageWork {
+    fn new(o: &Options, follow: bool) -> PageWork {
         PageWork {
             save: o.save.as_deref().map(Saver::new),
             follow,
@@ -83,9 +88,8 @@ impl PageWork {
             }
         }
         let stored = self.archive(o, &mut save_failed);
-        // Links before the save error could replace the response.
-        let links = self.follow.as_ref().map(|f| f.page_done(o));
         let mut line = String::new();
+        let mut crawl_fields_at = None;
         if self.jsonl {
             jsonl::outcome_json(&mut line, o);
             line.pop(); // the closing brace
@@ -93,18 +97,8 @@ impl PageWork {
                 line.push_str(",\"path\":");
                 jsonl::json_str(&mut line, &p.to_string_lossy());
             }
-            if let Some(l) = &links {
-                let origin = l.origin.unwrap_or_default();
-                let _ = write!(line, ",\"depth\":{}", origin.depth);
-                match origin.kind {
-                    oneloop::frontier::UrlKind::Page => {}
-                    oneloop::frontier::UrlKind::Robots => line.push_str(",\"kind\":\"robots\""),
-                    oneloop::frontier::UrlKind::Sitemap => line.push_str(",\"kind\":\"sitemap\""),
-                }
-                if let Some(from) = origin.from {
-                    let _ = write!(line, ",\"from\":{from}");
-                }
-                let _ = write!(line, ",\"links\":{}", l.queued);
+            if self.follow {
+                crawl_fields_at = Some(line.len());
             }
             if let Some(s) = &stored {
                 line.push_str(",\"warc\":{\"file\":");
@@ -113,13 +107,12 @@ impl PageWork {
             }
             line.push_str("}\n");
         }
-        let finished = links.as_ref().is_some_and(|l| l.finished);
         Page {
             line,
             error: o.result.is_err(),
             saved: path.is_some(),
             save_failed,
-            finished_url: finished.then(|| o.url.clone()),
+            crawl_fields_at,
         }
     }
 }
@@ -142,13 +135,19 @@ impl PageWork {
     }
 }
 
+/// `--follow`: the follow core, and the checkpoint its records go to.
+pub(crate) struct Following<'a> {
+    pub core: &'a mut Follow,
+    pub log: Option<Arc<CheckpointLog>>,
+}
+
 /// Crawls `urls`, each page through [`PageWork`]: inline, or on workers.
 pub(crate) fn crawl_pages<I>(
     crawler: &mut Crawler,
     urls: I,
     o: &Options,
     rep: &mut Reporter,
-    follow: Option<std::sync::Arc<Follow>>,
+    follow: Option<Following<'_>>,
 ) -> Result<Summary, oneloop::Error>
 where
     I: oneloop::input::IntoInput,
@@ -172,15 +171,14 @@ fn run_pages<I>(
     o: &Options,
     rep: &mut Reporter,
     handle: oneloop::Handle,
-    follow: Option<std::sync::Arc<Follow>>,
+    follow: Option<Following<'_>>,
 ) -> Result<Summary, oneloop::Error>
 where
     I: oneloop::input::IntoInput,
 {
     // Link extraction, like file work, is never done on the loop.
     let files = o.save.is_some() || o.warc.is_some() || follow.is_some();
-    let abandon = follow.clone();
-    let work = PageWork::new(o, follow);
+    let work = PageWork::new(o, follow.is_some());
     let threads = o.workers.or(files.then_some(2));
     let Some(threads) = threads else {
         return crawler.run(urls, |outcome| {
@@ -208,27 +206,50 @@ where
         },
     };
     let dir = o.save.clone();
-    let summary = crawler.run_with_workers(
-        urls,
-        workers,
-        move |outcome| work.run(outcome),
-        |done| {
-            match &done.result {
-                Ok(page) => rep.on_page(page),
-                Err(message) => {
-                    rep.on_panic(done.id, message);
-                    // The page's work died before its links were taken: it
-                    // is no longer in progress (else the crawl never ends).
-                    if let Some(f) = &abandon {
-                        f.abandon(done.id);
-                    }
+    let summary = match follow {
+        None => crawler.run_with_workers(
+            urls,
+            workers,
+            move |outcome| work.run(outcome),
+            |done| {
+                match &done.result {
+                    Ok(page) => rep.on_page(page),
+                    Err(message) => rep.on_panic(done.id, message),
                 }
-            }
-            if rep.broken_pipe {
-                handle.stop();
-            }
-        },
-    );
+                if rep.broken_pipe {
+                    handle.stop();
+                }
+            },
+        ),
+        Some(f) => {
+            let setup = CrawlSetup {
+                workers,
+                spill: Box::new(SpillFile::default()),
+                checkpoint: f.log,
+                // With JSON lines the journal's flusher writes the
+                // checkpoint, after the lines (`journal.rs`).
+                flush_checkpoint: !o.jsonl,
+            };
+            crawler.crawl(
+                urls,
+                f.core,
+                setup,
+                move |outcome| work.run(outcome),
+                |page, _| {
+                    match page.result {
+                        Ok(mut p) => {
+                            p.add_crawl_fields(page.tag, page.queued);
+                            rep.on_page(&p);
+                        }
+                        Err(message) => rep.on_panic(page.id, &message),
+                    }
+                    if rep.broken_pipe {
+                        handle.stop();
+                    }
+                },
+            )
+        }
+    };
     if let Some(dir) = dir {
         errln!(
             "save: {} files written under {dir}, {} failed",

@@ -43,8 +43,31 @@ pub struct Page {
     /// The save (or archiving) failed with this kind of error, replacing
     /// a response with this status.
     pub save_failed: Option<(&'static str, u16)>,
-    /// `--state`: this URL is finished once the line is written.
-    pub finished_url: Option<String>,
+    /// `--follow`: where in `line` the crawl's fields (depth, kind, from,
+    /// links) go, added on the loop's thread by [`Page::add_crawl_fields`].
+    pub crawl_fields_at: Option<usize>,
+}
+
+impl Page {
+    /// `--follow`: the page's depth, kind and referrer, and the links it
+    /// queued, into its line (before its archive record's place).
+    pub fn add_crawl_fields(&mut self, tag: Option<oneloop::outcome::CrawlTag>, queued: u64) {
+        use std::fmt::Write as _;
+        let Some(at) = self.crawl_fields_at else {
+            return;
+        };
+        let tag = tag.unwrap_or_default();
+        let mut f = String::with_capacity(48);
+        let _ = write!(f, ",\"depth\":{}", tag.depth);
+        if tag.kind != oneloop::outcome::UrlKind::Page {
+            let _ = write!(f, ",\"kind\":\"{}\"", tag.kind.as_str());
+        }
+        if let Some(from) = tag.from {
+            let _ = write!(f, ",\"from\":{from}");
+        }
+        let _ = write!(f, ",\"links\":{queued}");
+        self.line.insert_str(at, &f);
+    }
 }
 
 impl Reporter {
@@ -85,8 +108,16 @@ impl Reporter {
             *self.save_errors.entry(kind).or_insert(0) += 1;
         }
         self.write(&page.line, page.error);
-        if let Some(url) = &page.finished_url {
-            crate::state::output_written(url);
+    }
+
+    /// `--state`: the checkpoint's records are flushed with the output,
+    /// after it.
+    pub fn set_checkpoint(
+        &self,
+        log: Option<std::sync::Arc<oneloop::follow::checkpoint::CheckpointLog>>,
+    ) {
+        if let Some(out) = &self.out {
+            out.set_checkpoint(log);
         }
     }
 
