@@ -8,7 +8,7 @@
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use oneloop::demo::DemoServer;
-use oneloop::http::{encode_request, Limits, Method, Progress, Response, ResponseReader};
+use oneloop::http::{encode_request, Limits, Method, ReadProgress, Response, ResponseReader};
 use oneloop::url::Url;
 use std::io::{ErrorKind, Read, Write};
 
@@ -74,7 +74,7 @@ fn main() -> std::io::Result<()> {
                     .map_err(std::io::Error::other)?;
                 inbuf.copy_within(used..have, 0);
                 have -= used;
-                if progress == Progress::Done {
+                if progress == ReadProgress::Done {
                     return finish(&response);
                 }
             }

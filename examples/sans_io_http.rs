@@ -3,7 +3,7 @@
 //!
 //! `cargo run --example sans_io_http`
 
-use oneloop::http::{encode_request, Limits, Method, Progress, Response, ResponseReader};
+use oneloop::http::{encode_request, Limits, Method, ReadProgress, Response, ResponseReader};
 use oneloop::url::Url;
 
 fn main() {
@@ -20,7 +20,7 @@ fn main() {
         pending.push(byte);
         let (used, progress) = reader.handle_bytes(&pending, &mut response).unwrap();
         pending.drain(..used); // an incomplete head is kept and offered again
-        if progress == Progress::Done {
+        if progress == ReadProgress::Done {
             break;
         }
     }

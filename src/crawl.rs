@@ -6,7 +6,7 @@
 //! - the loop's input is the follow core: its next request, else the next
 //!   seed ([`CrawlInput`]);
 //! - each outcome goes to a worker, which finds what the page points to
-//!   ([`found_in`](crate::follow::found_in): links, sitemaps) and runs
+//!   ([`crate::follow::found_in`]: links, sitemaps) and runs
 //!   *your* function on it;
 //! - back on the loop's thread, the page's links go to the follow core
 //!   (nothing else touches it, so it needs no lock), its checkpoint records

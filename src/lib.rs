@@ -98,10 +98,10 @@
 //!
 //! Layering (dependencies point one way; `docs/architecture.md` has the
 //! picture and a reading order):
-//! - the vocabulary leaves: [`url`], [`error`], [`outcome`], [`state`]
+//! - the vocabulary leaves: [`url`], [`error`], [`outcome`], [`ConnState`]
 //!   (a connection's states), [`events`] (what an observer sees:
-//!   [`Crawler::set_observer`]) and [`text`]; they import nothing but each
-//!   other's leaves and the HTTP response type;
+//!   [`Crawler::set_observer`]); they import nothing but each other's
+//!   leaves and the HTTP response type;
 //! - the sans-IO cores, which never touch a socket or read the clock:
 //!   [`http`], [`pool`], [`admission`], [`policy`], [`robots`], the
 //!   [`follow`] core and its [`frontier`],
@@ -156,14 +156,18 @@ pub mod outcome;
 pub mod policy;
 pub mod pool;
 pub mod proxy;
+// Plumbing, public only for the benchmarks.
+#[doc(hidden)]
 pub mod random;
 pub mod reactor;
 mod requests;
 pub mod robots;
 mod sha1;
 pub mod sitemap;
-pub mod state;
+mod state;
 pub mod summary;
+// Plumbing the binary shares with the library.
+#[doc(hidden)]
 pub mod text;
 pub mod tls;
 pub mod url;

@@ -90,7 +90,7 @@ pub struct QueueStats {
 type Returned<R> = (Done<R>, Option<Response>);
 
 /// The running pool (crate-private: the driver holds it for one run).
-pub(crate) struct Pool<R> {
+pub(crate) struct WorkerPool<R> {
     tx: Option<SyncSender<Outcome>>,
     results: Receiver<Returned<R>>,
     threads: Vec<JoinHandle<()>>,
@@ -104,10 +104,10 @@ pub(crate) struct Pool<R> {
     pub stats: QueueStats,
 }
 
-impl<R: Send + 'static> Pool<R> {
+impl<R: Send + 'static> WorkerPool<R> {
     /// Starts the threads. `waker` wakes the loop when results come back
     /// (and when the queue has room again after it was found full).
-    pub fn start<W>(config: Workers, work: W, waker: Arc<Waker>) -> std::io::Result<Pool<R>>
+    pub fn start<W>(config: Workers, work: W, waker: Arc<Waker>) -> std::io::Result<WorkerPool<R>>
     where
         W: Fn(&mut Outcome) -> R + Send + Sync + 'static,
     {
@@ -159,7 +159,7 @@ impl<R: Send + 'static> Pool<R> {
                 })?;
             handles.push(handle);
         }
-        Ok(Pool {
+        Ok(WorkerPool {
             tx: Some(tx),
             results,
             threads: handles,
@@ -238,7 +238,7 @@ impl<R: Send + 'static> Pool<R> {
     }
 }
 
-impl<R> Drop for Pool<R> {
+impl<R> Drop for WorkerPool<R> {
     fn drop(&mut self) {
         self.tx = None; // the threads end when the channel closes
     }

@@ -43,7 +43,7 @@ mod tests;
 mod tunnel;
 
 use crate::error::{Error, ErrorKind, Phase};
-use crate::http::{Limits, Method, Progress, Response, ResponseReader};
+use crate::http::{Limits, Method, ReadProgress, Response, ResponseReader};
 pub use crate::state::ConnState;
 use net::Net;
 use pump::{Input, Pump, ReadFail};
@@ -551,7 +551,7 @@ impl<S: io::Read + io::Write> Conn<S> {
         }
         // Otherwise: an incomplete head waits in `pending`, and a body needs
         // more bytes. Read on.
-        Ok(progress == Progress::Done)
+        Ok(progress == ReadProgress::Done)
     }
 
     /// After [`ConnEvent::Done`]: may this connection carry another request?

@@ -57,7 +57,7 @@ const READ_BUFFER: usize = 64 * 1024;
 const NONE: usize = usize::MAX;
 
 /// What a request needs of a connection.
-pub(crate) struct Exchange<'r> {
+pub(crate) struct Dispatch<'r> {
     /// The request's id (events name requests by it).
     pub id: u64,
     pub url: &'r Url,
@@ -263,7 +263,7 @@ impl<'a> Connections<'a> {
 
     /// Finds a connection for an admitted request and sends it: a pooled
     /// one if the pool has one (unless `fresh_only`), else a new one.
-    pub fn dispatch(&mut self, req: Token, ex: Exchange<'_>, now: Instant, ev: &mut Emitter<'_>) {
+    pub fn dispatch(&mut self, req: Token, ex: Dispatch<'_>, now: Instant, ev: &mut Emitter<'_>) {
         let key = ex.url.origin();
         let checkout = if ex.fresh_only {
             self.pool.checkout_fresh(key)
@@ -298,7 +298,7 @@ impl<'a> Connections<'a> {
 
     /// Opens a connection for `req`, unless its origin's connect ramp is
     /// full: then `req` waits (and the pool is told nothing was opened).
-    fn open_or_wait(&mut self, req: Token, ex: Exchange<'_>, now: Instant, ev: &mut Emitter<'_>) {
+    fn open_or_wait(&mut self, req: Token, ex: Dispatch<'_>, now: Instant, ev: &mut Emitter<'_>) {
         if self.ramp_full(req, &ex, ev) {
             self.pool.handle_not_opened(ex.url.origin());
         } else {
@@ -308,7 +308,7 @@ impl<'a> Connections<'a> {
 
     /// Opens a connection for request `req`: addresses from the static
     /// sources at once, or through DNS (the connection starts `Resolving`).
-    fn open(&mut self, req: Token, ex: Exchange<'_>, now: Instant, ev: &mut Emitter<'_>) {
+    fn open(&mut self, req: Token, ex: Dispatch<'_>, now: Instant, ev: &mut Emitter<'_>) {
         let key: Box<str> = ex.url.origin().into();
         let tls = match route::tls_session(self.tls, ex.url) {
             Ok(tls) => tls,
@@ -398,7 +398,7 @@ impl<'a> Connections<'a> {
     }
 
     /// Encodes the request into the connection's request buffer.
-    fn prepare(&mut self, cslot: usize, ex: &Exchange<'_>, now: Instant, ev: &mut Emitter<'_>) {
+    fn prepare(&mut self, cslot: usize, ex: &Dispatch<'_>, now: Instant, ev: &mut Emitter<'_>) {
         let t = &self.config.request;
         let slot = &mut self.slots[cslot];
         let conn = &mut slot.conn;

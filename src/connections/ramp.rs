@@ -5,7 +5,7 @@
 //! over a few round trips instead of one turn's flood of SYNs.
 
 use super::slot::ConnSlot;
-use super::{Connections, Exchange};
+use super::{Connections, Dispatch};
 use crate::conn::ConnState;
 use crate::events::{CloseReason, Emitter, EventKind};
 use crate::reactor::Token;
@@ -33,7 +33,7 @@ impl Connections<'_> {
     pub(super) fn ramp_full(
         &mut self,
         req: Token,
-        ex: &Exchange<'_>,
+        ex: &Dispatch<'_>,
         ev: &mut Emitter<'_>,
     ) -> bool {
         let limit = self.config.connections.max_connecting_per_host.max(1);

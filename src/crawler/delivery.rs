@@ -10,7 +10,7 @@
 
 use super::run::Run;
 use crate::outcome::Outcome;
-use crate::workers::{Done, Pool, QueueStats};
+use crate::workers::{Done, QueueStats, WorkerPool};
 use std::time::Instant;
 
 /// Where outcomes go.
@@ -19,7 +19,7 @@ pub(super) enum Delivery<'f, F, G, R> {
     Inline(&'f mut F),
     /// Worker threads; their results to `on_result`, on the loop's thread.
     Workers {
-        pool: Pool<R>,
+        pool: WorkerPool<R>,
         on_result: &'f mut G,
         /// An outcome the full queue did not take yet.
         waiting: Option<Box<Outcome>>,
@@ -88,7 +88,7 @@ fn deliver_inline<F: FnMut(&Outcome)>(run: &mut Run<'_>, on_outcome: &mut F) {
 /// admission is held until there is room again.
 fn hand_out<R: Send + 'static>(
     run: &mut Run<'_>,
-    pool: &mut Pool<R>,
+    pool: &mut WorkerPool<R>,
     waiting: &mut Option<Box<Outcome>>,
 ) {
     let now = Instant::now();
@@ -108,7 +108,7 @@ fn hand_out<R: Send + 'static>(
 /// takes back the buffers they left.
 fn collect<R: Send + 'static, G: FnMut(Done<R>)>(
     run: &mut Run<'_>,
-    pool: &mut Pool<R>,
+    pool: &mut WorkerPool<R>,
     on_result: &mut G,
 ) {
     while let Some((done, buffers)) = pool.poll_result() {

@@ -27,7 +27,7 @@ use crate::input::{Input, IntoInput, Pull};
 use crate::outcome::Outcome;
 use crate::reactor::{Source, Token, WAKER_TOKEN};
 use crate::summary::Summary;
-use crate::workers::{Done, Pool as WorkerPool, Workers};
+use crate::workers::{Done, WorkerPool, Workers};
 use delivery::Delivery;
 use mio::{Events, Poll, Registry, Waker};
 pub use run::Progress;

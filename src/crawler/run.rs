@@ -5,7 +5,7 @@
 //! or the connection table's (which connection, when it is done).
 
 use crate::config::Config;
-use crate::connections::{Connections, Exchange, Output};
+use crate::connections::{Connections, Dispatch, Output};
 use crate::dns::{DnsDriver, DnsStats, LookupResult, Resolver};
 use crate::error::{Error, ErrorKind, Phase};
 use crate::events::{Emitter, EventKind, Observer};
@@ -170,7 +170,7 @@ impl<'a> Run<'a> {
         // The core's events first (`admitted` before `conn_opened`).
         self.core_events();
         if let Some(req) = self.core.get(start.token) {
-            let ex = Exchange {
+            let ex = Dispatch {
                 id: req.id,
                 url: &req.url,
                 method: req.method,

@@ -12,6 +12,8 @@ mod core;
 mod driver;
 mod hosts;
 mod resolv_conf;
+// The resolver's plumbing, public only for the tests and benchmarks.
+#[doc(hidden)]
 pub mod wire;
 
 pub use self::core::{

@@ -10,7 +10,7 @@
 //! Where a request came from (its depth, the page that pointed to it,
 //! whether it is a page, a robots.txt or a sitemap) travels *on the
 //! request* as a [`CrawlTag`] and comes back on its
-//! [`Outcome`](crate::Outcome): the core keeps no table from ids to depths.
+//! [`crate::Outcome`]: the core keeps no table from ids to depths.
 //!
 //! The usage contract, in the shape of every core here:
 //! - inputs: [`handle_seed`](Follow::handle_seed) for each seed,

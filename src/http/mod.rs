@@ -8,7 +8,7 @@
 //! field of [`Limits`], and every violation is a typed [`Error`](crate::Error).
 //!
 //! ```
-//! use oneloop::http::{encode_request, Limits, Method, Progress, Response, ResponseReader};
+//! use oneloop::http::{encode_request, Limits, Method, ReadProgress, Response, ResponseReader};
 //! use oneloop::url::Url;
 //!
 //! let mut out = Vec::new();
@@ -20,7 +20,7 @@
 //! let mut resp = Response::default();
 //! let wire = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
 //! let (used, progress) = reader.handle_bytes(wire, &mut resp).unwrap();
-//! assert_eq!((used, progress), (wire.len(), Progress::Done));
+//! assert_eq!((used, progress), (wire.len(), ReadProgress::Done));
 //! assert_eq!((resp.status, &resp.body[..]), (200, &b"hello"[..]));
 //! assert!(reader.keep_alive());
 //! ```
@@ -34,7 +34,7 @@ mod retry_after;
 
 pub use chunked::ChunkedDecoder;
 pub use request::{encode_proxied_request, encode_request, encode_request_with};
-pub use response::{Progress, ResponseReader};
+pub use response::{ReadProgress, ResponseReader};
 pub use retry_after::parse_retry_after;
 
 /// The request methods oneloop sends.

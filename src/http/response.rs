@@ -7,7 +7,7 @@ use std::mem::MaybeUninit;
 
 /// What the reader needs next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Progress {
+pub enum ReadProgress {
     /// More bytes are needed (or, for a close-delimited body, the end of input).
     NeedMore,
     /// The response is complete.
@@ -139,24 +139,24 @@ impl ResponseReader {
         &mut self,
         input: &[u8],
         resp: &mut Response,
-    ) -> Result<(usize, Progress), Error> {
+    ) -> Result<(usize, ReadProgress), Error> {
         let mut used = 0;
         loop {
             match &mut self.state {
                 State::Head => match self.parse_head(&input[used..], resp)? {
                     Some(n) => used += n,
-                    None => return Ok((used, Progress::NeedMore)),
+                    None => return Ok((used, ReadProgress::NeedMore)),
                 },
                 State::Body(_) => {
                     let n = self.read_body(&input[used..], resp)?;
                     let progress = if self.is_done() {
-                        Progress::Done
+                        ReadProgress::Done
                     } else {
-                        Progress::NeedMore
+                        ReadProgress::NeedMore
                     };
                     return Ok((used + n, progress));
                 }
-                State::Done => return Ok((used, Progress::Done)),
+                State::Done => return Ok((used, ReadProgress::Done)),
             }
         }
     }
@@ -214,13 +214,13 @@ impl ResponseReader {
 
     /// The connection reached end of input. Completes a close-delimited body;
     /// anything else unfinished is an `unexpected_eof` error in its phase.
-    pub fn handle_eof(&mut self) -> Result<Progress, Error> {
+    pub fn handle_eof(&mut self) -> Result<ReadProgress, Error> {
         match &self.state {
-            State::Done => Ok(Progress::Done),
+            State::Done => Ok(ReadProgress::Done),
             State::Body(Framing::UntilClose) => {
                 self.finish_body()?;
                 self.keep_alive = false;
-                Ok(Progress::Done)
+                Ok(ReadProgress::Done)
             }
             State::Body(Framing::Length(remaining)) => Err(Error::new(
                 Phase::Body,

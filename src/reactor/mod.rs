@@ -27,6 +27,7 @@ pub use timers::{TimerId, Timers};
 /// | the whole token `usize::MAX`      | the cross-thread waker         | `WAKER_TOKEN` |
 ///
 /// The high 32 bits carry the occupant's generation (see [`Token`]).
+#[doc(hidden)]
 pub const DNS_SLOT_BASE: usize = 1 << 31;
 
 /// The token reserved for the cross-thread [`mio::Waker`].
@@ -61,6 +62,7 @@ impl Source {
 /// A slab slot plus the generation of the object living in it, packed into
 /// one `mio::Token` (slot in the low 32 bits, generation in the high ones).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[doc(hidden)]
 pub struct Token {
     /// The slab slot.
     pub slot: usize,

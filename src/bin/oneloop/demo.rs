@@ -1,10 +1,10 @@
 //! `oneloop demo`: the embedded loopback server (and nameserver), crawled.
 
 use crate::args::Options;
+use crate::out::Failure;
 use crate::page::crawl_pages;
 use crate::report::Reporter;
 use crate::sys::thread_cpu_time;
-use crate::Failure;
 use oneloop::demo::{DemoNameserver, DemoServer};
 use oneloop::{Config, Crawler, Summary};
 

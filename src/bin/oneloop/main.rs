@@ -7,24 +7,8 @@
 //! not start or its input could not be read, 2 for a usage error, 130 after
 //! SIGINT and 143 after SIGTERM (every outcome finished by then is written).
 
-/// `println!` that ignores a closed stdout (EPIPE) instead of panicking.
-#[macro_export]
-macro_rules! outln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
-}
-
-/// `eprintln!` that ignores a closed stderr instead of panicking.
-#[macro_export]
-macro_rules! errln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
-
+#[macro_use]
+mod out;
 mod args;
 mod demo;
 mod follow;
@@ -43,6 +27,8 @@ mod sys;
 mod timeline;
 mod warc;
 
+use out::Failure;
+
 use args::{Command, Options, Parsed};
 use oneloop::{Config, Crawler, Summary};
 use report::Reporter;
@@ -50,15 +36,6 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-
-/// Why a run ended without a summary worth exit status 0.
-enum Failure {
-    /// Could not start (exit 1).
-    Start(String),
-    /// Ran, but the input could not be read to its end (exit 1, after the
-    /// summary of what was read).
-    Input(String, Box<Summary>),
-}
 
 fn main() -> ExitCode {
     sys::return_big_buffers_to_the_os();

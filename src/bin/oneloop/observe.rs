@@ -32,7 +32,7 @@ impl log::Log for StderrLogger {
     fn log(&self, record: &log::Record<'_>) {
         if self.enabled(record.metadata()) {
             let ms = self.start.elapsed().as_secs_f64() * 1e3;
-            crate::errln!("+{ms:.3}ms {} {}", record.level(), record.args());
+            errln!("+{ms:.3}ms {} {}", record.level(), record.args());
         }
     }
 
@@ -90,7 +90,7 @@ impl Watch {
         if self.trace {
             self.line.clear();
             trace_line(&mut self.line, e);
-            crate::errln!("{}", self.line);
+            errln!("{}", self.line);
         }
     }
 

@@ -200,10 +200,10 @@ pub fn load(prev: &str, input: Option<Fingerprint>) -> Result<Finished, String> 
                 ));
             }
             if finished.inputs.is_empty() && finished.count > 0 {
-                crate::errln!("oneloop: warning: --resume {prev}: no input fingerprint in it (an older oneloop, or read from standard input): not checked against this input");
+                errln!("oneloop: warning: --resume {prev}: no input fingerprint in it (an older oneloop, or read from standard input): not checked against this input");
             }
         }
-        None => crate::errln!(
+        None => errln!(
             "oneloop: warning: --resume with standard input: not checked against {prev} (read the input from a file to have it checked)"
         ),
     }

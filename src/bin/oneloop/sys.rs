@@ -79,7 +79,7 @@ pub fn on_interrupt(handle: Handle, grace: Duration) -> io::Result<Arc<AtomicU8>
                 return;
             };
             first.store(signal, Ordering::SeqCst);
-            crate::errln!(
+            errln!(
                 "oneloop: interrupted: no new requests; those in flight get {grace:?} to finish (interrupt again to cancel them now)"
             );
             handle.stop();

@@ -25,9 +25,9 @@ fn read(wire: &[u8], step: usize, method: Method, limits: Limits) -> Result<Outc
             pos = end;
             let (used, progress) = reader.handle_bytes(&buf, &mut resp)?;
             buf.drain(..used);
-            done = progress == Progress::Done;
+            done = progress == ReadProgress::Done;
         } else {
-            done = reader.handle_eof()? == Progress::Done;
+            done = reader.handle_eof()? == ReadProgress::Done;
         }
     }
     buf.extend_from_slice(&wire[pos..]);
@@ -232,7 +232,7 @@ fn obs_fold_is_replaced_with_spaces() {
     let mut reader = ResponseReader::new(Limits::default(), Method::Get, true);
     let mut resp = Response::default();
     let (used, progress) = reader.handle_bytes(wire, &mut resp).unwrap();
-    assert_eq!((used, progress), (wire.len(), Progress::Done));
+    assert_eq!((used, progress), (wire.len(), ReadProgress::Done));
     assert_eq!(resp.headers.get_str("x-foo"), Some("a    b"));
     assert_eq!(resp.headers.get_str("x-bar"), Some("c  \tand d"));
     // A fold inside a framing header is read as one value too.
