@@ -25,7 +25,6 @@ mod resume;
 mod save;
 mod sys;
 mod timeline;
-mod warc;
 
 use out::Failure;
 

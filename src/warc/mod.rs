@@ -39,6 +39,9 @@
 //! assert_eq!(&gzip_member(&response, 1)[..2], &[0x1f, 0x8b]);
 //! ```
 
+mod writer;
+pub use writer::{Stored, Writer};
+
 use crate::crc32::crc32;
 use crate::http::Wire;
 use miniz_oxide::deflate::core::{

@@ -1,8 +1,9 @@
-//! `--warc PREFIX`: every response archived as WARC/1.1 records in
-//! `PREFIX-00000.warc.gz`, `PREFIX-00001.warc.gz`, ... (the records are
-//! made by `oneloop::warc`; this is the file side).
+//! The file side of WARC (the CLI's `--warc PREFIX`): every response
+//! archived as WARC/1.1 records in `PREFIX-00000.warc.gz`,
+//! `PREFIX-00001.warc.gz`, ... (the records are made by the
+//! [parent module](super); this is the sink that writes them).
 //!
-//! Runs on the worker threads: each worker builds and compresses its
+//! Meant for the worker threads (`Writer` is `Sync`): each worker builds and compresses its
 //! page's two records (the CPU part, in parallel), then appends them under
 //! one lock (the I/O part, in sequence: records never interleave), and
 //! learns where the response record landed, for the page's JSON line. The
@@ -14,8 +15,8 @@
 //! never rewrites old ones. A file is rotated before it would pass
 //! `--warc-max-size`; each begins with a `warcinfo` record.
 
-use oneloop::warc::{self, Exchange, Gzip, RecordId};
-use oneloop::Outcome;
+use super::{Exchange, Gzip, RecordId};
+use crate::outcome::Outcome;
 use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -23,14 +24,18 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Where a response record was written: what a reader seeks to.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stored {
+    /// The file's name (the prefix and its number).
     pub file: String,
+    /// The offset of the response record's gzip member in it.
     pub offset: u64,
+    /// The member's length.
     pub length: u64,
 }
 
-/// The archive being written.
-pub struct WarcWriter {
+/// The archive being written: numbered files, rotated by size.
+pub struct Writer {
     prefix: String,
     max_size: u64,
     level: u8,
@@ -49,9 +54,11 @@ struct Files {
     next: u32,
 }
 
-impl WarcWriter {
-    pub fn new(prefix: &str, max_size: u64, level: u8) -> WarcWriter {
-        WarcWriter {
+impl Writer {
+    /// Files `PREFIX-NNNNN.warc.gz` (each at most `max_size` bytes, but
+    /// one fetch), gzip `level` 0-9.
+    pub fn new(prefix: &str, max_size: u64, level: u8) -> Writer {
+        Writer {
             prefix: prefix.to_string(),
             max_size,
             level,
@@ -72,7 +79,7 @@ impl WarcWriter {
         let secs = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        warc::date(secs)
+        super::date(secs)
     }
 
     /// One gzip member, by this worker thread's own compressor.
@@ -143,7 +150,7 @@ impl WarcWriter {
                 Ok(mut f) => {
                     let base = name.rsplit('/').next().unwrap_or(&name);
                     let software = concat!("oneloop/", env!("CARGO_PKG_VERSION"));
-                    let info = warc::warcinfo_record(base, date, self.id(), software);
+                    let info = super::warcinfo_record(base, date, self.id(), software);
                     let member = self.gzip(&info);
                     f.write_all(&member)?;
                     *files = Files {
