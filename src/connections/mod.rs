@@ -615,8 +615,13 @@ impl<'a> Connections<'a> {
                 .and_then(|s| s.peer_addr().ok())
                 .map(|a| a.ip());
         }
+        // A 407 through an HTTP proxy is the proxy's answer, not the
+        // site's: a `proxy` error as through a tunnel (it was a page's
+        // status, missing from the errors).
+        let proxy_refused = slot.proxied_http.is_some() && resp.status == 407;
         let max = self.config.connections.max_requests;
-        let keep = slot.conn.reusable() && (max == 0 || slot.conn.served() + 1 < max);
+        let keep =
+            !proxy_refused && slot.conn.reusable() && (max == 0 || slot.conn.served() + 1 < max);
         if keep {
             slot.conn.make_idle(now);
             let token = slot.token(cslot);
@@ -627,6 +632,16 @@ impl<'a> Connections<'a> {
             self.offer_idle(cslot, now, ev);
         } else {
             self.drop_busy_conn(cslot, CloseReason::Done, now, ev);
+        }
+        if proxy_refused {
+            let error = Error::new(
+                Phase::Proxy,
+                ErrorKind::ProxyAuth,
+                "the proxy wants (other) credentials: 407",
+            );
+            self.outputs
+                .push_back(Output::Failed { req, error, report });
+            return;
         }
         self.outputs
             .push_back(Output::Response { req, resp, report });

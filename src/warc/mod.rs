@@ -125,6 +125,31 @@ fn base32(bytes: &[u8], out: &mut String) {
     }
 }
 
+/// The request's head without its `Proxy-Authorization` field (an
+/// absolute-form request through an HTTP proxy carries one).
+fn without_proxy_credentials(request: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let head_end = request
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(request.len(), |i| i + 2);
+    let is_credentials = |line: &[u8]| {
+        let name = b"proxy-authorization:";
+        line.len() >= name.len() && line[..name.len()].eq_ignore_ascii_case(name)
+    };
+    let head = &request[..head_end];
+    if !head.split(|&b| b == b'\n').any(is_credentials) {
+        return std::borrow::Cow::Borrowed(request);
+    }
+    let mut out = Vec::with_capacity(request.len());
+    for line in head.split_inclusive(|&b| b == b'\n') {
+        if !is_credentials(line) {
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(&request[head_end..]);
+    std::borrow::Cow::Owned(out)
+}
+
 /// One fetch, ready to be written as its two records.
 pub struct Exchange<'a> {
     /// The URL fetched (after redirects: the one this response answers).
@@ -141,8 +166,11 @@ pub struct Exchange<'a> {
 
 impl Exchange<'_> {
     /// The `request` record.
+    ///
+    /// The request as sent, but for `Proxy-Authorization`: what the proxy
+    /// needed is not the site's business, and an archive is shared.
     pub fn request_record(&self) -> Vec<u8> {
-        let block = &self.wire.request;
+        let block = &*without_proxy_credentials(&self.wire.request);
         let mut h = self.common("request", self.request_id);
         let _ = write!(h, "WARC-Concurrent-To: {}\r\n", self.response_id);
         let _ = write!(h, "WARC-Block-Digest: {}\r\n", sha1_digest(&[block]));
@@ -378,6 +406,42 @@ mod tests {
             "sha1:VGMT4NSHA2AWVOR6EVYXQUGCNSONBWE5"
         );
         assert_eq!(sha1_digest(&[b"a", b"bc"]), sha1_digest(&[b"abc"]));
+    }
+
+    /// `--proxy http://alice:S3cr3tPw@...` put `Proxy-Authorization` into
+    /// every request record; the digest is of the block as stored.
+    #[test]
+    fn proxy_credentials_are_not_archived() {
+        let sent = b"GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\nproxy-AUTHORIZATION: Basic YWxpY2U6UzNjcjN0UHc=\r\nAccept: */*\r\n\r\nbody";
+        let wire = crate::http::Wire {
+            request: sent.to_vec(),
+            head: b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            encoded_body: Vec::new(),
+            peer: None,
+        };
+        let ex = Exchange {
+            target_uri: "http://a.test/",
+            date: &date(0),
+            wire: &wire,
+            body: b"",
+            request_id: RecordId::from_random([1; 16]),
+            response_id: RecordId::from_random([2; 16]),
+        };
+        let rec = String::from_utf8(ex.request_record()).unwrap();
+        assert!(
+            !rec.to_ascii_lowercase().contains("proxy-authorization"),
+            "{rec}"
+        );
+        assert!(!rec.contains("YWxpY2U6UzNjcjN0UHc="), "{rec}");
+        let block = "GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\nAccept: */*\r\n\r\nbody";
+        assert!(rec.ends_with(&format!("\r\n\r\n{block}\r\n\r\n")), "{rec}");
+        assert!(rec.contains(&sha1_digest(&[block.as_bytes()])));
+        // Without credentials the bytes are kept as they are (no copy).
+        let plain = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        assert!(matches!(
+            without_proxy_credentials(plain),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

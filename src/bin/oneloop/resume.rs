@@ -68,7 +68,12 @@ impl Fingerprint {
 /// The input lines a previous run finished.
 #[derive(Debug, Default)]
 pub struct Finished {
+    /// Lines below [`BITSET_LINES`], one bit each.
     bits: Vec<u64>,
+    /// Lines beyond it (a PREV written by hand, or a huge input): a set,
+    /// so memory follows PREV's size, never the numbers in it (a line
+    /// `18446744073709551615` asked for 2 EiB of bitset and aborted).
+    far: std::collections::HashSet<u64>,
     /// How many lines are in the set.
     pub count: u64,
     /// The inputs PREV's runs said they read (one per run appended to it).
@@ -79,13 +84,23 @@ pub struct Finished {
     pub cut_at_end: bool,
 }
 
+/// Lines kept in the bitset: at most 8 MiB of it.
+const BITSET_LINES: u64 = 1 << 26;
+
 impl Finished {
     pub fn contains(&self, line: u64) -> bool {
+        if line >= BITSET_LINES {
+            return self.far.contains(&line);
+        }
         let (word, bit) = ((line / 64) as usize, line % 64);
         self.bits.get(word).is_some_and(|w| w & (1 << bit) != 0)
     }
 
     fn insert(&mut self, line: u64) {
+        if line >= BITSET_LINES {
+            self.count += u64::from(self.far.insert(line));
+            return;
+        }
         let (word, bit) = ((line / 64) as usize, line % 64);
         if word >= self.bits.len() {
             self.bits.resize(word + 1, 0);
@@ -233,6 +248,21 @@ mod tests {
     use super::*;
 
     const OK: &str = r#"{"id":3,"line":3,"url":"http://a/}{","status":200,"bytes":1,"attempts":1,"reused":false,"ms":{"queued":0.1,"connect":null,"ttfb":0.2,"total":0.3}}"#;
+
+    /// A PREV with line numbers no input has: read in memory that follows
+    /// PREV's size (it aborted, asking for 2 EiB).
+    #[test]
+    fn huge_line_numbers_cost_memory_by_count_not_by_value() {
+        let prev =
+            "{\"id\":2,\"line\":18446744073709551615,\"url\":\"http://a/\",\"status\":200}\n\
+                    {\"id\":3,\"line\":1000000000000,\"url\":\"http://a/\",\"status\":200}\n\
+                    {\"id\":4,\"line\":7,\"url\":\"http://a/\",\"status\":200}\n";
+        let f = Finished::read(prev.as_bytes()).unwrap();
+        assert_eq!(f.count, 3);
+        assert!(f.contains(u64::MAX) && f.contains(1_000_000_000_000) && f.contains(7));
+        assert!(!f.contains(8) && !f.contains(1_000_000_000_001));
+        assert!(f.bits.len() <= 1, "{} words", f.bits.len());
+    }
 
     #[test]
     fn finished_lines_are_read_and_cut_or_cancelled_ones_are_not() {
