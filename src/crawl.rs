@@ -174,12 +174,12 @@ impl Crawler {
             let mut core = core.borrow_mut();
             let page = match done.result {
                 Ok(back) => {
-                    let queued = core.handle_page(&Fetched {
+                    let queued = core.handle_page(Fetched {
                         id: done.id,
                         url: &back.url,
                         tag: back.tag,
                         redirects: &back.redirects,
-                        found: &back.found,
+                        found: back.found,
                         cancelled: back.cancelled,
                     });
                     Page {

@@ -22,6 +22,9 @@ pub fn found_in(o: &Outcome) -> Found {
     std::panic::catch_unwind(parse).unwrap_or_default()
 }
 
+/// No URLs.
+const NONE: &[&str] = &[];
+
 fn find(o: &Outcome, r: &crate::http::Response, kind: UrlKind) -> Found {
     match kind {
         UrlKind::Page => {
@@ -31,26 +34,14 @@ fn find(o: &Outcome, r: &crate::http::Response, kind: UrlKind) -> Found {
                 (true, Some(base)) => crate::links::extract(&base, &r.body).urls,
                 _ => Vec::new(),
             };
-            Found {
-                pages,
-                sitemaps: Vec::new(),
-            }
+            Found::of(&pages, NONE)
         }
-        UrlKind::Robots => Found {
-            pages: Vec::new(),
-            sitemaps: crate::sitemap::robots_sitemaps(&r.body),
-        },
+        UrlKind::Robots => Found::of(NONE, &crate::sitemap::robots_sitemaps(&r.body)),
         UrlKind::Sitemap => {
             let s = crate::sitemap::parse(&r.body);
             match s.kind {
-                crate::sitemap::Kind::Pages => Found {
-                    pages: s.urls,
-                    sitemaps: Vec::new(),
-                },
-                crate::sitemap::Kind::Sitemaps => Found {
-                    pages: Vec::new(),
-                    sitemaps: s.urls,
-                },
+                crate::sitemap::Kind::Pages => Found::of(&s.urls, NONE),
+                crate::sitemap::Kind::Sitemaps => Found::of(NONE, &s.urls),
             }
         }
     }

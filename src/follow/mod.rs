@@ -42,12 +42,12 @@
 //! assert!(core.poll_request().is_none() && !core.is_done()); // its links may come
 //!
 //! // The page came back (its links extracted on a worker).
-//! let found = Found { pages: vec!["http://a.test/b".into(), "http://b.test/".into()], ..Found::default() };
-//! let queued = core.handle_page(&Fetched::of(&seed, &[], &found));
+//! let found = Found::of(&["http://a.test/b", "http://b.test/"], &[] as &[&str]);
+//! let queued = core.handle_page(Fetched::of(&seed, &[], found));
 //! assert_eq!(queued, 1); // b.test is out of scope
 //! let next = core.poll_request().unwrap();
 //! assert_eq!((next.url.as_str(), next.tag.unwrap().depth, next.tag.unwrap().from), ("http://a.test/b", 1, seed.id));
-//! core.handle_page(&Fetched::of(&next, &[], &Found::default()));
+//! core.handle_page(Fetched::of(&next, &[], Found::default()));
 //! assert!(core.is_done());
 //! ```
 
@@ -61,7 +61,7 @@ mod tests;
 #[cfg(feature = "follow")]
 pub use found::found_in;
 
-use crate::frontier::{Admit, Frontier, FrontierConfig};
+use crate::frontier::{Admit, Candidate, Frontier, FrontierConfig};
 pub use crate::outcome::{CrawlTag, UrlKind};
 use crate::outcome::{Outcome, Request};
 use std::collections::VecDeque;
@@ -94,19 +94,32 @@ impl Default for FollowConfig {
 }
 
 /// What a fetched page, robots.txt or sitemap points to: found on a
-/// worker ([`found_in`]), handed to the core on the loop's thread.
+/// worker ([`found_in`]), made canonical and fingerprinted there
+/// ([`Candidate`]), handed to the core on the loop's thread.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Found {
-    /// Pages: the links of a page, the URLs of a sitemap's `urlset`
-    /// (absolute).
-    pub pages: Vec<String>,
+    /// Pages: the links of a page, the URLs of a sitemap's `urlset`.
+    pub pages: Vec<Candidate>,
     /// Sitemaps: a robots.txt's `Sitemap:` lines, a sitemap index's
     /// entries.
-    pub sitemaps: Vec<String>,
+    pub sitemaps: Vec<Candidate>,
+}
+
+impl Found {
+    /// From absolute URLs (what is not an http(s) URL is left out).
+    pub fn of<P: AsRef<str>, S: AsRef<str>>(pages: &[P], sitemaps: &[S]) -> Found {
+        let candidates = |urls: &mut dyn Iterator<Item = &str>| -> Vec<Candidate> {
+            urls.filter_map(Candidate::new).collect()
+        };
+        Found {
+            pages: candidates(&mut pages.iter().map(|p| p.as_ref())),
+            sitemaps: candidates(&mut sitemaps.iter().map(|s| s.as_ref())),
+        }
+    }
 }
 
 /// One request the core handed out, come back.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Fetched<'a> {
     /// Its id ([`Request::id`]).
     pub id: u64,
@@ -117,8 +130,9 @@ pub struct Fetched<'a> {
     /// The redirect chain followed: these URLs were fetched, so they are
     /// seen.
     pub redirects: &'a [String],
-    /// What it points to (nothing for an error or a non-2xx answer).
-    pub found: &'a Found,
+    /// What it points to (nothing for an error or a non-2xx answer): the
+    /// core takes it.
+    pub found: Found,
     /// It was cut short by a stop: not finished, fetched again on resume.
     pub cancelled: bool,
 }
@@ -126,7 +140,7 @@ pub struct Fetched<'a> {
 impl<'a> Fetched<'a> {
     /// A request that came back with no redirects, not cancelled (for
     /// tests and examples).
-    pub fn of(req: &'a Request, redirects: &'a [String], found: &'a Found) -> Fetched<'a> {
+    pub fn of(req: &'a Request, redirects: &'a [String], found: Found) -> Fetched<'a> {
         Fetched {
             id: req.id.unwrap_or(0),
             url: &req.url,
@@ -138,7 +152,7 @@ impl<'a> Fetched<'a> {
     }
 
     /// From an outcome and what was found in it.
-    pub fn from_outcome(o: &'a Outcome, found: &'a Found) -> Fetched<'a> {
+    pub fn from_outcome(o: &'a Outcome, found: Found) -> Fetched<'a> {
         Fetched {
             id: o.id,
             url: &o.url,
@@ -323,32 +337,38 @@ impl Follow {
     /// step deeper; a sitemap's pages one below it; sitemaps at its depth).
     /// Returns how many URLs it queued. Every request handed out must come
     /// back once, here or through [`handle_lost`](Self::handle_lost).
-    pub fn handle_page(&mut self, page: &Fetched<'_>) -> u64 {
+    pub fn handle_page(&mut self, page: Fetched<'_>) -> u64 {
         for hop in page.redirects {
             self.frontier.mark_seen(hop);
         }
         let depth = page.tag.map_or(0, |t| t.depth);
+        // Their seen-set slots first, all at once (see `Frontier::prefetch`).
+        for c in page.found.pages.iter().chain(&page.found.sitemaps) {
+            self.frontier.prefetch(c.print);
+        }
         let mut queued = 0;
-        for link in &page.found.pages {
-            let admit = self.frontier.handle_discovered(link, depth, page.id);
+        for link in page.found.pages {
+            let url = self.admission_text(&link);
+            let admit = self.frontier.handle_candidate(link, depth, page.id);
             let tag = CrawlTag {
                 depth: depth + 1,
                 from: Some(page.id),
                 kind: UrlKind::Page,
             };
-            queued += self.admitted(admit, link, tag);
+            queued += self.admitted(admit, url, tag);
         }
-        for sitemap in &page.found.sitemaps {
+        for sitemap in page.found.sitemaps {
             let kind = UrlKind::Sitemap;
+            let url = self.admission_text(&sitemap);
             let admit = self
                 .frontier
-                .handle_source(sitemap, depth, Some(page.id), kind);
+                .handle_source_candidate(sitemap, depth, Some(page.id), kind);
             let tag = CrawlTag {
                 depth,
                 from: Some(page.id),
                 kind,
             };
-            queued += self.admitted(admit, sitemap, tag);
+            queued += self.admitted(admit, url, tag);
         }
         if self.checkpoint && !page.cancelled {
             self.records.push_back(Record::Done {
@@ -366,18 +386,27 @@ impl Follow {
         self.in_progress = self.in_progress.saturating_sub(1);
     }
 
+    /// The URL's text for a record, kept only when there is a checkpoint
+    /// (the candidate itself moves into the frontier).
+    fn admission_text(&self, c: &Candidate) -> Option<String> {
+        self.checkpoint.then(|| c.url.as_str().to_string())
+    }
+
     /// What the frontier said of a URL, into the records; 1 if queued.
-    fn admitted(&mut self, admit: Admit, url: &str, tag: CrawlTag) -> u64 {
-        match admit {
-            Admit::Queued => {
-                self.queued(url, tag, None);
+    fn admitted(&mut self, admit: Admit, url: Option<String>, tag: CrawlTag) -> u64 {
+        match (admit, url) {
+            (Admit::Queued, url) => {
+                if let Some(url) = url {
+                    self.records.push_back(Record::Queued {
+                        url,
+                        tag,
+                        line: None,
+                    });
+                }
                 1
             }
-            Admit::Diverted(shard) => {
-                if self.checkpoint {
-                    let url = url.to_string();
-                    self.records.push_back(Record::Diverted { shard, url });
-                }
+            (Admit::Diverted(shard), Some(url)) => {
+                self.records.push_back(Record::Diverted { shard, url });
                 0
             }
             _ => 0,

@@ -11,10 +11,7 @@ use std::collections::HashMap;
 type Graph = HashMap<&'static str, Found>;
 
 fn pages(links: &[&str]) -> Found {
-    Found {
-        pages: links.iter().map(|s| s.to_string()).collect(),
-        sitemaps: Vec::new(),
-    }
+    Found::of(links, &[] as &[&str])
 }
 
 fn graph(edges: &[(&'static str, &[&str])]) -> Graph {
@@ -35,7 +32,7 @@ fn crawl(core: &mut Follow, g: &Graph, redirects: &HashMap<&str, Vec<String>>) -
         let none = Found::default();
         let found = g.get(req.url.as_str()).unwrap_or(&none);
         let hops = redirects.get(req.url.as_str()).map_or(&[][..], |v| &v[..]);
-        core.handle_page(&Fetched::of(&req, hops, found));
+        core.handle_page(Fetched::of(&req, hops, found.clone()));
     }
     assert!(core.is_done(), "nothing left, nothing in progress");
     out
@@ -203,7 +200,7 @@ fn a_seed_that_is_not_a_url_is_handed_out_as_it_is() {
     assert!(!core.is_done());
     let good = core.poll_request().unwrap();
     assert_eq!((good.url.as_str(), good.id), ("http://a.test/", Some(2)));
-    core.handle_page(&Fetched::of(&bad, &[], &Found::default()));
+    core.handle_page(Fetched::of(&bad, &[], Found::default()));
     core.handle_lost(2); // its page's work died: no longer in progress
     assert!(core.is_done());
 }
@@ -248,10 +245,7 @@ fn sitemaps_come_from_the_seeds_origin_and_their_pages_are_one_below() {
     let mut g = graph(&[("http://a.test/sitemap-pages.xml", &["http://a.test/listed"])]);
     g.insert(
         "http://a.test/robots.txt",
-        Found {
-            pages: vec![],
-            sitemaps: vec!["http://a.test/sitemap-pages.xml".into()],
-        },
+        Found::of(&[] as &[&str], &["http://a.test/sitemap-pages.xml"]),
     );
     let mut core = seeded(config, &["http://a.test/"]);
     let seen = crawl(&mut core, &g, &HashMap::new());
@@ -308,7 +302,7 @@ fn records_replayed_into_a_fresh_core_give_the_same_remaining_crawl() {
         let req = first.poll_request().unwrap();
         let none = Found::default();
         let found = g.get(req.url.as_str()).unwrap_or(&none);
-        first.handle_page(&Fetched::of(&req, &[], found));
+        first.handle_page(Fetched::of(&req, &[], found.clone()));
         done.push(req.url);
     }
     let in_flight = first.poll_request().unwrap().url;
@@ -364,10 +358,7 @@ fn a_small_memory_bound_spills_through_the_store_and_loses_nothing() {
     let mut core = seeded(config, &seeds);
     let mut store = SpillMemory::default();
     let mut fetched = std::collections::HashSet::new();
-    let found = Found {
-        pages: links.clone(),
-        sitemaps: vec![],
-    };
+    let found = Found::of(&links, &[] as &[&str]);
     loop {
         while let Some((id, b)) = core.poll_spill() {
             store.store(id, b);
@@ -390,7 +381,7 @@ fn a_small_memory_bound_spills_through_the_store_and_loses_nothing() {
         } else {
             &Found::default()
         };
-        core.handle_page(&Fetched::of(&req, &[], links));
+        core.handle_page(Fetched::of(&req, &[], links.clone()));
     }
     assert!(store.stored > 0, "it did spill");
     assert_eq!(fetched.len(), 3 + 3000);
