@@ -46,6 +46,9 @@ pub struct CheckpointLog {
     dir: PathBuf,
     /// The file, when it was last synced, when last written.
     file: Mutex<(File, Instant, Instant)>,
+    /// The first write that failed (a full disk): the crawl should stop,
+    /// not run on without a checkpoint.
+    error: Mutex<Option<String>>,
 }
 
 /// What a resume found.
@@ -112,6 +115,7 @@ impl CheckpointLog {
             divert: Mutex::default(),
             dir: dir.into(),
             file: Mutex::new((file, Instant::now(), Instant::now())),
+            error: Mutex::new(None),
         };
         Ok((log, resumed))
     }
@@ -144,8 +148,25 @@ impl CheckpointLog {
     }
 
     /// Writes records taken earlier (diverted URLs first: the page that
-    /// found them is not `D`one before they are on their way).
+    /// found them is not `D`one before they are on their way). A failure
+    /// is kept ([`error`](Self::error)) as well as returned.
     pub fn write(&self, data: Vec<u8>, sync: bool) -> io::Result<()> {
+        let result = self.write_inner(data, sync);
+        if let Err(e) = &result {
+            if let Ok(mut first) = self.error.lock() {
+                first.get_or_insert_with(|| e.to_string());
+            }
+        }
+        result
+    }
+
+    /// The first write that failed, if any: the checkpoint is behind the
+    /// crawl from then on, and a crawl should stop.
+    pub fn error(&self) -> Option<String> {
+        self.error.lock().ok().and_then(|e| e.clone())
+    }
+
+    fn write_inner(&self, data: Vec<u8>, sync: bool) -> io::Result<()> {
         let Ok(mut f) = self.file.lock() else {
             return Ok(());
         };

@@ -54,8 +54,15 @@ pub(crate) fn crawl_following(
     };
     let summary = crate::page::crawl_pages(crawler, seeds, o, rep, Some(following));
     if let Some(log) = &log {
-        if let Err(e) = log.flush(true) {
-            errln!("oneloop: --state: {e}");
+        let _ = log.flush(true);
+        // The first failed write (a full disk): the crawl stopped there,
+        // and the run ends with status 1 (it did not run on without a
+        // checkpoint).
+        if let Some(e) = log.error() {
+            let dir = o.state.as_deref().unwrap_or("");
+            rep.fatal = Some(format!(
+                "--state {dir}: the checkpoint could not be written: {e}"
+            ));
         }
     }
     let f = core.frontier();

@@ -22,6 +22,10 @@ struct Shared {
     dirty: AtomicBool,
     /// A write or flush failed (a closed pipe): the crawl should stop.
     broken: AtomicBool,
+    /// The first failure that was not a closed pipe (a full disk, an I/O
+    /// error): said at the end, and the exit status is 1. A closed pipe
+    /// (`| head`) is the reader's choice and stays quiet.
+    error: Mutex<Option<String>>,
     /// Set (under the lock) when the journal ends; wakes the flusher.
     stop: Mutex<bool>,
     wake: Condvar,
@@ -47,6 +51,7 @@ impl Journal {
             out: Mutex::new(BufWriter::with_capacity(64 * 1024, out)),
             dirty: AtomicBool::new(false),
             broken: AtomicBool::new(false),
+            error: Mutex::new(None),
             stop: Mutex::new(false),
             wake: Condvar::new(),
             checkpoint: Mutex::new(None),
@@ -68,19 +73,21 @@ impl Journal {
         let Ok(mut out) = self.shared.out.lock() else {
             return false;
         };
-        let mut ok = out.write_all(text.as_bytes()).is_ok();
+        let written = out.write_all(text.as_bytes());
+        drop(out);
+        self.shared.check(written);
         if self.flush_each {
-            drop(out);
             // With the checkpoint after it, as the flusher does.
             self.shared.flush();
-            ok &= !self.shared.broken.load(Ordering::Relaxed);
         } else {
             self.shared.dirty.store(true, Ordering::Release);
         }
-        if !ok {
-            self.shared.broken.store(true, Ordering::Relaxed);
-        }
         !self.shared.broken.load(Ordering::Relaxed)
+    }
+
+    /// The first write error that was not a closed pipe, if any.
+    pub fn error(&self) -> Option<String> {
+        self.shared.error.lock().ok().and_then(|e| e.clone())
     }
 
     /// Flushes `log`'s records with the output, after it (see `Shared`).
@@ -110,14 +117,29 @@ impl Drop for Journal {
 }
 
 impl Shared {
+    /// A failed write or flush breaks the output; one that is not a closed
+    /// pipe is kept to be said.
+    fn check(&self, result: std::io::Result<()>) {
+        let Err(e) = result else {
+            return;
+        };
+        self.broken.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            if let Ok(mut first) = self.error.lock() {
+                first.get_or_insert_with(|| e.to_string());
+            }
+        }
+    }
+
     fn flush(&self) {
         let checkpoint = self.checkpoint.lock().ok().and_then(|c| c.clone());
         let taken = checkpoint.as_ref().map(|c| c.take());
-        if let Ok(mut out) = self.out.lock() {
+        let flushed = self.out.lock().map(|mut out| {
             self.dirty.store(false, Ordering::Relaxed);
-            if out.flush().is_err() {
-                self.broken.store(true, Ordering::Relaxed);
-            }
+            out.flush()
+        });
+        if let Ok(result) = flushed {
+            self.check(result);
         }
         if let (Some(c), Some(data)) = (checkpoint, taken) {
             let _ = c.write(data, false);

@@ -261,7 +261,7 @@ fn report_result(result: Result<Summary, Failure>, command: Command) -> ExitCode
             }
             ExitCode::SUCCESS
         }
-        Err(Failure::Input(msg, summary)) => {
+        Err(Failure::Ran(msg, summary)) => {
             errln!("{summary}");
             errln!("oneloop: {msg}");
             ExitCode::FAILURE
@@ -397,9 +397,12 @@ fn run_crawl(crawler: &mut Crawler, o: Options) -> Result<Summary, Failure> {
         let n = skipped.load(Ordering::Relaxed);
         errln!("resume: {n} input lines skipped, finished in {prev}");
     }
+    if let Some(why) = rep.failure() {
+        return Err(Failure::Ran(why, Box::new(summary)));
+    }
     let error = error.lock().ok().and_then(|mut e| e.take());
     match error {
-        Some(e) => Err(Failure::Input(
+        Some(e) => Err(Failure::Ran(
             format!("reading {name}: {e}"),
             Box::new(summary),
         )),

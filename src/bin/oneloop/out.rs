@@ -21,7 +21,8 @@ macro_rules! errln {
 pub(crate) enum Failure {
     /// Could not start (exit 1).
     Start(String),
-    /// Ran, but the input could not be read to its end (exit 1, after the
-    /// summary of what was read).
-    Input(String, Box<oneloop::Summary>),
+    /// Ran, but the input could not be read to its end, or the output or
+    /// the checkpoint could not be written (exit 1, after the summary of
+    /// what was done).
+    Ran(String, Box<oneloop::Summary>),
 }

@@ -222,6 +222,7 @@ where
             },
         ),
         Some(f) => {
+            let log = f.log.clone();
             let setup = CrawlSetup {
                 workers,
                 spill: Box::new(SpillFile::default()),
@@ -243,7 +244,8 @@ where
                         }
                         Err(message) => rep.on_panic(page.id, &message),
                     }
-                    if rep.broken_pipe {
+                    let checkpoint_failed = log.as_ref().is_some_and(|l| l.error().is_some());
+                    if rep.broken_pipe || checkpoint_failed {
                         handle.stop();
                     }
                 },

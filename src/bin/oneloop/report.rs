@@ -33,6 +33,9 @@ pub struct Reporter {
     /// A field the first line written carries (the input's fingerprint,
     /// for `--resume`), with its leading comma.
     pub first_line_tag: Option<String>,
+    /// A failure that ends the run with status 1 after its summary (the
+    /// checkpoint could not be written).
+    pub fatal: Option<String>,
 }
 
 /// One page's work done on a worker: its JSON line, and what `--save` did.
@@ -85,6 +88,7 @@ impl Reporter {
             save_failed: 0,
             save_errors: Default::default(),
             first_line_tag: None,
+            fatal: None,
         }
     }
 
@@ -157,6 +161,15 @@ impl Reporter {
                 self.broken_pipe = true;
             }
         }
+    }
+
+    /// Why the run must end with status 1 although it ran: the output could
+    /// not be written (not a closed pipe), or the checkpoint could not.
+    pub fn failure(&self) -> Option<String> {
+        let output = self.out.as_ref().and_then(|o| o.error());
+        output
+            .map(|e| format!("writing the output: {e}"))
+            .or_else(|| self.fatal.clone())
     }
 
     pub fn finish(&mut self) {
