@@ -40,6 +40,33 @@ pub struct Request {
     /// Where a crawl that follows links found this URL (set by the
     /// [follow core](crate::follow)), carried to the outcome unchanged.
     pub tag: Option<CrawlTag>,
+    /// Which redirect targets this request may follow (a crawl's scope:
+    /// the follow core sets it). A target it refuses is not fetched: the
+    /// redirect response itself is the outcome.
+    pub redirect_scope: Option<RedirectScope>,
+}
+
+/// A test of redirect targets (see [`Request::redirect_scope`]): cheap to
+/// clone (one reference count), callable on the loop's thread.
+#[derive(Clone)]
+pub struct RedirectScope(std::sync::Arc<dyn Fn(&crate::url::Url) -> bool + Send + Sync>);
+
+impl RedirectScope {
+    /// A scope that allows the URLs `allows` says yes to.
+    pub fn new(allows: impl Fn(&crate::url::Url) -> bool + Send + Sync + 'static) -> RedirectScope {
+        RedirectScope(std::sync::Arc::new(allows))
+    }
+
+    /// May a redirect lead to `url`?
+    pub fn allows(&self, url: &crate::url::Url) -> bool {
+        (self.0)(url)
+    }
+}
+
+impl std::fmt::Debug for RedirectScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RedirectScope(..)")
+    }
 }
 
 /// What a queued URL is fetched for, in a crawl that follows links.

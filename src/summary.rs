@@ -125,6 +125,9 @@ pub struct Summary {
     pub retries_by_cause: BTreeMap<String, u64>,
     /// Redirects followed.
     pub redirects: u64,
+    /// Redirects not followed: their target was outside the crawl's scope
+    /// ([`Request::redirect_scope`](crate::Request::redirect_scope)).
+    pub redirects_out_of_scope: u64,
     /// Admission counters: `Retry-After` pauses, throttles, paced waits.
     pub admission: crate::admission::AdmissionStats,
     /// Origins whose adaptive limit ended below `per_host`, with that limit.
@@ -351,6 +354,10 @@ impl Summary {
             "politeness: {} redirects followed, {} retries",
             self.redirects, self.retries
         )?;
+        if self.redirects_out_of_scope > 0 {
+            let n = self.redirects_out_of_scope;
+            write!(f, " ({n} redirects out of scope not followed)")?;
+        }
         for (cause, n) in &self.retries_by_cause {
             write!(f, " [{cause}: {n}]")?;
         }

@@ -48,6 +48,7 @@ fn site(hits: Hits, other: u16) -> std::net::SocketAddr {
                     "/b",
                     "c",
                     "/redirect",
+                    "/away",
                     "trap/0",
                     "/private/x",
                     "mailto:x@y",
@@ -62,6 +63,11 @@ fn site(hits: Hits, other: u16) -> std::net::SocketAddr {
             "/b" => return send(s, "200 OK", "text/plain", "", "<a href=/never-plain>"),
             "/c" => "<meta name=robots content=\"noindex, nofollow\"><a href=/never-c>".into(),
             "/redirect" => return send(s, "301 Moved", "text/html", "Location: /target\r\n", ""),
+            // In scope, but it redirects out of it: not followed.
+            "/away" => {
+                let to = format!("Location: http://localhost:{other}/landed\r\n");
+                return send(s, "302 Found", "text/html", &to, "");
+            }
             "/target" => html(&["/a"]),
             p if p.starts_with("/trap/") => {
                 let n: u32 = p[6..].parse().unwrap();
@@ -121,6 +127,7 @@ fn a_site_is_crawled_once_within_scope_depth_and_rules() {
             "/a/1",
             "/a/1/deep",
             "/a/2",
+            "/away",
             "/b",
             "/c",
             "/private/x",
@@ -147,7 +154,19 @@ fn a_site_is_crawled_once_within_scope_depth_and_rules() {
     assert_eq!(field(&by_path["/"], "depth"), Some("0"));
     assert!(field(&by_path["/"], "from").is_none(), "a seed has no from");
     assert_eq!(field(&by_path["/"], "line"), Some("1"));
-    assert_eq!(field(&by_path["/"], "links"), Some("6"), "{}", by_path["/"]);
+    assert_eq!(field(&by_path["/"], "links"), Some("7"), "{}", by_path["/"]);
+    // A redirect out of scope is not followed (its target's host was not
+    // even asked for its robots.txt): the 302 is the page's answer.
+    assert_eq!(
+        field(&by_path["/away"], "status"),
+        Some("302"),
+        "{}",
+        by_path["/away"]
+    );
+    assert!(
+        stderr.contains("1 redirects out of scope not followed"),
+        "{stderr}"
+    );
     assert_eq!(field(&by_path["/a/1/deep"], "depth"), Some("3"));
     assert_eq!(field(&by_path["/a/1/deep"], "from").unwrap(), id("/a/1"));
     assert_eq!(field(&by_path["/a"], "from").unwrap(), id("/"));
@@ -251,11 +270,19 @@ fn sitemap_only_pages_are_found_with_sitemaps_only() {
                 .lines()
                 .find(|l| l.contains("/only-in-sitemap\""))
                 .unwrap();
+            // The index is at 0, the sitemap it lists a step deeper (an
+            // endless chain of indexes is bounded by depth), the page
+            // one below that.
             assert_eq!(
                 field(leaf, "depth"),
-                Some("1"),
+                Some("2"),
                 "one step below its sitemap: {leaf}"
             );
+            let nested = stdout
+                .lines()
+                .find(|l| l.contains("/nested.xml.gz\""))
+                .unwrap();
+            assert_eq!(field(nested, "depth"), Some("1"), "{nested}");
         }
     }
 }

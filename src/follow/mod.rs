@@ -80,6 +80,12 @@ pub struct FollowConfig {
     pub first_id: u64,
     /// Emit [`Record`]s for a checkpoint ([`Follow::poll_record`]).
     pub checkpoint: bool,
+    /// How deep sitemaps nest: a sitemap an index lists is a step deeper
+    /// than the index (and within `max_depth` too); a seed origin's
+    /// robots.txt and /sitemap.xml are at 0. sitemaps.org allows no
+    /// nesting at all; real sites nest a level or two; an endless chain of
+    /// indexes (each listing one new index) once ran 40,000 fetches.
+    pub max_sitemap_depth: u32,
 }
 
 impl Default for FollowConfig {
@@ -89,6 +95,7 @@ impl Default for FollowConfig {
             sitemaps: false,
             first_id: 1,
             checkpoint: false,
+            max_sitemap_depth: 3,
         }
     }
 }
@@ -199,6 +206,7 @@ pub struct Follow {
     frontier: Frontier,
     sitemaps: bool,
     checkpoint: bool,
+    max_sitemap_depth: u32,
     /// Requests handed out whose pages have not come back.
     in_progress: u64,
     next_id: u64,
@@ -206,6 +214,8 @@ pub struct Follow {
     /// Seeds that are not URLs, to be handed out as they are.
     invalid: VecDeque<Request>,
     records: VecDeque<Record>,
+    /// Seeds whose redirect widened the scope.
+    seed_redirects: u64,
 }
 
 impl Follow {
@@ -223,11 +233,13 @@ impl Follow {
             frontier,
             sitemaps: config.sitemaps,
             checkpoint: config.checkpoint,
+            max_sitemap_depth: config.max_sitemap_depth,
             in_progress: 0,
             next_id: config.first_id,
             seeds_done: false,
             invalid: VecDeque::new(),
             records: VecDeque::new(),
+            seed_redirects: 0,
         }
     }
 
@@ -315,6 +327,15 @@ impl Follow {
             }
         } else {
             let d = self.frontier.poll_next()?;
+            // Every redirect hop passes the scope as a link would; a seed's
+            // are the one exception (they widen the scope instead: an
+            // `example.com` seed that lands on `www.example.com`).
+            let seed = d.from.is_none() && d.kind == UrlKind::Page;
+            let redirect_scope = if seed {
+                None
+            } else {
+                self.frontier.redirect_scope()
+            };
             Request {
                 url: d.url.into_string(),
                 id: Some(id),
@@ -324,6 +345,7 @@ impl Follow {
                     from: d.from,
                     kind: d.kind,
                 }),
+                redirect_scope,
                 ..Request::default()
             }
         };
@@ -341,6 +363,17 @@ impl Follow {
         for hop in page.redirects {
             self.frontier.mark_seen(hop);
         }
+        // A seed that redirected: where it landed joins the scope (as
+        // Heritrix does for seeds, and only for them), so its links are
+        // followed.
+        let seed = page
+            .tag
+            .is_some_and(|t| t.from.is_none() && t.kind == UrlKind::Page);
+        if let (true, Some(landed)) = (seed, page.redirects.last()) {
+            if self.frontier.add_scope_of(landed) {
+                self.seed_redirects += 1;
+            }
+        }
         let depth = page.tag.map_or(0, |t| t.depth);
         // Their seen-set slots first, all at once (see `Frontier::prefetch`).
         for c in page.found.pages.iter().chain(&page.found.sitemaps) {
@@ -357,15 +390,25 @@ impl Follow {
             };
             queued += self.admitted(admit, url, tag);
         }
+        // Sitemaps a robots.txt names are at its depth; those an index
+        // lists, a step deeper.
+        let nested = page.tag.is_some_and(|t| t.kind == UrlKind::Sitemap);
+        let sitemap_depth = depth + u32::from(nested);
+        let too_deep = sitemap_depth > self.max_sitemap_depth
+            || sitemap_depth > self.frontier.config().max_depth;
         for sitemap in page.found.sitemaps {
+            if too_deep {
+                break;
+            }
             let kind = UrlKind::Sitemap;
             let url = self.admission_text(&sitemap);
+            let from = Some(page.id);
             let admit = self
                 .frontier
-                .handle_source_candidate(sitemap, depth, Some(page.id), kind);
+                .handle_source_candidate(sitemap, sitemap_depth, from, kind);
             let tag = CrawlTag {
-                depth,
-                from: Some(page.id),
+                depth: sitemap_depth,
+                from,
                 kind,
             };
             queued += self.admitted(admit, url, tag);
@@ -453,6 +496,12 @@ impl Follow {
             && self.in_progress == 0
             && self.invalid.is_empty()
             && self.frontier.pending_len() == 0
+    }
+
+    /// Seeds whose redirect took them to a host (or domain) out of the
+    /// scope, which the landing widened.
+    pub fn seed_redirects(&self) -> u64 {
+        self.seed_redirects
     }
 
     /// Requests handed out whose pages have not come back.

@@ -386,3 +386,72 @@ fn a_small_memory_bound_spills_through_the_store_and_loses_nothing() {
     assert!(store.stored > 0, "it did spill");
     assert_eq!(fetched.len(), 3 + 3000);
 }
+
+// --- redirects: the scope for every hop, seeds widen it ---
+
+#[test]
+fn redirects_of_links_pass_the_scope_and_a_seeds_widen_it() {
+    let mut core = seeded(FollowConfig::default(), &["http://a.test/"]);
+    let seed = core.poll_request().unwrap();
+    assert!(
+        seed.redirect_scope.is_none(),
+        "a seed's redirects are followed anywhere"
+    );
+    // The seed landed on www.a.test: that host joins the scope.
+    let hops = ["http://www.a.test/home".to_string()];
+    let found = Found::of(
+        &["http://www.a.test/next", "http://other.test/"],
+        &[] as &[&str],
+    );
+    assert_eq!(core.handle_page(Fetched::of(&seed, &hops, found)), 1);
+    assert_eq!(core.seed_redirects(), 1);
+    let link = core.poll_request().unwrap();
+    assert_eq!(link.url, "http://www.a.test/next");
+    // A link's redirects may go where its links could, nowhere else.
+    let scope = link.redirect_scope.clone().expect("links carry the scope");
+    let url = |u: &str| crate::url::Url::parse(u).unwrap();
+    assert!(scope.allows(&url("https://a.test:8443/x")));
+    assert!(scope.allows(&url("http://www.a.test/y")));
+    assert!(!scope.allows(&url("http://evil.test/landed")));
+    // A link that redirected does not widen anything.
+    let hops = ["http://evil.test/landed".to_string()];
+    core.handle_page(Fetched::of(&link, &hops, Found::default()));
+    assert_eq!(core.seed_redirects(), 1);
+    assert!(!scope.allows(&url("http://evil.test/")));
+    assert!(core.is_done());
+}
+
+#[test]
+fn sitemap_indexes_nest_a_step_deeper_each_and_only_so_far() {
+    // Each index lists the next one, forever.
+    let index = |n: u32| Found::of(&[] as &[&str], &[format!("http://a.test/smi/{}", n + 1)]);
+    let config = FollowConfig {
+        sitemaps: true,
+        ..FollowConfig::default()
+    };
+    let mut core = seeded(config, &["http://a.test/"]);
+    let mut sitemaps = Vec::new();
+    while let Some(req) = core.poll_request() {
+        let tag = req.tag.unwrap();
+        let found = match (tag.kind, req.url.rsplit('/').next()) {
+            (UrlKind::Sitemap, Some("sitemap.xml")) => index(0),
+            (UrlKind::Sitemap, Some(n)) => index(n.parse().unwrap()),
+            _ => Found::default(),
+        };
+        if tag.kind == UrlKind::Sitemap {
+            sitemaps.push((req.url.clone(), tag.depth));
+        }
+        core.handle_page(Fetched::of(&req, &[], found));
+    }
+    assert!(core.is_done());
+    let want: Vec<(String, u32)> = [
+        ("http://a.test/sitemap.xml", 0),
+        ("http://a.test/smi/1", 1),
+        ("http://a.test/smi/2", 2),
+        ("http://a.test/smi/3", 3),
+    ]
+    .iter()
+    .map(|(u, d)| (u.to_string(), *d))
+    .collect();
+    assert_eq!(sitemaps, want, "max_sitemap_depth 3 ends the chain");
+}

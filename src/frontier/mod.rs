@@ -40,6 +40,7 @@ pub use seen::SeenSet;
 
 use crate::url::Url;
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
 
 /// Which discovered URLs a crawl follows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -160,6 +161,11 @@ pub struct Frontier {
     pending: pending::Pending,
     /// Hosts (or registrable domains) in scope.
     scope: HashSet<String>,
+    /// The same keys, shared with the requests' redirect test
+    /// ([`redirect_scope`](Self::redirect_scope)): the request core follows
+    /// redirects itself, on the loop's thread, and asks this copy (written
+    /// only when the scope widens, a seed at a time).
+    shared_scope: Arc<RwLock<HashSet<String>>>,
     queued: u64,
     per_host: HashMap<String, u64>,
 }
@@ -172,6 +178,7 @@ impl Frontier {
             seen: SeenSet::default(),
             pending: pending::Pending::with_bound(bound),
             scope: HashSet::new(),
+            shared_scope: Arc::default(),
             queued: 0,
             per_host: HashMap::new(),
         }
@@ -195,8 +202,27 @@ impl Frontier {
 
     /// `url`'s host (or domain) joins the scope.
     fn widen_scope(&mut self, url: &Url) {
-        let key = self.scope_key(url).to_string();
-        self.scope.insert(key);
+        let key = self.scope_key(url);
+        if !self.scope.contains(key) {
+            if let Ok(mut shared) = self.shared_scope.write() {
+                shared.insert(key.to_string());
+            }
+            self.scope.insert(key.to_string());
+        }
+    }
+
+    /// The test a request's redirects must pass: the crawl's scope, as it
+    /// is when the redirect comes (`None` for scope `any`).
+    pub fn redirect_scope(&self) -> Option<crate::outcome::RedirectScope> {
+        let kind = self.config.scope;
+        if kind == Scope::Any {
+            return None;
+        }
+        let keys = self.shared_scope.clone();
+        Some(crate::outcome::RedirectScope::new(move |url: &Url| {
+            let key = scope_key(kind, url);
+            keys.read().is_ok_and(|k| k.contains(key))
+        }))
     }
 
     /// Is this canonical URL's host (or domain) in scope?
@@ -258,8 +284,17 @@ impl Frontier {
     /// A seed of another shard: its host (or domain) is in scope here too
     /// (links to it are diverted to its shard, not dropped).
     pub fn add_scope(&mut self, url: &str) {
-        if let Some(url) = canonical(url) {
-            self.widen_scope(&url);
+        self.add_scope_of(url);
+    }
+
+    /// `url`'s host (or domain) joins the scope; true if it was not in it.
+    pub fn add_scope_of(&mut self, url: &str) -> bool {
+        match canonical(url) {
+            Some(url) if !self.is_in_scope(&url) => {
+                self.widen_scope(&url);
+                true
+            }
+            _ => false,
         }
     }
 
@@ -396,10 +431,7 @@ impl Frontier {
     }
 
     fn scope_key<'u>(&self, url: &'u Url) -> &'u str {
-        match self.config.scope {
-            Scope::Domain => registrable_domain(url.host_bare()),
-            Scope::Host | Scope::Any => url.host_bare(),
-        }
+        scope_key(self.config.scope, url)
     }
 
     /// Trap guards, another shard's, seen, budgets; then queued.
@@ -446,6 +478,15 @@ impl Frontier {
                 .or_insert(0) += 1;
         }
         self.pending.push(d);
+    }
+}
+
+/// What scope `kind` compares of a URL: its host, or its registrable
+/// domain.
+fn scope_key(kind: Scope, url: &Url) -> &str {
+    match kind {
+        Scope::Domain => registrable_domain(url.host_bare()),
+        Scope::Host | Scope::Any => url.host_bare(),
     }
 }
 

@@ -304,7 +304,12 @@ impl Requests {
             url: url.as_str().into(),
         });
         let token = self.insert(id, item.line, url, method, keep_body, None, now);
-        self.reqs[token.slot].extra = Extra::of(item.headers, item.body, item.meta, item.tag);
+        self.reqs[token.slot].extra = Extra::of(
+            item.headers,
+            item.body,
+            item.meta,
+            (item.tag, item.redirect_scope),
+        );
         if self.config.robots.enabled {
             self.through_gate(token, now, false);
         } else {
@@ -353,6 +358,12 @@ impl Requests {
             ResponseVerdict::Finish => return self.finish(token.slot, Ok(resp), now),
             ResponseVerdict::Retry(cause) => self.retry(token.slot, cause, now),
             ResponseVerdict::Redirect(location) => {
+                if !self.redirect_in_scope(token.slot, &location) {
+                    // Out of the crawl's scope: not fetched; the redirect
+                    // is the page's answer.
+                    self.summary.redirects_out_of_scope += 1;
+                    return self.finish(token.slot, Ok(resp), now);
+                }
                 self.redirect(token.slot, resp.status, &location, now)
             }
         }
@@ -570,6 +581,17 @@ impl Requests {
         } else {
             self.config.redirects
         }
+    }
+
+    /// May request `slot` follow a redirect to `location`? Its
+    /// [`RedirectScope`](crate::outcome::RedirectScope) says (a target
+    /// that cannot be resolved is the redirect policy's error to give).
+    fn redirect_in_scope(&self, slot: usize, location: &str) -> bool {
+        let req = &self.reqs[slot];
+        let Some(scope) = req.extra.as_ref().and_then(|x| x.redirect_scope.as_ref()) else {
+            return true;
+        };
+        req.url.join(location).map_or(true, |to| scope.allows(&to))
     }
 
     /// Follows a redirect: the request leaves its origin's slot and queues

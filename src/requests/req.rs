@@ -84,6 +84,7 @@ pub(crate) struct Extra {
     pub body: Option<Vec<u8>>,
     pub meta: Option<String>,
     pub tag: Option<crate::outcome::CrawlTag>,
+    pub redirect_scope: Option<crate::outcome::RedirectScope>,
 }
 
 impl Extra {
@@ -92,9 +93,18 @@ impl Extra {
         headers: Vec<(String, String)>,
         body: Option<Vec<u8>>,
         meta: Option<String>,
-        tag: Option<crate::outcome::CrawlTag>,
+        carried: (
+            Option<crate::outcome::CrawlTag>,
+            Option<crate::outcome::RedirectScope>,
+        ),
     ) -> Option<Box<Extra>> {
-        if headers.is_empty() && body.is_none() && meta.is_none() && tag.is_none() {
+        let (tag, redirect_scope) = carried;
+        if headers.is_empty()
+            && body.is_none()
+            && meta.is_none()
+            && tag.is_none()
+            && redirect_scope.is_none()
+        {
             return None;
         }
         Some(Box::new(Extra {
@@ -102,6 +112,7 @@ impl Extra {
             body,
             meta,
             tag,
+            redirect_scope,
         }))
     }
 
@@ -156,16 +167,16 @@ mod tests {
         .map(|n| (n.to_string(), "v".to_string()))
         .to_vec();
         let names = |x: &Extra| x.headers.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
-        let mut same = Extra::of(headers.clone(), Some(b"b".to_vec()), None, None).unwrap();
+        let mut same = Extra::of(headers.clone(), Some(b"b".to_vec()), None, (None, None)).unwrap();
         same.redirected(true, false);
         assert_eq!(names(&same), ["Authorization", "Cookie", "X-Keep"]);
         assert!(same.body.is_some(), "307/308 keep the body");
-        let mut other = Extra::of(headers, Some(b"b".to_vec()), None, None).unwrap();
+        let mut other = Extra::of(headers, Some(b"b".to_vec()), None, (None, None)).unwrap();
         other.redirected(false, true);
         assert_eq!(names(&other), ["X-Keep"]);
         assert!(other.body.is_none(), "303 turns it into a GET");
         assert!(
-            Extra::of(vec![], None, None, None).is_none(),
+            Extra::of(vec![], None, None, (None, None)).is_none(),
             "nothing extra, no box"
         );
     }

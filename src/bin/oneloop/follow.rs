@@ -29,6 +29,7 @@ pub(crate) fn crawl_following(
         sitemaps: o.sitemaps,
         first_id: 1,
         checkpoint: o.state.is_some(),
+        ..FollowConfig::default()
     };
     let mut frontier = Frontier::new(config.frontier.clone());
     let log = match o.state.as_deref() {
@@ -68,5 +69,9 @@ pub(crate) fn crawl_following(
     let f = core.frontier();
     let (seen, bytes, spilled) = (f.seen_len(), f.seen_bytes_per_url(), f.spilled());
     errln!("follow: {seen} URLs seen, {bytes:.1} bytes per seen URL in the seen-set, {spilled} queue batches spilled to disk");
+    let widened = core.seed_redirects();
+    if widened > 0 {
+        errln!("follow: {widened} seeds redirected to another host, which joined the scope (seeds only: other redirects out of scope are not followed)");
+    }
     Ok(summary)
 }
