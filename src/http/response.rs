@@ -481,11 +481,19 @@ fn body_bytes(
     resp.wire_len += chunk.len() as u64;
     #[cfg(feature = "decode")]
     if let Some(d) = decoder {
-        if cap.is_none() && resp.wire_len > limits.max_body_bytes {
+        // The wire is capped as well as what it decodes to, for a body read
+        // only for its first bytes (a robots.txt: `cap`, which ends the
+        // read once reached) too: one that decodes to nothing (empty
+        // deflate blocks, streamed forever) never reaches it. Such a body
+        // may take 20 times its cap on the wire, whatever the page limit.
+        let limit = cap.map_or(limits.max_body_bytes, |c| {
+            limits.max_body_bytes.max(c.saturating_mul(20))
+        });
+        if resp.wire_len > limit {
             return Err(Error::new(
                 Phase::Body,
                 ErrorKind::TooLarge,
-                format!("encoded body over the {} byte limit", limits.max_body_bytes),
+                format!("encoded body over the {limit} byte limit"),
             ));
         }
         if keep_wire {

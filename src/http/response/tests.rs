@@ -340,6 +340,50 @@ mod decoding {
         assert_eq!((e.phase, e.kind), (Phase::Body, ErrorKind::Decode));
     }
 
+    /// A chunked deflate body of empty stored blocks, forever: it decodes
+    /// to nothing, so a cap on decoded bytes never trips, and a robots.txt
+    /// (read for its first bytes only) had no cap at all: the loop read it
+    /// without end. The wire is capped too, for every body.
+    #[test]
+    fn a_body_that_decodes_to_nothing_is_capped_on_the_wire() {
+        let limits = Limits {
+            max_body_bytes: 64 * 1024,
+            ..Limits::default()
+        };
+        for cap in [None, Some(2048)] {
+            let mut reader = ResponseReader::new(limits, Method::Get, true);
+            reader.set_truncate_at(cap);
+            let mut resp = Response::default();
+            let head = head("deflate", None);
+            let (used, _) = reader.handle_bytes(&head, &mut resp).unwrap();
+            assert_eq!(used, head.len());
+            // A raw deflate stream: empty stored blocks, never the last.
+            let empty_block = [0u8, 0, 0, 0xff, 0xff];
+            let chunk: Vec<u8> = empty_block.repeat(200);
+            let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+            framed.extend_from_slice(&chunk);
+            framed.extend_from_slice(b"\r\n");
+            let mut result = Ok(());
+            for _ in 0..1_000 {
+                match reader.handle_bytes(&framed, &mut resp) {
+                    Ok((used, _)) => assert_eq!(used, framed.len()),
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+            let e = result.expect_err("capped");
+            assert_eq!(
+                (e.phase, e.kind),
+                (Phase::Body, ErrorKind::TooLarge),
+                "{cap:?}"
+            );
+            assert!(resp.wire_len <= 64 * 1024 + framed.len() as u64);
+            assert!(resp.body.is_empty());
+        }
+    }
+
     #[test]
     fn unknown_or_stacked_codings_and_bodiless_answers_are_left_alone() {
         for coding in ["zstd", "gzip, br"] {
