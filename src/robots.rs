@@ -10,11 +10,19 @@
 //!   `$` (end of the URL); the longest matching pattern wins, and `Allow`
 //!   wins a tie. An empty `Disallow:` allows everything. `/robots.txt` itself
 //!   is always allowed.
-//! - Percent-encoding is normalised on both sides before comparing:
-//!   unreserved characters are decoded (`%41` → `A`), other escapes get
-//!   upper-case hex, and bytes outside ASCII are encoded.
-//! - At most [`MAX_BYTES`] are parsed; a BOM, junk lines, comments and any
-//!   mix of CR/LF line ends are tolerated.
+//! - Percent-encoding as RFC 9309 2.2.2 says, the way Google's reference
+//!   matcher does it: a rule's bytes outside ASCII are encoded, escapes on
+//!   both sides compare in upper-case hex, and nothing is decoded (`%62` in
+//!   a rule does not match `b`). The path tested is percent-encoded
+//!   already (the URL parser's form: the caller's side of the contract).
+//! - Groups: consecutive `User-agent` lines open one group, and only a
+//!   rule (`Allow`/`Disallow`) ends the run; `Sitemap:`, `Crawl-delay:` and
+//!   unknown lines do not (RFC 9309 2.2.4).
+//! - At most [`MAX_BYTES`] are parsed; a BOM (or the start of one), junk
+//!   lines, comments and any mix of CR/LF line ends are tolerated, and a
+//!   missing colon (`disallow /`, exactly two words) is read as Google
+//!   reads it. Allowing `/dir/index.html` allows `/dir/` (Google's rule).
+//! - Judged by Google's own tests (`tests/conformance_robots.rs`).
 //! - `Crawl-delay: N` (not in the RFC, widely used) is kept, for the driver
 //!   to cap and apply.
 //!
@@ -95,7 +103,12 @@ impl Robots {
     /// Parses `body` for the product token `agent` (case-insensitive).
     pub fn parse(body: &[u8], agent: &str) -> Robots {
         let body = &body[..body.len().min(MAX_BYTES)];
-        let body = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
+        // A UTF-8 BOM, or the start of one (Google's parser skips a cut
+        // one too: `EF BB` before the first line).
+        let body = [&b"\xef\xbb\xbf"[..], b"\xef\xbb", b"\xef"]
+            .iter()
+            .find_map(|bom| body.strip_prefix(*bom))
+            .unwrap_or(body);
         let agent = agent.to_ascii_lowercase();
         let mut groups: Vec<Group> = Vec::new();
         // True while consecutive user-agent lines open the same group.
@@ -105,11 +118,10 @@ impl Robots {
                 Some(i) => &raw[..i],
                 None => raw,
             };
-            let Some(colon) = line.iter().position(|&b| b == b':') else {
+            let Some((key, value)) = key_and_value(line) else {
                 continue; // junk
             };
-            let key = line[..colon].trim_ascii().to_ascii_lowercase();
-            let value = line[colon + 1..].trim_ascii();
+            let key = key.to_ascii_lowercase();
             match key.as_slice() {
                 b"user-agent" | b"useragent" | b"user agent" => {
                     if !in_agents {
@@ -129,6 +141,10 @@ impl Robots {
                     }
                 }
                 b"allow" | b"disallow" => {
+                    // A rule ends the run of user-agent lines: the next
+                    // one starts a new group. (Nothing else does: RFC 9309
+                    // 2.2.4, a `Sitemap:` or unknown line between two
+                    // user-agent lines leaves them one group.)
                     in_agents = false;
                     let Some(g) = groups.last_mut() else {
                         continue; // a rule before any user-agent line
@@ -137,17 +153,30 @@ impl Robots {
                         continue; // "Disallow:" allows everything: no rule
                     }
                     let allow = key == b"allow";
-                    let mut pattern = normalise(value);
+                    let mut pattern = encode_pattern(value);
                     if pattern.len() > MAX_PATTERN {
                         if allow {
                             continue;
                         }
                         pattern.truncate(MAX_PATTERN);
                     }
+                    // Google's rule: allowing `/dir/index.html` allows
+                    // `/dir/` too (the same page, as servers serve it).
+                    if allow {
+                        for index in [&b"/index.html"[..], b"/index.htm"] {
+                            if let Some(dir) = pattern.strip_suffix(index) {
+                                let mut dir = dir.to_vec();
+                                dir.extend_from_slice(b"/$");
+                                g.rules.push(Rule {
+                                    allow,
+                                    pattern: dir,
+                                });
+                            }
+                        }
+                    }
                     g.rules.push(Rule { allow, pattern });
                 }
                 b"crawl-delay" => {
-                    in_agents = false;
                     if let Some(g) = groups.last_mut() {
                         let secs = std::str::from_utf8(value)
                             .ok()
@@ -158,7 +187,7 @@ impl Robots {
                         }
                     }
                 }
-                _ => in_agents = false, // sitemap and others: not ours
+                _ => {} // sitemap and others: not ours, and no group's end
             }
         }
         let ours: Vec<&Group> = groups.iter().filter(|g| g.ours).collect();
@@ -213,10 +242,10 @@ impl Robots {
             return true;
         }
         let raw = path_and_query.as_bytes();
-        // Most URLs need no re-encoding: no escapes, all ASCII.
+        // Most URLs need no re-encoding: no escapes.
         let normalised;
-        let target: &[u8] = if raw.iter().any(|&b| b == b'%' || b >= 0x80) {
-            normalised = normalise(raw);
+        let target: &[u8] = if raw.contains(&b'%') {
+            normalised = upper_hex(raw);
             &normalised
         } else {
             raw
@@ -305,6 +334,64 @@ fn unreserved(b: u8) -> bool {
 
 /// RFC 9309 §2.2.2: escapes of unreserved characters decoded, other escapes
 /// with upper-case hex, bytes outside ASCII percent-encoded.
+/// A rule's path as RFC 9309 2.2.2 compares it: bytes outside US-ASCII
+/// percent-encoded, escapes in upper-case hex; an escape of an unreserved
+/// character (`%62`) stays one, as in Google's matcher (its test calls
+/// relying on it illegal per RFC 3986, and expects no match for `b`).
+fn encode_pattern(s: &[u8]) -> Vec<u8> {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = upper_hex(s);
+    if out.iter().any(|&b| b >= 0x80) {
+        out = out
+            .iter()
+            .flat_map(|&b| match b {
+                0x80.. => vec![b'%', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]],
+                _ => vec![b],
+            })
+            .collect();
+    }
+    out
+}
+
+/// Escapes in upper-case hex (`%e3` → `%E3`), nothing else changed: the
+/// path of a URL to test is percent-encoded already (the URL parser's
+/// form: the caller's contract, as in Google's matcher; an unencoded `ツ`
+/// in a path does not match a rule's `%E3%83%84`).
+fn upper_hex(s: &[u8]) -> Vec<u8> {
+    let mut out = s.to_vec();
+    let mut i = 0;
+    while i + 2 < out.len() {
+        if out[i] == b'%' && hex(out[i + 1]).is_some() && hex(out[i + 2]).is_some() {
+            out[i + 1] = out[i + 1].to_ascii_uppercase();
+            out[i + 2] = out[i + 2].to_ascii_uppercase();
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// A line's key and value: around its first colon; or, as Google's parser
+/// accepts (people forget the colon), around whitespace when the line is
+/// exactly two words (`disallow /`).
+fn key_and_value(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let line = line.trim_ascii();
+    if let Some(colon) = line.iter().position(|&b| b == b':') {
+        return Some((line[..colon].trim_ascii(), line[colon + 1..].trim_ascii()));
+    }
+    let white = |b: &u8| *b == b' ' || *b == b'\t';
+    let sep = line.iter().position(white)?;
+    let value = line[sep..].trim_ascii();
+    if value.iter().any(white) {
+        return None; // more than two words: junk
+    }
+    Some((&line[..sep], value))
+}
+
+/// Percent-escapes normalized for comparing URLs (the frontier's canonical
+/// form): unreserved characters decoded (`%41` → `A`), other escapes in
+/// upper-case hex, bytes outside ASCII encoded.
 pub(crate) fn normalise(s: &[u8]) -> Vec<u8> {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = Vec::with_capacity(s.len());
