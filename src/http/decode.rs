@@ -214,29 +214,42 @@ fn inflate_some(
     if *ended {
         return Err(decode_error("deflate data after the end of the stream"));
     }
-    let r = inflate(state, input, out, MZFlush::None);
-    let written = &out[..r.bytes_written];
-    if let Some(g) = gzip.as_mut() {
-        g.crc = crc32(g.crc, written);
-        g.size = g.size.wrapping_add(written.len() as u32);
-    }
-    sink(written)?;
-    match r.status {
-        Ok(MZStatus::StreamEnd) => {
-            *ended = true;
-            if let Some(g) = gzip.as_mut() {
-                g.stage = GzStage::Trailer;
-            }
+    // Until the inflater leaves room in `out`: when it fills it, it may
+    // hold more output with no input left to give it (the last bytes of a
+    // body decode to more than one piece), and that output must come out
+    // now; the body's end could not fetch it. (Stopping when the input ran
+    // out left it inside: "the deflate stream is cut short" for bodies of
+    // 16,385-32,768 bytes and many others.)
+    let mut consumed = 0;
+    loop {
+        let r = inflate(state, &input[consumed..], out, MZFlush::None);
+        consumed += r.bytes_consumed;
+        let written = &out[..r.bytes_written];
+        if let Some(g) = gzip.as_mut() {
+            g.crc = crc32(g.crc, written);
+            g.size = g.size.wrapping_add(written.len() as u32);
         }
-        Ok(_) => {}
-        // No progress: more input is needed (all of it was taken).
-        Err(MZError::Buf) => {}
-        Err(e) => return Err(decode_error(format!("corrupt deflate data ({e:?})"))),
+        sink(written)?;
+        match r.status {
+            Ok(MZStatus::StreamEnd) => {
+                *ended = true;
+                if let Some(g) = gzip.as_mut() {
+                    g.stage = GzStage::Trailer;
+                }
+                return Ok(consumed);
+            }
+            Ok(_) => {}
+            // No progress: more input is needed (all of it was taken).
+            Err(MZError::Buf) => {}
+            Err(e) => return Err(decode_error(format!("corrupt deflate data ({e:?})"))),
+        }
+        if r.bytes_written < out.len() {
+            if consumed == 0 && r.bytes_written == 0 && !input.is_empty() {
+                return Err(decode_error("the deflate stream makes no progress"));
+            }
+            return Ok(consumed);
+        }
     }
-    if r.bytes_consumed == 0 && r.bytes_written == 0 && !*ended {
-        return Err(decode_error("the deflate stream makes no progress"));
-    }
-    Ok(r.bytes_consumed)
 }
 
 /// Runs the brotli decoder over `input`; all of it is used.
