@@ -292,6 +292,8 @@ fn bad_urls_are_outcomes_too() {
         "ftp://example.test/".to_string(),
         "http://no-such-host.invalid/".to_string(),
         format!("http://{healthy}/b"),
+        // Parsed as the URL Standard says, but never sent (credentials).
+        format!("http://user:secret@{healthy}/c"),
     ];
     // Names go to a loopback nameserver (NXDOMAIN for all but its zone),
     // never to the system's.
@@ -299,7 +301,7 @@ fn bad_urls_are_outcomes_too() {
     let mut config = Config::local();
     config.dns.nameservers = vec![ns.addr()];
     let (seen, summary) = crawl(config, urls);
-    assert_eq!(seen.len(), 5);
+    assert_eq!(seen.len(), 6);
     assert!(seen[&0].1.is_ok() && seen[&4].1.is_ok());
     let kind = |id: u64| {
         let e = seen[&id].1.as_ref().unwrap_err();
@@ -308,7 +310,8 @@ fn bad_urls_are_outcomes_too() {
     assert_eq!(kind(1), (Phase::Url, ErrorKind::InvalidUrl));
     assert_eq!(kind(2), (Phase::Url, ErrorKind::UnsupportedScheme));
     assert_eq!(kind(3), (Phase::Dns, ErrorKind::NxDomain));
-    assert_eq!(summary.outcomes, 5);
+    assert_eq!(kind(5), (Phase::Url, ErrorKind::InvalidUrl));
+    assert_eq!(summary.outcomes, 6);
 }
 
 #[test]

@@ -294,6 +294,17 @@ impl Requests {
             None => Url::parse_or_return(item.url),
         };
         let url = match parsed {
+            // Credentials parse (the URL Standard keeps them) but are not
+            // sent: they would be printed and archived with the URL.
+            Ok(url) if url.has_credentials() => {
+                let e = Error::new(
+                    Phase::Url,
+                    ErrorKind::InvalidUrl,
+                    "credentials in URLs are not supported",
+                );
+                let raw = url.into_string();
+                return self.reject(id, item.line, raw, e, (item.meta, item.tag));
+            }
             Ok(url) => url,
             Err((e, raw)) => return self.reject(id, item.line, raw, e, (item.meta, item.tag)),
         };
@@ -610,6 +621,15 @@ impl Requests {
             &self.redirect_policy(slot),
         );
         let hop = match target {
+            Ok(hop) if hop.url.has_credentials() => {
+                let e = Error::new(
+                    Phase::Redirect,
+                    ErrorKind::BadRedirect,
+                    "a redirect to a URL with credentials (not supported)",
+                );
+                let _ = self.finish(slot, Err(e), now);
+                return;
+            }
             Ok(hop) => hop,
             Err(e) => {
                 let _ = self.finish(slot, Err(e), now);
