@@ -71,6 +71,9 @@ pub struct BodyDecoder {
     coding: Coding,
     inner: Inner,
     out: Box<[u8]>,
+    /// The next coding to undo, for stacked codings (`gzip, gzip`): this
+    /// one's output is its input.
+    then: Option<Box<BodyDecoder>>,
 }
 
 enum Inner {
@@ -120,7 +123,20 @@ impl BodyDecoder {
             coding,
             inner,
             out: vec![0; PIECE].into_boxed_slice(),
+            then: None,
         }
+    }
+
+    /// A decoder for codings applied in `codings`' order (as a
+    /// `Content-Encoding` lists them): the last is undone first.
+    pub fn chain(codings: &[Coding]) -> BodyDecoder {
+        let mut then: Option<Box<BodyDecoder>> = None;
+        for &c in codings {
+            let mut d = BodyDecoder::new(c);
+            d.then = then.take();
+            then = Some(Box::new(d));
+        }
+        then.map_or_else(|| BodyDecoder::new(Coding::Gzip), |d| *d)
     }
 
     /// The coding undone.
@@ -128,8 +144,21 @@ impl BodyDecoder {
         self.coding
     }
 
-    /// Decodes the next compressed bytes, passing decoded ones to `sink`.
+    /// Decodes the next compressed bytes, passing decoded ones to `sink`
+    /// (through the next decoder of a chain, if any).
     pub fn handle_bytes(&mut self, input: &[u8], sink: &mut Sink<'_>) -> Result<(), Error> {
+        match self.then.take() {
+            Some(mut next) => {
+                let r = self.handle_own(input, &mut |out: &[u8]| next.handle_bytes(out, sink));
+                self.then = Some(next);
+                r
+            }
+            None => self.handle_own(input, sink),
+        }
+    }
+
+    /// This decoder's own step.
+    fn handle_own(&mut self, input: &[u8], sink: &mut Sink<'_>) -> Result<(), Error> {
         let mut input = input;
         while !input.is_empty() {
             let used = match &mut self.inner {
@@ -146,7 +175,7 @@ impl BodyDecoder {
                         };
                         let head = std::mem::take(seen);
                         self.inner = Inner::Inflate(InflateState::new_boxed(format), None, false);
-                        self.handle_bytes(&head, sink)?;
+                        self.handle_own(&head, sink)?;
                     }
                     take
                 }
@@ -154,6 +183,11 @@ impl BodyDecoder {
                     inflate_some(state, gzip, ended, input, &mut self.out, sink)?
                 }
                 Inner::Brotli(state) => brotli_some(state, input, &mut self.out, sink)?,
+                // NUL bytes after the last member: padding some servers
+                // add; browsers and curl ignore it, and so do we.
+                Inner::Done if self.coding == Coding::Gzip && input[0] == 0 => {
+                    input.iter().position(|&b| b != 0).unwrap_or(input.len())
+                }
                 // Another gzip member follows (concatenation is allowed):
                 // start again; its header must be a gzip header.
                 Inner::Done if self.coding == Coding::Gzip => {
@@ -176,8 +210,17 @@ impl BodyDecoder {
         Ok(())
     }
 
-    /// The body ended: the stream must be complete.
+    /// The body ended: the stream must be complete (every stream of a
+    /// chain).
     pub fn finish(&mut self) -> Result<(), Error> {
+        self.finish_own()?;
+        match &mut self.then {
+            Some(next) => next.finish(),
+            None => Ok(()),
+        }
+    }
+
+    fn finish_own(&mut self) -> Result<(), Error> {
         let complete = match &self.inner {
             Inner::Done => true,
             Inner::DeflateSniff(seen) => seen.is_empty(),

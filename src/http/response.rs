@@ -286,9 +286,13 @@ impl ResponseReader {
         }
         #[cfg(feature = "decode")]
         {
-            self.decoder = match (no_body, f.coding) {
-                (false, Some(c)) if f.codings == 1 => {
-                    Some(Box::new(super::decode::BodyDecoder::new(c)))
+            // Every coding known, at most MAX_CODINGS: undone in the
+            // reverse of their order (the last applied is undone first).
+            let n = usize::from(f.codings);
+            let listed = &f.coding[..n.min(MAX_CODINGS)];
+            self.decoder = match listed.iter().copied().collect::<Option<Vec<_>>>() {
+                Some(codings) if !no_body && n > 0 && n <= MAX_CODINGS => {
+                    Some(Box::new(super::decode::BodyDecoder::chain(&codings)))
                 }
                 _ => None,
             };
@@ -373,12 +377,17 @@ struct FramingFields {
     chunked: bool,
     close: bool,
     keep_alive: bool,
-    /// Content codings named (other than identity), and the last one if
-    /// it is one the reader can undo.
+    /// Content codings named (other than identity), and the first
+    /// [`MAX_CODINGS`] of them (`None`: one the reader cannot undo).
     codings: u8,
     #[cfg(feature = "decode")]
-    coding: Option<super::decode::Coding>,
+    coding: [Option<super::decode::Coding>; MAX_CODINGS],
 }
+
+/// Content codings undone in a chain (`gzip, gzip`; `deflate, br`): more
+/// are left as they came.
+#[cfg(feature = "decode")]
+const MAX_CODINGS: usize = 3;
 
 impl FramingFields {
     /// Copies the fields into `resp` (obs-folds unfolded to spaces) and reads
@@ -426,11 +435,11 @@ impl FramingFields {
                 if token.is_empty() || token.eq_ignore_ascii_case(b"identity") {
                     continue;
                 }
-                self.codings = self.codings.saturating_add(1);
                 #[cfg(feature = "decode")]
-                {
-                    self.coding = super::decode::Coding::from_token(token);
+                if let Some(slot) = self.coding.get_mut(usize::from(self.codings)) {
+                    *slot = super::decode::Coding::from_token(token);
                 }
+                self.codings = self.codings.saturating_add(1);
             }
         } else if name.eq_ignore_ascii_case("connection") {
             for token in value.split(|&b| b == b',') {

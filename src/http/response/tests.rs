@@ -384,9 +384,38 @@ mod decoding {
         }
     }
 
+    /// `Content-Encoding: gzip, gzip` was left encoded (its links never
+    /// followed): stacked codings are undone in reverse order, a body
+    /// padded with NULs after its gzip member as browsers read it.
+    #[test]
+    fn stacked_codings_are_undone_and_gzip_padding_ignored() {
+        let gz = |data: &[u8]| {
+            let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
+            out.extend(miniz_oxide::deflate::compress_to_vec(data, 6));
+            out.extend_from_slice(&crate::crc32::crc32(0, data).to_le_bytes());
+            out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            out
+        };
+        let twice = gz(&gz(&page()));
+        let mut wire = head("gzip, gzip", Some(twice.len()));
+        wire.extend_from_slice(&twice);
+        assert_eq!(read_all_splits(&wire, Method::Get).unwrap().body, page());
+        // deflate applied first, then gzip: gzip undone first.
+        let both = gz(&compress_to_vec_zlib(&page(), 6));
+        let mut wire = head("deflate, gzip", None);
+        wire.extend(chunked(&both));
+        assert_eq!(read_all_splits(&wire, Method::Get).unwrap().body, page());
+        // NUL padding after the member.
+        let mut padded = gz(&page());
+        padded.extend_from_slice(&[0; 37]);
+        let mut wire = head("gzip", Some(padded.len()));
+        wire.extend_from_slice(&padded);
+        assert_eq!(read_all_splits(&wire, Method::Get).unwrap().body, page());
+    }
+
     #[test]
     fn unknown_or_stacked_codings_and_bodiless_answers_are_left_alone() {
-        for coding in ["zstd", "gzip, br"] {
+        for coding in ["zstd", "gzip, zstd", "gzip, gzip, gzip, gzip"] {
             let mut wire = head(coding, Some(5));
             wire.extend_from_slice(b"as-is");
             let o = read_all_splits(&wire, Method::Get).unwrap();
