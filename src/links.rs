@@ -203,6 +203,36 @@ fn tame(html: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     std::borrow::Cow::Owned(out)
 }
 
+/// A crawler runs no scripts, so `<noscript>` content is markup, as a
+/// browser with scripting off parses it. The tokenizer's state switching
+/// reads it as raw text (scripting on): every `<noscript` start tag gets
+/// another name on a copy of the page (one copy, and only for pages that
+/// have one), so its links are found.
+fn scripting_off(html: std::borrow::Cow<'_, [u8]>) -> std::borrow::Cow<'_, [u8]> {
+    // Where each `<noscript` starts (a scan from one `<` to the next).
+    let starts = |h: &[u8]| -> Vec<usize> {
+        let mut at = Vec::new();
+        let mut i = 0;
+        while let Some(lt) = h[i..].iter().position(|&b| b == b'<') {
+            let p = i + lt;
+            if h.len() >= p + 9 && h[p + 1..p + 9].eq_ignore_ascii_case(b"noscript") {
+                at.push(p);
+            }
+            i = p + 1;
+        }
+        at
+    };
+    let at = starts(&html);
+    if at.is_empty() {
+        return html;
+    }
+    let mut owned = html.into_owned();
+    for p in at {
+        owned[p + 1] = b'x'; // `<xoscript`: an element like any other
+    }
+    std::borrow::Cow::Owned(owned)
+}
+
 /// The links of `html`, a page fetched from `page`.
 ///
 /// Through html5gum's callback emitter: names and values are borrowed from
@@ -231,7 +261,7 @@ pub fn extract(page: &Url, html: &[u8]) -> Links {
             }
             CallbackEvent::AttributeName { name } if tag.element != Element::Other => {
                 tag.attr = match name {
-                    b"href" => Attr::Href,
+                    b"href" | b"xlink:href" => Attr::Href,
                     b"src" => Attr::Src,
                     b"rel" => Attr::Rel,
                     b"name" => Attr::Name,
@@ -258,7 +288,7 @@ pub fn extract(page: &Url, html: &[u8]) -> Links {
     let mut base: Option<Url> = None;
     let mut raw: Vec<String> = Vec::new();
     let mut nofollow = false;
-    let html = tame(html);
+    let html = scripting_off(tame(html));
     for found in Tokenizer::new_with_emitter(&*html, emitter).flatten() {
         match found {
             Found::Link(l) => raw.push(l),
@@ -304,6 +334,25 @@ fn refresh_target(content: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Links inside `<noscript>` were skipped (parsed as raw text, as with
+    /// scripting on); SVG links (`href`, `xlink:href`) were missed.
+    #[test]
+    fn noscript_content_is_markup_and_svg_links_count() {
+        let base = Url::parse("http://a.test/").unwrap();
+        let html = b"<NOSCRIPT><a href=/no-js>x</a><img src=/pixel></NoScript>\
+                     <svg><a xlink:href=/svg-old><text>o</text></a><a href=/svg-new>n</a></svg>\
+                     <script>document.write('<a href=/scripted>')</script>";
+        let links = extract(&base, html).urls;
+        assert_eq!(
+            links,
+            [
+                "http://a.test/no-js",
+                "http://a.test/svg-old",
+                "http://a.test/svg-new"
+            ]
+        );
+    }
 
     /// `<p` and 10,000 ` x="1"` aborted the process (a stack overflow in
     /// the tokenizer, on a thread with the default 2 MiB stack); the
