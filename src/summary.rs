@@ -235,8 +235,9 @@ impl Summary {
     fn fmt_results(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{} outcomes in {:.2}s: {:.0}/s{}",
+            "{} outcome{} in {:.2}s: {:.0}/s{}",
             self.outcomes,
+            if self.outcomes == 1 { "" } else { "s" },
             self.elapsed.as_secs_f64(),
             self.throughput(),
             if self.stopped { " (stopped early)" } else { "" }

@@ -37,6 +37,11 @@ pub struct Options {
     pub config: Config,
     /// `crawl`: the input file (`None` or `-`: stdin).
     pub input: Option<String>,
+    /// `crawl URL [URL...]`: URLs given as arguments, as curl and wget
+    /// take them (then there is no input file).
+    pub url_args: Vec<String>,
+    /// The flags given, in order (for the checks between them).
+    pub given: Vec<&'static str>,
     pub urls: u64,
     pub hosts: usize,
     pub page_size: usize,
@@ -119,6 +124,8 @@ impl Options {
                 Config::default()
             },
             input: None,
+            url_args: Vec::new(),
+            given: Vec::new(),
             urls: 100_000,
             hosts: 10,
             page_size: 1024,
@@ -347,6 +354,59 @@ const FLAGS: &[Flag] = &[
     flag("--help", NONE, Output, "this text", |_, _| Ok(())),
 ];
 
+/// An argument that is a URL rather than a file name: `http(s)://...`.
+fn looks_like_url(arg: &str) -> bool {
+    let lower = arg.get(..8).unwrap_or(arg).to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
+}
+
+/// The flag nearest to a misspelt one (at most 2 edits away), for the
+/// error's hint.
+fn closest_flag(name: &str) -> Option<&'static str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let (a, b) = (a.as_bytes(), b.as_bytes());
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, &ca) in a.iter().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for (j, &cb) in b.iter().enumerate() {
+                let cur = row[j + 1];
+                row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+                prev = cur;
+            }
+        }
+        row[b.len()]
+    }
+    FLAGS
+        .iter()
+        .map(|f| (distance(name, f.name), f.name))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, n)| n)
+}
+
+/// Options that would do nothing without another: a usage error naming
+/// both, never a run that silently ignores one.
+fn check_together(o: &Options) -> Result<(), String> {
+    let follows = o.given.contains(&"--follow");
+    if !follows {
+        let section_of = |name: &str| FLAGS.iter().find(|f| f.name == name).map(|f| f.section);
+        if let Some(name) = o
+            .given
+            .iter()
+            .find(|n| **n != "--follow" && section_of(n) == Some(Section::Follow))
+        {
+            return Err(format!(
+                "{name} needs --follow (it is an option of a crawl that follows links)"
+            ));
+        }
+    }
+    if follows && o.given.contains(&"--resume") {
+        return Err("--resume does not apply to --follow: use --state DIR, which keeps the crawl's frontier and continues it".into());
+    }
+    Ok(())
+}
+
 /// Parses everything after the program name.
 pub fn parse(args: &[String]) -> Result<Parsed, String> {
     let Some(command) = args.first() else {
@@ -356,7 +416,16 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
         "crawl" => Command::Crawl,
         "demo" => Command::Demo,
         "timeline" => Command::Timeline,
-        "-h" | "--help" | "help" => return Ok(Parsed::Help(None)),
+        // `oneloop help crawl`, as git and cargo take it.
+        "help" => {
+            return Ok(Parsed::Help(match args.get(1).map(String::as_str) {
+                Some("crawl") => Some(Command::Crawl),
+                Some("demo") => Some(Command::Demo),
+                Some("timeline") => Some(Command::Timeline),
+                _ => None,
+            }))
+        }
+        "-h" | "--help" => return Ok(Parsed::Help(None)),
         "-V" | "--version" => return Ok(Parsed::Version),
         other => return Err(format!("unknown command: {other}")),
     };
@@ -370,7 +439,12 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
             return Ok(Parsed::Version);
         }
         if !arg.starts_with('-') || arg == "-" {
-            if command != Command::Demo && o.input.is_none() {
+            // `crawl https://example.com/`: a URL, not a file name.
+            if command == Command::Crawl && looks_like_url(arg) && o.input.is_none() {
+                o.url_args.push(arg.clone());
+                continue;
+            }
+            if command != Command::Demo && o.input.is_none() && o.url_args.is_empty() {
                 o.input = Some(arg.clone());
                 continue;
             }
@@ -391,7 +465,10 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
             n => n,
         };
         let Some(f) = FLAGS.iter().find(|f| f.name == name) else {
-            return Err(format!("unknown option: {name}"));
+            return Err(match closest_flag(name) {
+                Some(near) => format!("unknown option: {name} (did you mean {near}?)"),
+                None => format!("unknown option: {name}"),
+            });
         };
         if f.section == Section::Demo && command != Command::Demo {
             return Err(format!("{name} is a demo option"));
@@ -412,7 +489,9 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
                 .ok_or_else(|| format!("{name} needs a value ({placeholder})"))?,
         };
         (f.apply)(&mut o, value).map_err(|e| format!("{name}: {e}"))?;
+        o.given.push(f.name);
     }
+    check_together(&o)?;
     Ok(Parsed::Run(Box::new(o)))
 }
 
@@ -648,6 +727,19 @@ mod tests {
             parse(&args(&["crawl", "--help"])),
             Ok(Parsed::Help(Some(Command::Crawl)))
         ));
+        assert!(matches!(
+            parse(&args(&["help", "crawl"])),
+            Ok(Parsed::Help(Some(Command::Crawl)))
+        ));
+        // URLs as arguments, as curl and wget take them.
+        let o = run(&[
+            "crawl",
+            "https://a.test/",
+            "HTTP://b.test/x",
+            "--concurrency",
+            "3",
+        ]);
+        assert_eq!((o.input, o.url_args.len()), (None, 2));
         // One command's help has its own options, not the others'.
         let crawl = usage_of(Some(Command::Crawl));
         assert!(
@@ -668,6 +760,13 @@ mod tests {
             (&[], "no command given"),
             (&["fetch"], "unknown command: fetch"),
             (&["crawl", "--bogus"], "unknown option: --bogus"),
+            (&["crawl", "--concurency", "5"], "unknown option: --concurency (did you mean --concurrency?)"),
+            (&["crawl", "a.txt", "http://x/"], "unexpected argument: http://x/"),
+            (&["crawl", "-", "--state", "d"], "--state needs --follow"),
+            (&["crawl", "-", "--max-depth", "2"], "--max-depth needs --follow"),
+            (&["demo", "--sitemaps"], "--sitemaps needs --follow"),
+            (&["crawl", "-", "--follow", "--resume", "p.jsonl"], "--resume does not apply to --follow: use --state DIR"),
+            (&["crawl", "http://x/", "a.txt"], "unexpected argument: a.txt"),
             (&["crawl", "--concurrency"], "--concurrency needs a value (N)"),
             (&["crawl", "--concurrency", "x"], "--concurrency: not a number: x"),
             (&["crawl", "--concurrency", "0"], "--concurrency: 0 is out of range (1 to 1000000)"),

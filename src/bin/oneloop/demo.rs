@@ -86,7 +86,9 @@ pub(crate) fn run_demo(crawler: &mut Crawler, demo: Demo, o: Options) -> Result<
         let seeds = oneloop::input::InputThread::new([server.site_root()], 1);
         crate::follow::crawl_following(crawler, seeds, &o, &mut rep).map_err(Failure::Start)?
     } else {
-        crawl_pages(crawler, urls, &o, &mut rep, None)
+        // Ids from 1, as a crawl's are (its line numbers).
+        let numbered = (1..).zip(urls).map(oneloop::Request::from);
+        crawl_pages(crawler, numbered, &o, &mut rep, None)
     };
     drop(nameserver);
     let cpu_after = thread_cpu_time();

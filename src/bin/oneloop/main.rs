@@ -48,6 +48,9 @@ fn main() -> ExitCode {
     }
     fit_to_open_file_limit(&mut options.config);
     let command = options.command;
+    // The demo's summary is its output, unless the output is JSON lines
+    // (then it goes to stderr, as crawl's does, and `| jq` works).
+    let summary_on_stdout = command == Command::Demo && !options.jsonl;
     let demo = match command {
         Command::Demo => match demo::Demo::start(&mut options) {
             Ok(d) => Some(d),
@@ -85,7 +88,7 @@ fn main() -> ExitCode {
     };
     crawler.clear_observer();
     let events_written = events.finish();
-    let mut status = report_result(result, command);
+    let mut status = report_result(result, summary_on_stdout);
     if !events_written {
         status = ExitCode::FAILURE;
     }
@@ -249,12 +252,12 @@ impl Events {
     }
 }
 
-/// Prints the summary (stdout for the demo, stderr for a crawl, whose
-/// stdout is the JSON Lines) and says how the run ended.
-fn report_result(result: Result<Summary, Failure>, command: Command) -> ExitCode {
+/// Prints the summary (stdout for the demo without JSON lines, else
+/// stderr: stdout is the JSON lines) and says how the run ended.
+fn report_result(result: Result<Summary, Failure>, on_stdout: bool) -> ExitCode {
     match result {
         Ok(summary) => {
-            if command == Command::Demo {
+            if on_stdout {
                 outln!("{summary}");
             } else {
                 errln!("{summary}");
@@ -335,6 +338,10 @@ fn fit_to_open_file_limit(config: &mut Config) {
 fn run_crawl(crawler: &mut Crawler, o: Options) -> Result<Summary, Failure> {
     let name = o.input.clone().unwrap_or_else(|| "-".into());
     let reader: Box<dyn io::Read + Send> = match o.input.as_deref() {
+        // `crawl URL [URL...]`: the arguments are the input.
+        None if !o.url_args.is_empty() => {
+            Box::new(io::Cursor::new(o.url_args.join("\n").into_bytes()))
+        }
         None | Some("-") => Box::new(io::stdin()),
         Some(path) => {
             // A directory opens, and fails at the first read: a read error,
