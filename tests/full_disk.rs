@@ -118,3 +118,100 @@ fn a_checkpoint_that_cannot_be_written_stops_the_crawl() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(&input);
 }
+
+/// Two crawls on one `--state` directory both ran (1,200 pages fetched
+/// twice): the second is refused while the first holds the lock.
+#[test]
+fn a_second_crawl_on_one_state_directory_is_refused() {
+    use std::os::unix::io::AsRawFd;
+    let dir = std::env::temp_dir().join(format!("oneloop-lock-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // The "first crawl": this test holds the directory's lock.
+    let lock = std::fs::File::create(dir.join("lock")).unwrap();
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let counters = Arc::new(Counters::default());
+    let addr = echo_path_server(counters.clone(), None);
+    let input = urls_file("lock-seeds.txt", &[format!("http://{addr}/")]);
+    let out = Command::new(env!("CARGO_BIN_EXE_oneloop"))
+        .args(["crawl", input.to_str().unwrap(), "--follow"])
+        .args([
+            "--state",
+            dir.to_str().unwrap(),
+            "--no-pacing",
+            "--ignore-robots",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("in use by another crawl"), "{stderr}");
+    assert_eq!(
+        counters.requests.load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    drop(lock);
+    // Free again: the same command runs.
+    let out = Command::new(env!("CARGO_BIN_EXE_oneloop"))
+        .args(["crawl", input.to_str().unwrap(), "--follow"])
+        .args([
+            "--state",
+            dir.to_str().unwrap(),
+            "--no-pacing",
+            "--ignore-robots",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&input);
+}
+
+/// An unwritable `--warc` prefix (or `--save`, `--events`, `--timeline`,
+/// `-o`) was found after the crawl; now before anything is fetched.
+#[test]
+fn unwritable_outputs_fail_before_fetching() {
+    let counters = Arc::new(Counters::default());
+    let addr = echo_path_server(counters.clone(), None);
+    let input = urls_file("unwritable.txt", &[format!("http://{addr}/")]);
+    for args in [
+        &["--warc", "/nonexistent-dir/a"][..],
+        &["--events", "/nonexistent-dir/e.jsonl"][..],
+        &["--timeline", "/nonexistent-dir/t.svg"][..],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_oneloop"))
+            .args(["crawl", input.to_str().unwrap(), "--ignore-robots"])
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(args[0]) && stderr.contains("/nonexistent-dir"),
+            "{stderr}"
+        );
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_oneloop"))
+        .args([
+            "timeline",
+            input.to_str().unwrap(),
+            "-o",
+            "/nonexistent-dir/x.svg",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--output /nonexistent-dir/x.svg"),
+        "{stderr}"
+    );
+    assert_eq!(
+        counters.requests.load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    let _ = std::fs::remove_file(&input);
+}

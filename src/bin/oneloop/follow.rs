@@ -32,6 +32,12 @@ pub(crate) fn crawl_following(
         ..FollowConfig::default()
     };
     let mut frontier = Frontier::new(config.frontier.clone());
+    // Held for the whole crawl: a second crawl on the same state directory
+    // would fetch everything twice and interleave the checkpoint.
+    let _lock = match o.state.as_deref() {
+        Some(dir) => Some(crate::sys::lock_dir(dir).map_err(|e| format!("--state {dir}: {e}"))?),
+        None => None,
+    };
     let log = match o.state.as_deref() {
         Some(dir) => {
             let (log, r) = CheckpointLog::open(dir.as_ref(), &mut frontier)
@@ -68,7 +74,14 @@ pub(crate) fn crawl_following(
     }
     let f = core.frontier();
     let (seen, bytes, spilled) = (f.seen_len(), f.seen_bytes_per_url(), f.spilled());
-    errln!("follow: {seen} URLs seen, {bytes:.1} bytes per seen URL in the seen-set, {spilled} queue batches spilled to disk");
+    // The seen-set's bytes per URL mean something only once its table is
+    // past its first size (1,024 slots).
+    let per_url = if seen >= 10_000 {
+        format!(", {bytes:.1} bytes per seen URL in the seen-set")
+    } else {
+        String::new()
+    };
+    errln!("follow: {seen} URLs seen{per_url}, {spilled} queue batches spilled to disk");
     let widened = core.seed_redirects();
     if widened > 0 {
         errln!("follow: {widened} seeds redirected to another host, which joined the scope (seeds only: other redirects out of scope are not followed)");

@@ -61,6 +61,10 @@ fn main() -> ExitCode {
         },
         Command::Crawl | Command::Timeline => None,
     };
+    if let Err(msg) = check_paths(&options) {
+        errln!("oneloop: {msg}");
+        return ExitCode::FAILURE;
+    }
     let mut crawler = match Crawler::new(options.config.clone()) {
         Ok(c) => c,
         Err(e) => {
@@ -96,6 +100,40 @@ fn main() -> ExitCode {
         0 => status,
         signal => ExitCode::from(128 + signal),
     }
+}
+
+/// Every file and directory the run will write, checked before anything
+/// is fetched (not after the crawl): an unwritable place names itself.
+fn check_paths(o: &Options) -> Result<(), String> {
+    let parent = |p: &str| -> std::path::PathBuf {
+        match std::path::Path::new(p).parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => ".".into(),
+        }
+    };
+    let writable = |what: &str, dir: &std::path::Path| {
+        sys::check_writable(dir).map_err(|e| format!("{what}: {}: {e}", dir.display()))
+    };
+    if let Some(prefix) = &o.warc {
+        writable(&format!("--warc {prefix}"), &parent(prefix))?;
+    }
+    for (flag, dir) in [("--save", &o.save), ("--state", &o.state)] {
+        if let Some(dir) = dir {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{flag} {dir}: {e}"))?;
+            writable(&format!("{flag} {dir}"), std::path::Path::new(dir))?;
+        }
+    }
+    let outputs = [
+        ("--events", &o.events),
+        ("--timeline", &o.timeline),
+        ("--output", &o.output),
+    ];
+    for (flag, path) in outputs {
+        if let Some(path) = path {
+            writable(&format!("{flag} {path}"), &parent(path))?;
+        }
+    }
+    Ok(())
 }
 
 /// The command line, checked: options, or the exit code to leave with
@@ -281,6 +319,10 @@ fn draw_timeline(o: &Options) -> ExitCode {
     let Some(events) = o.input.as_deref() else {
         return usage_error("timeline needs an events file (from --events)");
     };
+    if let Err(msg) = check_paths(o) {
+        errln!("oneloop: {msg}");
+        return ExitCode::FAILURE;
+    }
     let svg = o.output.clone().unwrap_or_else(|| {
         let stem = events.strip_suffix(".jsonl").unwrap_or(events);
         format!("{stem}.svg")

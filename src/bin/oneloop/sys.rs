@@ -175,3 +175,41 @@ pub fn thread_cpu_time() -> std::time::Duration {
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
+
+/// Takes `DIR/lock` (created if absent) for this process, or says who has
+/// it: a second crawl on one `--state` directory is refused. The lock goes
+/// with the returned file (closed at exit, whatever the exit).
+pub fn lock_dir(dir: &str) -> std::io::Result<std::fs::File> {
+    use std::os::unix::io::AsRawFd;
+    std::fs::create_dir_all(dir)?;
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(std::path::Path::new(dir).join("lock"))?;
+    // SAFETY: flock on a descriptor this function owns.
+    let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if r != 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            return Err(std::io::Error::new(
+                e.kind(),
+                "in use by another crawl (its lock is held): one crawl per state directory",
+            ));
+        }
+        return Err(e);
+    }
+    Ok(file)
+}
+
+/// Can a file be created at `path`'s place? Tried with a probe file beside
+/// it (created exclusively, removed at once): permissions alone do not
+/// say (root passes them; a read-only mount does not).
+pub fn check_writable(dir: &std::path::Path) -> std::io::Result<()> {
+    let probe = dir.join(format!(".oneloop-probe-{}", std::process::id()));
+    std::fs::File::options()
+        .write(true)
+        .create_new(true)
+        .open(&probe)?;
+    std::fs::remove_file(&probe)
+}
