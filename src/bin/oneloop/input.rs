@@ -287,6 +287,13 @@ fn fill_from_json(req: &mut Request, text: &str) -> Result<(), String> {
         req.meta = Some(raw.to_string());
     }
     let mut url = None;
+    // A member given twice (JSON allows it, and readers disagree on which
+    // one wins: the first, the last) is refused rather than guessed.
+    for (i, (name, _, _)) in members.iter().enumerate() {
+        if members[..i].iter().any(|(n, _, _)| n == name) {
+            return Err(format!("{name:?} given twice"));
+        }
+    }
     for (name, value, _) in members {
         match (name.as_str(), value) {
             ("url", Value::String(u)) => url = Some(u),
@@ -314,6 +321,15 @@ fn fill_from_json(req: &mut Request, text: &str) -> Result<(), String> {
         }
     }
     req.url = url.ok_or("no \"url\"")?;
+    // A body is sent with POST only: with GET or HEAD it would be dropped
+    // without a word.
+    let method = req.method.unwrap_or(oneloop::http::Method::Get);
+    if req.body.is_some() && method != oneloop::http::Method::Post {
+        return Err(format!(
+            "a body with {}: only POST sends one",
+            method.as_str()
+        ));
+    }
     Ok(())
 }
 
@@ -349,6 +365,30 @@ mod tests {
         lines
             .map(|r| (r.line, r.url, r.error.map(|e| e.detail)))
             .collect()
+    }
+
+    /// A duplicate `"url"` (which one wins?) and a body with GET or HEAD
+    /// (it would be dropped) are the line's `invalid_input`.
+    #[test]
+    fn json_lines_that_would_be_guessed_at_are_refused() {
+        for (text, says) in [
+            (
+                r#"{"url":"http://a/1","url":"http://a/2"}"#,
+                "\"url\" given twice",
+            ),
+            (r#"{"url":"http://a/","body":"aGk="}"#, "a body with GET"),
+            (
+                r#"{"url":"http://a/","method":"HEAD","body":"aGk="}"#,
+                "a body with HEAD",
+            ),
+        ] {
+            let r = request_from_json(1, text);
+            let e = r.error.expect(text);
+            assert_eq!(e.kind, oneloop::ErrorKind::InvalidInput, "{text}");
+            assert!(e.detail.contains(says), "{text}: {}", e.detail);
+        }
+        let ok = request_from_json(1, r#"{"url":"http://a/","method":"POST","body":"aGk="}"#);
+        assert!(ok.error.is_none() && ok.body.as_deref() == Some(&b"hi"[..]));
     }
 
     #[test]
