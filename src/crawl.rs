@@ -102,6 +102,9 @@ pub struct Page<R> {
     pub tag: Option<CrawlTag>,
     /// URLs it queued (new, in scope, not too deep).
     pub queued: u64,
+    /// The page's encoding when it is not UTF-8 (its links' queries were
+    /// encoded in it).
+    pub charset: Option<&'static str>,
     /// Your function's value, or the message of its panic (the page's
     /// links are followed all the same).
     pub result: Result<R, String>,
@@ -174,6 +177,7 @@ impl Crawler {
             let mut core = core.borrow_mut();
             let page = match done.result {
                 Ok(back) => {
+                    let charset = back.found.charset;
                     let queued = core.handle_page(Fetched {
                         id: done.id,
                         url: &back.url,
@@ -187,6 +191,7 @@ impl Crawler {
                         line: done.line,
                         tag: back.tag,
                         queued,
+                        charset,
                         result: back.user,
                     }
                 }
@@ -197,6 +202,7 @@ impl Crawler {
                         line: done.line,
                         tag: None,
                         queued: 0,
+                        charset: None,
                         result: Err(message),
                     }
                 }

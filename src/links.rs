@@ -240,6 +240,135 @@ fn scripting_off(html: std::borrow::Cow<'_, [u8]>) -> std::borrow::Cow<'_, [u8]>
 /// (the token API built a map of every attribute of every tag: three
 /// times the time).
 pub fn extract(page: &Url, html: &[u8]) -> Links {
+    extract_in(page, html, encoding_rs::UTF_8)
+}
+
+/// The links of a page as a browser reads it: its encoding found the
+/// WHATWG way ([`sniff`]: BOM, `Content-Type` charset, a `<meta>` in the
+/// first 1,024 bytes, else UTF-8 if the bytes are UTF-8, else
+/// windows-1252), the page decoded, and each link's query percent-encoded
+/// in that encoding (the URL Standard's rule: a Shift_JIS page's
+/// `?q=日本` is `?q=%93%FA%96{`, not UTF-8). Returns the encoding too, if
+/// it is not UTF-8.
+pub fn extract_document(
+    page: &Url,
+    html: &[u8],
+    content_type: Option<&str>,
+) -> (Links, Option<&'static str>) {
+    let encoding = sniff(html, content_type);
+    if encoding == encoding_rs::UTF_8 {
+        return (extract(page, html), None);
+    }
+    let (text, _, _) = encoding.decode(html);
+    (
+        extract_in(page, text.as_bytes(), encoding),
+        Some(encoding.name()),
+    )
+}
+
+/// The encoding of a page, in the WHATWG order: a BOM; the `Content-Type`
+/// charset; a `<meta charset>` or `<meta http-equiv=content-type>` in its
+/// first 1,024 bytes; else UTF-8 when the bytes are valid UTF-8, else
+/// windows-1252 (the web's default for unlabeled pages).
+pub fn sniff(html: &[u8], content_type: Option<&str>) -> &'static encoding_rs::Encoding {
+    if let Some((enc, _)) = encoding_rs::Encoding::for_bom(html) {
+        return enc;
+    }
+    let label = content_type
+        .and_then(charset_param)
+        .and_then(|l| encoding_rs::Encoding::for_label(l.as_bytes()));
+    if let Some(enc) = label.or_else(|| prescan(&html[..html.len().min(1024)])) {
+        // A page that says UTF-16 but got here without a BOM is ASCII-
+        // compatible bytes: the standard reads it as UTF-8.
+        return enc.output_encoding();
+    }
+    if std::str::from_utf8(html).is_ok() {
+        encoding_rs::UTF_8
+    } else {
+        encoding_rs::WINDOWS_1252
+    }
+}
+
+/// `charset=...` of a `Content-Type` value.
+fn charset_param(value: &str) -> Option<&str> {
+    value.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| v.trim().trim_matches(['"', '\'']))
+    })
+}
+
+/// The standard's prescan, simplified: the first `<meta` whose `charset=`
+/// (in a `charset` attribute, or a `content` of `text/html; charset=...`)
+/// names a known encoding.
+fn prescan(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    let lower = head.to_ascii_lowercase();
+    let mut at = 0;
+    while let Some(i) = find(&lower[at..], b"<meta") {
+        let start = at + i + 5;
+        let end = lower[start..]
+            .iter()
+            .position(|&b| b == b'>')
+            .map_or(lower.len(), |e| start + e);
+        let tag = &lower[start..end];
+        if let Some(c) = find(tag, b"charset") {
+            let rest = &tag[c + 7..];
+            let rest = rest.trim_ascii_start().strip_prefix(b"=").unwrap_or(b"");
+            let rest = rest.trim_ascii_start();
+            let rest = rest
+                .strip_prefix(b"\"")
+                .or_else(|| rest.strip_prefix(b"'"))
+                .unwrap_or(rest);
+            let len = rest
+                .iter()
+                .position(|&b| {
+                    matches!(b, b'"' | b'\'' | b';' | b' ' | b'/' | b'>') || b.is_ascii_whitespace()
+                })
+                .unwrap_or(rest.len());
+            if let Some(enc) = encoding_rs::Encoding::for_label(&rest[..len]) {
+                return Some(enc);
+            }
+        }
+        at = end;
+    }
+    None
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A link's query (before any `#`) encoded in `encoding`, non-ASCII bytes
+/// percent-encoded; the rest as it is (a path is always UTF-8).
+fn encode_query<'l>(
+    link: &'l str,
+    encoding: &'static encoding_rs::Encoding,
+) -> std::borrow::Cow<'l, str> {
+    let Some(q) = link.find('?') else {
+        return std::borrow::Cow::Borrowed(link);
+    };
+    let end = link[q..].find('#').map_or(link.len(), |h| q + h);
+    let query = &link[q..end];
+    if query.is_ascii() {
+        return std::borrow::Cow::Borrowed(link);
+    }
+    let (bytes, _, _) = encoding.encode(query);
+    let mut out = String::with_capacity(link.len() + 16);
+    out.push_str(&link[..q]);
+    for &b in bytes.iter() {
+        if b >= 0x80 {
+            out.push_str(&format!("%{b:02X}"));
+        } else {
+            out.push(char::from(b));
+        }
+    }
+    out.push_str(&link[end..]);
+    std::borrow::Cow::Owned(out)
+}
+
+/// [`extract`] of a page decoded to UTF-8 from `encoding`.
+fn extract_in(page: &Url, html: &[u8], encoding: &'static encoding_rs::Encoding) -> Links {
     use html5gum::emitters::callback::{CallbackEmitter, CallbackEvent};
     let mut tag = TagState {
         element: Element::Other,
@@ -305,10 +434,17 @@ pub fn extract(page: &Url, html: &[u8]) -> Links {
         };
     }
     let base = base.as_ref().unwrap_or(page);
+    let utf8 = encoding == encoding_rs::UTF_8;
     let urls = raw
         .iter()
         .filter(|r| !r.is_empty())
-        .filter_map(|r| base.join(r).ok())
+        .filter_map(|r| {
+            if utf8 {
+                base.join(r).ok()
+            } else {
+                base.join(&encode_query(r, encoding)).ok()
+            }
+        })
         .map(Url::into_string)
         .collect();
     Links {
@@ -334,6 +470,47 @@ fn refresh_target(content: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A Shift_JIS page whose link's query carries Japanese: the query is
+    /// encoded in Shift_JIS as a browser does (it was read as lossy UTF-8:
+    /// U+FFFD, a URL no server knows); the path stays UTF-8.
+    #[test]
+    fn a_shift_jis_pages_link_queries_are_encoded_in_shift_jis() {
+        let base = Url::parse("http://a.test/").unwrap();
+        let (html, _, _) = encoding_rs::SHIFT_JIS
+            .encode("<meta charset=\"Shift_JIS\"><a href=\"/検索?q=日本\">日本</a>");
+        let (links, charset) = extract_document(&base, &html, Some("text/html"));
+        assert_eq!(charset, Some("Shift_JIS"));
+        // 本 is 96 7B in Shift_JIS: 7B is `{`, which the standard's query
+        // set leaves as it is (percent-encode after encoding).
+        assert_eq!(
+            links.urls,
+            ["http://a.test/%E6%A4%9C%E7%B4%A2?q=%93%FA%96{"]
+        );
+        // The header's charset comes before the page's own <meta>.
+        let (_, charset) = extract_document(&base, &html, Some("text/html; charset=EUC-JP"));
+        assert_eq!(charset, Some("EUC-JP"));
+        // Unlabeled: UTF-8 if it is UTF-8, else windows-1252.
+        let (links, charset) = extract_document(&base, "<a href='/?q=é'>".as_bytes(), None);
+        assert_eq!(
+            (charset, links.urls),
+            (None, vec!["http://a.test/?q=%C3%A9".to_string()])
+        );
+        let (links, charset) = extract_document(&base, b"<a href='/?q=\xe9'>", None);
+        assert_eq!(charset, Some("windows-1252"));
+        assert_eq!(links.urls, ["http://a.test/?q=%E9"]);
+        // A BOM wins over everything.
+        let (_, charset) = extract_document(&base, b"\xef\xbb\xbf<meta charset=latin1>", None);
+        assert_eq!(charset, None);
+        assert_eq!(
+            sniff(
+                b"<META HTTP-EQUIV='Content-Type' CONTENT='text/html; charset=windows-1251'>",
+                None
+            )
+            .name(),
+            "windows-1251"
+        );
+    }
 
     /// Links inside `<noscript>` were skipped (parsed as raw text, as with
     /// scripting on); SVG links (`href`, `xlink:href`) were missed.

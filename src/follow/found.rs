@@ -28,13 +28,19 @@ const NONE: &[&str] = &[];
 fn find(o: &Outcome, r: &crate::http::Response, kind: UrlKind) -> Found {
     match kind {
         UrlKind::Page => {
-            let html = crate::links::is_html(r.headers.get_str("content-type"));
+            let content_type = r.headers.get_str("content-type");
+            let html = crate::links::is_html(content_type);
             let base = Url::parse(o.final_url()).ok();
-            let pages = match (html, base) {
-                (true, Some(base)) => crate::links::extract(&base, &r.body).urls,
-                _ => Vec::new(),
-            };
-            Found::of(&pages, NONE)
+            match (html, base) {
+                (true, Some(base)) => {
+                    let (links, charset) =
+                        crate::links::extract_document(&base, &r.body, content_type);
+                    let mut found = Found::of(&links.urls, NONE);
+                    found.charset = charset;
+                    found
+                }
+                _ => Found::default(),
+            }
         }
         UrlKind::Robots => Found::of(NONE, &crate::sitemap::robots_sitemaps(&r.body)),
         UrlKind::Sitemap => {

@@ -110,6 +110,9 @@ pub struct Found {
     /// Sitemaps: a robots.txt's `Sitemap:` lines, a sitemap index's
     /// entries.
     pub sitemaps: Vec<Candidate>,
+    /// The page's encoding, when it is not UTF-8 (`Shift_JIS`,
+    /// `windows-1252`...).
+    pub charset: Option<&'static str>,
 }
 
 impl Found {
@@ -121,6 +124,7 @@ impl Found {
         Found {
             pages: candidates(&mut pages.iter().map(|p| p.as_ref())),
             sitemaps: candidates(&mut sitemaps.iter().map(|s| s.as_ref())),
+            charset: None,
         }
     }
 }

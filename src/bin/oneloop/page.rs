@@ -239,7 +239,7 @@ where
                 |page, _| {
                     match page.result {
                         Ok(mut p) => {
-                            p.add_crawl_fields(page.tag, page.queued);
+                            p.add_crawl_fields(page.tag, page.queued, page.charset);
                             rep.on_page(&p);
                         }
                         Err(message) => rep.on_panic(page.id, &message),

@@ -54,7 +54,12 @@ pub struct Page {
 impl Page {
     /// `--follow`: the page's depth, kind and referrer, and the links it
     /// queued, into its line (before its archive record's place).
-    pub fn add_crawl_fields(&mut self, tag: Option<oneloop::outcome::CrawlTag>, queued: u64) {
+    pub fn add_crawl_fields(
+        &mut self,
+        tag: Option<oneloop::outcome::CrawlTag>,
+        queued: u64,
+        charset: Option<&str>,
+    ) {
         use std::fmt::Write as _;
         let Some(at) = self.crawl_fields_at else {
             return;
@@ -69,6 +74,9 @@ impl Page {
             let _ = write!(f, ",\"from\":{from}");
         }
         let _ = write!(f, ",\"links\":{queued}");
+        if let Some(c) = charset {
+            let _ = write!(f, ",\"charset\":\"{c}\"");
+        }
         self.line.insert_str(at, &f);
     }
 }
