@@ -36,7 +36,11 @@ fn a_black_holed_ipv6_path_costs_a_quarter_second_not_the_timeout() {
     let port = v4.local_addr().unwrap().port();
     drop(v4);
     let Some((_hole, _fill)) = ipv6_black_hole(port) else {
-        eprintln!("no IPv6 loopback black hole could be made here: skipped");
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: no IPv6 loopback black hole could be made here"
+        );
         return;
     };
     let v4 = spawn_on(
