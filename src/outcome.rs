@@ -44,6 +44,10 @@ pub struct Request {
     /// the follow core sets it). A target it refuses is not fetched: the
     /// redirect response itself is the outcome.
     pub redirect_scope: Option<RedirectScope>,
+    /// This request's body size limit (`None`: the crawl's,
+    /// `Limits::max_body_bytes`): a sitemap may be 50 MiB whatever the
+    /// page limit.
+    pub max_body: Option<u64>,
 }
 
 /// A test of redirect targets (see [`Request::redirect_scope`]): cheap to

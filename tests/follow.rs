@@ -350,3 +350,52 @@ fn demo_follow(args: &[&str]) -> (String, String) {
     assert!(out.status.success(), "{stderr}");
     (String::from_utf8(out.stdout).unwrap(), stderr)
 }
+
+/// A 12 MB sitemap failed as `body: too_large` under the 10 MiB page
+/// limit although sitemaps may be 50 MiB: a sitemap request carries its
+/// own limit.
+#[test]
+fn a_sitemap_over_the_page_limit_is_read_whole() {
+    use oneloop::crawl::CrawlSetup;
+    use oneloop::follow::{Follow, FollowConfig};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let me = listener.local_addr().unwrap();
+    let big = {
+        let mut xml = String::from("<urlset>");
+        while xml.len() < 12 << 20 {
+            xml.push_str("<!-- padding padding padding padding padding padding -->\n");
+        }
+        xml.push_str(&format!(
+            "<url><loc>http://{me}/listed-last</loc></url></urlset>"
+        ));
+        Arc::new(xml)
+    };
+    let hits: Hits = Arc::default();
+    let h = hits.clone();
+    let handler = move |s: &mut TcpStream, path: &str| -> bool {
+        *h.lock().unwrap().entry(path.to_string()).or_insert(0) += 1;
+        match path {
+            "/sitemap.xml" => send(s, "200 OK", "application/xml", "", &big),
+            "/" | "/listed-last" => send(s, "200 OK", "text/html", "", "<p>page"),
+            _ => send(s, "404 Not Found", "text/html", "", ""),
+        }
+    };
+    spawn_on(listener, Arc::new(handler));
+    let mut crawler = oneloop::Crawler::new(oneloop::Config::local()).unwrap();
+    let mut follow = Follow::new(FollowConfig {
+        sitemaps: true,
+        ..FollowConfig::default()
+    });
+    let mut errors = Vec::new();
+    crawler
+        .crawl(
+            [format!("http://{me}/")],
+            &mut follow,
+            CrawlSetup::new(2),
+            |o| o.result.as_ref().err().map(|e| format!("{}: {e}", o.url)),
+            |page, _| errors.extend(page.result.ok().flatten()),
+        )
+        .unwrap();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(hits.lock().unwrap().get("/listed-last"), Some(&1));
+}

@@ -338,6 +338,12 @@ impl<S: io::Read + io::Write> Conn<S> {
         self.reader.set_truncate_at(at);
     }
 
+    /// This request's body limit (`None`: the connection's). Set for every
+    /// request, like [`set_truncate_at`](Self::set_truncate_at).
+    pub fn set_max_body(&mut self, max: Option<u64>) {
+        self.reader.set_max_body(max);
+    }
+
     /// Swaps the response being read with `spare` (an empty, recycled one):
     /// after `Done`, the caller gets the response without a copy.
     pub fn swap_response(&mut self, spare: &mut Response) {

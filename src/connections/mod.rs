@@ -66,6 +66,8 @@ pub(crate) struct Dispatch<'r> {
     pub keep_body: bool,
     /// Keep only this much of the body, and end the response there.
     pub truncate_at: Option<u64>,
+    /// This request's body limit (`None`: the crawl's).
+    pub max_body: Option<u64>,
     /// This request's own header fields (after the template's) and body.
     pub headers: &'r [(String, String)],
     pub body: Option<&'r [u8]>,
@@ -434,6 +436,7 @@ impl<'a> Connections<'a> {
         }
         conn.begin_request(ex.method, ex.keep_body, now);
         conn.set_truncate_at(ex.truncate_at);
+        conn.set_max_body(ex.max_body);
         // robots.txt (read in part) is never archived.
         conn.set_keep_wire(t.keep_wire && ex.truncate_at.is_none());
         if let Some(mut spare) = self.spare.pop() {

@@ -176,6 +176,7 @@ impl<'a> Run<'a> {
                 method: req.method,
                 keep_body: req.keep_body,
                 truncate_at: req.truncate_at,
+                max_body: req.extra.as_ref().and_then(|x| x.max_body),
                 headers: req.extra.as_ref().map_or(&[][..], |x| &x.headers[..]),
                 body: req.extra.as_ref().and_then(|x| x.body.as_deref()),
                 fresh_only: start.fresh_only,

@@ -350,6 +350,9 @@ impl Follow {
                     kind: d.kind,
                 }),
                 redirect_scope,
+                // A sitemap may be 50 MiB (sitemaps.org), whatever the
+                // page limit.
+                max_body: (d.kind == UrlKind::Sitemap).then_some(crate::sitemap::MAX_BYTES as u64),
                 ..Request::default()
             }
         };

@@ -250,6 +250,8 @@ fn sitemaps_come_from_the_seeds_origin_and_their_pages_are_one_below() {
     let mut core = seeded(config, &["http://a.test/"]);
     let seen = crawl(&mut core, &g, &HashMap::new());
     let got: Vec<(&str, u32, UrlKind)> = seen.iter().map(|s| (s.0.as_str(), s.1, s.3)).collect();
+    // (Each sitemap request may take 50 MiB, whatever the page limit: see
+    // `sitemap_requests_carry_their_own_body_limit`.)
     assert_eq!(
         got,
         [
@@ -454,4 +456,24 @@ fn sitemap_indexes_nest_a_step_deeper_each_and_only_so_far() {
     .map(|(u, d)| (u.to_string(), *d))
     .collect();
     assert_eq!(sitemaps, want, "max_sitemap_depth 3 ends the chain");
+}
+
+#[test]
+fn sitemap_requests_carry_their_own_body_limit() {
+    let config = FollowConfig {
+        sitemaps: true,
+        ..FollowConfig::default()
+    };
+    let mut core = seeded(config, &["http://a.test/"]);
+    let limits: Vec<(UrlKind, Option<u64>)> = std::iter::from_fn(|| core.poll_request())
+        .map(|r| (r.tag.unwrap().kind, r.max_body))
+        .collect();
+    assert_eq!(
+        limits,
+        [
+            (UrlKind::Page, None),
+            (UrlKind::Robots, None),
+            (UrlKind::Sitemap, Some(50 * 1024 * 1024)),
+        ]
+    );
 }

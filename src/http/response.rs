@@ -50,6 +50,9 @@ pub struct ResponseReader {
     /// file read only in part, like robots.txt); `None`: a body over the
     /// limit is an error.
     truncate_at: Option<u64>,
+    /// The body limit the reader was made with (a request may set another:
+    /// [`set_max_body`](Self::set_max_body)).
+    default_max_body: u64,
     /// Undoes the body's content coding, when it has one we know.
     decoder: Decoder,
 }
@@ -77,8 +80,15 @@ impl ResponseReader {
             keep_alive: false,
             head_bytes_seen: 0,
             truncate_at: None,
+            default_max_body: limits.max_body_bytes,
             decoder: None,
         }
+    }
+
+    /// From the next response on: this body size limit (`None`: the one
+    /// the reader was made with).
+    pub fn set_max_body(&mut self, max: Option<u64>) {
+        self.limits.max_body_bytes = max.unwrap_or(self.default_max_body);
     }
 
     /// From the next response on: keep only the first `at` bytes of a body

@@ -319,7 +319,7 @@ impl Requests {
             item.headers,
             item.body,
             item.meta,
-            (item.tag, item.redirect_scope),
+            (item.tag, item.redirect_scope, item.max_body),
         );
         if self.config.robots.enabled {
             self.through_gate(token, now, false);

@@ -85,6 +85,7 @@ pub(crate) struct Extra {
     pub meta: Option<String>,
     pub tag: Option<crate::outcome::CrawlTag>,
     pub redirect_scope: Option<crate::outcome::RedirectScope>,
+    pub max_body: Option<u64>,
 }
 
 impl Extra {
@@ -96,14 +97,16 @@ impl Extra {
         carried: (
             Option<crate::outcome::CrawlTag>,
             Option<crate::outcome::RedirectScope>,
+            Option<u64>,
         ),
     ) -> Option<Box<Extra>> {
-        let (tag, redirect_scope) = carried;
+        let (tag, redirect_scope, max_body) = carried;
         if headers.is_empty()
             && body.is_none()
             && meta.is_none()
             && tag.is_none()
             && redirect_scope.is_none()
+            && max_body.is_none()
         {
             return None;
         }
@@ -113,6 +116,7 @@ impl Extra {
             meta,
             tag,
             redirect_scope,
+            max_body,
         }))
     }
 
@@ -167,16 +171,22 @@ mod tests {
         .map(|n| (n.to_string(), "v".to_string()))
         .to_vec();
         let names = |x: &Extra| x.headers.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
-        let mut same = Extra::of(headers.clone(), Some(b"b".to_vec()), None, (None, None)).unwrap();
+        let mut same = Extra::of(
+            headers.clone(),
+            Some(b"b".to_vec()),
+            None,
+            (None, None, None),
+        )
+        .unwrap();
         same.redirected(true, false);
         assert_eq!(names(&same), ["Authorization", "Cookie", "X-Keep"]);
         assert!(same.body.is_some(), "307/308 keep the body");
-        let mut other = Extra::of(headers, Some(b"b".to_vec()), None, (None, None)).unwrap();
+        let mut other = Extra::of(headers, Some(b"b".to_vec()), None, (None, None, None)).unwrap();
         other.redirected(false, true);
         assert_eq!(names(&other), ["X-Keep"]);
         assert!(other.body.is_none(), "303 turns it into a GET");
         assert!(
-            Extra::of(vec![], None, None, (None, None)).is_none(),
+            Extra::of(vec![], None, None, (None, None, None)).is_none(),
             "nothing extra, no box"
         );
     }
