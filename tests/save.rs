@@ -108,23 +108,42 @@ fn ten_thousand_pages_one_file_each_with_the_right_bytes() {
 #[test]
 fn a_write_error_is_that_urls_save_error_and_the_crawl_goes_on() {
     let server = server();
-    // A regular file where the directory should be: every save fails.
-    let blocker = std::env::temp_dir().join(format!("oneloop-save-blocker-{}", std::process::id()));
-    std::fs::write(&blocker, b"not a directory").unwrap();
-    let target = blocker.join("pages");
+    let dir = std::env::temp_dir().join(format!("oneloop-save-efbig-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     let input: String = (0..20)
         .map(|i| format!("http://{server}/p/{i}\n"))
         .collect();
-    let out = oneloop_with_stdin(
-        &[
-            "crawl",
-            "-",
-            "--no-pacing",
-            "--save",
-            target.to_str().unwrap(),
-        ],
-        &input,
-    );
+    // Files of the crawl may not pass 4 bytes (and going past is an
+    // error, not the SIGXFSZ that would kill it): every save fails on its
+    // write, mid-crawl, as on a full disk.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_oneloop"));
+    cmd.args(["crawl", "-", "--no-pacing", "--save", dir.to_str().unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit {
+                rlim_cur: 4,
+                rlim_max: 4,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let stdout = String::from_utf8(out.stdout).unwrap();
@@ -139,6 +158,33 @@ fn a_write_error_is_that_urls_save_error_and_the_crawl_goes_on() {
     // The summary counts what the JSON lines say: 20 save errors, no 2xx.
     assert!(stderr.contains("errors: 20, save:io 20"), "{stderr}");
     assert!(stderr.contains("responses: 0 (1xx 0, 2xx 0"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A `--save` place that cannot be a directory is said before anything
+/// is fetched.
+#[test]
+fn an_unusable_save_directory_fails_before_fetching() {
+    let server = server();
+    let blocker = std::env::temp_dir().join(format!("oneloop-save-blocker-{}", std::process::id()));
+    std::fs::write(&blocker, b"not a directory").unwrap();
+    let target = blocker.join("pages");
+    let out = oneloop_with_stdin(
+        &[
+            "crawl",
+            "-",
+            "--no-pacing",
+            "--save",
+            target.to_str().unwrap(),
+        ],
+        &format!("http://{server}/p/1\n"),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        out.stdout.is_empty() && stderr.contains("--save"),
+        "{stderr}"
+    );
     let _ = std::fs::remove_file(&blocker);
 }
 
