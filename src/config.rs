@@ -149,6 +149,12 @@ pub struct RobotsConfig {
     /// A robots.txt is obeyed this long, then fetched again when next
     /// needed (RFC 9309 §2.4: at most 24 hours, the default).
     pub cache_lifetime: Duration,
+    /// Hand each fetched robots.txt's `Sitemap:` lines to the input
+    /// ([`Input::handle_robots_sitemaps`](crate::input::Input::handle_robots_sitemaps)),
+    /// so a crawl reads every origin's sitemaps from the one fetch the
+    /// gate makes. [`Crawler::crawl`](crate::Crawler::crawl) sets it when
+    /// its follow core reads sitemaps.
+    pub report_sitemaps: bool,
 }
 
 impl Default for RobotsConfig {
@@ -159,6 +165,7 @@ impl Default for RobotsConfig {
             max_crawl_delay: Duration::from_secs(30),
             cache_bytes: 16 << 20,
             cache_lifetime: Duration::from_secs(24 * 3600),
+            report_sitemaps: false,
         }
     }
 }

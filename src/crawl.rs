@@ -144,6 +144,16 @@ impl Crawler {
         R: Send + 'static,
         G: FnMut(Page<R>, &mut Follow),
     {
+        // With the robots gate on, every origin's robots.txt is fetched
+        // once, by the gate: the follow core reads its `Sitemap:` lines from
+        // there (for every in-scope origin the crawl visits, not only the
+        // seeds'), instead of fetching it a second time.
+        let gate = self.config().robots.enabled;
+        follow.set_robots_from_gate(gate);
+        let report = std::mem::replace(
+            &mut self.config_mut().robots.report_sitemaps,
+            gate && follow.reads_sitemaps(),
+        );
         let core = RefCell::new(follow);
         let log = setup.checkpoint;
         let tick = setup.flush_checkpoint;
@@ -216,6 +226,7 @@ impl Crawler {
             }
         };
         let summary = self.run_with_workers(input, setup.workers, on_worker, on_result);
+        self.config_mut().robots.report_sitemaps = report;
         if let Some(log) = &log {
             drain_records(&mut core.borrow_mut(), log);
         }
@@ -260,6 +271,12 @@ impl<S: Input> Input for CrawlInput<'_, '_, S> {
     fn attach(&mut self, waker: Arc<mio::Waker>) -> Result<(), Error> {
         self.spill.attach(waker.clone());
         self.seeds.attach(waker)
+    }
+
+    fn handle_robots_sitemaps(&mut self, origin: &str, sitemaps: Vec<String>) {
+        self.core
+            .borrow_mut()
+            .handle_robots_sitemaps(origin, &sitemaps);
     }
 
     fn pull(&mut self) -> Pull {

@@ -61,6 +61,11 @@ pub trait Input {
     fn attach(&mut self, _waker: Arc<Waker>) -> Result<(), Error> {
         Ok(())
     }
+    /// An origin's robots.txt was fetched (by the robots gate) and named
+    /// these sitemaps: called at the start of a turn, before the next
+    /// pull, when `RobotsConfig::report_sitemaps` is on. A crawl that
+    /// follows links reads them; anything else ignores them.
+    fn handle_robots_sitemaps(&mut self, _origin: &str, _sitemaps: Vec<String>) {}
 }
 
 /// Anything a crawl can take as input: every `IntoIterator` of items that

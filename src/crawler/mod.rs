@@ -80,6 +80,11 @@ impl<I: Input> Feed<I> {
     {
         let mut now = Instant::now();
         run.check_stop(now);
+        // What the robots.txt files fetched since said about sitemaps, to
+        // the input before it is pulled (a crawl reads them).
+        while let Some((origin, sitemaps)) = run.next_robots_sitemaps() {
+            self.input.handle_robots_sitemaps(&origin, sitemaps);
+        }
         while !self.done && run.wants_input() {
             match self.input.pull() {
                 // Timed after the pull: a slow source is not the
@@ -211,6 +216,12 @@ impl Crawler {
     /// Removes the observer.
     pub fn clear_observer(&mut self) {
         self.observer = None;
+    }
+
+    /// The configuration, to change a setting for the next runs (the crawl
+    /// glue's robots.txt sitemaps).
+    pub(crate) fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
     }
 
     /// The configuration in force.

@@ -126,6 +126,11 @@ impl<'a> Run<'a> {
         self.core.poll_outcome()
     }
 
+    /// A fetched robots.txt's origin and `Sitemap:` lines, for the input.
+    pub fn next_robots_sitemaps(&mut self) -> Option<(Box<str>, Vec<String>)> {
+        self.core.poll_robots_sitemaps()
+    }
+
     /// A delivered response's buffers, for the next requests.
     pub fn recycle(&mut self, resp: crate::http::Response) {
         self.conns.recycle(resp);

@@ -220,6 +220,10 @@ pub struct Follow {
     records: VecDeque<Record>,
     /// Seeds whose redirect widened the scope.
     seed_redirects: u64,
+    /// robots.txt files come from the robots gate's own fetches
+    /// ([`handle_robots_sitemaps`](Self::handle_robots_sitemaps)), not from
+    /// requests of this core.
+    robots_from_gate: bool,
 }
 
 impl Follow {
@@ -244,6 +248,7 @@ impl Follow {
             invalid: VecDeque::new(),
             records: VecDeque::new(),
             seed_redirects: 0,
+            robots_from_gate: false,
         }
     }
 
@@ -282,8 +287,46 @@ impl Follow {
         if admit == Admit::Queued {
             self.queued(&seed.url, CrawlTag::default(), seed.line);
         }
-        if self.sitemaps {
+        if self.sitemaps && !self.robots_from_gate {
             self.seed_sources(&seed.url);
+        }
+    }
+
+    /// The robots gate fetches every origin's robots.txt anyway: read
+    /// sitemaps from those fetches ([`handle_robots_sitemaps`]) instead of
+    /// fetching each seed origin's robots.txt a second time. Set before the
+    /// seeds come ([`Crawler::crawl`](crate::Crawler::crawl) does).
+    ///
+    /// [`handle_robots_sitemaps`]: Self::handle_robots_sitemaps
+    pub fn set_robots_from_gate(&mut self, on: bool) {
+        self.robots_from_gate = on;
+    }
+
+    /// It reads sitemaps ([`FollowConfig::sitemaps`]).
+    pub fn reads_sitemaps(&self) -> bool {
+        self.sitemaps
+    }
+
+    /// An origin's robots.txt (fetched by the robots gate) and its
+    /// `Sitemap:` lines: for every in-scope origin the crawl visits, those
+    /// sitemaps and the origin's `/sitemap.xml` are queued (at depth 0:
+    /// what a sitemap lists is one below). Out-of-scope origins and
+    /// sitemaps elsewhere are refused by the scope as links are.
+    pub fn handle_robots_sitemaps(&mut self, origin: &str, sitemaps: &[String]) {
+        if !self.sitemaps {
+            return;
+        }
+        let usual = format!("{origin}/sitemap.xml");
+        for url in sitemaps.iter().map(String::as_str).chain([usual.as_str()]) {
+            let kind = UrlKind::Sitemap;
+            if self.frontier.handle_source(url, 0, None, kind) == Admit::Queued {
+                let tag = CrawlTag {
+                    depth: 0,
+                    from: None,
+                    kind,
+                };
+                self.queued(url, tag, None);
+            }
         }
     }
 

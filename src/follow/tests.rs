@@ -477,3 +477,43 @@ fn sitemap_requests_carry_their_own_body_limit() {
         ]
     );
 }
+
+#[test]
+fn every_in_scope_origins_robots_txt_gives_its_sitemaps() {
+    let config = FollowConfig {
+        sitemaps: true,
+        ..FollowConfig::default()
+    };
+    let mut core = Follow::new(config);
+    core.set_robots_from_gate(true);
+    core.handle_seed(Request::from("http://a.test/"));
+    core.handle_seeds_done();
+    // No robots.txt or sitemap request of its own: the gate fetches it.
+    let seed = core.poll_request().unwrap();
+    assert!(core.poll_request().is_none());
+    // The gate fetched a.test's robots.txt, and then (a link led there)
+    // a.test:8080's, and elsewhere.test's (out of scope).
+    core.handle_robots_sitemaps(
+        "http://a.test",
+        &[
+            "http://a.test/s.xml".into(),
+            "http://other.test/s.xml".into(),
+        ],
+    );
+    core.handle_robots_sitemaps("http://a.test:8080", &[]);
+    core.handle_robots_sitemaps(
+        "http://elsewhere.test",
+        &["http://elsewhere.test/s.xml".into()],
+    );
+    let mut got: Vec<(String, UrlKind)> = std::iter::from_fn(|| core.poll_request())
+        .map(|r| (r.url, r.tag.unwrap().kind))
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    let want = [
+        "http://a.test/s.xml",
+        "http://a.test/sitemap.xml",
+        "http://a.test:8080/sitemap.xml",
+    ];
+    assert_eq!(got, want.map(|u| (u.to_string(), UrlKind::Sitemap)));
+    core.handle_page(Fetched::of(&seed, &[], Found::default()));
+}

@@ -107,6 +107,9 @@ pub(crate) struct Requests {
     /// Requests ended while active: their connections must close.
     abandoned: VecDeque<Token>,
     outcomes: VecDeque<Outcome>,
+    /// Each fetched robots.txt's origin and `Sitemap:` lines, for the input
+    /// (`RobotsConfig::report_sitemaps`).
+    robots_sitemaps: VecDeque<(Box<str>, Vec<String>)>,
     events: Option<VecDeque<RequestEvent>>,
     /// Counts of the outcomes and of what the requests did.
     summary: Summary,
@@ -138,6 +141,7 @@ impl Requests {
             fresh: VecDeque::new(),
             abandoned: VecDeque::new(),
             outcomes: VecDeque::new(),
+            robots_sitemaps: VecDeque::new(),
             events: observed.then(VecDeque::new),
             summary: Summary::default(),
             stopped: false,
@@ -785,6 +789,13 @@ impl Requests {
             meta: req.extra.and_then(|x| x.meta),
         });
         None
+    }
+
+    /// A fetched robots.txt's origin and its `Sitemap:` lines (with
+    /// `RobotsConfig::report_sitemaps`).
+    #[must_use]
+    pub fn poll_robots_sitemaps(&mut self) -> Option<(Box<str>, Vec<String>)> {
+        self.robots_sitemaps.pop_front()
     }
 
     /// Counts a finished outcome and queues it for delivery.

@@ -76,6 +76,15 @@ impl Requests {
             Err(_) => 0,
         };
         self.summary.robots_statuses[class] += 1;
+        if self.config.robots.report_sitemaps {
+            // Every origin's sitemaps, from the one fetch the gate makes
+            // (a 2xx file; none otherwise, but the origin is reported).
+            let lines = match &result {
+                Ok(r) if (200..300).contains(&r.status) => crate::sitemap::robots_sitemaps(&r.body),
+                _ => Vec::new(),
+            };
+            self.robots_sitemaps.push_back((origin.clone(), lines));
+        }
         let agent = self.config.robots_agent();
         let (waiting, delay) = self
             .gate
