@@ -166,6 +166,9 @@ pub struct Frontier {
     /// redirects itself, on the loop's thread, and asks this copy (written
     /// only when the scope widens, a seed at a time).
     shared_scope: Arc<RwLock<HashSet<String>>>,
+    /// The test over `shared_scope`, made once (each request carries a
+    /// clone: a reference count, no allocation).
+    redirect_scope: Option<crate::outcome::RedirectScope>,
     queued: u64,
     per_host: HashMap<String, u64>,
 }
@@ -179,6 +182,7 @@ impl Frontier {
             pending: pending::Pending::with_bound(bound),
             scope: HashSet::new(),
             shared_scope: Arc::default(),
+            redirect_scope: None,
             queued: 0,
             per_host: HashMap::new(),
         }
@@ -213,16 +217,20 @@ impl Frontier {
 
     /// The test a request's redirects must pass: the crawl's scope, as it
     /// is when the redirect comes (`None` for scope `any`).
-    pub fn redirect_scope(&self) -> Option<crate::outcome::RedirectScope> {
+    pub fn redirect_scope(&mut self) -> Option<crate::outcome::RedirectScope> {
         let kind = self.config.scope;
         if kind == Scope::Any {
             return None;
         }
-        let keys = self.shared_scope.clone();
-        Some(crate::outcome::RedirectScope::new(move |url: &Url| {
-            let key = scope_key(kind, url);
-            keys.read().is_ok_and(|k| k.contains(key))
-        }))
+        let keys = &self.shared_scope;
+        let scope = self.redirect_scope.get_or_insert_with(|| {
+            let keys = keys.clone();
+            crate::outcome::RedirectScope::new(move |url: &Url| {
+                let key = scope_key(kind, url);
+                keys.read().is_ok_and(|k| k.contains(key))
+            })
+        });
+        Some(scope.clone())
     }
 
     /// Is this canonical URL's host (or domain) in scope?

@@ -319,12 +319,10 @@ impl Requests {
             url: url.as_str().into(),
         });
         let token = self.insert(id, item.line, url, method, keep_body, None, now);
-        self.reqs[token.slot].extra = Extra::of(
-            item.headers,
-            item.body,
-            item.meta,
-            (item.tag, item.redirect_scope, item.max_body),
-        );
+        let req = &mut self.reqs[token.slot];
+        req.extra = Extra::of(item.headers, item.body, item.meta, item.max_body);
+        req.tag = item.tag;
+        req.redirect_scope = item.redirect_scope;
         if self.config.robots.enabled {
             self.through_gate(token, now, false);
         } else {
@@ -529,6 +527,8 @@ impl Requests {
             robots_for,
             keep_body,
             extra: None,
+            tag: None,
+            redirect_scope: None,
         });
         token
     }
@@ -603,7 +603,7 @@ impl Requests {
     /// that cannot be resolved is the redirect policy's error to give).
     fn redirect_in_scope(&self, slot: usize, location: &str) -> bool {
         let req = &self.reqs[slot];
-        let Some(scope) = req.extra.as_ref().and_then(|x| x.redirect_scope.as_ref()) else {
+        let Some(scope) = req.redirect_scope.as_ref() else {
             return true;
         };
         req.url.join(location).map_or(true, |to| scope.allows(&to))
@@ -785,7 +785,7 @@ impl Requests {
             reused: r.reused,
             timings,
             result,
-            tag: req.extra.as_ref().and_then(|x| x.tag),
+            tag: req.tag,
             meta: req.extra.and_then(|x| x.meta),
         });
         None

@@ -75,6 +75,11 @@ pub(crate) struct Req {
     pub truncate_at: Option<u64>,
     /// What this request adds to the template (boxed: most have nothing).
     pub extra: Option<Box<Extra>>,
+    /// A crawl's tag, carried to the outcome (not in `extra`: a following
+    /// crawl's every request has one, and a box per request cost time).
+    pub tag: Option<crate::outcome::CrawlTag>,
+    /// The scope its redirects must stay in (a reference count).
+    pub redirect_scope: Option<crate::outcome::RedirectScope>,
 }
 
 /// A request's own headers, body and opaque data ([`crate::Request`]).
@@ -83,8 +88,6 @@ pub(crate) struct Extra {
     pub headers: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,
     pub meta: Option<String>,
-    pub tag: Option<crate::outcome::CrawlTag>,
-    pub redirect_scope: Option<crate::outcome::RedirectScope>,
     pub max_body: Option<u64>,
 }
 
@@ -94,28 +97,15 @@ impl Extra {
         headers: Vec<(String, String)>,
         body: Option<Vec<u8>>,
         meta: Option<String>,
-        carried: (
-            Option<crate::outcome::CrawlTag>,
-            Option<crate::outcome::RedirectScope>,
-            Option<u64>,
-        ),
+        max_body: Option<u64>,
     ) -> Option<Box<Extra>> {
-        let (tag, redirect_scope, max_body) = carried;
-        if headers.is_empty()
-            && body.is_none()
-            && meta.is_none()
-            && tag.is_none()
-            && redirect_scope.is_none()
-            && max_body.is_none()
-        {
+        if headers.is_empty() && body.is_none() && meta.is_none() && max_body.is_none() {
             return None;
         }
         Some(Box::new(Extra {
             headers,
             body,
             meta,
-            tag,
-            redirect_scope,
             max_body,
         }))
     }
@@ -171,22 +161,16 @@ mod tests {
         .map(|n| (n.to_string(), "v".to_string()))
         .to_vec();
         let names = |x: &Extra| x.headers.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
-        let mut same = Extra::of(
-            headers.clone(),
-            Some(b"b".to_vec()),
-            None,
-            (None, None, None),
-        )
-        .unwrap();
+        let mut same = Extra::of(headers.clone(), Some(b"b".to_vec()), None, None).unwrap();
         same.redirected(true, false);
         assert_eq!(names(&same), ["Authorization", "Cookie", "X-Keep"]);
         assert!(same.body.is_some(), "307/308 keep the body");
-        let mut other = Extra::of(headers, Some(b"b".to_vec()), None, (None, None, None)).unwrap();
+        let mut other = Extra::of(headers, Some(b"b".to_vec()), None, None).unwrap();
         other.redirected(false, true);
         assert_eq!(names(&other), ["X-Keep"]);
         assert!(other.body.is_none(), "303 turns it into a GET");
         assert!(
-            Extra::of(vec![], None, None, (None, None, None)).is_none(),
+            Extra::of(vec![], None, None, None).is_none(),
             "nothing extra, no box"
         );
     }

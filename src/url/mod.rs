@@ -80,10 +80,17 @@ fn query_needs_encoding(b: u8) -> bool {
     b <= 0x20 || b >= 0x7f || matches!(b, b'"' | b'<' | b'>' | b'\'')
 }
 
-/// Does a path-and-query need percent-encoding anywhere?
+/// Does a path-and-query need percent-encoding anywhere? (One pass.)
 fn tail_needs_encoding(tail: &str) -> bool {
-    let (path, query) = tail.split_at(tail.find('?').unwrap_or(tail.len()));
-    path.bytes().any(path_needs_encoding) || query.bytes().any(query_needs_encoding)
+    let mut in_query = false;
+    tail.bytes().any(|b| {
+        in_query |= b == b'?';
+        if in_query {
+            query_needs_encoding(b)
+        } else {
+            path_needs_encoding(b)
+        }
+    })
 }
 
 /// A domain host as the fast path sees it (ASCII, no escapes): no
@@ -152,13 +159,9 @@ fn split_scheme(trimmed: &str) -> Result<(Scheme, &str), Error> {
     Ok((scheme, &trimmed[i + 3..]))
 }
 
-/// The host and the port text of an authority (after any `userinfo@`,
-/// which the WHATWG front has encoded); an IPv6 literal is bracketed and
-/// contains colons.
+/// The host and the port text of an authority (its `userinfo@` taken off
+/// already); an IPv6 literal is bracketed and contains colons.
 fn split_authority(authority: &str) -> Result<(&str, Option<&str>), Error> {
-    let authority = authority
-        .rfind('@')
-        .map_or(authority, |at| &authority[at + 1..]);
     let (host, port_str) = if let Some(stripped) = authority.strip_prefix('[') {
         let close = stripped
             .find(']')
@@ -294,24 +297,28 @@ impl Url {
         let input: &str = slot.as_deref().unwrap_or("");
         if whatwg::needs_preparing(input) {
             let prepared = whatwg::prepare(input)?;
-            return Url::parse_plain(&mut Some(prepared));
+            return Url::parse_plain(&mut Some(prepared), true);
         }
-        Url::parse_plain(slot)
+        Url::parse_plain(slot, false)
     }
 
-    /// The plain parser: `scheme://[userinfo@]host[:port][/path][?query]`.
-    fn parse_plain(slot: &mut Option<String>) -> Result<Url, Error> {
+    /// The plain parser: `scheme://[userinfo@]host[:port][/path][?query]`
+    /// (a `userinfo@` only when `prepared`: the fast path has none).
+    fn parse_plain(slot: &mut Option<String>, prepared: bool) -> Result<Url, Error> {
         let input: &str = slot.as_deref().unwrap_or("");
         let trimmed = input.trim();
         let (scheme, rest) = split_scheme(trimmed)?;
         let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let authority = &rest[..authority_end];
-        let userinfo = authority.rfind('@').map_or("", |at| &authority[..=at]);
+        let userinfo = match prepared {
+            true => authority.rfind('@').map_or("", |at| &authority[..=at]),
+            false => "",
+        };
         let mut tail = &rest[authority_end..];
         if let Some(hash) = tail.find('#') {
             tail = &tail[..hash];
         }
-        let (written_host, port_str) = split_authority(authority)?;
+        let (written_host, port_str) = split_authority(&authority[userinfo.len()..])?;
         let port = parse_port(port_str, scheme)?;
         let ipv4 = match ipv4_host(written_host)? {
             // Written as it is written back: keep it (no allocation).

@@ -29,16 +29,12 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// Does `input` need the standard's preparing before the fast parser?
-/// (A scan of the bytes, no allocation.)
+/// One pass over the bytes, no allocation: it runs for every URL.
 pub(super) fn needs_preparing(input: &str) -> bool {
     let b = input.as_bytes();
-    if b.first().is_some_and(|c| *c <= b' ') || b.last().is_some_and(|c| *c <= b' ') {
-        return true;
-    }
-    if b.iter()
-        .any(|&c| matches!(c, b'\t' | b'\n' | b'\r' | b'\\'))
-    {
-        return true;
+    match (b.first(), b.last()) {
+        (Some(&f), Some(&l)) if f > b' ' && l > b' ' => {}
+        _ => return true,
     }
     let after = if b.len() >= 7 && b[..7].eq_ignore_ascii_case(b"http://") {
         7
@@ -47,18 +43,38 @@ pub(super) fn needs_preparing(input: &str) -> bool {
     } else {
         return true; // no `scheme://`: the standard says what it is
     };
-    let authority = &b[after..];
-    let end = authority
+    // The authority: anything but a plain `host[:port]` is prepared.
+    let mut i = after;
+    let mut colon = None;
+    while i < b.len() {
+        match b[i] {
+            b'/' | b'?' | b'#' => break,
+            b'@' | b'%' | b'[' | b'\\' | b'\t' | b'\n' | b'\r' | 0x80.. => return true,
+            b':' => colon = Some(i),
+            // An `xn--` label: IDNA checks it.
+            b'x' | b'X'
+                if (i == after || b[i - 1] == b'.')
+                    && b.len() >= i + 4
+                    && b[i + 1..i + 4].eq_ignore_ascii_case(b"n--") =>
+            {
+                return true
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if i == after {
+        return true; // no host
+    }
+    if let Some(c) = colon {
+        let port = &b[c + 1..i];
+        if port.is_empty() || (port.len() > 1 && port[0] == b'0') {
+            return true;
+        }
+    }
+    b[i..]
         .iter()
-        .position(|&c| matches!(c, b'/' | b'?' | b'#'))
-        .unwrap_or(authority.len());
-    let authority = &authority[..end];
-    authority.is_empty()
-        || authority
-            .iter()
-            .any(|&c| matches!(c, b'@' | b'%' | b'[' | b'/') || c >= 0x80)
-        || port_needs_preparing(authority)
-        || has_punycode_label(authority)
+        .any(|&c| matches!(c, b'\t' | b'\n' | b'\r' | b'\\'))
 }
 
 /// An `xn--` label (any case) somewhere: IDNA checks it.
@@ -67,17 +83,6 @@ fn has_punycode_label(authority: &[u8]) -> bool {
         .windows(4)
         .enumerate()
         .any(|(i, w)| w.eq_ignore_ascii_case(b"xn--") && (i == 0 || authority[i - 1] == b'.'))
-}
-
-/// A port written with a leading zero, or empty.
-fn port_needs_preparing(authority: &[u8]) -> bool {
-    match authority.iter().rposition(|&c| c == b':') {
-        Some(i) => {
-            let port = &authority[i + 1..];
-            port.is_empty() || (port.len() > 1 && port[0] == b'0')
-        }
-        None => false,
-    }
 }
 
 /// Leading and trailing C0 controls and spaces trimmed, tabs and newlines
