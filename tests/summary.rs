@@ -31,7 +31,9 @@ fn the_summarys_counts_match_the_outcomes() {
                     )
                 }
                 // Every second answer is a 503: each such URL is retried once.
-                p if p.starts_with("/flaky") && f2.fetch_add(1, Ordering::SeqCst) % 2 == 0 => {
+                p if p.starts_with("/flaky")
+                    && f2.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) =>
+                {
                     reply(s, "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n")
                 }
                 p if p.starts_with("/moved") => reply(

@@ -220,6 +220,7 @@ impl Crawler {
 
     /// The configuration, to change a setting for the next runs (the crawl
     /// glue's robots.txt sitemaps).
+    #[cfg(feature = "follow")]
     pub(crate) fn config_mut(&mut self) -> &mut Config {
         &mut self.config
     }
