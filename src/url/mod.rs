@@ -783,6 +783,15 @@ mod tests {
     #[test]
     fn bad_urls_are_typed_errors() {
         let kinds = |s: &str| p(s).unwrap_err().kind;
+        // A host without a scheme: refused with what to write (a crawl
+        // should not guess http or https for a site).
+        let e = p("example.com/x").unwrap_err();
+        assert!(
+            e.detail
+                .contains("write http://example.com/x or https://example.com/x"),
+            "{}",
+            e.detail
+        );
         assert_eq!(kinds("ftp://x/"), ErrorKind::UnsupportedScheme);
         assert_eq!(kinds("mailto:a@b"), ErrorKind::UnsupportedScheme);
         for bad in [

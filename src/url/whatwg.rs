@@ -120,7 +120,11 @@ pub(super) fn clean_reference(reference: &str) -> Cow<'_, str> {
 pub(super) fn prepare(input: &str) -> Result<String, Error> {
     let s = clean(input);
     let Some(colon) = s.find(':') else {
-        return Err(invalid("missing scheme://"));
+        // `example.com/x`: wget would guess http://; a crawl should not
+        // guess which of the two a site serves, so it says what to write.
+        return Err(invalid(format!(
+            "missing scheme:// (write http://{s} or https://{s})"
+        )));
     };
     let name = &s[..colon];
     let scheme = if name.eq_ignore_ascii_case("http") {
