@@ -517,3 +517,25 @@ fn every_in_scope_origins_robots_txt_gives_its_sitemaps() {
     assert_eq!(got, want.map(|u| (u.to_string(), UrlKind::Sitemap)));
     core.handle_page(Fetched::of(&seed, &[], Found::default()));
 }
+
+/// `--max-pages` counts pages: a seed origin's robots.txt and sitemap are
+/// not two of them.
+#[test]
+fn the_page_budget_counts_pages_only() {
+    let mut config = with_frontier(|f| f.max_pages = Some(2));
+    config.sitemaps = true;
+    let mut core = seeded(config, &["http://a.test/"]);
+    let g = graph(&[("http://a.test/", &["http://a.test/1", "http://a.test/2"])]);
+    let seen = crawl(&mut core, &g, &HashMap::new());
+    let pages: Vec<&str> = seen
+        .iter()
+        .filter(|s| s.3 == UrlKind::Page)
+        .map(|s| s.0.as_str())
+        .collect();
+    assert_eq!(pages, ["http://a.test/", "http://a.test/1"]);
+    assert_eq!(
+        seen.len(),
+        4,
+        "and the robots.txt and sitemap.xml: {seen:?}"
+    );
+}

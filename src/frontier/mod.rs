@@ -14,7 +14,8 @@
 //! 3. **scope**: the seeds' hosts (`host`: http and https, any port), their
 //!    registrable domains (`domain`), or anything (`any`);
 //! 4. **depth** and **budgets**: at most `max_depth` links from a seed, at
-//!    most `max_pages` URLs queued in all and `max_pages_per_host` per host;
+//!    most `max_pages` pages queued in all and `max_pages_per_host` per host
+//!    (robots.txt and sitemap fetches are not pages: not counted);
 //! 5. **seen**: a set of 64-bit fingerprints (the first 8 bytes of the
 //!    SHA-1 of the canonical URL), never a Bloom filter: a false positive
 //!    there silently drops a page. At a million URLs a 64-bit collision has
@@ -460,16 +461,20 @@ impl Frontier {
         if self.seen.contains(print) {
             return Admit::Seen;
         }
-        if self.config.max_pages.is_some_and(|m| self.queued >= m) {
-            return Admit::OverBudget;
-        }
-        let host_count = self.per_host.get(url.host_bare()).copied().unwrap_or(0);
-        if self
-            .config
-            .max_pages_per_host
-            .is_some_and(|m| host_count >= m)
-        {
-            return Admit::OverBudget;
+        // The budgets count pages: a robots.txt or a sitemap read for its
+        // links is not one of the pages asked for.
+        if d.kind == UrlKind::Page {
+            if self.config.max_pages.is_some_and(|m| self.queued >= m) {
+                return Admit::OverBudget;
+            }
+            let host_count = self.per_host.get(url.host_bare()).copied().unwrap_or(0);
+            if self
+                .config
+                .max_pages_per_host
+                .is_some_and(|m| host_count >= m)
+            {
+                return Admit::OverBudget;
+            }
         }
         self.seen.insert(print);
         self.enqueue(d);
@@ -478,6 +483,10 @@ impl Frontier {
 
     /// Into the queue, counted against the budgets (already seen).
     fn enqueue(&mut self, d: Discovered) {
+        if d.kind != UrlKind::Page {
+            self.pending.push(d);
+            return;
+        }
         self.queued += 1;
         if self.config.max_pages_per_host.is_some() {
             *self
