@@ -164,59 +164,10 @@ impl Crawler {
             spill: setup.spill,
             log: log.clone(),
         };
-        let on_worker = move |o: &mut Outcome| {
-            let found = found_in(o);
-            let cancelled = o
-                .result
-                .as_ref()
-                .is_err_and(|e| e.kind == crate::ErrorKind::Cancelled);
-            let (url, redirects, tag) = (o.url.clone(), o.redirects.clone(), o.tag);
-            let mine = std::panic::AssertUnwindSafe(|| work(o));
-            let user =
-                std::panic::catch_unwind(mine).map_err(|p| crate::workers::panic_message(&*p));
-            Back {
-                found,
-                url,
-                redirects,
-                tag,
-                cancelled,
-                user,
-            }
-        };
+        let on_worker = move |o: &mut Outcome| Back::of(o, &work);
         let on_result = |done: Done<Back<R>>| {
             let mut core = core.borrow_mut();
-            let page = match done.result {
-                Ok(back) => {
-                    let charset = back.found.charset;
-                    let queued = core.handle_page(Fetched {
-                        id: done.id,
-                        url: &back.url,
-                        tag: back.tag,
-                        redirects: &back.redirects,
-                        found: back.found,
-                        cancelled: back.cancelled,
-                    });
-                    Page {
-                        id: done.id,
-                        line: done.line,
-                        tag: back.tag,
-                        queued,
-                        charset,
-                        result: back.user,
-                    }
-                }
-                Err(message) => {
-                    core.handle_lost(done.id);
-                    Page {
-                        id: done.id,
-                        line: done.line,
-                        tag: None,
-                        queued: 0,
-                        charset: None,
-                        result: Err(message),
-                    }
-                }
-            };
+            let page = page_back(&mut core, done);
             on_page(page, &mut core);
             if let Some(log) = &log {
                 drain_records(&mut core, log);
@@ -231,6 +182,64 @@ impl Crawler {
             drain_records(&mut core.borrow_mut(), log);
         }
         summary
+    }
+}
+
+impl<R> Back<R> {
+    /// On a worker: what the page points to, found before `work` runs (it
+    /// may take the body); a panic in `work` keeps the page's links.
+    fn of<W: Fn(&mut Outcome) -> R>(o: &mut Outcome, work: &W) -> Back<R> {
+        let found = found_in(o);
+        let cancelled = crate::follow::is_cancelled(o);
+        let (url, redirects, tag) = (o.url.clone(), o.redirects.clone(), o.tag);
+        let mine = std::panic::AssertUnwindSafe(|| work(o));
+        let user = std::panic::catch_unwind(mine).map_err(|p| crate::workers::panic_message(&*p));
+        Back {
+            found,
+            url,
+            redirects,
+            tag,
+            cancelled,
+            user,
+        }
+    }
+}
+
+/// On the loop's thread: a worker's result into the follow core (what it
+/// found, or that it was lost), and the page for `on_page`.
+fn page_back<R>(core: &mut Follow, done: Done<Back<R>>) -> Page<R> {
+    let (id, line) = (done.id, done.line);
+    match done.result {
+        Ok(back) => {
+            let (tag, charset) = (back.tag, back.found.charset);
+            let queued = core.handle_page(Fetched {
+                id,
+                url: &back.url,
+                tag,
+                redirects: &back.redirects,
+                found: back.found,
+                cancelled: back.cancelled,
+            });
+            Page {
+                id,
+                line,
+                tag,
+                queued,
+                charset,
+                result: back.user,
+            }
+        }
+        Err(message) => {
+            core.handle_lost(id);
+            Page {
+                id,
+                line,
+                tag: None,
+                queued: 0,
+                charset: None,
+                result: Err(message),
+            }
+        }
     }
 }
 

@@ -102,94 +102,12 @@ impl Robots {
 
     /// Parses `body` for the product token `agent` (case-insensitive).
     pub fn parse(body: &[u8], agent: &str) -> Robots {
-        let body = &body[..body.len().min(MAX_BYTES)];
-        // A UTF-8 BOM, or the start of one (Google's parser skips a cut
-        // one too: `EF BB` before the first line).
-        let body = [&b"\xef\xbb\xbf"[..], b"\xef\xbb", b"\xef"]
-            .iter()
-            .find_map(|bom| body.strip_prefix(*bom))
-            .unwrap_or(body);
-        let agent = agent.to_ascii_lowercase();
-        let mut groups: Vec<Group> = Vec::new();
-        // True while consecutive user-agent lines open the same group.
-        let mut in_agents = false;
-        for raw in body.split(|&b| b == b'\n' || b == b'\r') {
-            let line = match raw.iter().position(|&b| b == b'#') {
-                Some(i) => &raw[..i],
-                None => raw,
-            };
-            let Some((key, value)) = key_and_value(line) else {
-                continue; // junk
-            };
-            let key = key.to_ascii_lowercase();
-            match key.as_slice() {
-                b"user-agent" | b"useragent" | b"user agent" => {
-                    if !in_agents {
-                        groups.push(Group::default());
-                        in_agents = true;
-                    }
-                    let g = groups.last_mut().expect("pushed above");
-                    let token: Vec<u8> = value
-                        .iter()
-                        .take_while(|b| b.is_ascii_alphabetic() || **b == b'-' || **b == b'_')
-                        .map(u8::to_ascii_lowercase)
-                        .collect();
-                    if value.first() == Some(&b'*') {
-                        g.star = true;
-                    } else if !token.is_empty() && token == agent.as_bytes() {
-                        g.ours = true;
-                    }
-                }
-                b"allow" | b"disallow" => {
-                    // A rule ends the run of user-agent lines: the next
-                    // one starts a new group. (Nothing else does: RFC 9309
-                    // 2.2.4, a `Sitemap:` or unknown line between two
-                    // user-agent lines leaves them one group.)
-                    in_agents = false;
-                    let Some(g) = groups.last_mut() else {
-                        continue; // a rule before any user-agent line
-                    };
-                    if value.is_empty() {
-                        continue; // "Disallow:" allows everything: no rule
-                    }
-                    let allow = key == b"allow";
-                    let mut pattern = encode_pattern(value);
-                    if pattern.len() > MAX_PATTERN {
-                        if allow {
-                            continue;
-                        }
-                        pattern.truncate(MAX_PATTERN);
-                    }
-                    // Google's rule: allowing `/dir/index.html` allows
-                    // `/dir/` too (the same page, as servers serve it).
-                    if allow {
-                        for index in [&b"/index.html"[..], b"/index.htm"] {
-                            if let Some(dir) = pattern.strip_suffix(index) {
-                                let mut dir = dir.to_vec();
-                                dir.extend_from_slice(b"/$");
-                                g.rules.push(Rule {
-                                    allow,
-                                    pattern: dir,
-                                });
-                            }
-                        }
-                    }
-                    g.rules.push(Rule { allow, pattern });
-                }
-                b"crawl-delay" => {
-                    if let Some(g) = groups.last_mut() {
-                        let secs = std::str::from_utf8(value)
-                            .ok()
-                            .and_then(|v| v.parse::<f64>().ok())
-                            .filter(|s| s.is_finite() && *s >= 0.0);
-                        if let Some(s) = secs {
-                            g.crawl_delay = Some(Duration::from_secs_f64(s.min(1e6)));
-                        }
-                    }
-                }
-                _ => {} // sitemap and others: not ours, and no group's end
-            }
-        }
+        let groups = parse_groups(body, &agent.to_ascii_lowercase());
+        Robots::compile(&groups)
+    }
+
+    /// The groups that apply (ours, else `*`), their rules in one buffer.
+    fn compile(groups: &[Group]) -> Robots {
         let ours: Vec<&Group> = groups.iter().filter(|g| g.ours).collect();
         let chosen: Vec<&Group> = if ours.is_empty() {
             groups.iter().filter(|g| g.star).collect()
@@ -334,6 +252,114 @@ fn unreserved(b: u8) -> bool {
 
 /// RFC 9309 §2.2.2: escapes of unreserved characters decoded, other escapes
 /// with upper-case hex, bytes outside ASCII percent-encoded.
+/// The file's groups, in order (`agent` lower-cased).
+fn parse_groups(body: &[u8], agent: &str) -> Vec<Group> {
+    let body = &body[..body.len().min(MAX_BYTES)];
+    // A UTF-8 BOM, or the start of one (Google's parser skips a cut one
+    // too: `EF BB` before the first line).
+    let body = [&b"\xef\xbb\xbf"[..], b"\xef\xbb", b"\xef"]
+        .iter()
+        .find_map(|bom| body.strip_prefix(*bom))
+        .unwrap_or(body);
+    let mut groups: Vec<Group> = Vec::new();
+    // True while consecutive user-agent lines open the same group.
+    let mut in_agents = false;
+    for raw in body.split(|&b| b == b'\n' || b == b'\r') {
+        let line = match raw.iter().position(|&b| b == b'#') {
+            Some(i) => &raw[..i],
+            None => raw,
+        };
+        let Some((key, value)) = key_and_value(line) else {
+            continue; // junk
+        };
+        match key.to_ascii_lowercase().as_slice() {
+            b"user-agent" | b"useragent" | b"user agent" => {
+                if !in_agents {
+                    groups.push(Group::default());
+                    in_agents = true;
+                }
+                if let Some(g) = groups.last_mut() {
+                    g.add_agent(value, agent);
+                }
+            }
+            key @ (b"allow" | b"disallow") => {
+                // A rule ends the run of user-agent lines: the next one
+                // starts a new group. (Nothing else does: RFC 9309 2.2.4, a
+                // `Sitemap:` or unknown line between two user-agent lines
+                // leaves them one group.) A rule before any user-agent line
+                // belongs to none.
+                in_agents = false;
+                if let Some(g) = groups.last_mut() {
+                    g.add_rule(key == b"allow", value);
+                }
+            }
+            b"crawl-delay" => {
+                if let Some(g) = groups.last_mut() {
+                    g.set_crawl_delay(value);
+                }
+            }
+            _ => {} // sitemap and others: not ours, and no group's end
+        }
+    }
+    groups
+}
+
+impl Group {
+    /// A `User-agent` line: `*`, or our product token (its first word).
+    fn add_agent(&mut self, value: &[u8], agent: &str) {
+        let token: Vec<u8> = value
+            .iter()
+            .take_while(|b| b.is_ascii_alphabetic() || **b == b'-' || **b == b'_')
+            .map(u8::to_ascii_lowercase)
+            .collect();
+        if value.first() == Some(&b'*') {
+            self.star = true;
+        } else if !token.is_empty() && token == agent.as_bytes() {
+            self.ours = true;
+        }
+    }
+
+    /// An `Allow` or `Disallow` line.
+    fn add_rule(&mut self, allow: bool, value: &[u8]) {
+        if value.is_empty() {
+            return; // "Disallow:" allows everything: no rule
+        }
+        let mut pattern = encode_pattern(value);
+        if pattern.len() > MAX_PATTERN {
+            if allow {
+                return;
+            }
+            pattern.truncate(MAX_PATTERN);
+        }
+        // Google's rule: allowing `/dir/index.html` allows `/dir/` too
+        // (the same page, as servers serve it).
+        if allow {
+            for index in [&b"/index.html"[..], b"/index.htm"] {
+                if let Some(dir) = pattern.strip_suffix(index) {
+                    let mut dir = dir.to_vec();
+                    dir.extend_from_slice(b"/$");
+                    self.rules.push(Rule {
+                        allow,
+                        pattern: dir,
+                    });
+                }
+            }
+        }
+        self.rules.push(Rule { allow, pattern });
+    }
+
+    /// A `Crawl-delay` line: seconds, fractions allowed (not capped here).
+    fn set_crawl_delay(&mut self, value: &[u8]) {
+        let secs = std::str::from_utf8(value)
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0);
+        if let Some(s) = secs {
+            self.crawl_delay = Some(Duration::from_secs_f64(s.min(1e6)));
+        }
+    }
+}
+
 /// A rule's path as RFC 9309 2.2.2 compares it: bytes outside US-ASCII
 /// percent-encoded, escapes in upper-case hex; an escape of an unreserved
 /// character (`%62`) stays one, as in Google's matcher (its test calls

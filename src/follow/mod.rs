@@ -118,12 +118,15 @@ pub struct Found {
 impl Found {
     /// From absolute URLs (what is not an http(s) URL is left out).
     pub fn of<P: AsRef<str>, S: AsRef<str>>(pages: &[P], sitemaps: &[S]) -> Found {
-        let candidates = |urls: &mut dyn Iterator<Item = &str>| -> Vec<Candidate> {
-            urls.filter_map(Candidate::new).collect()
-        };
         Found {
-            pages: candidates(&mut pages.iter().map(|p| p.as_ref())),
-            sitemaps: candidates(&mut sitemaps.iter().map(|s| s.as_ref())),
+            pages: pages
+                .iter()
+                .filter_map(|p| Candidate::new(p.as_ref()))
+                .collect(),
+            sitemaps: sitemaps
+                .iter()
+                .filter_map(|s| Candidate::new(s.as_ref()))
+                .collect(),
             charset: None,
         }
     }
@@ -170,12 +173,16 @@ impl<'a> Fetched<'a> {
             tag: o.tag,
             redirects: &o.redirects,
             found,
-            cancelled: o
-                .result
-                .as_ref()
-                .is_err_and(|e| e.kind == crate::ErrorKind::Cancelled),
+            cancelled: is_cancelled(o),
         }
     }
+}
+
+/// Cut short by a stop (not finished: fetched again on resume).
+pub fn is_cancelled(o: &Outcome) -> bool {
+    o.result
+        .as_ref()
+        .is_err_and(|e| e.kind == crate::ErrorKind::Cancelled)
 }
 
 /// What the checkpoint keeps (see [`checkpoint`]): replayed into a fresh

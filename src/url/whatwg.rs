@@ -244,26 +244,7 @@ fn domain(host: &str) -> Result<String, Error> {
             "host {decoded:?}: Unicode and xn-- host names need the idna feature"
         )));
     }
-    let forbidden = |b: u8| {
-        b <= b' '
-            || b == 0x7f
-            || matches!(
-                b,
-                b'#' | b'%'
-                    | b'/'
-                    | b':'
-                    | b'<'
-                    | b'>'
-                    | b'?'
-                    | b'@'
-                    | b'['
-                    | b'\\'
-                    | b']'
-                    | b'^'
-                    | b'|'
-            )
-    };
-    if decoded.is_empty() || decoded.bytes().any(forbidden) {
+    if decoded.is_empty() || decoded.bytes().any(super::forbidden_host_byte) {
         return Err(invalid(format!("bad host {host:?}")));
     }
     Ok(decoded.to_ascii_lowercase())
