@@ -9,9 +9,9 @@
 //!   user/password per RFC 1929, also in `Tunneling`), naming the origin's
 //!   address (`socks5://`) or its name (`socks5h://`).
 //!
-//! `NO_PROXY`-style exceptions: a list of host names (a name matches itself
-//! and its subdomains; a leading dot is ignored), IP addresses, or `*` for
-//! every host. Credentials are kept encoded and never shown: the proxy's
+//! `NO_PROXY`-style exceptions, read as Go reads them
+//! ([`no_proxy_matches`]): names with their subdomains, IP addresses, CIDR
+//! ranges, each with an optional port, or `*` for every host. Credentials are kept encoded and never shown: the proxy's
 //! `Debug` and [`Proxy::display`] leave them out, and so do connection keys,
 //! events and errors.
 
@@ -91,16 +91,9 @@ impl Proxy {
         if hostport.contains('/') {
             return Err(bad("a proxy URL has no path".into()));
         }
-        let (host, port) = match hostport.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
-                let port = p
-                    .parse()
-                    .map_err(|_| bad(format!("bad proxy port {p:?}")))?;
-                (h, port)
-            }
-            _ => (hostport, default_port),
-        };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let (host, port) = split_host_port(hostport)
+            .ok_or_else(|| bad(format!("bad proxy host or port {hostport:?}")))?;
+        let port = port.unwrap_or(default_port);
         if host.is_empty() || port == 0 {
             return Err(bad("the proxy URL has no host".into()));
         }
@@ -157,23 +150,109 @@ impl Proxy {
 }
 
 impl ProxyConfig {
-    /// The proxy for a URL of this scheme and host, unless the host goes
-    /// direct.
-    pub fn for_url(&self, https: bool, host: &str) -> Option<&Proxy> {
+    /// The proxy for a URL of this scheme, host and port, unless the host
+    /// goes direct (see [`no_proxy_matches`]).
+    pub fn for_url(&self, https: bool, host: &str, port: u16) -> Option<&Proxy> {
         let proxy = if https { &self.https } else { &self.http };
         let proxy = proxy.as_ref()?;
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let direct = self.no_proxy.iter().any(|n| {
-            let n = n.trim().trim_start_matches('.');
-            n == "*"
-                || host.eq_ignore_ascii_case(n)
-                || (host.len() > n.len()
-                    && host.ends_with(n)
-                    && host.as_bytes()[host.len() - n.len() - 1] == b'.'
-                    && !n.is_empty())
-        });
+        let direct = self
+            .no_proxy
+            .iter()
+            .any(|n| no_proxy_matches(n, host, port));
         (!direct).then_some(proxy)
     }
+}
+
+/// Whether one `NO_PROXY` entry sends `host:port` direct, as Go's
+/// `httpproxy` reads the list:
+/// - `*` matches every host;
+/// - an IP address matches itself, a CIDR range (`10.0.0.0/8`, `fd00::/8`)
+///   every address in it;
+/// - a name matches itself and its subdomains (`example.com`); with a
+///   leading dot (`.example.com`) or `*.` only its subdomains;
+/// - any of them may carry a port (`example.com:8080`, `[::1]:80`, `1.2.3.4:80`),
+///   and then matches that port only;
+/// - names compare without case and without a trailing dot (`Example.COM.`).
+pub fn no_proxy_matches(entry: &str, host: &str, port: u16) -> bool {
+    let entry = entry.trim();
+    if entry == "*" {
+        return true;
+    }
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let host_ip = host.parse::<std::net::IpAddr>().ok();
+    if let Some((net, bits)) = entry.split_once('/') {
+        let (Ok(net), Ok(bits), Some(ip)) = (net.parse(), bits.parse::<u8>(), host_ip) else {
+            return false;
+        };
+        return in_range(ip, net, bits);
+    }
+    let Some((name, want_port)) = split_host_port(entry) else {
+        return false;
+    };
+    if want_port.is_some_and(|p| p != port) {
+        return false;
+    }
+    if let Ok(ip) = name.parse::<std::net::IpAddr>() {
+        return host_ip == Some(ip);
+    }
+    let name = name.strip_suffix('.').unwrap_or(name);
+    let name = name.strip_prefix('*').unwrap_or(name);
+    let (suffix, itself) = match name.strip_prefix('.') {
+        Some(n) => (n, false),
+        None => (name, true),
+    };
+    if suffix.is_empty() || host_ip.is_some() {
+        return false;
+    }
+    let (h, s) = (host.as_bytes(), suffix.as_bytes());
+    (itself && h.eq_ignore_ascii_case(s))
+        || (h.len() > s.len()
+            && h[h.len() - s.len()..].eq_ignore_ascii_case(s)
+            && h[h.len() - s.len() - 1] == b'.')
+}
+
+/// Whether `ip` is in `net/bits` (both of one family).
+fn in_range(ip: std::net::IpAddr, net: std::net::IpAddr, bits: u8) -> bool {
+    use std::net::IpAddr::{V4, V6};
+    let (a, b, width) = match (ip, net) {
+        (V4(a), V4(b)) => (u128::from(u32::from(a)), u128::from(u32::from(b)), 32),
+        (V6(a), V6(b)) => (u128::from(a), u128::from(b), 128),
+        _ => return false,
+    };
+    if bits > width {
+        return false;
+    }
+    let shift = u32::from(width - bits);
+    bits == 0 || (a >> shift) == (b >> shift)
+}
+
+/// `host[:port]`, `[v6][:port]` or a bare IPv6 address: the host (without
+/// brackets) and the port if given; `None` when malformed (an unclosed
+/// `[`, a port that is not a number, a name with characters no host has).
+fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
+    let port = |p: &str| {
+        (!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| p.parse().ok())
+            .flatten()
+    };
+    if let Some(rest) = s.strip_prefix('[') {
+        let (v6, after) = rest.split_once(']')?;
+        v6.parse::<std::net::Ipv6Addr>().ok()?;
+        return match after {
+            "" => Some((v6, None)),
+            _ => Some((v6, Some(port(after.strip_prefix(':')?)?))),
+        };
+    }
+    if s.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Some((s, None));
+    }
+    let (host, p) = match s.rsplit_once(':') {
+        Some((h, p)) => (h, Some(port(p)?)),
+        None => (s, None),
+    };
+    let ok = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'*');
+    host.bytes().all(ok).then_some((host, p))
 }
 
 /// `user:p%40ss` → `user:p@ss` (as curl decodes proxy credentials); a
@@ -273,17 +352,90 @@ mod tests {
             https: None,
             no_proxy: vec!["internal.test".into(), ".corp".into(), "127.0.0.1".into()],
         };
-        assert!(c.for_url(false, "example.com").is_some());
-        assert!(c.for_url(true, "example.com").is_none(), "no https proxy");
-        assert!(c.for_url(false, "internal.test").is_none());
-        assert!(c.for_url(false, "a.internal.test").is_none());
-        assert!(c.for_url(false, "notinternal.test").is_some());
-        assert!(c.for_url(false, "x.corp").is_none());
-        assert!(c.for_url(false, "127.0.0.1").is_none());
+        assert!(c.for_url(false, "example.com", 80).is_some());
+        assert!(
+            c.for_url(true, "example.com", 443).is_none(),
+            "no https proxy"
+        );
+        assert!(c.for_url(false, "internal.test", 80).is_none());
+        assert!(c.for_url(false, "a.internal.test", 80).is_none());
+        assert!(c.for_url(false, "notinternal.test", 80).is_some());
+        assert!(c.for_url(false, "x.corp", 80).is_none());
+        assert!(c.for_url(false, "127.0.0.1", 80).is_none());
         let all = ProxyConfig {
             no_proxy: vec!["*".into()],
             ..c
         };
-        assert!(all.for_url(false, "example.com").is_none());
+        assert!(all.for_url(false, "example.com", 80).is_none());
+    }
+
+    /// Go's `httpproxy` cases (golang.org/x/net/http/httpproxy
+    /// `proxy_test.go`), with curl's trailing-dot and case rules.
+    #[test]
+    fn no_proxy_entries_read_as_go_reads_them() {
+        let table: &[(&str, &str, u16, bool)] = &[
+            // A plain name: itself and its subdomains.
+            ("foo.com", "foo.com", 80, true),
+            ("foo.com", "bar.foo.com", 80, true),
+            ("foo.com", "barfoo.com", 80, false),
+            ("FOO.com", "www.Foo.COM", 80, true),
+            // A leading dot or `*.`: subdomains only.
+            (".y.com", "x.y.com", 80, true),
+            (".y.com", "y.com", 80, false),
+            ("*.y.com", "x.y.com", 80, true),
+            ("*.y.com", "y.com", 80, false),
+            // Trailing dots on either side.
+            ("foo.com.", "foo.com", 80, true),
+            ("foo.com", "www.foo.com.", 80, true),
+            ("localhost", "LOCALHOST.", 80, true),
+            // Ports.
+            ("foo.com:8080", "foo.com", 8080, true),
+            ("foo.com:8080", "foo.com", 80, false),
+            ("1.2.3.4:80", "1.2.3.4", 80, true),
+            ("1.2.3.4:80", "1.2.3.4", 81, false),
+            ("[::1]:80", "[::1]", 80, true),
+            ("[::1]:80", "::1", 8080, false),
+            // Addresses and CIDR ranges.
+            ("1.2.3.4", "1.2.3.4", 80, true),
+            ("1.2.3.4", "1.2.3.5", 80, false),
+            ("::1", "[::1]", 80, true),
+            ("127.0.0.0/8", "127.0.0.2", 80, true),
+            ("127.0.0.0/8", "128.0.0.1", 80, false),
+            ("10.0.0.0/8", "10.255.1.2", 80, true),
+            ("fd00::/8", "[fd12::1]", 80, true),
+            ("fd00::/8", "[fe80::1]", 80, false),
+            ("0.0.0.0/0", "8.8.8.8", 80, true),
+            ("0.0.0.0/0", "[::1]", 80, false),
+            ("10.0.0.0/33", "10.0.0.1", 80, false),
+            // A name never matches an address, nor garbage anything.
+            ("1.2.3.4", "foo.com", 80, false),
+            ("com", "1.2.3.com", 80, true),
+            ("[::1", "::1", 80, false),
+            ("", "foo.com", 80, false),
+            (".", "foo.com", 80, false),
+            ("*", "anything.test", 1, true),
+        ];
+        for &(entry, host, port, want) in table {
+            assert_eq!(
+                no_proxy_matches(entry, host, port),
+                want,
+                "{entry} vs {host}:{port}"
+            );
+        }
+    }
+
+    #[test]
+    fn proxy_urls_with_broken_hosts_are_refused() {
+        for bad in [
+            "u:pw@[::1",
+            "http://[::1",
+            "http://[nothost]:80",
+            "http://h[x]:1",
+            "http://[::1]x",
+        ] {
+            assert!(Proxy::parse(bad).is_err(), "{bad}");
+        }
+        let p = Proxy::parse("u:pw@[::1]:3128").unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("::1", 3128));
     }
 }

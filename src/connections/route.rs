@@ -64,7 +64,7 @@ pub(super) fn route<'a>(proxies: &'a ProxyConfig, url: &'a Url) -> Route<'a> {
         proxied_http: None,
         via_proxy: false,
     };
-    let Some(p) = proxies.for_url(https, url.host_bare()) else {
+    let Some(p) = proxies.for_url(https, url.host_bare(), url.port()) else {
         return r;
     };
     r.via_proxy = true;

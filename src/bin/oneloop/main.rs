@@ -202,7 +202,9 @@ fn proxies_from_env(o: &mut Options) -> Result<(), String> {
         oneloop::proxy::Proxy::parse(&v).map_err(|e| format!("${what}: {}", e.detail))
     };
     if !o.proxy_given {
-        let loopback = ["localhost", "127.0.0.1", "::1"].map(String::from);
+        // Any name under localhost (RFC 6761), 127/8 and ::1, with or
+        // without a trailing dot (no_proxy_matches ignores it).
+        let loopback = ["localhost", "127.0.0.0/8", "::1"].map(String::from);
         o.config.proxy.no_proxy.extend(loopback);
         let all = var(&["all_proxy", "ALL_PROXY"]);
         if let Some(v) = var(&["http_proxy"]).or_else(|| all.clone()) {

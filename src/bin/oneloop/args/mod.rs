@@ -179,12 +179,13 @@ enum Section {
     Request,
     Politeness,
     Dns,
+    Proxy,
     Tls,
     Work,
     Output,
 }
 
-const SECTIONS: [(Section, &str); 12] = [
+const SECTIONS: [(Section, &str); 13] = [
     (Section::Timeline, "TIMELINE OPTIONS (timeline only)"),
     (Section::Demo, "DEMO OPTIONS (demo only)"),
     (Section::Input, "INPUT (crawl)"),
@@ -200,6 +201,7 @@ const SECTIONS: [(Section, &str); 12] = [
         "POLITENESS (crawl defaults are safe for real sites; demo turns pacing off)",
     ),
     (Section::Dns, "DNS"),
+    (Section::Proxy, "PROXIES"),
     (Section::Tls, "TLS"),
     (Section::Work, "WORK OFF THE LOOP"),
     (Section::Output, "OUTPUT"),
@@ -281,8 +283,8 @@ const FLAGS: &[Flag] = &[
     flag("--max-body-bytes", N, Limits, "response body limit (default 10485760)", |o, v| { o.config.limits.max_body_bytes = num(v, 0, u64::MAX)?; Ok(()) }),
 
     flag("--connect-timeout", DUR, Timeouts, "per connect attempt (default 10s)", |o, v| { o.config.timeouts.connect = positive(v)?; Ok(()) }),
-    flag("--proxy", Some("URL"), Dns, "send every request through this proxy: http://, socks5:// (names resolved here) or socks5h:// (by the proxy), [user:pass@]host[:port] (default: $https_proxy, $http_proxy, $all_proxy; --no-proxy or $no_proxy for exceptions)", |o, v| { let p = oneloop::proxy::Proxy::parse(v).map_err(|e| e.detail)?; o.config.proxy.http = Some(p.clone()); o.config.proxy.https = Some(p); o.proxy_given = true; Ok(()) }),
-    flag("--no-proxy", Some("HOSTS"), Dns, "comma-separated hosts (and their subdomains) that go direct; * for all", |o, v| { o.config.proxy.no_proxy = v.split(',').map(|h| h.trim().to_string()).filter(|h| !h.is_empty()).collect(); o.no_proxy_given = true; Ok(()) }),
+    flag("--proxy", Some("URL"), Proxy, "send every request through this proxy: http://, socks5:// (names resolved here) or socks5h:// (by the proxy), [user:pass@]host[:port] (default: $https_proxy, $http_proxy, $all_proxy; --no-proxy or $no_proxy for exceptions)", |o, v| { let p = oneloop::proxy::Proxy::parse(v).map_err(|e| e.detail)?; o.config.proxy.http = Some(p.clone()); o.config.proxy.https = Some(p); o.proxy_given = true; Ok(()) }),
+    flag("--no-proxy", Some("HOSTS"), Proxy, "comma-separated hosts that go direct, as Go reads $no_proxy: example.com (and its subdomains), .example.com (subdomains only), 10.0.0.0/8, [::1]:8080 (that port only), * for all", |o, v| { o.config.proxy.no_proxy = v.split(',').map(|h| h.trim().to_string()).filter(|h| !h.is_empty()).collect(); o.no_proxy_given = true; Ok(()) }),
     flag("--happy-eyeballs", DUR, Timeouts, "try the next address (the other family first) when a connect attempt has not succeeded in this long (default 250ms)", |o, v| { o.config.timeouts.happy_eyeballs = positive(v)?; Ok(()) }),
     flag("--tls-handshake-timeout", DUR, Timeouts, "(default 10s)", |o, v| { o.config.timeouts.tls_handshake = positive(v)?; Ok(()) }),
     flag("--head-timeout", DUR, Timeouts, "from sending to the end of the response head (default 30s)", |o, v| { o.config.timeouts.head = positive(v)?; Ok(()) }),
@@ -498,7 +500,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
 /// The help text, made from [`FLAGS`].
 /// The help: of every command, or of one (its own sections only).
 pub fn usage_of(command: Option<Command>) -> String {
-    let mut s = usage_head();
+    let mut s = usage_head(command);
     for (section, title) in SECTIONS {
         let shown = match (command, section) {
             (None, _) => true,
@@ -521,20 +523,29 @@ pub fn usage() -> String {
     usage_of(None)
 }
 
-fn usage_head() -> String {
-    String::from(
-        "oneloop: fetch very many HTTP pages from one thread
-
-USAGE:
-    oneloop crawl [FILE|-] [OPTIONS]   URLs from FILE (one per line; default: stdin),
-                                       JSON Lines on stdout, summary on stderr
-    oneloop demo [OPTIONS]             crawl an embedded loopback server, print the summary
-    oneloop timeline EVENTS.jsonl -o crawl.svg
+/// The usage lines: of every command, or of the one asked about.
+fn usage_head(command: Option<Command>) -> String {
+    let crawl = "    oneloop crawl [FILE|-|URL...] [OPTIONS]
+                                       URLs from FILE (one per line; default: stdin)
+                                       or the arguments, JSON Lines on stdout,
+                                       summary on stderr
+";
+    let demo = "    oneloop demo [OPTIONS]             crawl an embedded loopback server, print the summary
+";
+    let timeline = "    oneloop timeline EVENTS.jsonl -o crawl.svg
                                        draw an events file (from --events) as an SVG
-    oneloop COMMAND --help             the options of one command
+";
+    let lines = match command {
+        Some(Command::Crawl) => crawl.to_string(),
+        Some(Command::Demo) => demo.to_string(),
+        Some(Command::Timeline) => timeline.to_string(),
+        None => format!(
+            "{crawl}{demo}{timeline}    oneloop COMMAND --help             the options of one command
     oneloop --version
-",
-    )
+"
+        ),
+    };
+    format!("oneloop: fetch very many HTTP pages from one thread\n\nUSAGE:\n{lines}")
 }
 
 fn push_section(s: &mut String, section: Section, title: &str) {

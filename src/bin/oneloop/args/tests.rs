@@ -99,7 +99,11 @@ fn help_is_a_value_not_an_error() {
     );
     let timeline = usage_of(Some(Command::Timeline));
     assert!(timeline.contains("TIMELINE OPTIONS") && !timeline.contains("--concurrency"));
-    assert!(usage_of(Some(Command::Demo)).contains("--urls"));
+    let demo = usage_of(Some(Command::Demo));
+    assert!(demo.contains("--urls") && !demo.contains("oneloop crawl") && !demo.contains("INPUT"));
+    // Proxies have their own section, not DNS's.
+    let dns = &crawl[crawl.find("DNS:").unwrap()..crawl.find("PROXIES:").unwrap()];
+    assert!(!dns.contains("--proxy") && crawl.contains("PROXIES:\n    --proxy"));
 }
 
 #[test]
