@@ -59,6 +59,13 @@ pub struct Config {
     /// default; the command line reads them from `--proxy` and the
     /// environment).
     pub proxy: crate::proxy::ProxyConfig,
+    /// Connect only to public addresses ([`crate::public::is_public`]):
+    /// loopback, private, link-local and other special addresses fail as
+    /// `connect: not_public`, checked on the addresses actually connected
+    /// to (after DNS). Off by default; for crawls of URLs others submit.
+    /// Through an HTTP or `socks5h://` proxy, which resolves names itself,
+    /// only IP-literal hosts can be checked.
+    pub public_only: bool,
     /// A callback running longer than this is logged as a stall.
     pub stall_threshold: Duration,
 }
@@ -221,6 +228,7 @@ impl Default for Config {
             resolve: Vec::new(),
             tls: TlsConfig::default(),
             proxy: crate::proxy::ProxyConfig::default(),
+            public_only: false,
             robots: RobotsConfig::default(),
             stall_threshold: Duration::from_millis(20),
         }

@@ -131,6 +131,9 @@ pub enum ErrorKind {
     ProxyAuth,
     /// The proxy refused to open a tunnel (its status is in the detail).
     TunnelRefused,
+    /// The address is not public (loopback, private, link-local…) and
+    /// `Config::public_only` is set: see [`crate::public`].
+    NotPublic,
 }
 
 impl ErrorKind {
@@ -166,6 +169,7 @@ impl ErrorKind {
             ErrorKind::Decode => "decode",
             ErrorKind::ProxyAuth => "proxy_auth",
             ErrorKind::TunnelRefused => "tunnel_refused",
+            ErrorKind::NotPublic => "not_public",
             ErrorKind::Disallowed => "disallowed",
             ErrorKind::Unavailable => "unavailable",
         }

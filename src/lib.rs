@@ -156,6 +156,7 @@ pub mod outcome;
 pub mod policy;
 pub mod pool;
 pub mod proxy;
+pub mod public;
 // Plumbing, public only for the benchmarks.
 #[doc(hidden)]
 pub mod random;

@@ -314,14 +314,11 @@ impl<'a> Connections<'a> {
         let key: Box<str> = ex.url.origin().into();
         let tls = match route::tls_session(self.tls, ex.url) {
             Ok(tls) => tls,
-            Err(error) => {
-                self.pool.handle_closed(&key);
-                let report = AttemptReport::default();
-                self.outputs
-                    .push_back(Output::Failed { req, error, report });
-                return;
-            }
+            Err(error) => return self.not_opened(req, &key, error),
         };
+        if let Err(error) = route::literal_public(self.config.public_only, ex.url) {
+            return self.not_opened(req, &key, error);
+        }
         // Static sources first (overrides, IP literals, /etc/hosts,
         // localhost): no waiting. Through a proxy, its address.
         let mut route = route::route(&self.config.proxy, ex.url);
@@ -329,6 +326,14 @@ impl<'a> Connections<'a> {
         self.addr_buf.clear();
         let known = self.resolver.lookup_static(host, &mut self.addr_buf);
         let mut socks_local = route.socks_local.take();
+        // The origin's own addresses (not a proxy's) are checked here, on
+        // what will be connected to.
+        let origin_addrs = !route.via_proxy || socks_local.is_some();
+        if known && origin_addrs && self.config.public_only {
+            if let Err(error) = crate::public::keep_public(&mut self.addr_buf) {
+                return self.not_opened(req, &key, error);
+            }
+        }
         let (addrs, handshake) = match known {
             true => route::addresses(&self.addr_buf, port, socks_local.take()),
             false => (Vec::new(), None),
@@ -397,6 +402,15 @@ impl<'a> Connections<'a> {
             let host = host.into();
             self.outputs.push_back(Output::Resolve { conn, host });
         }
+    }
+
+    /// `req`'s connection could not even start (no TLS session, an address
+    /// `public_only` refuses): the pool forgets it, the request fails.
+    fn not_opened(&mut self, req: Token, key: &str, error: Error) {
+        self.pool.handle_closed(key);
+        let report = AttemptReport::default();
+        self.outputs
+            .push_back(Output::Failed { req, error, report });
     }
 
     /// Encodes the request into the connection's request buffer.
@@ -473,7 +487,16 @@ impl<'a> Connections<'a> {
             }
         );
         match result {
-            Ok(ips) => {
+            Ok(mut ips) => {
+                let slot = &mut self.slots[cslot];
+                let origin_addrs = !slot.via_proxy || slot.socks_local.is_some();
+                if origin_addrs && self.config.public_only {
+                    // After DNS: a name answering a private address (DNS
+                    // rebinding) is refused like a literal one.
+                    if let Err(e) = crate::public::keep_public(&mut ips) {
+                        return self.conn_failed(cslot, e, now, ev);
+                    }
+                }
                 let slot = &mut self.slots[cslot];
                 let socks = slot.socks_local.take();
                 let (addrs, handshake) = route::addresses(&ips, slot.port, socks);

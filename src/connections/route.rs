@@ -95,6 +95,18 @@ pub(super) fn route<'a>(proxies: &'a ProxyConfig, url: &'a Url) -> Route<'a> {
     r
 }
 
+/// With `public_only`, an IP-literal host must be public: checked before
+/// any route, since through a proxy the origin's address is never seen
+/// here.
+pub(super) fn literal_public(public_only: bool, url: &Url) -> Result<(), crate::error::Error> {
+    match url.host_bare().parse::<IpAddr>() {
+        Ok(ip) if public_only && !crate::public::is_public(ip) => {
+            Err(crate::public::not_public(ip))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The addresses to connect to once `ips` (of the name looked up, on
 /// `port`) are known: those, or for `socks5://` the proxy, with a
 /// handshake naming the first of them.

@@ -304,6 +304,7 @@ fn rules_for<W>(result: Result<&Response, &Error>, agent: &str) -> Origin<W> {
             // cannot be reached (DNS, connect, the proxy) or not
             // securely (TLS).
             let unreachable = e.phase == Phase::Dns
+                || e.kind == ErrorKind::NotPublic
                 || e.phase == Phase::Tls
                 || e.phase == Phase::Proxy
                 || (e.phase == Phase::Connect

@@ -298,6 +298,7 @@ const FLAGS: &[Flag] = &[
     flag("--user-agent", Some("STRING"), Request, "the User-Agent header", |o, v| { o.config.request.user_agent = v.to_string(); Ok(()) }),
     flag("--data", Some("STRING"), Request, "request body (use with --method POST)", |o, v| { o.config.request.body = v.as_bytes().to_vec(); Ok(()) }),
     flag("--no-body", NONE, Request, "count body bytes, do not keep them", |o, _| { o.config.request.keep_body = false; Ok(()) }),
+    flag("--public-only", NONE, Request, "connect only to public addresses: loopback, private (10/8, 192.168/16, fc00::/7...), link-local (169.254.169.254), unspecified (0.0.0.0), multicast and reserved ones fail as connect: not_public, checked after DNS on the address connected to (names a proxy resolves are not seen); for crawls of URLs others submit", |o, _| { o.config.public_only = true; Ok(()) }),
 
     flag("--delay", DUR, Politeness, "minimum time between request starts per host (default 0)", |o, v| { o.config.pacing.delay = dur(v)?; Ok(()) }),
     flag("--jitter", DUR, Politeness, "random extra delay, 0..DUR, per start (default 0)", |o, v| { o.config.pacing.jitter = dur(v)?; Ok(()) }),
