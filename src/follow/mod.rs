@@ -203,6 +203,13 @@ pub enum Record {
         /// The URL as requested.
         url: String,
     },
+    /// `url`'s host (or domain) joined the scope: a seed's, or where a
+    /// seed redirected to. Replayed first, so a resumed crawl's queued
+    /// pages are judged by the same scope before its seeds are read again.
+    Scope {
+        /// The URL whose host (or domain) is in scope.
+        url: String,
+    },
     /// Another shard's URL (`--shard`): not queued here.
     Diverted {
         /// The shard it belongs to.
@@ -276,6 +283,9 @@ impl Follow {
     /// not a URL (or carries an error) is handed out as it is, to end as
     /// its own outcome.
     pub fn handle_seed(&mut self, seed: Request) {
+        if seed.error.is_none() {
+            self.widen_scope(&seed.url);
+        }
         if let (Some((me, n)), None) = (self.frontier.config().shard, &seed.error) {
             let owner = crate::url::Url::parse(&seed.url).map_or(0, |u| u.shard(n));
             if owner != me {
@@ -427,7 +437,7 @@ impl Follow {
             .tag
             .is_some_and(|t| t.from.is_none() && t.kind == UrlKind::Page);
         if let (true, Some(landed)) = (seed, page.redirects.last()) {
-            if self.frontier.add_scope_of(landed) {
+            if self.widen_scope(landed) {
                 self.seed_redirects += 1;
             }
         }
@@ -511,6 +521,17 @@ impl Follow {
             }
             _ => 0,
         }
+    }
+
+    /// `url`'s host (or domain) joins the scope, recorded for the
+    /// checkpoint; true if it was not in it.
+    fn widen_scope(&mut self, url: &str) -> bool {
+        let widened = self.frontier.add_scope_of(url);
+        if widened && self.checkpoint {
+            let url = url.to_string();
+            self.records.push_back(Record::Scope { url });
+        }
+        widened
     }
 
     fn queued(&mut self, url: &str, tag: CrawlTag, line: Option<u64>) {

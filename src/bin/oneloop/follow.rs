@@ -40,6 +40,7 @@ pub(crate) fn crawl_following(
     };
     let log = match o.state.as_deref() {
         Some(dir) => {
+            crate::state_id::check(dir, o)?;
             let (log, r) = CheckpointLog::open(dir.as_ref(), &mut frontier)
                 .map_err(|e| format!("--state {dir}: {e}"))?;
             if r.run > 1 {

@@ -73,6 +73,18 @@ impl Journal {
         let Ok(mut out) = self.shared.out.lock() else {
             return false;
         };
+        if out.buffer().len() + text.len() > out.capacity() {
+            // The buffer would go to the OS by itself, ahead of the
+            // checkpoint records of its lines: flush it with them (a crash
+            // right after costs no more than the lines since, not 100 ms
+            // of pages fetched twice).
+            drop(out);
+            self.shared.flush();
+            let Ok(again) = self.shared.out.lock() else {
+                return false;
+            };
+            out = again;
+        }
         let written = out.write_all(text.as_bytes());
         drop(out);
         self.shared.check(written);

@@ -23,6 +23,7 @@ mod recrawl;
 mod report;
 mod resume;
 mod save;
+mod state_id;
 mod sys;
 mod timeline;
 
