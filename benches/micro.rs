@@ -370,6 +370,7 @@ fn warc(c: &mut Criterion) {
                 body: black_box(&page),
                 request_id: RecordId::from_random([1; 16]),
                 response_id: RecordId::from_random([2; 16]),
+                refers_to: None,
             };
             let a = gzip.member(&ex.request_record());
             let b = gzip.member(&ex.response_record());

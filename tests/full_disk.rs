@@ -119,6 +119,64 @@ fn a_checkpoint_that_cannot_be_written_stops_the_crawl() {
     let _ = std::fs::remove_file(&input);
 }
 
+/// `--warc` on a full disk wrote an empty `.warc.gz` per later page and ran
+/// on: now the first failed write stops the crawl, said, with status 1.
+#[test]
+fn an_archive_that_cannot_be_written_stops_the_crawl() {
+    let addr = echo_path_server(Arc::default(), None);
+    let urls: Vec<String> = (0..400).map(|i| format!("http://{addr}/{i}")).collect();
+    let input = urls_file("warc-urls.txt", &urls);
+    let dir = std::env::temp_dir().join(format!("oneloop-full-warc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let prefix = dir.join("a");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_oneloop"));
+    cmd.args([
+        "crawl",
+        input.to_str().unwrap(),
+        "--warc",
+        prefix.to_str().unwrap(),
+    ])
+    .args(["--no-pacing", "--ignore-robots"])
+    .args(["--concurrency", "2"])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    // Files may not pass 4 KiB: the record pair that would take the
+    // archive past it fails as on a full disk (EFBIG, not the SIGXFSZ that
+    // would kill the process).
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit {
+                rlim_cur: 4096,
+                rlim_max: 4096,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let files = std::fs::read_dir(&dir).unwrap().count();
+    let lines = String::from_utf8_lossy(&out.stdout).lines().count();
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&input);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the archive could not be written") && stderr.contains("File too large"),
+        "{stderr}"
+    );
+    assert!(lines < 400, "it stopped: {lines} lines");
+    assert_eq!(
+        files, 1,
+        "one file, cut back to its last whole record, no more"
+    );
+}
+
 /// Two crawls on one `--state` directory both ran (1,200 pages fetched
 /// twice): the second is refused while the first holds the lock.
 #[test]

@@ -201,7 +201,11 @@ fn a_recrawl_sends_the_validators_and_unchanged_pages_are_304s() {
     std::fs::create_dir_all(&dir).unwrap();
     let input = format!("http://{a}/etag\nhttp://{a}/other\n");
     let common = ["crawl", "-", "--no-pacing", "--ignore-robots"];
-    let first = oneloop_with_stdin(&common, &input);
+    // The first run archives too: its line says when ("warc":{..,"date"}).
+    let first_prefix = dir.join("first");
+    let mut first_args = common.to_vec();
+    first_args.extend(["--warc", first_prefix.to_str().unwrap()]);
+    let first = oneloop_with_stdin(&first_args, &input);
     let first = String::from_utf8(first.stdout).unwrap();
     let l1 = &by_line(&first)[&1];
     assert!(
@@ -211,6 +215,13 @@ fn a_recrawl_sends_the_validators_and_unchanged_pages_are_304s() {
     assert!(
         l1.contains(r#""last_modified":"Sun, 29 Nov 2026 10:00:00 GMT""#),
         "{l1}"
+    );
+    let captured = field(l1, "date")
+        .expect("the capture's WARC-Date")
+        .to_string();
+    assert!(
+        captured.len() == 20 && captured.ends_with('Z'),
+        "{captured}"
     );
     let prev = dir.join("prev.jsonl");
     std::fs::write(&prev, &first).unwrap();
@@ -250,6 +261,11 @@ fn a_recrawl_sends_the_validators_and_unchanged_pages_are_304s() {
     );
     assert!(rec
         .contains("WARC-Profile: http://netpreserve.org/warc/1.1/revisit/server-not-modified\r\n"));
+    // It names the capture it stands for, so a replay tool finds it.
+    let uri = format!("WARC-Refers-To-Target-URI: http://{a}/etag\r\n");
+    assert!(rec.contains(&uri), "{rec}");
+    let date = format!("WARC-Refers-To-Date: {captured}\r\n");
+    assert!(rec.contains(&date), "{rec}");
     if std::process::Command::new("warcio")
         .arg("--help")
         .output()

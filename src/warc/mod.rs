@@ -32,6 +32,7 @@
 //!     body: b"hi",
 //!     request_id: RecordId::from_random([1; 16]),
 //!     response_id: RecordId::from_random([2; 16]),
+//!     refers_to: None,
 //! };
 //! let response = ex.response_record();
 //! assert!(response.starts_with(b"WARC/1.1\r\nWARC-Type: response\r\n"));
@@ -162,6 +163,19 @@ pub struct Exchange<'a> {
     pub body: &'a [u8],
     pub request_id: RecordId,
     pub response_id: RecordId,
+    /// For a `revisit` (a `304`): the capture it refers to, so a replay
+    /// tool finds the stored copy (`WARC-Refers-To-Target-URI`,
+    /// `WARC-Refers-To-Date`).
+    pub refers_to: Option<RefersTo<'a>>,
+}
+
+/// The earlier capture a `revisit` record stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RefersTo<'a> {
+    /// Its `WARC-Target-URI`.
+    pub target_uri: &'a str,
+    /// Its `WARC-Date`.
+    pub date: &'a str,
 }
 
 impl Exchange<'_> {
@@ -194,6 +208,10 @@ impl Exchange<'_> {
             h.push_str(
                 "WARC-Profile: http://netpreserve.org/warc/1.1/revisit/server-not-modified\r\n",
             );
+            if let Some(r) = self.refers_to {
+                let _ = write!(h, "WARC-Refers-To-Target-URI: {}\r\n", r.target_uri);
+                let _ = write!(h, "WARC-Refers-To-Date: {}\r\n", r.date);
+            }
         }
         let _ = write!(h, "WARC-Concurrent-To: {}\r\n", self.request_id);
         let block_digest = sha1_digest(&[&head, self.body]);
@@ -426,6 +444,7 @@ mod tests {
             body: b"",
             request_id: RecordId::from_random([1; 16]),
             response_id: RecordId::from_random([2; 16]),
+            refers_to: None,
         };
         let rec = String::from_utf8(ex.request_record()).unwrap();
         assert!(

@@ -15,7 +15,7 @@
 //! never rewrites old ones. A file is rotated before it would pass
 //! `--warc-max-size`; each begins with a `warcinfo` record.
 
-use super::{Exchange, Gzip, RecordId};
+use super::{Exchange, Gzip, RecordId, RefersTo};
 use crate::outcome::Outcome;
 use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
@@ -32,6 +32,8 @@ pub struct Stored {
     pub offset: u64,
     /// The member's length.
     pub length: u64,
+    /// The records' `WARC-Date` (what a later revisit refers to).
+    pub date: String,
 }
 
 /// The archive being written: numbered files, rotated by size.
@@ -41,6 +43,9 @@ pub struct Writer {
     level: u8,
     rng: ring::rand::SystemRandom,
     files: Mutex<Files>,
+    /// The first write that failed (a full disk): the archive stops there
+    /// — no new file per later page — and the caller should stop too.
+    error: Mutex<Option<String>>,
 }
 
 #[derive(Default)]
@@ -64,6 +69,7 @@ impl Writer {
             level,
             rng: ring::rand::SystemRandom::new(),
             files: Mutex::default(),
+            error: Mutex::new(None),
         }
     }
 
@@ -90,9 +96,45 @@ impl Writer {
         GZIP.with_borrow_mut(|g| g.get_or_insert_with(|| Gzip::new(self.level)).member(data))
     }
 
+    /// The first write that failed, if any (see [`archive`](Self::archive)).
+    pub fn error(&self) -> Option<String> {
+        self.error.lock().ok().and_then(|e| e.clone())
+    }
+
     /// Archives an outcome's response (none for an error: nothing was
-    /// received). Returns where its response record is.
+    /// received). Returns where its response record is. After a failed
+    /// write every call fails with that first error: a full disk does not
+    /// become an empty file per later page.
     pub fn archive(&self, o: &Outcome) -> io::Result<Option<Stored>> {
+        self.archive_with(o, None)
+    }
+
+    /// [`archive`](Self::archive), and a `304`'s revisit record names the
+    /// capture it stands for (`refers_to`: from the run that stored it).
+    pub fn archive_with(
+        &self,
+        o: &Outcome,
+        refers_to: Option<RefersTo<'_>>,
+    ) -> io::Result<Option<Stored>> {
+        if let Some(e) = self.error() {
+            return Err(io::Error::other(format!(
+                "the archive stopped earlier: {e}"
+            )));
+        }
+        let result = self.archive_inner(o, refers_to);
+        if let Err(e) = &result {
+            if let Ok(mut first) = self.error.lock() {
+                first.get_or_insert_with(|| e.to_string());
+            }
+        }
+        result
+    }
+
+    fn archive_inner(
+        &self,
+        o: &Outcome,
+        refers_to: Option<RefersTo<'_>>,
+    ) -> io::Result<Option<Stored>> {
         let Ok(r) = &o.result else {
             return Ok(None);
         };
@@ -107,6 +149,7 @@ impl Writer {
             body: r.wire_body(),
             request_id: self.id(),
             response_id: self.id(),
+            refers_to,
         };
         let request = self.gzip(&ex.request_record());
         let response = self.gzip(&ex.response_record());
@@ -133,6 +176,7 @@ impl Writer {
             file: files.name.clone(),
             offset: start + request.len() as u64,
             length: response.len() as u64,
+            date,
         }))
     }
 
@@ -152,7 +196,12 @@ impl Writer {
                     let software = concat!("oneloop/", env!("CARGO_PKG_VERSION"));
                     let info = super::warcinfo_record(base, date, self.id(), software);
                     let member = self.gzip(&info);
-                    f.write_all(&member)?;
+                    if let Err(e) = f.write_all(&member) {
+                        // Not even its warcinfo fits: no empty file left.
+                        drop(f);
+                        let _ = std::fs::remove_file(&name);
+                        return Err(io::Error::new(e.kind(), format!("{name}: {e}")));
+                    }
                     *files = Files {
                         file: Some(f),
                         name,

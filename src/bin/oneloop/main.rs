@@ -431,7 +431,9 @@ fn run_crawl(crawler: &mut Crawler, o: Options) -> Result<Summary, Failure> {
         let read = std::fs::File::open(prev).and_then(recrawl::Validators::read);
         let v = read.map_err(|e| Failure::Start(format!("--if-changed {prev}: {e}")))?;
         errln!("if-changed: validators for {} URLs from {prev}", v.len());
-        urls.validators = Some(std::sync::Arc::new(v));
+        let v = std::sync::Arc::new(v);
+        rep.validators = Some(v.clone());
+        urls.validators = Some(v);
     }
     let skipped = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     urls.skip = finished.map(|f| (std::sync::Arc::new(f), skipped.clone()));

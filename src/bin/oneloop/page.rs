@@ -24,7 +24,9 @@ pub(crate) struct PageWork {
     save: Option<Saver>,
     /// `--follow`: the line leaves room for the crawl's fields.
     follow: bool,
-    warc: Option<WarcWriter>,
+    warc: Option<Arc<WarcWriter>>,
+    /// `--if-changed`: what the earlier run saw (and archived when).
+    earlier: Option<Arc<crate::recrawl::Validators>>,
     block: std::time::Duration,
     busy: std::time::Duration,
     jsonl: bool,
@@ -38,7 +40,8 @@ impl PageWork {
             warc: o
                 .warc
                 .as_deref()
-                .map(|p| WarcWriter::new(p, o.warc_max_size, o.warc_level)),
+                .map(|p| Arc::new(WarcWriter::new(p, o.warc_max_size, o.warc_level))),
+            earlier: None,
             block: std::time::Duration::from_millis(o.block_ms),
             busy: std::time::Duration::from_millis(o.work_ms),
             jsonl: o.jsonl,
@@ -103,7 +106,10 @@ impl PageWork {
             if let Some(s) = &stored {
                 line.push_str(",\"warc\":{\"file\":");
                 jsonl::json_str(&mut line, &s.file);
-                let _ = write!(line, ",\"offset\":{},\"length\":{}}}", s.offset, s.length);
+                let _ = write!(line, ",\"offset\":{},\"length\":{}", s.offset, s.length);
+                line.push_str(",\"date\":");
+                jsonl::json_str(&mut line, &s.date);
+                line.push('}');
             }
             line.push_str("}\n");
         }
@@ -122,7 +128,14 @@ impl PageWork {
     /// the page's outcome, in phase `save`, as with `--save`.
     fn archive(&self, o: &mut Outcome, failed: &mut Option<(&'static str, u16)>) -> Option<Stored> {
         let warc = self.warc.as_ref()?;
-        match warc.archive(o) {
+        // A 304 of `--if-changed`: the capture it stands for, if the
+        // earlier run archived it.
+        let date = self.earlier.as_ref().and_then(|v| v.archived_at(&o.url));
+        let refers_to = date.map(|date| oneloop::warc::RefersTo {
+            target_uri: &o.url,
+            date,
+        });
+        match warc.archive_with(o, refers_to) {
             Ok(stored) => stored,
             Err(e) => {
                 let status = o.result.as_ref().map_or(0, |r| r.status);
@@ -178,7 +191,8 @@ where
 {
     // Link extraction, like file work, is never done on the loop.
     let files = o.save.is_some() || o.warc.is_some() || follow.is_some();
-    let work = PageWork::new(o, follow.is_some());
+    let mut work = PageWork::new(o, follow.is_some());
+    work.earlier = rep.validators.clone();
     let threads = o.workers.or(files.then_some(2));
     let Some(threads) = threads else {
         return crawler.run(urls, |outcome| {
@@ -206,6 +220,16 @@ where
         },
     };
     let dir = o.save.clone();
+    // A failed archive write (a full disk) stops the crawl: exit 1, said.
+    let warc = work.warc.clone();
+    let warc_failed = move |rep: &mut Reporter| {
+        let e = warc.as_ref()?.error()?;
+        let prefix = o.warc.as_deref().unwrap_or("");
+        rep.fatal.get_or_insert_with(|| {
+            format!("--warc {prefix}: the archive could not be written: {e}")
+        });
+        Some(())
+    };
     let summary = match follow {
         None => crawler.run_with_workers(
             urls,
@@ -216,7 +240,7 @@ where
                     Ok(page) => rep.on_page(page),
                     Err(message) => rep.on_panic(done.id, message),
                 }
-                if rep.broken_pipe {
+                if rep.broken_pipe || warc_failed(rep).is_some() {
                     handle.stop();
                 }
             },
@@ -245,7 +269,7 @@ where
                         Err(message) => rep.on_panic(page.id, &message),
                     }
                     let checkpoint_failed = log.as_ref().is_some_and(|l| l.error().is_some());
-                    if rep.broken_pipe || checkpoint_failed {
+                    if rep.broken_pipe || checkpoint_failed || warc_failed(rep).is_some() {
                         handle.stop();
                     }
                 },

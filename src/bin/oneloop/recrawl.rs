@@ -15,10 +15,18 @@ use oneloop::Request;
 use std::collections::HashMap;
 use std::io::{self, BufRead};
 
+/// What an earlier run saw of one URL; any part may be empty.
+struct Seen {
+    etag: Box<str>,
+    modified: Box<str>,
+    /// The `WARC-Date` of its archived capture.
+    archived: Box<str>,
+}
+
 #[derive(Default)]
 pub struct Validators {
-    /// FNV-1a 64 of the URL → (ETag, Last-Modified), either may be empty.
-    by_url: HashMap<u64, (Box<str>, Box<str>)>,
+    /// FNV-1a 64 of the URL → what was seen of it.
+    by_url: HashMap<u64, Seen>,
 }
 
 impl Validators {
@@ -55,10 +63,30 @@ impl Validators {
             else {
                 continue;
             };
-            let pair = (etag.unwrap_or("").into(), modified.unwrap_or("").into());
-            v.by_url.insert(oneloop::text::fnv1a(url.as_bytes()), pair);
+            // `"warc":{...,"date":D}`: where and when it was archived, for
+            // the revisit record of a 304 (WARC-Refers-To-Date).
+            let archived = members.iter().find_map(|(n, v, _)| match v {
+                Value::Object(w) if n == "warc" => w.iter().find_map(|(n, v, _)| match v {
+                    Value::String(d) if n == "date" => Some(d.as_str()),
+                    _ => None,
+                }),
+                _ => None,
+            });
+            let entry = Seen {
+                etag: etag.unwrap_or("").into(),
+                modified: modified.unwrap_or("").into(),
+                archived: archived.unwrap_or("").into(),
+            };
+            v.by_url.insert(oneloop::text::fnv1a(url.as_bytes()), entry);
         }
         Ok(v)
+    }
+
+    /// When the capture of `url` (as its outcome wrote it) was archived,
+    /// if the earlier run archived it.
+    pub fn archived_at(&self, url: &str) -> Option<&str> {
+        let seen = self.by_url.get(&oneloop::text::fnv1a(url.as_bytes()))?;
+        (!seen.archived.is_empty()).then_some(&*seen.archived)
     }
 
     /// Adds the conditional headers for `req`'s URL, if an earlier run saw
@@ -70,7 +98,7 @@ impl Validators {
         let Ok(url) = oneloop::url::Url::parse(&req.url) else {
             return;
         };
-        let Some((etag, modified)) = self
+        let Some(Seen { etag, modified, .. }) = self
             .by_url
             .get(&oneloop::text::fnv1a(url.as_str().as_bytes()))
         else {
@@ -101,7 +129,7 @@ mod tests {
     #[test]
     fn validators_come_back_as_conditional_headers() {
         let prev = concat!(
-            r#"{"id":1,"line":1,"url":"http://a.test/x","status":200,"bytes":3,"etag":"\"v1\"","last_modified":"Sun, 29 Nov 2026 10:00:00 GMT","attempts":1}"#,
+            r#"{"id":1,"line":1,"url":"http://a.test/x","status":200,"bytes":3,"etag":"\"v1\"","last_modified":"Sun, 29 Nov 2026 10:00:00 GMT","attempts":1,"warc":{"file":"a-00000.warc.gz","offset":9,"length":99,"date":"2026-11-29T10:00:01Z"}}"#,
             "\n",
             r#"{"id":2,"line":2,"url":"http://a.test/moved","status":200,"bytes":3,"final_url":"http://a.test/new","redirects":1,"etag":"\"r\""}"#,
             "\n",
@@ -128,6 +156,11 @@ mod tests {
             ],
             "matched by the normalized URL"
         );
+        assert_eq!(
+            v.archived_at("http://a.test/x"),
+            Some("2026-11-29T10:00:01Z")
+        );
+        assert_eq!(v.archived_at("http://a.test/plain"), None);
         let mut other = Request::from("http://a.test/plain");
         v.add_conditions(&mut other);
         assert!(other.headers.is_empty());

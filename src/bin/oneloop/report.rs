@@ -36,6 +36,9 @@ pub struct Reporter {
     /// A failure that ends the run with status 1 after its summary (the
     /// checkpoint could not be written).
     pub fatal: Option<String>,
+    /// `--if-changed`: the earlier run's validators and capture dates
+    /// (for the revisit records of `--warc`).
+    pub validators: Option<std::sync::Arc<crate::recrawl::Validators>>,
 }
 
 /// One page's work done on a worker: its JSON line, and what `--save` did.
@@ -97,6 +100,7 @@ impl Reporter {
             save_errors: Default::default(),
             first_line_tag: None,
             fatal: None,
+            validators: None,
         }
     }
 
@@ -172,7 +176,7 @@ impl Reporter {
     }
 
     /// Why the run must end with status 1 although it ran: the output could
-    /// not be written (not a closed pipe), or the checkpoint could not.
+    /// not be written (not a closed pipe), nor the checkpoint or the archive.
     pub fn failure(&self) -> Option<String> {
         let output = self.out.as_ref().and_then(|o| o.error());
         output
