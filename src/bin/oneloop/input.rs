@@ -10,6 +10,16 @@ use std::sync::{Arc, Mutex};
 /// without newlines cannot make the reader's buffer grow without bound.
 pub(crate) const MAX_LINE: usize = 64 * 1024;
 
+/// The longest JSON input line (`--input jsonl`) for a request body of
+/// `max_body` bytes: the body in base64 (4 bytes per 3) and 64 KiB for the
+/// rest (URL, headers, meta). The buffer starts at [`MAX_LINE`] and grows
+/// only as a long line needs it.
+pub(crate) fn max_json_line(max_body: usize) -> usize {
+    (max_body / 3 + 1)
+        .saturating_mul(4)
+        .saturating_add(MAX_LINE)
+}
+
 /// Input lines, read lazily as the admission queue asks for them: numbered
 /// from 1, blank lines and `#` comments skipped, a line that is not UTF-8 (or
 /// is too long) an item that ends as `url: invalid_url`. A read error ends
@@ -30,6 +40,9 @@ pub(crate) struct Lines<R> {
     eof: bool,
     /// Inside a too-long line: drop bytes up to its newline.
     skipping: bool,
+    /// The longest line taken ([`MAX_LINE`], or [`max_json_line`]); the
+    /// buffer grows to it as lines need.
+    pub max_line: usize,
     /// `--shard I/N`: keep only this shard's lines.
     pub shard: Option<(u64, u64)>,
     /// `--input jsonl`: each line is a JSON request, not a URL.
@@ -58,6 +71,7 @@ impl<R: io::Read> Lines<R> {
             end: 0,
             eof: false,
             skipping: false,
+            max_line: MAX_LINE,
             shard: None,
             counts: None,
             skip: None,
@@ -120,12 +134,19 @@ impl<R: io::Read> Lines<R> {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
+            if self.end == self.buf.len() && self.buf.len() < self.max_line && !self.skipping {
+                // A long line that may still be taken: room for it.
+                let size = (self.buf.len() * 2).min(self.max_line);
+                let mut bigger = vec![0; size].into_boxed_slice();
+                bigger[..self.end].copy_from_slice(&self.buf[..self.end]);
+                self.buf = bigger;
+            }
             if self.end == self.buf.len() {
-                // A line as long as the buffer: report it, skip the rest.
+                // A line as long as the limit: report it, skip the rest.
                 let was_skipping = std::mem::replace(&mut self.skipping, true);
                 self.end = 0;
                 if !was_skipping {
-                    return Some(Err(MAX_LINE));
+                    return Some(Err(self.max_line));
                 }
             }
             match self.reader.read(&mut self.buf[self.end..]) {
@@ -422,6 +443,37 @@ mod tests {
         assert_eq!(got[1].0, Some(2));
         assert_eq!(got[1].2.as_deref(), Some("line longer than 65536 bytes"));
         assert_eq!(got[2], (Some(3), "http://a/after".into(), None));
+    }
+
+    /// `--input jsonl`: a POST body of 900 KB (1.2 MB of base64) is one
+    /// line that fits (lines stopped at 64 KiB); past the cap it is refused.
+    #[test]
+    fn json_lines_take_bodies_up_to_the_body_limit() {
+        let body = "YWJj".repeat(300_000); // "abc" × 300,000
+        let line = format!("{{\"url\":\"http://a/p\",\"method\":\"POST\",\"body\":\"{body}\"}}\n");
+        let mut input = line.clone().into_bytes();
+        input.extend_from_slice(b"{\"url\":\"http://a/next\"}\n");
+        let chunks: Vec<Vec<u8>> = input.chunks(10_000).map(|c| c.to_vec()).collect();
+        let mut lines = Lines::new(Chunks(chunks.clone(), false), Arc::default());
+        lines.jsonl = true;
+        lines.max_line = max_json_line(1 << 20);
+        let got: Vec<Request> = lines.collect();
+        assert_eq!(got.len(), 2);
+        assert!(got[0].error.is_none(), "{:?}", got[0].error);
+        assert_eq!(got[0].body.as_ref().map(|b| b.len()), Some(900_000));
+        assert_eq!(got[1].url, "http://a/next");
+        // A body limit of 100 KB: the line is too long, the next one read.
+        let mut lines = Lines::new(Chunks(chunks, false), Arc::default());
+        lines.jsonl = true;
+        lines.max_line = max_json_line(100_000);
+        let got: Vec<Request> = lines.collect();
+        assert_eq!(got.len(), 2);
+        let e = got[0].error.as_ref().expect("too long");
+        assert_eq!(
+            e.detail,
+            format!("line longer than {} bytes", max_json_line(100_000))
+        );
+        assert_eq!(got[1].url, "http://a/next");
     }
 
     #[test]

@@ -427,6 +427,11 @@ fn run_crawl(crawler: &mut Crawler, o: Options) -> Result<Summary, Failure> {
     // too: its links are diverted there, not dropped).
     urls.shard = if o.follow { None } else { o.shard };
     urls.jsonl = o.input_jsonl;
+    if o.input_jsonl {
+        urls.max_line = input::max_json_line(
+            usize::try_from(o.config.limits.max_body_bytes).unwrap_or(usize::MAX),
+        );
+    }
     if let Some(prev) = &o.if_changed {
         let read = std::fs::File::open(prev).and_then(recrawl::Validators::read);
         let v = read.map_err(|e| Failure::Start(format!("--if-changed {prev}: {e}")))?;
