@@ -150,11 +150,12 @@ pub enum EventKind<'a> {
         protocol: Duration,
         /// In the outcome callback.
         callbacks: Duration,
-        /// Requests in flight at the end of the turn.
+        /// Requests in flight while the loop waited in `poll`.
         in_flight: usize,
-        /// Requests queued for a slot (limits or pacing hold them back).
+        /// Requests queued for a slot (limits or pacing hold them back),
+        /// then.
         queued: usize,
-        /// Requests waiting for their origin's robots.txt.
+        /// Requests waiting for their origin's robots.txt, then.
         robots_wait: usize,
     },
     /// The outcome callback held the loop longer than the stall threshold.

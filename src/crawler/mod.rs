@@ -327,19 +327,24 @@ impl Crawler {
         };
         let mut events = Events::with_capacity(1024);
         let mut turn_start = run.started();
+        // What the turn's event reports: the requests in flight (queued,
+        // waiting for robots.txt) while the loop waited in `poll` — not
+        // at the turn's end, after its outcomes freed their slots and
+        // before the next turn refills them (that read ~2 of 100).
         loop {
             let mut turn = run.stats.begin_turn(turn_start);
             // 1. Pull input and start what the limits allow (nothing new
             //    while the workers' queue is full).
             feed.pull_and_start(&mut run, &mut delivery);
             if (feed.done || run.stopped()) && run.is_idle() && delivery.outstanding() == 0 {
-                run.end_turn(turn);
+                run.end_turn(turn, run.progress());
                 break;
             }
             // 2. Wait for readiness, or until the earliest deadline. (Workers
             //    wake us through the waker when results or room come back.)
             //    What a progress line reads stays true while we block.
-            progress.store(run.progress());
+            let waiting = run.progress();
+            progress.store(waiting);
             let before_poll = Instant::now();
             let timeout = run
                 .poll_timeout()
@@ -372,7 +377,7 @@ impl Crawler {
             run.handle_timeouts(Instant::now());
             // 5. Deliver finished outcomes (and collect workers' results).
             delivery.deliver(&mut run);
-            turn_start = run.end_turn(turn);
+            turn_start = run.end_turn(turn, waiting);
         }
         let workers = delivery.finish();
         Ok(run.into_summary(workers))

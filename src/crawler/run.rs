@@ -349,10 +349,10 @@ impl<'a> Run<'a> {
     }
 
     /// Ends a turn of the loop: its time is split into blocked, protocol and
-    /// callbacks, and reported. Returns where the next turn begins.
-    pub fn end_turn(&mut self, turn: TurnClock) -> Instant {
+    /// callbacks, and reported with `p`, where the requests were while the
+    /// loop waited. Returns where the next turn begins.
+    pub fn end_turn(&mut self, turn: TurnClock, p: Progress) -> Instant {
         let t = self.stats.end_turn(turn, Instant::now());
-        let p = self.progress();
         emit!(
             self.ev,
             EventKind::LoopTurn {
