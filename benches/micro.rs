@@ -358,6 +358,7 @@ fn warc(c: &mut Criterion) {
         head: format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", page.len()).into_bytes(),
         encoded_body: Vec::new(),
         peer: None,
+        hops: Vec::new(),
     };
     let date = oneloop::warc::date(1_795_996_799);
     let mut gzip = Gzip::new(1);

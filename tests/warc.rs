@@ -35,6 +35,9 @@ fn server() -> std::net::SocketAddr {
             }
             out.extend_from_slice(b"0\r\n\r\n");
             out
+        } else if let Some(n) = path.strip_prefix("/moved/") {
+            format!("HTTP/1.1 302 Found\r\nLocation: /plain/{n}\r\nContent-Length: 5\r\n\r\nmoved")
+                .into_bytes()
         } else if path.starts_with("/plain/") {
             let body = format!("plain body of {path}");
             format!(
@@ -233,6 +236,95 @@ fn every_response_is_archived_where_its_line_says_and_warcio_agrees() {
         assert_eq!(std::fs::read(&f).unwrap(), bytes, "{f:?} untouched");
     }
     assert_eq!(warc_files(&prefix).len(), files.len() + 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A redirect chain is archived whole: the 302 (request and response at
+/// the first URL), then the final pair, so a replay tool finds the page by
+/// the URL that was asked for; the JSON line points at the final response.
+#[test]
+fn every_redirect_hop_is_archived_before_the_page() {
+    let addr = server();
+    let dir = std::env::temp_dir().join(format!("oneloop-warc-hops-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let prefix = dir.join("hops");
+    let input = format!("http://{addr}/moved/7\n");
+    let args = [
+        "crawl",
+        "-",
+        "--no-pacing",
+        "--ignore-robots",
+        "--warc",
+        prefix.to_str().unwrap(),
+    ];
+    let out = oneloop_with_stdin(&args, &input);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8(out.stdout).unwrap();
+    let files = warc_files(&prefix);
+    assert_eq!(files.len(), 1);
+    // Every member, inflated in order (Python's gzip reads them all).
+    let all = Command::new("python3")
+        .args([
+            "-c",
+            "import gzip,sys; sys.stdout.buffer.write(gzip.open(sys.argv[1]).read())",
+        ])
+        .arg(&files[0])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&all.stdout);
+    let types: Vec<(&str, &str)> = text
+        .split("WARC/1.1\r\n")
+        .skip(1)
+        .map(|rec| {
+            let field = |name: &str| rec.lines().find_map(|l| l.strip_prefix(name)).unwrap_or("");
+            (field("WARC-Type: "), field("WARC-Target-URI: "))
+        })
+        .collect();
+    let first = format!("http://{addr}/moved/7");
+    let last = format!("http://{addr}/plain/7");
+    assert_eq!(
+        types,
+        [
+            ("warcinfo", ""),
+            ("request", first.as_str()),
+            ("response", first.as_str()),
+            ("request", last.as_str()),
+            ("response", last.as_str()),
+        ]
+    );
+    assert!(
+        text.contains("HTTP/1.1 302 Found\r\nLocation: /plain/7"),
+        "{text}"
+    );
+    // The line's offset is the final response record's.
+    let offset: u64 = field(&line, "offset").unwrap().parse().unwrap();
+    let length: u64 = field(&line, "length").unwrap().parse().unwrap();
+    let rec = String::from_utf8(record_at(&files[0], offset, length)).unwrap();
+    assert!(
+        rec.starts_with("WARC/1.1\r\nWARC-Type: response\r\n"),
+        "{rec}"
+    );
+    assert!(
+        rec.contains(&format!("WARC-Target-URI: {last}\r\n")),
+        "{rec}"
+    );
+    if let Some(warcio) = warcio() {
+        let check = Command::new(warcio)
+            .arg("check")
+            .arg(&files[0])
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "{}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -189,6 +189,10 @@ pub struct Wire {
     pub encoded_body: Vec<u8>,
     /// The address the response came from (`None` through a proxy).
     pub peer: Option<std::net::IpAddr>,
+    /// The redirects that led here, in order: each hop's URL and its `3xx`
+    /// response (with its own wire), so an archive holds the whole chain
+    /// and a replay tool finds the original URL.
+    pub hops: Vec<(String, Response)>,
 }
 
 impl Response {

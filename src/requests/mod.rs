@@ -376,7 +376,18 @@ impl Requests {
                     self.summary.redirects_out_of_scope += 1;
                     return self.finish(token.slot, Ok(resp), now);
                 }
-                self.redirect(token.slot, resp.status, &location, now)
+                let status = resp.status;
+                if resp.wire.is_some() {
+                    // Archiving: the hop's 3xx goes with the final response
+                    // (and is not recycled).
+                    let req = &mut self.reqs[token.slot];
+                    let url = req.url.as_str().to_string();
+                    let extra = req.extra.get_or_insert_with(Box::default);
+                    extra.hops.push((url, resp));
+                    self.redirect(token.slot, status, &location, now);
+                    return None;
+                }
+                self.redirect(token.slot, status, &location, now)
             }
         }
         Some(resp)
@@ -658,7 +669,7 @@ impl Requests {
         result: Result<Response, Error>,
         now: Instant,
     ) -> Option<Response> {
-        let req = self.reqs.remove(slot);
+        let mut req = self.reqs.remove(slot);
         self.deadlines.cancel(req.timer);
         match &req.stage {
             Stage::Active | Stage::Ending { .. } => self.admission.release(req.host, now),
@@ -694,6 +705,12 @@ impl Requests {
             ttfb: r.ttfb,
             total: now.saturating_duration_since(started),
         };
+        let mut result = result;
+        if let (Ok(resp), Some(x)) = (&mut result, &mut req.extra) {
+            if let Some(wire) = &mut resp.wire {
+                wire.hops = std::mem::take(&mut x.hops);
+            }
+        }
         self.complete(Outcome {
             id: req.id,
             line: req.line,

@@ -89,6 +89,9 @@ pub(crate) struct Extra {
     pub body: Option<Vec<u8>>,
     pub meta: Option<String>,
     pub max_body: Option<u64>,
+    /// Redirects followed, with their responses, when responses keep
+    /// their wire (archiving): they go with the final response.
+    pub hops: Vec<(String, crate::http::Response)>,
 }
 
 impl Extra {
@@ -107,6 +110,7 @@ impl Extra {
             body,
             meta,
             max_body,
+            hops: Vec::new(),
         }))
     }
 

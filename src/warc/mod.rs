@@ -24,6 +24,7 @@
 //!     head: b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n".to_vec(),
 //!     encoded_body: Vec::new(),
 //!     peer: None,
+//!     hops: Vec::new(),
 //! };
 //! let ex = Exchange {
 //!     target_uri: "http://a.test/",
@@ -436,6 +437,7 @@ mod tests {
             head: b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec(),
             encoded_body: Vec::new(),
             peer: None,
+            hops: Vec::new(),
         };
         let ex = Exchange {
             target_uri: "http://a.test/",

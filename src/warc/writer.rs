@@ -142,6 +142,26 @@ impl Writer {
             return Ok(None);
         };
         let date = Self::now();
+        // The redirect hops first, each its own request/response pair at
+        // its own URL (as Heritrix and wget --warc-file store them), then
+        // the final one.
+        let mut members = Vec::with_capacity(2 * (wire.hops.len() + 1));
+        for (url, hop) in &wire.hops {
+            let Some(hop_wire) = hop.wire.as_deref() else {
+                continue;
+            };
+            let ex = Exchange {
+                target_uri: url,
+                date: &date,
+                wire: hop_wire,
+                body: hop.wire_body(),
+                request_id: self.id(),
+                response_id: self.id(),
+                refers_to: None,
+            };
+            members.push(self.gzip(&ex.request_record()));
+            members.push(self.gzip(&ex.response_record()));
+        }
         let ex = Exchange {
             target_uri: o.final_url(),
             date: &date,
@@ -151,19 +171,20 @@ impl Writer {
             response_id: self.id(),
             refers_to,
         };
-        let request = self.gzip(&ex.request_record());
+        members.push(self.gzip(&ex.request_record()));
+        let before_response: u64 = members.iter().map(|m| m.len() as u64).sum();
         let response = self.gzip(&ex.response_record());
+        let response_len = response.len() as u64;
+        members.push(response);
         let mut files = self
             .files
             .lock()
             .map_err(|_| io::Error::other("a WARC writer panicked"))?;
-        let pair = (request.len() + response.len()) as u64;
+        let pair = before_response + response_len;
         self.make_room(&mut files, pair, &date)?;
         let start = files.size;
         let file = files.file.as_mut().expect("opened by make_room");
-        let written = file
-            .write_all(&request)
-            .and_then(|()| file.write_all(&response));
+        let written = members.iter().try_for_each(|m| file.write_all(m));
         if let Err(e) = written {
             // Cut back to the last whole record, and start a new file next.
             let _ = file.set_len(start);
@@ -174,8 +195,8 @@ impl Writer {
         files.pairs += 1;
         Ok(Some(Stored {
             file: files.name.clone(),
-            offset: start + request.len() as u64,
-            length: response.len() as u64,
+            offset: start + before_response,
+            length: response_len,
             date,
         }))
     }
