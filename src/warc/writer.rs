@@ -123,11 +123,16 @@ impl Writer {
         }
         let result = self.archive_inner(o, refers_to);
         if let Err(e) = &result {
-            if let Ok(mut first) = self.error.lock() {
-                first.get_or_insert_with(|| e.to_string());
-            }
+            self.record_error(e);
         }
         result
+    }
+
+    /// Keeps the first failure: every later call answers with it.
+    fn record_error(&self, e: &io::Error) {
+        if let Ok(mut first) = self.error.lock() {
+            first.get_or_insert_with(|| e.to_string());
+        }
     }
 
     fn archive_inner(
@@ -180,15 +185,27 @@ impl Writer {
             .files
             .lock()
             .map_err(|_| io::Error::other("a WARC writer panicked"))?;
+        // Asked again under the files lock: a worker that failed while this
+        // one built its records must not see a new file opened after it.
+        if let Some(e) = self.error() {
+            return Err(io::Error::other(format!(
+                "the archive stopped earlier: {e}"
+            )));
+        }
         let pair = before_response + response_len;
-        self.make_room(&mut files, pair, &date)?;
+        if let Err(e) = self.make_room(&mut files, pair, &date) {
+            self.record_error(&e);
+            return Err(e);
+        }
         let start = files.size;
         let file = files.file.as_mut().expect("opened by make_room");
         let written = members.iter().try_for_each(|m| file.write_all(m));
         if let Err(e) = written {
-            // Cut back to the last whole record, and start a new file next.
+            // Cut back to the last whole record; recorded while the files
+            // lock is held, so no other worker opens a next file.
             let _ = file.set_len(start);
             files.file = None;
+            self.record_error(&e);
             return Err(e);
         }
         files.size += pair;
