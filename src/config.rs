@@ -162,7 +162,47 @@ pub struct RobotsConfig {
     /// gate makes. [`Crawler::crawl`](crate::Crawler::crawl) sets it when
     /// its follow core reads sitemaps.
     pub report_sitemaps: bool,
+    /// Each robots.txt the gate fetched (its response, with the bytes as
+    /// sent and received when [`RequestConfig::keep_wire`] is on), handed
+    /// to this function: on a worker thread with
+    /// [`run_with_workers`](crate::Crawler::run_with_workers) and
+    /// [`crawl`](crate::Crawler::crawl), on the loop's thread otherwise.
+    /// It is not an input's outcome (none is counted or delivered for it):
+    /// an archive keeps it, as Heritrix and `wget --warc-file` do.
+    pub on_fetch: Option<RobotsSink>,
 }
+
+/// A function that receives the robots.txt fetches of the gate
+/// ([`RobotsConfig::on_fetch`]).
+#[derive(Clone)]
+pub struct RobotsSink(std::sync::Arc<dyn Fn(&crate::outcome::Outcome) + Send + Sync>);
+
+impl RobotsSink {
+    /// Wraps `f`.
+    pub fn new(f: impl Fn(&crate::outcome::Outcome) + Send + Sync + 'static) -> RobotsSink {
+        RobotsSink(std::sync::Arc::new(f))
+    }
+
+    /// Hands it one fetch.
+    pub fn take(&self, fetch: &crate::outcome::Outcome) {
+        (self.0)(fetch)
+    }
+}
+
+impl std::fmt::Debug for RobotsSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RobotsSink(..)")
+    }
+}
+
+/// Two sinks are equal when they are the same function.
+impl PartialEq for RobotsSink {
+    fn eq(&self, other: &RobotsSink) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for RobotsSink {}
 
 impl Default for RobotsConfig {
     fn default() -> RobotsConfig {
@@ -173,6 +213,7 @@ impl Default for RobotsConfig {
             cache_bytes: 16 << 20,
             cache_lifetime: Duration::from_secs(24 * 3600),
             report_sitemaps: false,
+            on_fetch: None,
         }
     }
 }

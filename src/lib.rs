@@ -176,7 +176,9 @@ pub mod url;
 pub mod warc;
 pub mod workers;
 
-pub use config::{Config, ConnectionLimits, RequestTemplate, RobotsConfig, Timeouts, TlsConfig};
+pub use config::{
+    Config, ConnectionLimits, RequestTemplate, RobotsConfig, RobotsSink, Timeouts, TlsConfig,
+};
 pub use conn::ConnState;
 pub use crawler::{Crawler, Handle, Progress};
 pub use error::{Error, ErrorKind, Phase};

@@ -29,6 +29,7 @@
 //! stays bounded by `concurrency + queue`. A panic in your function becomes
 //! that item's `Err`, never a dead crawl or a lost outcome.
 
+use crate::config::RobotsSink;
 use crate::http::Response;
 use crate::outcome::Outcome;
 use mio::Waker;
@@ -87,11 +88,21 @@ pub struct QueueStats {
     pub panics: u64,
 }
 
-type Returned<R> = (Done<R>, Option<Response>);
+/// What a worker is handed: an input's outcome for your function, or a
+/// robots.txt the gate fetched for the robots sink (`RobotsConfig::on_fetch`).
+pub(crate) enum Job {
+    /// An input's outcome: your function's, its result comes back.
+    Item(Outcome),
+    /// A robots.txt fetch: the sink's; nothing comes back but its buffers.
+    Robots(Outcome),
+}
+
+/// A result (none for a robots fetch), and the buffers left to reuse.
+pub(crate) type Returned<R> = (Option<Done<R>>, Option<Response>);
 
 /// The running pool (crate-private: the driver holds it for one run).
 pub(crate) struct WorkerPool<R> {
-    tx: Option<SyncSender<Outcome>>,
+    tx: Option<SyncSender<Job>>,
     results: Receiver<Returned<R>>,
     threads: Vec<JoinHandle<()>>,
     /// Handed out, not yet collected.
@@ -107,13 +118,18 @@ pub(crate) struct WorkerPool<R> {
 impl<R: Send + 'static> WorkerPool<R> {
     /// Starts the threads. `waker` wakes the loop when results come back
     /// (and when the queue has room again after it was found full).
-    pub fn start<W>(config: Workers, work: W, waker: Arc<Waker>) -> std::io::Result<WorkerPool<R>>
+    pub fn start<W>(
+        config: Workers,
+        work: W,
+        robots: Option<RobotsSink>,
+        waker: Arc<Waker>,
+    ) -> std::io::Result<WorkerPool<R>>
     where
         W: Fn(&mut Outcome) -> R + Send + Sync + 'static,
     {
         let threads = config.threads.clamp(1, 1024);
         let capacity = config.queue.clamp(1, 1 << 20);
-        let (tx, rx) = mpsc::sync_channel::<Outcome>(capacity);
+        let (tx, rx) = mpsc::sync_channel::<Job>(capacity);
         let (res_tx, results) = mpsc::channel::<Returned<R>>();
         let rx = Arc::new(Mutex::new(rx));
         let work = Arc::new(work);
@@ -123,6 +139,7 @@ impl<R: Send + 'static> WorkerPool<R> {
         for i in 0..threads {
             let (rx, res_tx, work, waker) =
                 (rx.clone(), res_tx.clone(), work.clone(), waker.clone());
+            let robots = robots.clone();
             let room = waiting_for_room.clone();
             let pending = wake_pending.clone();
             let handle = std::thread::Builder::new()
@@ -132,18 +149,33 @@ impl<R: Send + 'static> WorkerPool<R> {
                         Ok(rx) => rx.recv(),
                         Err(_) => return,
                     };
-                    let Ok(mut outcome) = next else {
+                    let Ok(job) = next else {
                         return; // the loop is done: no more work
                     };
                     if room.swap(false, Ordering::SeqCst) {
                         let _ = waker.wake();
                     }
-                    let result = catch_unwind(AssertUnwindSafe(|| work(&mut outcome)))
-                        .map_err(|p| panic_message(p.as_ref()));
-                    let done = Done {
-                        id: outcome.id,
-                        line: outcome.line,
-                        result,
+                    let (done, outcome) = match job {
+                        Job::Item(mut outcome) => {
+                            let result = catch_unwind(AssertUnwindSafe(|| work(&mut outcome)))
+                                .map_err(|p| panic_message(p.as_ref()));
+                            let done = Done {
+                                id: outcome.id,
+                                line: outcome.line,
+                                result,
+                            };
+                            (Some(done), outcome)
+                        }
+                        Job::Robots(outcome) => {
+                            if let Some(sink) = &robots {
+                                let run = catch_unwind(AssertUnwindSafe(|| sink.take(&outcome)));
+                                if let Err(p) = run {
+                                    let message = panic_message(p.as_ref());
+                                    log::warn!("{}: robots sink: {message}", outcome.url);
+                                }
+                            }
+                            (None, outcome)
+                        }
                     };
                     // Whatever buffers the function left go back for reuse.
                     let buffers = outcome.result.ok();
@@ -177,7 +209,7 @@ impl<R: Send + 'static> WorkerPool<R> {
     /// Hands an outcome to the workers, or gives it back when the queue is
     /// full (the loop then holds admission until there is room).
     #[allow(clippy::result_large_err)] // ownership goes back, no allocation
-    pub fn offer(&mut self, outcome: Outcome) -> Result<(), Outcome> {
+    pub fn offer(&mut self, outcome: Job) -> Result<(), Job> {
         let Some(tx) = &self.tx else {
             return Err(outcome);
         };
@@ -218,7 +250,7 @@ impl<R: Send + 'static> WorkerPool<R> {
             }
         };
         self.outstanding -= 1;
-        if r.0.result.is_err() {
+        if r.0.as_ref().is_some_and(|d| d.result.is_err()) {
             self.stats.panics += 1;
         }
         Some(r)

@@ -264,3 +264,63 @@ fn robots_txt_redirects_are_followed_up_to_five() {
     );
     assert!(!paths(&six_log).contains(&"/yes".to_string()));
 }
+
+/// What the robots sink saw: URL, status, body, whether the wire was kept.
+type Fetched = (String, u16, String, bool);
+
+/// `RobotsConfig::on_fetch`: each file the gate fetched reaches the sink
+/// once (on the loop without workers, on a worker with them), with its
+/// body and, with `keep_wire`, its bytes as received; it is never an
+/// outcome, and a 404 is a fetch too.
+#[test]
+fn the_robots_sink_gets_each_fetched_file_once_and_no_outcome() {
+    let (a, _) = site(200, "User-agent: *\nDisallow: /private\n");
+    let (b, _) = site(404, "none");
+    for workers in [false, true] {
+        let got: Arc<Mutex<Vec<Fetched>>> = Arc::default();
+        let sink_got = got.clone();
+        let mut c = config();
+        c.request.keep_wire = true;
+        c.robots.on_fetch = Some(oneloop::RobotsSink::new(move |o| {
+            let r = o.result.as_ref().unwrap();
+            let body = String::from_utf8_lossy(&r.body).into_owned();
+            let wire = r.wire.as_ref().is_some_and(|w| !w.head.is_empty());
+            sink_got
+                .lock()
+                .unwrap()
+                .push((o.url.clone(), r.status, body, wire));
+        }));
+        let urls: Vec<String> = (0..6)
+            .flat_map(|i| [format!("http://{a}/p/{i}"), format!("http://{b}/q/{i}")])
+            .chain([format!("http://{a}/private/x")])
+            .collect();
+        let mut crawler = Crawler::new(c).unwrap();
+        let summary = if workers {
+            crawler
+                .run_with_workers(urls, oneloop::workers::Workers::new(2), |_| (), |_| ())
+                .unwrap()
+        } else {
+            crawler.run(urls, |_| ()).unwrap()
+        };
+        assert_eq!(summary.outcomes, 13, "workers: {workers}");
+        assert_eq!(summary.robots_fetches, 2);
+        let mut got = got.lock().unwrap().clone();
+        got.sort();
+        let mut want = vec![
+            (
+                format!("http://{a}/robots.txt"),
+                200,
+                "User-agent: *\nDisallow: /private\n".to_string(),
+                true,
+            ),
+            (
+                format!("http://{b}/robots.txt"),
+                404,
+                "none".to_string(),
+                true,
+            ),
+        ];
+        want.sort();
+        assert_eq!(got, want, "workers: {workers}");
+    }
+}

@@ -21,7 +21,7 @@ fn page(n: &str) -> String {
 }
 
 /// `/plain/N`: a Content-Length body. `/gz/N`: gzip, sent chunked in three
-/// chunks. `/missing`: a 404.
+/// chunks. `/robots.txt`: disallows `/private`. Anything else: a 404.
 fn server() -> std::net::SocketAddr {
     let handler = |s: &mut TcpStream, path: &str| -> bool {
         let out = if let Some(n) = path.strip_prefix("/gz/") {
@@ -38,6 +38,13 @@ fn server() -> std::net::SocketAddr {
         } else if let Some(n) = path.strip_prefix("/moved/") {
             format!("HTTP/1.1 302 Found\r\nLocation: /plain/{n}\r\nContent-Length: 5\r\n\r\nmoved")
                 .into_bytes()
+        } else if path == "/robots.txt" {
+            let body = "User-agent: *\nDisallow: /private\n";
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes()
         } else if path.starts_with("/plain/") {
             let body = format!("plain body of {path}");
             format!(
@@ -313,6 +320,87 @@ fn every_redirect_hop_is_archived_before_the_page() {
         rec.contains(&format!("WARC-Target-URI: {last}\r\n")),
         "{rec}"
     );
+    if let Some(warcio) = warcio() {
+        let check = Command::new(warcio)
+            .arg("check")
+            .arg(&files[0])
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "{}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The robots.txt the gate fetched was obeyed but not archived: a replay
+/// tool could not show why a page is missing. Now its request and response
+/// are in the archive, once, before the pages it decided; it is not an
+/// outcome (one JSON line per input line, as before).
+#[test]
+fn the_robots_txt_the_gate_fetched_is_archived_once() {
+    let addr = server();
+    let dir = std::env::temp_dir().join(format!("oneloop-warc-robots-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let prefix = dir.join("robots");
+    let input = format!("http://{addr}/plain/1\nhttp://{addr}/private/2\nhttp://{addr}/plain/3\n");
+    let args = [
+        "crawl",
+        "-",
+        "--no-pacing",
+        "--warc",
+        prefix.to_str().unwrap(),
+    ];
+    let out = oneloop_with_stdin(&args, &input);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(lines.lines().count(), 3, "{lines}");
+    assert!(
+        lines
+            .lines()
+            .any(|l| l.contains("/private/2") && l.contains("\"kind\":\"disallowed\"")),
+        "{lines}"
+    );
+    let files = warc_files(&prefix);
+    assert_eq!(files.len(), 1);
+    let all = Command::new("python3")
+        .args([
+            "-c",
+            "import gzip,sys; sys.stdout.buffer.write(gzip.open(sys.argv[1]).read())",
+        ])
+        .arg(&files[0])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&all.stdout);
+    let robots = format!("http://{addr}/robots.txt");
+    let targets: Vec<String> = text
+        .split("WARC/1.1\r\n")
+        .skip(1)
+        .filter_map(|rec| {
+            rec.lines()
+                .find_map(|l| l.strip_prefix("WARC-Target-URI: "))
+        })
+        .map(str::to_string)
+        .collect();
+    // robots.txt first (the pages waited for it), then the two pages
+    // fetched, in either order; the disallowed one is not there.
+    assert_eq!(targets.len(), 6, "{targets:?}");
+    assert_eq!(targets[..2], [robots.clone(), robots.clone()]);
+    let mut pages: Vec<&str> = targets[2..].iter().map(|t| t.as_str()).collect();
+    pages.sort();
+    let (p1, p3) = (
+        format!("http://{addr}/plain/1"),
+        format!("http://{addr}/plain/3"),
+    );
+    assert_eq!(pages, [p1.as_str(), p1.as_str(), p3.as_str(), p3.as_str()]);
+    assert!(text.contains("Disallow: /private"), "{text}");
     if let Some(warcio) = warcio() {
         let check = Command::new(warcio)
             .arg("check")

@@ -451,8 +451,8 @@ impl<'a> Connections<'a> {
         conn.begin_request(ex.method, ex.keep_body, now);
         conn.set_truncate_at(ex.truncate_at);
         conn.set_max_body(ex.max_body);
-        // robots.txt (read in part) is never archived.
-        conn.set_keep_wire(t.keep_wire && ex.truncate_at.is_none());
+        // robots.txt too: the robots sink may archive it (whole files only).
+        conn.set_keep_wire(t.keep_wire);
         if let Some(mut spare) = self.spare.pop() {
             spare.clear();
             conn.swap_response(&mut spare);

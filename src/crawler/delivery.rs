@@ -10,7 +10,7 @@
 
 use super::run::Run;
 use crate::outcome::Outcome;
-use crate::workers::{Done, QueueStats, WorkerPool};
+use crate::workers::{Done, Job, QueueStats, WorkerPool};
 use std::time::Instant;
 
 /// Where outcomes go.
@@ -21,8 +21,8 @@ pub(super) enum Delivery<'f, F, G, R> {
     Workers {
         pool: WorkerPool<R>,
         on_result: &'f mut G,
-        /// An outcome the full queue did not take yet.
-        waiting: Option<Box<Outcome>>,
+        /// An outcome (or robots fetch) the full queue did not take yet.
+        waiting: Option<Box<Job>>,
     },
 }
 
@@ -71,6 +71,17 @@ where
 
 /// Hands each ready outcome to the callback, timing it.
 fn deliver_inline<F: FnMut(&Outcome)>(run: &mut Run<'_>, on_outcome: &mut F) {
+    while let Some(mut fetch) = run.next_robots_fetch() {
+        // No workers: the robots sink runs here, like the callback.
+        let t0 = Instant::now();
+        if let Some(sink) = run.robots_sink() {
+            sink.take(&fetch);
+        }
+        run.timed_callback(t0, &fetch.url);
+        if let Ok(resp) = &mut fetch.result {
+            run.recycle(std::mem::take(resp));
+        }
+    }
     while let Some(mut outcome) = run.next_outcome() {
         let t0 = Instant::now();
         on_outcome(&outcome);
@@ -89,11 +100,14 @@ fn deliver_inline<F: FnMut(&Outcome)>(run: &mut Run<'_>, on_outcome: &mut F) {
 fn hand_out<R: Send + 'static>(
     run: &mut Run<'_>,
     pool: &mut WorkerPool<R>,
-    waiting: &mut Option<Box<Outcome>>,
+    waiting: &mut Option<Box<Job>>,
 ) {
     let now = Instant::now();
-    while let Some(outcome) = waiting.take().map(|b| *b).or_else(|| run.next_outcome()) {
-        if let Err(back) = pool.offer(outcome) {
+    let next = |run: &mut Run<'_>| {
+        (run.next_robots_fetch().map(Job::Robots)).or_else(|| run.next_outcome().map(Job::Item))
+    };
+    while let Some(job) = waiting.take().map(|b| *b).or_else(|| next(run)) {
+        if let Err(back) = pool.offer(job) {
             *waiting = Some(Box::new(back));
             run.held.get_or_insert(now);
             return;
@@ -112,12 +126,19 @@ fn collect<R: Send + 'static, G: FnMut(Done<R>)>(
     on_result: &mut G,
 ) {
     while let Some((done, buffers)) = pool.poll_result() {
-        if let Err(message) = &done.result {
-            log::warn!("item {}: {message}", done.id);
+        if let Some(Done {
+            id,
+            result: Err(message),
+            ..
+        }) = &done
+        {
+            log::warn!("item {id}: {message}");
         }
-        let t0 = Instant::now();
-        on_result(done);
-        run.timed_callback(t0, "(a worker's result)");
+        if let Some(done) = done {
+            let t0 = Instant::now();
+            on_result(done);
+            run.timed_callback(t0, "(a worker's result)");
+        }
         if let Some(resp) = buffers {
             run.recycle(resp);
         }

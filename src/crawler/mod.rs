@@ -279,7 +279,8 @@ impl Crawler {
         R: Send + 'static,
         G: FnMut(Done<R>),
     {
-        let pool = WorkerPool::start(workers, work, self.waker.clone())
+        let robots = self.config.robots.on_fetch.clone();
+        let pool = WorkerPool::start(workers, work, robots, self.waker.clone())
             .map_err(|e| Error::from_io(Phase::Admission, &e))?;
         let delivery: Delivery<fn(&Outcome), G, R> = Delivery::Workers {
             pool,

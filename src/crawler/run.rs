@@ -126,6 +126,16 @@ impl<'a> Run<'a> {
         self.core.poll_outcome()
     }
 
+    /// A robots.txt the gate fetched, for the robots sink.
+    pub fn next_robots_fetch(&mut self) -> Option<Outcome> {
+        self.core.poll_robots_fetch()
+    }
+
+    /// The robots sink, if the configuration has one.
+    pub fn robots_sink(&self) -> Option<&crate::config::RobotsSink> {
+        self.core.config().robots.on_fetch.as_ref()
+    }
+
     /// A fetched robots.txt's origin and `Sitemap:` lines, for the input.
     pub fn next_robots_sitemaps(&mut self) -> Option<(Box<str>, Vec<String>)> {
         self.core.poll_robots_sitemaps()

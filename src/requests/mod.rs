@@ -109,6 +109,8 @@ pub(crate) struct Requests {
     /// Each fetched robots.txt's origin and `Sitemap:` lines, for the input
     /// (`RobotsConfig::report_sitemaps`).
     robots_sitemaps: VecDeque<(Box<str>, Vec<String>)>,
+    /// The gate's robots.txt fetches, for `RobotsConfig::on_fetch`.
+    robots_fetches: VecDeque<Outcome>,
     events: Option<VecDeque<RequestEvent>>,
     /// Counts of the outcomes and of what the requests did.
     summary: Summary,
@@ -141,6 +143,7 @@ impl Requests {
             abandoned: VecDeque::new(),
             outcomes: VecDeque::new(),
             robots_sitemaps: VecDeque::new(),
+            robots_fetches: VecDeque::new(),
             events: observed.then(VecDeque::new),
             summary: Summary::default(),
             stopped: false,
@@ -690,10 +693,34 @@ impl Requests {
             },
             attempts: req.attempts,
         });
-        if let Some(origin) = req.robots_for {
-            // Not a user's request: its result decides the origin's rules.
-            return self.robots_done(origin, result, now);
+        let mut result = result;
+        if let (Ok(resp), Some(x)) = (&mut result, &mut req.extra) {
+            if let Some(wire) = &mut resp.wire {
+                wire.hops = std::mem::take(&mut x.hops);
+            }
         }
+        if let Some(origin) = req.robots_for.take() {
+            // Not a user's request: its result decides the origin's rules
+            // (and goes to the robots sink, if any, as a fetch).
+            // An error received nothing, and a file read only in part (its
+            // first 500 KiB) is not the server's response: nothing to keep.
+            let resp = self.robots_done(origin, result, now);
+            let whole = |r: &Response| r.body_len < crate::robots::MAX_BYTES as u64;
+            match resp {
+                Some(resp) if self.config.robots.on_fetch.is_some() && whole(&resp) => {
+                    let fetch = Self::outcome_of(req, Ok(resp), now);
+                    self.robots_fetches.push_back(fetch);
+                    return None;
+                }
+                resp => return resp,
+            }
+        }
+        self.complete(Self::outcome_of(req, result, now));
+        None
+    }
+
+    /// The outcome of a finished request.
+    fn outcome_of(req: Req, result: Result<Response, Error>, now: Instant) -> Outcome {
         let started = req.started_at.unwrap_or(now);
         let r = req.report;
         // dns, connect and ttfb were measured on the final attempt; queued
@@ -705,13 +732,7 @@ impl Requests {
             ttfb: r.ttfb,
             total: now.saturating_duration_since(started),
         };
-        let mut result = result;
-        if let (Ok(resp), Some(x)) = (&mut result, &mut req.extra) {
-            if let Some(wire) = &mut resp.wire {
-                wire.hops = std::mem::take(&mut x.hops);
-            }
-        }
-        self.complete(Outcome {
+        Outcome {
             id: req.id,
             line: req.line,
             url: req.original.unwrap_or_else(|| req.url.into_string()),
@@ -723,8 +744,18 @@ impl Requests {
             result,
             tag: req.tag,
             meta: req.extra.and_then(|x| x.meta),
-        });
-        None
+        }
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// A robots.txt the gate fetched (with `RobotsConfig::on_fetch`).
+    #[must_use]
+    pub fn poll_robots_fetch(&mut self) -> Option<Outcome> {
+        self.robots_fetches.pop_front()
     }
 
     /// A fetched robots.txt's origin and its `Sitemap:` lines (with

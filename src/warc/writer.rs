@@ -37,6 +37,8 @@ pub struct Stored {
 }
 
 /// The archive being written: numbered files, rotated by size.
+///
+/// Shared by the workers (`Arc`): each call archives one exchange whole.
 pub struct Writer {
     prefix: String,
     max_size: u64,
@@ -57,6 +59,15 @@ struct Files {
     pairs: u64,
     /// The next number to try for a new file.
     next: u32,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("prefix", &self.prefix)
+            .field("max_size", &self.max_size)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Writer {

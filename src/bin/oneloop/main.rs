@@ -66,6 +66,7 @@ fn main() -> ExitCode {
         errln!("oneloop: {msg}");
         return ExitCode::FAILURE;
     }
+    open_archive(&mut options);
     let mut crawler = match Crawler::new(options.config.clone()) {
         Ok(c) => c,
         Err(e) => {
@@ -467,4 +468,24 @@ fn run_crawl(crawler: &mut Crawler, o: Options) -> Result<Summary, Failure> {
         )),
         None => Ok(summary),
     }
+}
+
+/// `--warc`: the archive, shared by the pages' workers and the robots sink
+/// (each robots.txt the gate fetched is archived too, on a worker).
+fn open_archive(o: &mut Options) {
+    let Some(prefix) = o.warc.as_deref() else {
+        return;
+    };
+    let writer = std::sync::Arc::new(oneloop::warc::Writer::new(
+        prefix,
+        o.warc_max_size,
+        o.warc_level,
+    ));
+    let sink = writer.clone();
+    // A failed write is kept by the writer: the next page's check stops
+    // the crawl, said.
+    o.config.robots.on_fetch = Some(oneloop::RobotsSink::new(move |fetch| {
+        let _ = sink.archive(fetch);
+    }));
+    o.warc_writer = Some(writer);
 }

@@ -37,10 +37,7 @@ impl PageWork {
         PageWork {
             save: o.save.as_deref().map(Saver::new),
             follow,
-            warc: o
-                .warc
-                .as_deref()
-                .map(|p| Arc::new(WarcWriter::new(p, o.warc_max_size, o.warc_level))),
+            warc: o.warc_writer.clone(),
             earlier: None,
             block: std::time::Duration::from_millis(o.block_ms),
             busy: std::time::Duration::from_millis(o.work_ms),

@@ -73,6 +73,9 @@ pub struct Options {
     pub warc: Option<String>,
     pub warc_max_size: u64,
     pub warc_level: u8,
+    /// The archive `--warc` opens (in `main`, once the paths are checked):
+    /// the pages' workers and the robots sink share it.
+    pub warc_writer: Option<std::sync::Arc<oneloop::warc::Writer>>,
     /// `--resume PREV`: skip the input lines PREV's outcomes finished.
     pub resume: Option<String>,
     /// `--input jsonl`: each input line is a JSON request.
@@ -154,6 +157,7 @@ impl Options {
             pages: 10_000,
             if_changed: None,
             warc: None,
+            warc_writer: None,
             warc_max_size: 1 << 30,
             warc_level: 1,
             stop_grace: Duration::from_secs(5),
