@@ -388,5 +388,17 @@ fn lanes_are_connection_slots_that_cover_the_whole_run() {
     }
     assert!(total >= 30 * 3, "{total}");
     assert!(text.contains("in flight (max 2)"), "the requests strip");
+    // The lanes summed: on average never more connections at once than
+    // were open (two at a time, one closing as the next opens), and some.
+    let most: f64 = text
+        .split("by state (max ")
+        .nth(1)
+        .and_then(|t| t.split(')').next())
+        .and_then(|n| n.parse().ok())
+        .expect("the connections strip");
+    assert!((1.0..=3.0).contains(&most), "{most}");
+    let strip = text.split("id=\"connections\"").nth(1).unwrap();
+    let strip = strip.split("</g>").next().unwrap();
+    assert!(strip.matches("<rect").count() > 100, "{strip}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -191,6 +191,9 @@ pub(super) struct Collected {
     pub exact_segments: Vec<Segment>,
     /// Per lane and column, the time spent in each state (not exact).
     pub by_column: Vec<Vec<[f32; STATES.len()]>>,
+    /// Per column, the time all drawn connections spent in each state
+    /// (divided by the column's time: how many were in it, on average).
+    pub all: Vec<[f64; STATES.len()]>,
     /// Per column, blocked / protocol / callbacks.
     pub util: Vec<[f64; 3]>,
     /// Per column, the most requests in flight / queued / waiting for
@@ -211,6 +214,7 @@ impl Collected {
             } else {
                 vec![vec![[0.0; STATES.len()]; COLUMNS]; span.lanes]
             },
+            all: vec![[0.0f64; STATES.len()]; COLUMNS],
             util: vec![[0.0f64; 3]; COLUMNS],
             queues: vec![[0u32; 3]; COLUMNS],
             stalls: Vec::new(),
@@ -288,6 +292,13 @@ impl Collected {
 
     /// A connection leaves a state at `end`.
     fn close(&mut self, span: &Span, conn: u64, o: Open, end: f64) {
+        let (c0, c1) = (span.column(o.start), span.column(end));
+        let col_span = span.column_span();
+        for (c, acc) in self.all.iter_mut().enumerate().take(c1 + 1).skip(c0) {
+            let lo = o.start.max(c as f64 * col_span);
+            let hi = end.min((c + 1) as f64 * col_span);
+            acc[o.state] += (hi - lo).max(0.0);
+        }
         if span.exact {
             self.exact_segments.push(Segment {
                 lane: o.lane,
@@ -299,8 +310,6 @@ impl Collected {
             });
             return;
         }
-        let (c0, c1) = (span.column(o.start), span.column(end));
-        let col_span = span.column_span();
         for (c, acc) in self.by_column[o.lane]
             .iter_mut()
             .enumerate()

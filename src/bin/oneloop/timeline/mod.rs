@@ -1,7 +1,8 @@
 //! `oneloop timeline`: an events file (JSON Lines from `--events`) drawn as
 //! one self-contained SVG, no JavaScript: a lane per connection slot with a
 //! coloured segment per state, the loop's use of its time above the lanes
-//! (blocked in poll, protocol work, user callbacks), stalls in red, the
+//! (blocked in poll, protocol work, user callbacks) and the lanes summed
+//! (how many connections were in each state), stalls in red, the
 //! requests in flight, queued and waiting for robots.txt below them, a time
 //! axis and a legend. Hover a segment for its connection, request and
 //! duration.
@@ -77,6 +78,7 @@ pub struct Drawn {
 struct Layout {
     plot_w: f64,
     strip_y: f64,
+    conns_y: f64,
     lanes_y: f64,
     queues_y: f64,
     axis_y: f64,
@@ -95,11 +97,13 @@ pub fn render(events: &str, svg: &str) -> io::Result<Drawn> {
     let span = Span::scan(events)?;
     let c = Collected::collect(events, &span)?;
     let strip_y = 86.0;
-    let lanes_y = strip_y + STRIP_H + 24.0;
+    let conns_y = strip_y + STRIP_H + 16.0;
+    let lanes_y = conns_y + STRIP_H + 24.0;
     let queues_y = lanes_y + span.lanes as f64 * (LANE_H + LANE_GAP) + 24.0;
     let l = Layout {
         plot_w: COLUMNS as f64,
         strip_y,
+        conns_y,
         lanes_y,
         queues_y,
         axis_y: queues_y + QUEUE_H + 10.0,
@@ -108,6 +112,7 @@ pub fn render(events: &str, svg: &str) -> io::Result<Drawn> {
     let mut s = String::with_capacity(1 << 20);
     draw_header(&mut s, &span, &c, &l);
     draw_loop_strip(&mut s, &c, &l);
+    draw_connections(&mut s, &span, &c, &l);
     let drawn_segments = draw_lanes(&mut s, &span, &c, &l);
     draw_queues(&mut s, &c, &l);
     draw_axis(&mut s, &l);
@@ -225,6 +230,44 @@ fn draw_loop_strip(s: &mut String, c: &Collected, l: &Layout) {
             xml_escape(url),
             fmt_us(*took)
         );
+    }
+    s.push_str("</g>\n");
+}
+
+/// The lanes summed: per column, how many connections were in each state
+/// on average, stacked (busy states from the bottom, idle on top), scaled
+/// to the most at once. A crawl of a million pages has a hundred lanes that
+/// look alike; this strip is what it did.
+fn draw_connections(s: &mut String, span: &Span, c: &Collected, l: &Layout) {
+    let col_span = span.column_span().max(1e-9);
+    let counts = |acc: &[f64; STATES.len()]| acc.iter().sum::<f64>() / col_span;
+    let max = c.all.iter().map(counts).fold(0.0, f64::max);
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="{}" text-anchor="end" class="lbl">connections</text><text x="{}" y="{}" text-anchor="end" font-size="9" class="lbl">by state (max {max:.0})</text><g id="connections" transform="translate({LEFT},{})">"#,
+        LEFT - 6.0,
+        l.conns_y + STRIP_H / 2.0,
+        LEFT - 6.0,
+        l.conns_y + STRIP_H / 2.0 + 12.0,
+        l.conns_y
+    );
+    if max > 0.0 {
+        for (col, acc) in c.all.iter().enumerate() {
+            let mut y = STRIP_H;
+            let order = (0..STATES.len()).filter(|i| *i != IDLE).chain([IDLE]);
+            for i in order {
+                let h = acc[i] / col_span / max * STRIP_H;
+                if h < 0.05 {
+                    continue;
+                }
+                y -= h;
+                let name = STATES[i].0.name();
+                let _ = write!(
+                    s,
+                    r#"<rect x="{col}" y="{y:.2}" width="1" height="{h:.2}" class="{name}"/>"#
+                );
+            }
+        }
     }
     s.push_str("</g>\n");
 }
