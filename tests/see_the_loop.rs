@@ -377,13 +377,14 @@ fn lanes_are_connection_slots_that_cover_the_whole_run() {
     );
     assert!(text.contains("over 30 connections"));
     // The two lanes carry all 30 connections' segments between them (how
-    // many each depends on which slot frees first), several each.
+    // many each depends on which slot frees first: under load one lane
+    // had only 2 connections), at least one connection each.
     let mut total = 0;
     for lane in 0..2 {
         let start = text.find(&format!(r#"data-lane="{lane}""#)).unwrap();
         let end = start + text[start..].find("</g>").unwrap();
         let n = text[start..end].matches("<title>conn#").count();
-        assert!(n >= 3 * 3, "lane {lane}: {n}");
+        assert!(n >= 3, "lane {lane}: {n}");
         total += n;
     }
     assert!(total >= 30 * 3, "{total}");
