@@ -148,16 +148,22 @@ fn a_write_error_is_that_urls_save_error_and_the_crawl_goes_on() {
     assert!(out.status.success(), "{stderr}");
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(stdout.lines().count(), 20);
+    // The response stays the outcome; the failed save is its own field
+    // (it used to replace the status, and the summary was patched after).
     for l in stdout.lines() {
-        assert!(l.contains(r#""error":{"phase":"save","kind":"io""#), "{l}");
+        assert!(l.contains(r#""status":200"#), "{l}");
+        assert!(
+            l.contains(r#""save_error":{"phase":"save","kind":"io""#),
+            "{l}"
+        );
+        assert!(!l.contains(r#""error""#), "{l}");
     }
     assert!(
-        stderr.contains("0 files written") && stderr.contains("20 failed"),
+        stderr.contains("0 files written") && stderr.contains("20 failed (io 20)"),
         "{stderr}"
     );
-    // The summary counts what the JSON lines say: 20 save errors, no 2xx.
-    assert!(stderr.contains("errors: 20, save:io 20"), "{stderr}");
-    assert!(stderr.contains("responses: 0 (1xx 0, 2xx 0"), "{stderr}");
+    // The summary counts the responses the JSON lines say: 20 2xx.
+    assert!(stderr.contains("responses: 20 (1xx 0, 2xx 20"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -1,6 +1,6 @@
 //! The `oneloop` command-line tool. Depends on std and the library (and
 //! `libc`, for signals and the open-file limit): argument parsing
-//! ([`args`]), JSON Lines ([`jsonl`]), the progress line ([`report`]) and the
+//! ([`args`]), the JSON Lines output and progress line ([`report`]) and the
 //! system calls ([`sys`]) are written by hand.
 //!
 //! Exit status: 0 when the crawl ran (whatever its outcomes), 1 when it could
@@ -15,7 +15,6 @@ mod follow;
 mod input;
 mod journal;
 mod json_in;
-mod jsonl;
 mod observe;
 mod page;
 mod progress;

@@ -5,7 +5,7 @@ use crate::args::Options;
 use crate::progress::ProgressLine;
 use crate::report::{Page, Reporter};
 use crate::save::Saver;
-use crate::{jsonl, sys};
+use crate::sys;
 use oneloop::crawl::CrawlSetup;
 use oneloop::follow::checkpoint::CheckpointLog;
 use oneloop::follow::spill::SpillFile;
@@ -66,65 +66,71 @@ impl PageWork {
     }
 
     /// One page, on a worker. (The demo's simulated work is for pages,
-    /// not for errors or cancellations.)
+    /// not for errors or cancellations.) A failed save or archive is its
+    /// own field of the line (`"save_error"`, `"warc_error"`): the response
+    /// stays the outcome's, as the summary counted it.
     fn run(&self, o: &mut Outcome) -> Page {
         if o.result.is_ok() {
             self.simulate();
         }
         let mut path = None;
-        let mut save_failed = None;
+        let mut save_error = None;
         if let (Some(saver), Ok(r)) = (&self.save, &o.result) {
             if (200..300).contains(&r.status) {
                 match saver.save(o.id, &r.body) {
                     Ok(p) => path = Some(p),
-                    Err(e) => {
-                        // The page was fetched, but not saved: that is this
-                        // URL's outcome, in phase `save`.
-                        let e = oneloop::Error::from_io(Phase::Save, &e);
-                        save_failed = Some((e.kind.as_str(), r.status));
-                        o.result = Err(e);
-                    }
+                    Err(e) => save_error = Some(oneloop::Error::from_io(Phase::Save, &e)),
                 }
             }
         }
-        let stored = self.archive(o, &mut save_failed);
+        let (stored, warc_error) = match self.archive(o) {
+            Ok(stored) => (stored, None),
+            Err(e) => (None, Some(e)),
+        };
         let mut line = String::new();
         let mut crawl_fields_at = None;
         if self.jsonl {
-            jsonl::outcome_json(&mut line, o);
-            line.pop(); // the closing brace
+            o.write_json_fields(&mut line);
             if let Some(p) = &path {
                 line.push_str(",\"path\":");
-                jsonl::json_str(&mut line, &p.to_string_lossy());
+                oneloop::text::json_str(&mut line, &p.to_string_lossy());
+            }
+            for (key, e) in [("save_error", &save_error), ("warc_error", &warc_error)] {
+                if let Some(e) = e {
+                    let _ = write!(line, ",\"{key}\":");
+                    oneloop::outcome::write_error_json(&mut line, e);
+                }
             }
             if self.follow {
                 crawl_fields_at = Some(line.len());
             }
             if let Some(s) = &stored {
                 line.push_str(",\"warc\":{\"file\":");
-                jsonl::json_str(&mut line, &s.file);
+                oneloop::text::json_str(&mut line, &s.file);
                 let _ = write!(line, ",\"offset\":{},\"length\":{}", s.offset, s.length);
                 line.push_str(",\"date\":");
-                jsonl::json_str(&mut line, &s.date);
+                oneloop::text::json_str(&mut line, &s.date);
                 line.push('}');
             }
             line.push_str("}\n");
         }
+        let failed = save_error.as_ref().or(warc_error.as_ref());
         Page {
             line,
             error: o.result.is_err(),
             saved: path.is_some(),
-            save_failed,
+            save_failed: failed.map(|e| e.kind.as_str()),
             crawl_fields_at,
         }
     }
 }
 
 impl PageWork {
-    /// `--warc`: the response archived; where its record is. A failure is
-    /// the page's outcome, in phase `save`, as with `--save`.
-    fn archive(&self, o: &mut Outcome, failed: &mut Option<(&'static str, u16)>) -> Option<Stored> {
-        let warc = self.warc.as_ref()?;
+    /// `--warc`: the response archived; where its record is.
+    fn archive(&self, o: &Outcome) -> Result<Option<Stored>, oneloop::Error> {
+        let Some(warc) = self.warc.as_ref() else {
+            return Ok(None);
+        };
         // A 304 of `--if-changed`: the capture it stands for, if the
         // earlier run archived it.
         let date = self.earlier.as_ref().and_then(|v| v.archived_at(&o.url));
@@ -132,16 +138,8 @@ impl PageWork {
             target_uri: &o.url,
             date,
         });
-        match warc.archive_with(o, refers_to) {
-            Ok(stored) => stored,
-            Err(e) => {
-                let status = o.result.as_ref().map_or(0, |r| r.status);
-                let e = oneloop::Error::from_io(Phase::Save, &e);
-                *failed = Some((e.kind.as_str(), status));
-                o.result = Err(e);
-                None
-            }
-        }
+        warc.archive_with(o, refers_to)
+            .map_err(|e| oneloop::Error::from_io(Phase::Save, &e))
     }
 }
 
@@ -274,26 +272,22 @@ where
         }
     };
     if let Some(dir) = dir {
+        let mut kinds = String::new();
+        for (kind, n) in &rep.save_errors {
+            let _ = write!(
+                kinds,
+                "{}{kind} {n}",
+                if kinds.is_empty() { " (" } else { ", " }
+            );
+        }
+        if !kinds.is_empty() {
+            kinds.push(')');
+        }
         errln!(
-            "save: {} files written under {dir}, {} failed",
+            "save: {} files written under {dir}, {} failed{kinds}",
             rep.saved,
             rep.save_failed
         );
     }
-    summary.map(|mut s| {
-        count_save_errors(&mut s, rep);
-        s
-    })
-}
-
-/// A page that could not be saved or archived ended as a `save` error (its
-/// JSON line says so), not as a response: the summary counts it so.
-fn count_save_errors(s: &mut Summary, rep: &Reporter) {
-    for (&(kind, status), n) in &rep.save_errors {
-        *s.errors.entry(("save", kind)).or_insert(0) += n;
-        s.responses = s.responses.saturating_sub(*n);
-        let class = usize::from(status / 100);
-        let class = if (1..=5).contains(&class) { class } else { 0 };
-        s.status_classes[class] = s.status_classes[class].saturating_sub(*n);
-    }
+    summary
 }

@@ -55,7 +55,12 @@ impl Validators {
                     _ => None,
                 })
             };
-            if members.iter().any(|(n, _, _)| n == "final_url") {
+            // Redirected; or its body was not kept (a failed save or
+            // archive): a 304 would leave it missing, so fetch it whole.
+            if members
+                .iter()
+                .any(|(n, _, _)| n == "final_url" || n == "save_error" || n == "warc_error")
+            {
                 continue;
             }
             let (Some(url), etag, modified) =
@@ -133,6 +138,8 @@ mod tests {
             "\n",
             r#"{"id":2,"line":2,"url":"http://a.test/moved","status":200,"bytes":3,"final_url":"http://a.test/new","redirects":1,"etag":"\"r\""}"#,
             "\n",
+            r#"{"id":5,"line":5,"url":"http://a.test/unsaved","status":200,"bytes":3,"etag":"\"u\"","save_error":{"phase":"save","kind":"io","detail":"File too large"}}"#,
+            "\n",
             r#"{"id":3,"line":3,"url":"http://a.test/plain","status":200,"bytes":3}"#,
             "\n",
             r#"{"id":4,"line":4,"url":"http://a.test/cut","etag":"\"z"#,
@@ -141,7 +148,7 @@ mod tests {
         assert_eq!(
             v.len(),
             1,
-            "the redirected, the plain and the cut are left out"
+            "the redirected, the unsaved, the plain and the cut are left out"
         );
         let mut req = Request::from("http://A.TEST:80/x");
         v.add_conditions(&mut req);

@@ -2,7 +2,6 @@
 //! on stderr when it is a terminal.
 
 use crate::journal::Journal;
-use crate::jsonl::outcome_json;
 use crate::progress::{Counts, Total};
 use oneloop::{Handle, Outcome};
 use std::io::{self, IsTerminal};
@@ -24,12 +23,12 @@ pub struct Reporter {
     /// stdout was closed by the reader (`| head`): the crawl should stop.
     pub broken_pipe: bool,
     pub handle: Option<Handle>,
-    /// Pages saved by `--save`, and saves that failed.
+    /// Pages saved by `--save`, and saves (or archive writes) that failed.
     pub saved: u64,
     pub save_failed: u64,
-    /// The failed saves by error kind (they are those URLs' outcomes).
-    /// By (error kind, the status of the response it replaced).
-    pub save_errors: std::collections::BTreeMap<(&'static str, u16), u64>,
+    /// The failed saves by error kind (their lines' `"save_error"`; the
+    /// responses stay those URLs' outcomes).
+    pub save_errors: std::collections::BTreeMap<&'static str, u64>,
     /// A field the first line written carries (the input's fingerprint,
     /// for `--resume`), with its leading comma.
     pub first_line_tag: Option<String>,
@@ -46,9 +45,8 @@ pub struct Page {
     pub line: String,
     pub error: bool,
     pub saved: bool,
-    /// The save (or archiving) failed with this kind of error, replacing
-    /// a response with this status.
-    pub save_failed: Option<(&'static str, u16)>,
+    /// The save (or archiving) failed with this kind of error.
+    pub save_failed: Option<&'static str>,
     /// `--follow`: where in `line` the crawl's fields (depth, kind, from,
     /// links) go, added on the loop's thread by [`Page::add_crawl_fields`].
     pub crawl_fields_at: Option<usize>,
@@ -108,7 +106,7 @@ impl Reporter {
     pub fn on_outcome(&mut self, o: &Outcome) {
         self.line.clear();
         if self.out.is_some() {
-            outcome_json(&mut self.line, o);
+            o.write_json(&mut self.line);
             self.line.push('\n');
         }
         let line = std::mem::take(&mut self.line);
@@ -144,7 +142,7 @@ impl Reporter {
             self.line.push_str(&format!(
                 "{{\"id\":{id},\"error\":{{\"phase\":\"save\",\"kind\":\"io\",\"detail\":"
             ));
-            crate::jsonl::json_str(&mut self.line, message);
+            oneloop::text::json_str(&mut self.line, message);
             self.line.push_str("}}\n");
         }
         let line = std::mem::take(&mut self.line);

@@ -4,6 +4,9 @@
 //! A leaf module: it depends on the error and HTTP types only, so the
 //! summary and any report can depend on it without knowing the driver.
 
+mod json;
+pub use json::write_error_json;
+
 use crate::error::{Error, ErrorKind, Phase};
 use crate::http::Response;
 use std::time::Duration;
