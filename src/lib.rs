@@ -150,6 +150,7 @@ pub mod follow;
 pub mod frontier;
 pub mod http;
 pub mod input;
+pub mod jsonl;
 #[cfg(feature = "follow")]
 pub mod links;
 pub mod outcome;

@@ -49,13 +49,13 @@ pub(crate) struct Lines<R> {
     pub jsonl: bool,
     /// `--if-changed`: validators from an earlier run, sent as conditional
     /// headers.
-    pub validators: Option<Arc<crate::recrawl::Validators>>,
+    pub validators: Option<Arc<oneloop::jsonl::validators::Validators>>,
     /// Lines and bytes read, for the progress line.
     pub counts: Option<std::sync::Arc<crate::progress::Counts>>,
     /// `--resume`: lines finished by an earlier run, skipped here (and
     /// counted).
     pub skip: Option<(
-        Arc<crate::resume::Finished>,
+        Arc<oneloop::jsonl::resume::Finished>,
         Arc<std::sync::atomic::AtomicU64>,
     )>,
     line: u64,
@@ -220,7 +220,7 @@ impl<R: io::Read> Iterator for Lines<R> {
             }
             let mut req = if self.jsonl {
                 match String::from_utf8(bytes) {
-                    Ok(text) => request_from_json(self.line, &text),
+                    Ok(text) => oneloop::jsonl::request_from_json(self.line, &text),
                     Err(e) => request_from_line(self.line, e.into_bytes()),
                 }
             } else {
@@ -272,88 +272,6 @@ fn request_from_line(line: u64, bytes: Vec<u8>) -> Request {
     }
 }
 
-/// `--input jsonl`: a line `{"url": ..., "method": ..., "headers": {...},
-/// "body": "<base64>", "meta": <any JSON>}` (all but `url` optional) as a
-/// request. Anything else (not JSON, a missing or non-string `url`, an
-/// unknown member, a method other than GET, HEAD or POST, a header value
-/// that is not a string, a body that is not base64) ends the line as
-/// `url: invalid_input` naming what was wrong; its `meta` still comes back
-/// when it could be read.
-pub(crate) fn request_from_json(line: u64, text: &str) -> Request {
-    let mut req = Request {
-        id: Some(line),
-        line: Some(line),
-        ..Request::default()
-    };
-    if let Err(detail) = fill_from_json(&mut req, text) {
-        if req.url.is_empty() {
-            req.url = text.chars().take(100).collect();
-        }
-        req.error = Some(oneloop::Error::new(
-            oneloop::Phase::Url,
-            oneloop::ErrorKind::InvalidInput,
-            detail,
-        ));
-    }
-    req
-}
-
-fn fill_from_json(req: &mut Request, text: &str) -> Result<(), String> {
-    use crate::json_in::{base64_decode, parse, Value};
-    let Value::Object(members) = parse(text)? else {
-        return Err("not a JSON object".into());
-    };
-    // The meta first: it comes back even when another member is wrong.
-    if let Some((_, _, raw)) = members.iter().find(|(n, _, _)| n == "meta") {
-        req.meta = Some(raw.to_string());
-    }
-    let mut url = None;
-    // A member given twice (JSON allows it, and readers disagree on which
-    // one wins: the first, the last) is refused rather than guessed.
-    for (i, (name, _, _)) in members.iter().enumerate() {
-        if members[..i].iter().any(|(n, _, _)| n == name) {
-            return Err(format!("{name:?} given twice"));
-        }
-    }
-    for (name, value, _) in members {
-        match (name.as_str(), value) {
-            ("url", Value::String(u)) => url = Some(u),
-            ("url", _) => return Err("url: not a string".into()),
-            ("method", Value::String(m)) => {
-                req.method = Some(match m.as_str() {
-                    "GET" => oneloop::http::Method::Get,
-                    "HEAD" => oneloop::http::Method::Head,
-                    "POST" => oneloop::http::Method::Post,
-                    _ => return Err(format!("method {m:?}: GET, HEAD or POST")),
-                })
-            }
-            ("headers", Value::Object(fields)) => {
-                for (n, v, _) in fields {
-                    let Value::String(v) = v else {
-                        return Err(format!("headers: {n}: not a string"));
-                    };
-                    req.headers.push((n, v));
-                }
-            }
-            ("body", Value::String(b)) => req.body = Some(base64_decode(&b)?),
-            ("meta", _) => {}
-            ("method" | "headers" | "body", _) => return Err(format!("{name}: wrong type")),
-            (other, _) => return Err(format!("unknown member {other:?}")),
-        }
-    }
-    req.url = url.ok_or("no \"url\"")?;
-    // A body is sent with POST only: with GET or HEAD it would be dropped
-    // without a word.
-    let method = req.method.unwrap_or(oneloop::http::Method::Get);
-    if req.body.is_some() && method != oneloop::http::Method::Post {
-        return Err(format!(
-            "a body with {}: only POST sends one",
-            method.as_str()
-        ));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,28 +308,6 @@ mod tests {
 
     /// A duplicate `"url"` (which one wins?) and a body with GET or HEAD
     /// (it would be dropped) are the line's `invalid_input`.
-    #[test]
-    fn json_lines_that_would_be_guessed_at_are_refused() {
-        for (text, says) in [
-            (
-                r#"{"url":"http://a/1","url":"http://a/2"}"#,
-                "\"url\" given twice",
-            ),
-            (r#"{"url":"http://a/","body":"aGk="}"#, "a body with GET"),
-            (
-                r#"{"url":"http://a/","method":"HEAD","body":"aGk="}"#,
-                "a body with HEAD",
-            ),
-        ] {
-            let r = request_from_json(1, text);
-            let e = r.error.expect(text);
-            assert_eq!(e.kind, oneloop::ErrorKind::InvalidInput, "{text}");
-            assert!(e.detail.contains(says), "{text}: {}", e.detail);
-        }
-        let ok = request_from_json(1, r#"{"url":"http://a/","method":"POST","body":"aGk="}"#);
-        assert!(ok.error.is_none() && ok.body.as_deref() == Some(&b"hi"[..]));
-    }
-
     #[test]
     fn lines_are_numbered_trimmed_and_split_anywhere() {
         let got = read_all(vec![

@@ -14,11 +14,9 @@ mod demo;
 mod follow;
 mod input;
 mod journal;
-mod json_in;
 mod observe;
 mod page;
 mod progress;
-mod recrawl;
 mod report;
 mod resume;
 mod save;
@@ -406,7 +404,7 @@ fn run_crawl(crawler: &mut Crawler, o: Options) -> Result<Summary, Failure> {
     let total = size.map_or(progress::Total::Unknown, progress::Total::FileOf);
     // Which input this run reads: on its first output line, for --resume.
     let fingerprint = match (size, o.input.as_deref()) {
-        (Some(_), Some(path)) => resume::Fingerprint::of_file(path).ok(),
+        (Some(_), Some(path)) => oneloop::jsonl::resume::Fingerprint::of_file(path).ok(),
         _ => None,
     };
     let finished = match o.resume.as_deref() {
@@ -433,7 +431,7 @@ fn run_crawl(crawler: &mut Crawler, o: Options) -> Result<Summary, Failure> {
         );
     }
     if let Some(prev) = &o.if_changed {
-        let read = std::fs::File::open(prev).and_then(recrawl::Validators::read);
+        let read = std::fs::File::open(prev).and_then(oneloop::jsonl::validators::Validators::read);
         let v = read.map_err(|e| Failure::Start(format!("--if-changed {prev}: {e}")))?;
         errln!("if-changed: validators for {} URLs from {prev}", v.len());
         let v = std::sync::Arc::new(v);

@@ -26,7 +26,7 @@ pub(crate) struct PageWork {
     follow: bool,
     warc: Option<Arc<WarcWriter>>,
     /// `--if-changed`: what the earlier run saw (and archived when).
-    earlier: Option<Arc<crate::recrawl::Validators>>,
+    earlier: Option<Arc<oneloop::jsonl::validators::Validators>>,
     block: std::time::Duration,
     busy: std::time::Duration,
     jsonl: bool,

@@ -37,7 +37,7 @@ pub struct Reporter {
     pub fatal: Option<String>,
     /// `--if-changed`: the earlier run's validators and capture dates
     /// (for the revisit records of `--warc`).
-    pub validators: Option<std::sync::Arc<crate::recrawl::Validators>>,
+    pub validators: Option<std::sync::Arc<oneloop::jsonl::validators::Validators>>,
 }
 
 /// One page's work done on a worker: its JSON line, and what `--save` did.

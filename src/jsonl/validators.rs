@@ -10,8 +10,8 @@
 //! that followed redirects are left out: their validators belong to the
 //! final URL, and conditional headers are not carried across a redirect.
 
-use crate::json_in::{parse, Value};
-use oneloop::Request;
+use super::read::{parse, Value};
+use crate::Request;
 use std::collections::HashMap;
 use std::io::{self, BufRead};
 
@@ -23,6 +23,7 @@ struct Seen {
     archived: Box<str>,
 }
 
+/// The validators of an earlier run's lines, by URL.
 #[derive(Default)]
 pub struct Validators {
     /// FNV-1a 64 of the URL → what was seen of it.
@@ -30,8 +31,14 @@ pub struct Validators {
 }
 
 impl Validators {
+    /// URLs with validators.
     pub fn len(&self) -> usize {
         self.by_url.len()
+    }
+
+    /// Whether no URL has validators.
+    pub fn is_empty(&self) -> bool {
+        self.by_url.is_empty()
     }
 
     /// Reads an earlier run's JSON lines (cut or garbled lines are skipped;
@@ -82,7 +89,7 @@ impl Validators {
                 modified: modified.unwrap_or("").into(),
                 archived: archived.unwrap_or("").into(),
             };
-            v.by_url.insert(oneloop::text::fnv1a(url.as_bytes()), entry);
+            v.by_url.insert(crate::text::fnv1a(url.as_bytes()), entry);
         }
         Ok(v)
     }
@@ -90,7 +97,7 @@ impl Validators {
     /// When the capture of `url` (as its outcome wrote it) was archived,
     /// if the earlier run archived it.
     pub fn archived_at(&self, url: &str) -> Option<&str> {
-        let seen = self.by_url.get(&oneloop::text::fnv1a(url.as_bytes()))?;
+        let seen = self.by_url.get(&crate::text::fnv1a(url.as_bytes()))?;
         (!seen.archived.is_empty()).then_some(&*seen.archived)
     }
 
@@ -100,12 +107,12 @@ impl Validators {
         if req.error.is_some() {
             return;
         }
-        let Ok(url) = oneloop::url::Url::parse(&req.url) else {
+        let Ok(url) = crate::url::Url::parse(&req.url) else {
             return;
         };
         let Some(Seen { etag, modified, .. }) = self
             .by_url
-            .get(&oneloop::text::fnv1a(url.as_str().as_bytes()))
+            .get(&crate::text::fnv1a(url.as_str().as_bytes()))
         else {
             return;
         };

@@ -4,17 +4,22 @@
 //! kept as their text, nesting at most 64 deep. Each object member keeps
 //! its value's text too, so `"meta"` is echoed exactly as given.
 //!
-//! Why not `serde_json`: a few hundred lines replace a dependency of the
-//! binary, and the one thing the CLI needs beyond parsing, the raw text of
-//! a member, is natural here.
+//! Why not `serde_json`: a few hundred lines replace a dependency, and
+//! the one thing a reader of JSON lines needs beyond parsing, the raw text
+//! of a member, is natural here.
 
 /// A JSON value; strings are unescaped, numbers kept as written.
 #[derive(Debug, PartialEq)]
 pub enum Value<'a> {
+    /// `null`.
     Null,
+    /// `true` or `false`.
     Bool(bool),
+    /// A number, as written.
     Number(&'a str),
+    /// A string, unescaped.
     String(String),
+    /// An array.
     Array(Vec<Value<'a>>),
     /// Members in order: name, value, the value's text.
     Object(Vec<(String, Value<'a>, &'a str)>),
