@@ -163,7 +163,7 @@ pub struct RobotsConfig {
     /// its follow core reads sitemaps.
     pub report_sitemaps: bool,
     /// Each robots.txt the gate fetched (its response, with the bytes as
-    /// sent and received when [`RequestConfig::keep_wire`] is on), handed
+    /// sent and received when [`RequestTemplate::keep_wire`] is on), handed
     /// to this function: on a worker thread with
     /// [`run_with_workers`](crate::Crawler::run_with_workers) and
     /// [`crawl`](crate::Crawler::crawl), on the loop's thread otherwise.

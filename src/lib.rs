@@ -171,6 +171,8 @@ pub mod summary;
 // Plumbing the binary shares with the library.
 #[doc(hidden)]
 pub mod text;
+#[cfg(feature = "timeline")]
+pub mod timeline;
 pub mod tls;
 pub mod url;
 #[cfg(feature = "warc")]

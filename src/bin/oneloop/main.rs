@@ -22,7 +22,6 @@ mod resume;
 mod save;
 mod state_id;
 mod sys;
-mod timeline;
 
 use out::Failure;
 
@@ -271,7 +270,7 @@ impl Events {
         let (Some(svg), Some(events)) = (&self.timeline, self.path.as_deref()) else {
             return ok;
         };
-        match timeline::render(events, svg) {
+        match oneloop::timeline::render(events, svg) {
             Ok(d) => errln!(
                 "timeline: {} of {} connections, {} segments, {} KiB in {svg}",
                 d.lanes,
@@ -328,7 +327,7 @@ fn draw_timeline(o: &Options) -> ExitCode {
         let stem = events.strip_suffix(".jsonl").unwrap_or(events);
         format!("{stem}.svg")
     });
-    match timeline::render(events, &svg) {
+    match oneloop::timeline::render(events, &svg) {
         Ok(d) => {
             if d.truncated {
                 errln!("oneloop: {events}: the last line is cut short (a crawl killed while writing?): drawn without it");

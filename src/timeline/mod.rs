@@ -1,4 +1,6 @@
-//! `oneloop timeline`: an events file (JSON Lines from `--events`) drawn as
+//! A crawl's timeline: an events file (JSON Lines of
+//! [`Event::write_json`](crate::events::Event::write_json), as `oneloop --events`
+//! writes them) drawn as
 //! one self-contained SVG, no JavaScript: a lane per connection slot with a
 //! coloured segment per state, the loop's use of its time above the lanes
 //! (blocked in poll, protocol work, user callbacks) and the lanes summed
@@ -19,8 +21,8 @@
 mod collect;
 mod read;
 
+use crate::ConnState;
 use collect::{Collected, LaneMode, Segment, Span};
-use oneloop::ConnState;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, Write};
@@ -67,10 +69,15 @@ fn state_index(name: &str) -> Option<usize> {
 pub struct Drawn {
     /// The file's last line was cut (drawn without it).
     pub truncated: bool,
+    /// Lanes drawn.
     pub lanes: usize,
+    /// Connections the file saw.
     pub connections: usize,
+    /// Rectangles drawn in the lanes.
     pub segments: usize,
+    /// Every segment drawn on its own (a small crawl), not per column.
     pub exact: bool,
+    /// The SVG's size.
     pub bytes: usize,
 }
 
@@ -322,7 +329,7 @@ fn draw_segment(s: &mut String, seg: &Segment, l: &Layout) {
     let w = (l.x_of(seg.end) - x).max(0.3);
     let req = seg
         .req
-        .map_or(String::new(), |r| oneloop::events::req_label(r) + " ");
+        .map_or(String::new(), |r| crate::events::req_label(r) + " ");
     let name = STATES[seg.state].0.name();
     let _ = write!(
         s,
