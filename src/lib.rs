@@ -12,7 +12,9 @@
 //!   round robin across hosts, so memory is O(concurrency), not O(URLs); its
 //!   per-origin [pacer](admission::pacing) keeps each host's rate polite;
 //! - the **keyed pool** ([`pool`]) reuses keep-alive connections per
-//!   (scheme, host, port), LIFO, with idle timeouts and a total limit;
+//!   (scheme, host, port), LIFO, with idle timeouts and a total limit; the
+//!   **dialer** ([`dialer`]) in front of it decides whether a new one may be
+//!   opened now (a connect ramp per origin, file descriptors) or must wait;
 //! - the **HTTP/1.1 codec** ([`http`]) is sans-IO: bytes in, responses out,
 //!   with limits on everything;
 //! - the **retry and redirect policy** ([`policy`]) decides what a finished
@@ -103,7 +105,7 @@
 //!   [`Crawler::set_observer`]); they import nothing but each other's
 //!   leaves and the HTTP response type;
 //! - the sans-IO cores, which never touch a socket or read the clock:
-//!   [`http`], [`pool`], [`admission`], [`policy`], [`robots`], the
+//!   [`http`], [`pool`], [`dialer`], [`admission`], [`policy`], [`robots`], the
 //!   [`follow`] core and its [`frontier`],
 //!   [`reactor`]'s timers and stats, and the resolver core [`dns::DnsCore`]
 //!   (the [`dns`] module also holds its small socket driver,
@@ -114,7 +116,7 @@
 //!   outcome, over admission, the robots gate and the policy;
 //! - the connection state machine (crate-private, generic over its
 //!   transport so it is tested without sockets), and the connection table
-//!   that owns every connection and the pool;
+//!   that owns every connection, the pool and the dialer;
 //! - the crawler (the driver), which owns the `mio::Poll` and moves outputs
 //!   between the request core and the connection table.
 //!
@@ -143,6 +145,7 @@ mod crawler;
 mod crc32;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod dialer;
 pub mod dns;
 pub mod error;
 pub mod events;

@@ -181,6 +181,18 @@ impl<H: Copy + PartialEq> Pool<H> {
         self.open_or_evict(key)
     }
 
+    /// An idle connection to `key`, if there is one (it is now busy): the
+    /// reuse half of [`checkout`](Self::checkout), which counts nothing new.
+    /// The driver asks this first, then its [`Dialer`](crate::dialer::Dialer)
+    /// whether a new one may be opened, and only then `checkout`.
+    pub fn checkout_idle(&mut self, key: &str) -> Option<H> {
+        let &slot = self.index.get(key)?;
+        let conn = self.entries[slot].idle.pop()?;
+        self.idle -= 1;
+        self.stats.reused += 1;
+        Some(conn.handle)
+    }
+
     /// Like [`checkout`](Self::checkout) but never reuses: for a retry after a
     /// reused connection failed, when the other idle connections of the key
     /// are suspect too. At the per-key limit, the key's oldest idle

@@ -36,7 +36,9 @@ impl Connections<'_> {
         // Usually closed already by the state machine; closing twice is harmless.
         self.with_net(cslot, |conn, net| conn.close(net, now));
         // Its descriptor, if it had one, may go to a request waiting for one.
-        self.fds_freed += usize::from(self.slots[cslot].conn.held_socket());
+        if self.slots[cslot].conn.held_socket() {
+            self.dialer.handle_descriptor_freed();
+        }
         self.drain_transitions(cslot, ev);
         let conn = self.slots[cslot].conn.id();
         emit!(ev, EventKind::ConnClosed { conn, reason });

@@ -15,15 +15,15 @@
 //!   DNS answers a connection's lookup; [`handle_timeout`](Connections::handle_timeout)
 //!   at [`poll_timeout`](Connections::poll_timeout);
 //!   [`abandon`](Connections::abandon) a request the request core ended.
-//! - **outputs** — [`poll_output`](Connections::poll_output): a response, a
-//!   failure (the connection is closed), or a name to resolve;
-//!   [`poll_fd_waiter`](Connections::poll_fd_waiter): a request that may try
-//!   again for a descriptor.
+//! - **outputs** — [`poll_output`](Connections::poll_output), the one
+//!   queue: a response, a failure (the connection is closed), a name to
+//!   resolve, or a request that waited (for its origin's connect ramp or a
+//!   file descriptor, the [`Dialer`]'s two reasons) and may be dispatched
+//!   again.
 
 mod close;
-mod descriptors;
+mod dial;
 mod headers;
-mod ramp;
 mod route;
 mod slot;
 
@@ -33,6 +33,7 @@ use slot::ConnSlot;
 use crate::config::Config;
 use crate::conn::net::MioNet;
 use crate::conn::{Conn, ConnEvent, ConnOptions, ConnState, PhaseTimeouts};
+use crate::dialer::{Dial, Dialer, DialerConfig, DialerStats};
 use crate::dns::Resolver;
 use crate::error::{Error, ErrorKind, Phase};
 use crate::events::{CloseReason, Emitter, EventKind};
@@ -94,6 +95,9 @@ pub(crate) enum Output {
     /// The connection needs `host`'s addresses: answer with
     /// [`Connections::handle_resolved`].
     Resolve { conn: Token, host: Box<str> },
+    /// The request waited for a connection and may go now: dispatch it
+    /// again (with `fresh_only`).
+    Dial { req: Token, fresh_only: bool },
 }
 
 /// Counters for the summary.
@@ -102,12 +106,6 @@ pub(crate) struct ConnStats {
     pub tls_full: u64,
     pub tls_resumed: u64,
     pub tls_handshake: Histogram,
-    pub descriptor_waits: u64,
-    /// Requests that waited for their origin's connect ramp.
-    pub ramp_waits: u64,
-    /// Requests that took an idle connection while their own still
-    /// connected.
-    pub requests_moved: u64,
 }
 
 /// The connection table. See the [module docs](self).
@@ -122,12 +120,10 @@ pub(crate) struct Connections<'a> {
     generation: u32,
     next_conn_id: u64,
     pool: Pool<Token>,
+    /// Whether a request with no idle connection may open one, or waits
+    /// (requests and connections both by token).
+    dialer: Dialer<Token, Token>,
     timers: Timers<Token>,
-    /// Admitted requests waiting for a file descriptor, oldest first.
-    fd_waiters: VecDeque<Token>,
-    /// Connections closed since the waiters were last served: each freed a
-    /// descriptor one waiter may take.
-    fds_freed: usize,
     /// Every connection reads into it and parses from it; a connection keeps
     /// only the bytes of an incomplete head.
     scratch: Box<[u8]>,
@@ -135,11 +131,6 @@ pub(crate) struct Connections<'a> {
     /// Emptied responses, for the next requests (no allocation per request).
     spare: Vec<Response>,
     addr_buf: Vec<IpAddr>,
-    /// Per origin: new connections still connecting, and the requests
-    /// waiting for one of them to finish (the connect ramp).
-    ramp: std::collections::HashMap<Box<str>, ramp::Ramp>,
-    /// Origins whose ramp has room again while requests wait on it.
-    ramp_ready: VecDeque<Box<str>>,
     observed: bool,
     timeouts: PhaseTimeouts,
     stats: ConnStats,
@@ -169,15 +160,15 @@ impl<'a> Connections<'a> {
                 max_per_key: config.connections.max_per_host.max(per_host),
                 idle_timeout: config.connections.idle_timeout,
             }),
+            dialer: Dialer::new(DialerConfig {
+                max_connecting: config.connections.max_connecting_per_host,
+                slow_connect: config.timeouts.happy_eyeballs,
+            }),
             timers: Timers::new(),
-            fd_waiters: VecDeque::new(),
-            fds_freed: 0,
             scratch: vec![0; READ_BUFFER].into_boxed_slice(),
             outputs: VecDeque::new(),
             spare: Vec::new(),
             addr_buf: Vec::new(),
-            ramp: std::collections::HashMap::new(),
-            ramp_ready: VecDeque::new(),
             observed,
             timeouts: PhaseTimeouts {
                 connect: config.timeouts.connect,
@@ -189,10 +180,16 @@ impl<'a> Connections<'a> {
         }
     }
 
-    /// The next thing the driver must act on.
+    /// The next thing the driver must act on: what the connections did
+    /// first, then a waiting request the dialer lets go (asked last, so it
+    /// sees every connection those outputs closed or pooled).
     #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.outputs.pop_front()
+        if let Some(output) = self.outputs.pop_front() {
+            return Some(output);
+        }
+        let (req, fresh_only) = self.dialer.poll_dial(&self.pool)?;
+        Some(Output::Dial { req, fresh_only })
     }
 
     /// The earliest deadline: a connection's phase, an idle connection's
@@ -205,9 +202,9 @@ impl<'a> Connections<'a> {
             .min()
     }
 
-    /// The pool's and the table's counters.
-    pub fn stats(&self) -> (PoolStats, ConnStats) {
-        (self.pool.stats(), self.stats.clone())
+    /// The pool's, the dialer's and the table's counters.
+    pub fn stats(&self) -> (PoolStats, DialerStats, ConnStats) {
+        (self.pool.stats(), self.dialer.stats(), self.stats.clone())
     }
 
     /// Keeps an emptied response for a later request.
@@ -264,26 +261,38 @@ impl<'a> Connections<'a> {
     // ---- starting an exchange ----
 
     /// Finds a connection for an admitted request and sends it: a pooled
-    /// one if the pool has one (unless `fresh_only`), else a new one.
+    /// one if the pool has one (unless `fresh_only`); else, if the dialer
+    /// says so, a new one (only then counted by the pool); else the request
+    /// waits in the dialer and comes back out of `poll_output`.
     pub fn dispatch(&mut self, req: Token, ex: Dispatch<'_>, now: Instant, ev: &mut Emitter<'_>) {
         let key = ex.url.origin();
+        if !ex.fresh_only {
+            if let Some(ct) = self.pool.checkout_idle(key) {
+                return self.reuse(ct.slot, req, ex, now, ev);
+            }
+        }
+        if let Dial::Wait { connecting } = self.dialer.ask(key, req, ex.fresh_only) {
+            emit!(
+                ev,
+                EventKind::ConnectWait {
+                    req: ex.id,
+                    connecting
+                }
+            );
+            return;
+        }
         let checkout = if ex.fresh_only {
             self.pool.checkout_fresh(key)
         } else {
             self.pool.checkout(key)
         };
         match checkout {
-            Checkout::Reuse(ct) => {
-                let conn = self.slots[ct.slot].conn.id();
-                emit!(ev, EventKind::ConnReused { conn, req: ex.id });
-                self.attach(ct.slot, req, ex.id, true, now);
-                self.prepare(ct.slot, &ex, now, ev);
-                self.drive(ct.slot, now, ev);
-            }
-            Checkout::Open => self.open_or_wait(req, ex, now, ev),
+            // (Not after `checkout_idle` found none.)
+            Checkout::Reuse(ct) => self.reuse(ct.slot, req, ex, now, ev),
+            Checkout::Open => self.open(req, ex, now, ev),
             Checkout::OpenAfterEvict(old) => {
                 self.drop_conn(old.slot, CloseReason::Evicted, now, ev);
-                self.open_or_wait(req, ex, now, ev);
+                self.open(req, ex, now, ev);
             }
             Checkout::Full => {
                 // Unreachable through the admission limits (see pool docs);
@@ -298,14 +307,20 @@ impl<'a> Connections<'a> {
         }
     }
 
-    /// Opens a connection for `req`, unless its origin's connect ramp is
-    /// full: then `req` waits (and the pool is told nothing was opened).
-    fn open_or_wait(&mut self, req: Token, ex: Dispatch<'_>, now: Instant, ev: &mut Emitter<'_>) {
-        if self.ramp_full(req, &ex, ev) {
-            self.pool.handle_not_opened(ex.url.origin());
-        } else {
-            self.open(req, ex, now, ev);
-        }
+    /// Sends request `req` on idle connection `cslot`.
+    fn reuse(
+        &mut self,
+        cslot: usize,
+        req: Token,
+        ex: Dispatch<'_>,
+        now: Instant,
+        ev: &mut Emitter<'_>,
+    ) {
+        let conn = self.slots[cslot].conn.id();
+        emit!(ev, EventKind::ConnReused { conn, req: ex.id });
+        self.attach(cslot, req, ex.id, true, now);
+        self.prepare(cslot, &ex, now, ev);
+        self.drive(cslot, now, ev);
     }
 
     /// Opens a connection for request `req`: addresses from the static
@@ -380,13 +395,12 @@ impl<'a> Connections<'a> {
             }
         );
         self.attach(cslot, req, ex.id, false, now);
-        let ramp = self.ramp.entry(ex.url.origin().into()).or_default();
-        ramp.connecting += 1;
-        if !ex.fresh_only {
-            // (A request retried because a pooled connection failed it
-            // waits for its own.)
-            ramp.opened.push_back((cslot, self.generation));
-        }
+        // (A request retried because a pooled connection failed it waits
+        // for its own: not movable.)
+        let token = self.slots[cslot].token(cslot);
+        let movable = !ex.fresh_only;
+        self.dialer
+            .handle_dialing(ex.url.origin(), token, req, movable, now);
         self.prepare(cslot, &ex, now, ev);
         if known {
             self.connect(cslot, now, ev);
@@ -698,7 +712,11 @@ impl<'a> Connections<'a> {
         now: Instant,
         ev: &mut Emitter<'_>,
     ) -> Option<(Phase, AttemptReport)> {
-        let cslot = self.carrier(req)?;
+        let Some(cslot) = self.carrier(req) else {
+            // Waiting for a connect or a descriptor: it waits no more.
+            self.dialer.cancel(req);
+            return None;
+        };
         let phase = self.slots[cslot].conn.state().phase();
         let report = self.report(cslot);
         self.drop_busy_conn(cslot, CloseReason::Aborted, now, ev);

@@ -149,21 +149,12 @@ impl<'a> Run<'a> {
     // ---- moving outputs between the owners ----
 
     /// Sends what may start: requests that waited for a file descriptor
-    /// first; while any still waits, or the workers' queue is full, nothing
-    /// new leaves the admission queue.
+    /// first (the table lets them go as its outputs, which every input
+    /// settles; once more here, in case); while any still waits, or the
+    /// workers' queue is full, nothing new leaves the admission queue.
     pub fn start(&mut self, now: Instant) {
-        loop {
-            let core = &self.core;
-            let Some(token) = self.conns.poll_fd_waiter(|t| core.is_active(t)) else {
-                break;
-            };
-            self.dispatch(
-                Start {
-                    token,
-                    fresh_only: false,
-                },
-                now,
-            );
+        if self.conns.fd_waiting() {
+            self.settle(now);
         }
         let admit = self.held.is_none() && !self.conns.fd_waiting();
         while let Some(start) = self.core.poll_start(now, admit) {
@@ -216,19 +207,11 @@ impl<'a> Run<'a> {
                 self.take_output(output, now);
             } else if let Some(start) = self.core.poll_start(now, false) {
                 self.hand_over(start, now);
-            } else if let Some((token, fresh_only)) = self.ramp_ready() {
-                self.hand_over(Start { token, fresh_only }, now);
             } else {
                 break;
             }
             self.core_events();
         }
-    }
-
-    /// A request that waited for its origin's connect ramp, now let go.
-    fn ramp_ready(&mut self) -> Option<(Token, bool)> {
-        let core = &self.core;
-        self.conns.poll_ramp_ready(|t| core.is_active(t))
     }
 
     fn take_output(&mut self, output: Output, now: Instant) {
@@ -248,6 +231,13 @@ impl<'a> Run<'a> {
                 }
                 LookupResult::Pending => self.dns.flush(self.registry),
             },
+            Output::Dial { req, fresh_only } => {
+                let start = Start {
+                    token: req,
+                    fresh_only,
+                };
+                self.hand_over(start, now)
+            }
         }
     }
 
@@ -381,16 +371,16 @@ impl<'a> Run<'a> {
     /// Closes what is left in the pool and fills in the summary.
     pub fn into_summary(mut self, workers: Option<QueueStats>) -> Summary {
         self.conns.close_all(Instant::now(), &mut self.ev);
-        let (pool, conns) = self.conns.stats();
+        let (pool, dialer, conns) = self.conns.stats();
         let mut s = self.core.into_summary();
         s.elapsed = self.started.elapsed();
         s.pool = pool;
         s.tls_full = conns.tls_full;
         s.tls_resumed = conns.tls_resumed;
         s.tls_handshake = conns.tls_handshake;
-        s.descriptor_waits = conns.descriptor_waits;
-        s.connect_waits = conns.ramp_waits;
-        s.requests_moved = conns.requests_moved;
+        s.descriptor_waits = dialer.descriptor_waits;
+        s.connect_waits = dialer.ramp_waits;
+        s.requests_moved = dialer.requests_moved;
         s.dns = self.dns.core.stats().since(&self.dns_before);
         s.loop_stats = self.stats;
         s.workers = workers;
