@@ -151,6 +151,8 @@ pub mod error;
 pub mod events;
 pub mod follow;
 pub mod frontier;
+#[cfg(feature = "http2")]
+pub mod h2;
 pub mod http;
 pub mod input;
 pub mod jsonl;
