@@ -1,0 +1,177 @@
+//! The HTTP/2 core against an independent implementation: Python's `h2`
+//! (hyper-h2) as a server over plain TCP on loopback (prior knowledge).
+//! Its HPACK, frames and flow control are not ours: if both sides agree on
+//! every byte, the core speaks HTTP/2, not just its own dialect of it.
+#![cfg(feature = "http2")]
+
+use oneloop::h2::conn::{H2Config, H2Conn, H2Event};
+use oneloop::h2::hpack::HeaderList;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// A stream's body, head fields, and whether it ended.
+type Received = (Vec<u8>, HeaderList, bool);
+
+const SERVER: &str = r#"
+import socket, h2.connection, h2.config, h2.events
+s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(1)
+print(s.getsockname()[1], flush=True)
+c, _ = s.accept()
+conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+conn.initiate_connection(); c.sendall(conn.data_to_send())
+pending = {}
+while True:
+    data = c.recv(65536)
+    if not data:
+        break
+    for ev in conn.receive_data(data):
+        if isinstance(ev, h2.events.RequestReceived):
+            h = dict(ev.headers)
+            path = h[b':path'].decode()
+            n = int(path.rsplit('/', 1)[-1] or 0)
+            body = (path.encode() * (n // len(path) + 1))[:n]
+            conn.send_headers(ev.stream_id, [(':status', '200'), ('content-length', str(n)),
+                                             ('x-echo-ua', h.get(b'user-agent', b'').decode())])
+            pending[ev.stream_id] = body
+        elif isinstance(ev, h2.events.StreamReset):
+            pending.pop(ev.stream_id, None)
+    for sid in list(pending):
+        body = pending[sid]
+        while body:
+            w = min(conn.local_flow_control_window(sid), conn.max_outbound_frame_size, len(body))
+            if w <= 0:
+                break
+            conn.send_data(sid, body[:w]); body = body[w:]
+        if body:
+            pending[sid] = body
+        else:
+            conn.end_stream(sid); del pending[sid]
+    c.sendall(conn.data_to_send())
+"#;
+
+#[test]
+fn interop_with_python_h2_over_prior_knowledge() {
+    let has_h2 = Command::new("python3")
+        .args(["-c", "import h2"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_h2 {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED interop_with_python_h2_over_prior_knowledge: python3 -m pip install h2"
+        );
+        return;
+    }
+    let mut server = Command::new("python3")
+        .args(["-c", SERVER])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut port)
+        .unwrap();
+    let mut tcp = TcpStream::connect(("127.0.0.1", port.trim().parse::<u16>().unwrap())).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+
+    // Small windows, so a 300 KB body needs many WINDOW_UPDATEs.
+    let config = H2Config {
+        stream_window: 32_768,
+        conn_window: 65_535,
+        ..H2Config::default()
+    };
+    let mut conn = H2Conn::new(config);
+    let paths = [
+        "/a/1000",
+        "/b/300000",
+        "/c/0",
+        "/d/20000",
+        "/e/5",
+        "/f/70000",
+    ];
+    let mut want: HashMap<u32, usize> = HashMap::new();
+    let mut got: HashMap<u32, Received> = HashMap::new();
+    let mut next = 0;
+    let mut buf = vec![0; 65_536];
+    loop {
+        // Three at a time, the rest as earlier ones finish: the HPACK tables
+        // of both sides carry over from stream to stream.
+        while next < paths.len() && want.len() - done(&got) < 3 {
+            let path = paths[next];
+            let fields: [(&[u8], &[u8]); 5] = [
+                (b":method", b"GET"),
+                (b":scheme", b"http"),
+                (b":authority", b"h0.demo.test"),
+                (b":path", path.as_bytes()),
+                (b"user-agent", b"oneloop-h2-test/1"),
+            ];
+            let id = conn.open_stream(&fields, true).unwrap();
+            want.insert(id, path.rsplit('/').next().unwrap().parse().unwrap());
+            next += 1;
+        }
+        let mut out = Vec::new();
+        if conn.poll_transmit(&mut out) {
+            tcp.write_all(&out).unwrap();
+        }
+        if want.len() == paths.len() && done(&got) == paths.len() {
+            break;
+        }
+        let n = tcp.read(&mut buf).expect("the server answers within 10 s");
+        assert!(n > 0, "the server closed early");
+        conn.handle_bytes(&buf[..n]).unwrap();
+        while let Some(ev) = conn.poll_event() {
+            match ev {
+                H2Event::Headers {
+                    stream,
+                    fields,
+                    end_stream,
+                } => {
+                    let entry = got.entry(stream).or_default();
+                    entry.1 = fields;
+                    entry.2 |= end_stream;
+                }
+                H2Event::Data {
+                    stream,
+                    data,
+                    end_stream,
+                } => {
+                    conn.handle_consumed(stream, data.len() as u32);
+                    let entry = got.entry(stream).or_default();
+                    entry.0.extend_from_slice(&data);
+                    entry.2 |= end_stream;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    drop(tcp);
+    let _ = server.wait();
+    for (id, len) in &want {
+        let (body, fields, ended) = &got[id];
+        assert!(ended, "stream {id}");
+        assert_eq!(body.len(), *len, "stream {id}");
+        let field = |name: &[u8]| {
+            fields
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(field(b":status").as_deref(), Some(&b"200"[..]));
+        assert_eq!(
+            field(b"x-echo-ua").as_deref(),
+            Some(&b"oneloop-h2-test/1"[..]),
+            "our HPACK, their decoder, and back"
+        );
+        assert_eq!(field(b"content-length"), Some(len.to_string().into_bytes()));
+    }
+    let b = &got[&3].0; // "/b/300000" repeated
+    assert!(b.starts_with(b"/b/300000/b/300000"));
+}
+
+fn done(got: &HashMap<u32, Received>) -> usize {
+    got.values().filter(|(_, _, ended)| *ended).count()
+}
