@@ -400,6 +400,80 @@ fn links(c: &mut Criterion) {
     });
 }
 
+/// HTTP/2's per-response work, next to HTTP/1.1's `http` group: an
+/// nginx-like response head through HPACK (the first, all literals and
+/// Huffman; a repeat, indexed from the dynamic table), a request head
+/// encoded, and a whole HEADERS + 1 KiB DATA response through the
+/// connection core.
+fn h2(c: &mut Criterion) {
+    use oneloop::h2::conn::{H2Config, H2Conn};
+    use oneloop::h2::{frame, hpack};
+    let mut g = c.benchmark_group("h2");
+    let head: [(&[u8], &[u8]); 8] = [
+        (b":status", b"200"),
+        (b"server", b"nginx/1.22.1"),
+        (b"date", b"Fri, 04 Dec 2026 10:00:00 GMT"),
+        (b"content-type", b"text/html"),
+        (b"content-length", b"1024"),
+        (b"last-modified", b"Thu, 03 Dec 2026 09:00:00 GMT"),
+        (b"etag", b"\"6750f0c0-400\""),
+        (b"accept-ranges", b"bytes"),
+    ];
+    let mut enc = hpack::Encoder::new(4096);
+    let (mut first, mut repeat) = (Vec::new(), Vec::new());
+    enc.encode(&head, &mut first);
+    enc.encode(&head, &mut repeat);
+    g.bench_function("hpack decode, first response head", |b| {
+        b.iter(|| {
+            let mut dec = hpack::Decoder::new(4096, 65_536);
+            black_box(dec.decode(black_box(&first)).unwrap());
+        })
+    });
+    g.bench_function("hpack decode, repeated response head", |b| {
+        let mut dec = hpack::Decoder::new(4096, 65_536);
+        dec.decode(&first).unwrap();
+        b.iter(|| black_box(dec.decode(black_box(&repeat)).unwrap()))
+    });
+    let req: [(&[u8], &[u8]); 6] = [
+        (b":method", b"GET"),
+        (b":scheme", b"https"),
+        (b":authority", b"h0.demo.test"),
+        (b":path", b"/page/12345"),
+        (b"user-agent", b"oneloop/0.1"),
+        (b"accept-encoding", b"gzip, br"),
+    ];
+    g.bench_function("hpack encode, a request head (repeat)", |b| {
+        let mut enc = hpack::Encoder::new(4096);
+        let mut out = Vec::new();
+        enc.encode(&req, &mut out);
+        b.iter(|| {
+            out.clear();
+            enc.encode(black_box(&req), &mut out);
+            black_box(out.len());
+        })
+    });
+    g.bench_function("response HEADERS + 1 KiB DATA through H2Conn", |b| {
+        let mut conn = H2Conn::new(H2Config::default());
+        let mut server = hpack::Encoder::new(4096);
+        let mut out = Vec::new();
+        b.iter(|| {
+            let id = conn.open_stream(black_box(&req), true).unwrap();
+            let mut block = Vec::new();
+            server.encode(&head, &mut block);
+            let mut wire = Vec::new();
+            frame::write_headers(&mut wire, id, &block, false, 16_384);
+            frame::write_data(&mut wire, id, &[b'x'; 1024], true);
+            conn.handle_bytes(&wire).unwrap();
+            while let Some(ev) = conn.poll_event() {
+                black_box(ev);
+            }
+            conn.handle_consumed(id, 1024);
+            out.clear();
+            conn.poll_transmit(&mut out);
+        })
+    });
+}
+
 criterion_group!(
     benches,
     links,
@@ -409,6 +483,7 @@ criterion_group!(
     timers,
     pool_and_admission,
     robots,
-    decode
+    decode,
+    h2
 );
 criterion_main!(benches);
