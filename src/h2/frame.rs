@@ -190,8 +190,20 @@ pub fn parse(buf: &[u8], max_frame_size: u32) -> Result<Option<(Frame<'_>, usize
     let stream = u32_at(buf, 5) & 0x7fff_ffff;
     let p = &buf[HEAD_LEN..total];
     let frame = match kind {
+        0x4 | 0x6 | 0x7 | 0x8 => connection_frame(kind, flags, stream, p)?,
+        0x0..=0x3 | 0x5 | 0x9 => stream_frame(kind, flags, stream, p)?,
+        kind => Frame::Unknown { kind },
+    };
+    Ok(Some((frame, total)))
+}
+
+/// DATA, HEADERS, PRIORITY, RST_STREAM, PUSH_PROMISE, CONTINUATION: the
+/// frames of one stream.
+fn stream_frame(kind: u8, flags: u8, stream: u32, p: &[u8]) -> Result<Frame<'_>, FrameError> {
+    let len = p.len() as u32;
+    Ok(match kind {
         0x0 | 0x1 | 0x9 if stream == 0 => {
-            return Err(err(code::PROTOCOL_ERROR, "stream frame on stream 0"))
+            return Err(err(code::PROTOCOL_ERROR, "stream frame on stream 0"));
         }
         0x0 => Frame::Data {
             stream,
@@ -232,6 +244,21 @@ pub fn parse(buf: &[u8], max_frame_size: u32) -> Result<Option<(Frame<'_>, usize
                 code: u32_at(p, 0),
             }
         }
+        0x5 => Frame::PushPromise { stream },
+        0x9 => Frame::Continuation {
+            stream,
+            block: p,
+            end_headers: flags & END_HEADERS != 0,
+        },
+        kind => Frame::Unknown { kind }, // (parse routes none here)
+    })
+}
+
+/// SETTINGS, PING, GOAWAY, WINDOW_UPDATE: the connection's frames (and
+/// WINDOW_UPDATE, a stream's too).
+fn connection_frame(kind: u8, flags: u8, stream: u32, p: &[u8]) -> Result<Frame<'_>, FrameError> {
+    let len = p.len() as u32;
+    Ok(match kind {
         0x4 => {
             if stream != 0 {
                 return Err(err(code::PROTOCOL_ERROR, "SETTINGS on a stream"));
@@ -242,7 +269,6 @@ pub fn parse(buf: &[u8], max_frame_size: u32) -> Result<Option<(Frame<'_>, usize
             }
             Frame::Settings { ack, payload: p }
         }
-        0x5 => Frame::PushPromise { stream },
         0x6 => {
             if stream != 0 {
                 return Err(err(code::PROTOCOL_ERROR, "PING on a stream"));
@@ -283,14 +309,8 @@ pub fn parse(buf: &[u8], max_frame_size: u32) -> Result<Option<(Frame<'_>, usize
             }
             Frame::WindowUpdate { stream, increment }
         }
-        0x9 => Frame::Continuation {
-            stream,
-            block: p,
-            end_headers: flags & END_HEADERS != 0,
-        },
-        kind => Frame::Unknown { kind },
-    };
-    Ok(Some((frame, total)))
+        kind => Frame::Unknown { kind }, // (parse routes none here)
+    })
 }
 
 /// A DATA or HEADERS payload without its padding (§6.1).

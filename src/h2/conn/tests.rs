@@ -341,7 +341,7 @@ fn push_promise_and_bad_settings_and_bad_hpack_end_the_connection() {
     for (wire, want) in cases {
         let mut conn = H2Conn::new(H2Config::default());
         get(&mut conn, "/").unwrap();
-        let e = conn.handle_bytes(&wire).unwrap_err();
+        let e = conn.handle_bytes(&wire).expect_err(&format!("{wire:?}"));
         assert_eq!(e.code, want, "{e}");
     }
 }
