@@ -208,7 +208,11 @@ impl<R: Copy + Eq + Hash, C: Copy + Eq + Hash> Dialer<R, C> {
     /// `movable`: an idle connection may take `req` over if the connect is
     /// slow (not for a retry that wants a fresh connection).
     pub fn handle_dialing(&mut self, key: &str, conn: C, req: R, movable: bool, now: Instant) {
-        let ramp = self.ramps.entry(key.into()).or_default();
+        // (get_mut first: `entry` would box the key on every dial.)
+        let ramp = match self.ramps.get_mut(key) {
+            Some(ramp) => ramp,
+            None => self.ramps.entry(key.into()).or_default(),
+        };
         ramp.connecting += 1;
         if movable {
             ramp.movable.push_back(Dialing {
