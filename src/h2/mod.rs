@@ -10,6 +10,7 @@
 //! wired to the connection table (ALPN, one connection per origin in the
 //! pool, streams on the timeline): that comes next.
 
+pub mod bridge;
 pub mod conn;
 pub mod frame;
 pub mod hpack;

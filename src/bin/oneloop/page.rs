@@ -188,8 +188,7 @@ where
     let files = o.save.is_some() || o.warc.is_some() || follow.is_some();
     let mut work = PageWork::new(o, follow.is_some());
     work.earlier = rep.validators.clone();
-    let threads = o.workers.or(files.then_some(2));
-    let Some(threads) = threads else {
+    let Some(threads) = o.workers.or(files.then_some(2)) else {
         return crawler.run(urls, |outcome| {
             rep.on_outcome(outcome);
             if rep.broken_pipe {
@@ -201,30 +200,8 @@ where
             }
         });
     };
-    let workers = Workers {
-        threads,
-        // As many as requests in flight: a burst of completions never
-        // holds admission, and memory stays O(concurrency), like the
-        // responses in flight themselves (with 8 slots, a --warc crawl of
-        // 500 requests in flight ran at 0.68x its rate without archiving;
-        // with 512, 1.07x).
-        queue: if o.queue > 0 {
-            o.queue
-        } else {
-            (threads * 4).max(o.config.concurrency)
-        },
-    };
-    let dir = o.save.clone();
-    // A failed archive write (a full disk) stops the crawl: exit 1, said.
+    let workers = worker_pool(o, threads);
     let warc = work.warc.clone();
-    let warc_failed = move |rep: &mut Reporter| {
-        let e = warc.as_ref()?.error()?;
-        let prefix = o.warc.as_deref().unwrap_or("");
-        rep.fatal.get_or_insert_with(|| {
-            format!("--warc {prefix}: the archive could not be written: {e}")
-        });
-        Some(())
-    };
     let summary = match follow {
         None => crawler.run_with_workers(
             urls,
@@ -235,7 +212,7 @@ where
                     Ok(page) => rep.on_page(page),
                     Err(message) => rep.on_panic(done.id, message),
                 }
-                if rep.broken_pipe || warc_failed(rep).is_some() {
+                if rep.broken_pipe || archive_failed(&warc, o, rep) {
                     handle.stop();
                 }
             },
@@ -250,44 +227,70 @@ where
                 // checkpoint, after the lines (`journal.rs`).
                 flush_checkpoint: !o.jsonl,
             };
-            crawler.crawl(
-                urls,
-                f.core,
-                setup,
-                move |outcome| work.run(outcome),
-                |page, _| {
-                    match page.result {
-                        Ok(mut p) => {
-                            p.add_crawl_fields(page.tag, page.queued, page.charset);
-                            rep.on_page(&p);
-                        }
-                        Err(message) => rep.on_panic(page.id, &message),
+            let work = move |outcome: &mut Outcome| work.run(outcome);
+            crawler.crawl(urls, f.core, setup, work, |page, _| {
+                match page.result {
+                    Ok(mut p) => {
+                        p.add_crawl_fields(page.tag, page.queued, page.charset);
+                        rep.on_page(&p);
                     }
-                    let checkpoint_failed = log.as_ref().is_some_and(|l| l.error().is_some());
-                    if rep.broken_pipe || checkpoint_failed || warc_failed(rep).is_some() {
-                        handle.stop();
-                    }
-                },
-            )
+                    Err(message) => rep.on_panic(page.id, &message),
+                }
+                let checkpoint_failed = log.as_ref().is_some_and(|l| l.error().is_some());
+                if rep.broken_pipe || checkpoint_failed || archive_failed(&warc, o, rep) {
+                    handle.stop();
+                }
+            })
         }
     };
-    if let Some(dir) = dir {
-        let mut kinds = String::new();
-        for (kind, n) in &rep.save_errors {
-            let _ = write!(
-                kinds,
-                "{}{kind} {n}",
-                if kinds.is_empty() { " (" } else { ", " }
-            );
-        }
-        if !kinds.is_empty() {
-            kinds.push(')');
-        }
-        errln!(
-            "save: {} files written under {dir}, {} failed{kinds}",
-            rep.saved,
-            rep.save_failed
-        );
+    if let Some(dir) = &o.save {
+        say_saved(rep, dir);
     }
     summary
+}
+
+/// The worker threads, and their queue: as many slots as requests in
+/// flight, so a burst of completions never holds admission, and memory
+/// stays O(concurrency), like the responses in flight themselves (with 8
+/// slots, a --warc crawl of 500 requests in flight ran at 0.68x its rate
+/// without archiving; with 512, 1.07x).
+fn worker_pool(o: &Options, threads: usize) -> Workers {
+    let queue = if o.queue > 0 {
+        o.queue
+    } else {
+        (threads * 4).max(o.config.concurrency)
+    };
+    Workers { threads, queue }
+}
+
+/// Whether the archive could not be written (a full disk): the crawl stops
+/// and exits 1, said once.
+fn archive_failed(warc: &Option<Arc<WarcWriter>>, o: &Options, rep: &mut Reporter) -> bool {
+    let Some(e) = warc.as_ref().and_then(|w| w.error()) else {
+        return false;
+    };
+    let prefix = o.warc.as_deref().unwrap_or("");
+    rep.fatal
+        .get_or_insert_with(|| format!("--warc {prefix}: the archive could not be written: {e}"));
+    true
+}
+
+/// `--save`'s closing line: files written, failed, and why by kind.
+fn say_saved(rep: &Reporter, dir: &str) {
+    let mut kinds = String::new();
+    for (kind, n) in &rep.save_errors {
+        let _ = write!(
+            kinds,
+            "{}{kind} {n}",
+            if kinds.is_empty() { " (" } else { ", " }
+        );
+    }
+    if !kinds.is_empty() {
+        kinds.push(')');
+    }
+    errln!(
+        "save: {} files written under {dir}, {} failed{kinds}",
+        rep.saved,
+        rep.save_failed
+    );
 }
