@@ -250,6 +250,11 @@ pub struct TlsConfig {
     /// at most [`crate::tls::MAX_SESSION_CACHE`], since rustls sizes the cache
     /// up front).
     pub session_cache: usize,
+    /// Offer HTTP/2 in ALPN (`h2`, then `http/1.1`): a server that picks
+    /// it gets one connection carrying up to `per_host` requests at once.
+    /// Off by default while the shared connection is new (issue 31): it
+    /// is tested end to end against one server so far.
+    pub http2: bool,
 }
 
 impl Default for Config {
@@ -328,6 +333,7 @@ impl Default for TlsConfig {
             ca_file: None,
             danger_accept_invalid_certs: false,
             session_cache: 1024,
+            http2: false,
         }
     }
 }

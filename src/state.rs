@@ -32,6 +32,10 @@ pub enum ConnState {
     ReadingBody,
     /// Open and unused, parked in the pool.
     Idle,
+    /// HTTP/2 (ALPN `h2`): the connection carries many requests at once,
+    /// each a stream with its own small state machine (RFC 9113 §5.1). It
+    /// stays here until it closes.
+    Multiplexed,
     /// Done; the socket is closed.
     Closed,
 }
@@ -46,7 +50,7 @@ impl ConnState {
             ConnState::TlsHandshake => Phase::Tls,
             ConnState::Sending => Phase::Send,
             ConnState::ReadingHead | ConnState::Idle | ConnState::Closed => Phase::Head,
-            ConnState::ReadingBody => Phase::Body,
+            ConnState::ReadingBody | ConnState::Multiplexed => Phase::Body,
         }
     }
 }
@@ -63,12 +67,13 @@ impl ConnState {
             ConnState::ReadingHead => "head",
             ConnState::ReadingBody => "body",
             ConnState::Idle => "idle",
+            ConnState::Multiplexed => "h2",
             ConnState::Closed => "closed",
         }
     }
 
     /// Every state, in lifecycle order.
-    pub const ALL: [ConnState; 9] = [
+    pub const ALL: [ConnState; 10] = [
         ConnState::Resolving,
         ConnState::Connecting,
         ConnState::Tunneling,
@@ -77,6 +82,7 @@ impl ConnState {
         ConnState::ReadingHead,
         ConnState::ReadingBody,
         ConnState::Idle,
+        ConnState::Multiplexed,
         ConnState::Closed,
     ];
 }

@@ -35,6 +35,11 @@
 //! drains [`Conn::poll_transition`] and emits one event per transition.
 
 mod connect;
+#[cfg(feature = "http2")]
+mod multiplex;
+#[cfg(not(feature = "http2"))]
+#[path = "multiplex_off.rs"]
+mod multiplex;
 pub(crate) mod net;
 mod pump;
 pub(crate) mod socks5;
@@ -45,11 +50,14 @@ mod tunnel;
 use crate::error::{Error, ErrorKind, Phase};
 use crate::http::{Limits, Method, ReadProgress, Response, ResponseReader};
 pub use crate::state::ConnState;
+use multiplex::Session;
+mod stream_end;
 use net::Net;
 use pump::{Input, Pump, ReadFail};
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+pub(crate) use stream_end::StreamEnd;
 
 /// What [`Conn::drive`] has to report.
 #[derive(Debug)]
@@ -74,6 +82,9 @@ pub(crate) enum ConnEvent {
     Failed(Error),
     /// The connection was idle and the server closed it (or sent junk).
     IdleClosed,
+    /// HTTP/2: streams ended; take them with [`Conn::poll_stream_end`].
+    #[cfg_attr(not(feature = "http2"), allow(dead_code))]
+    Streams,
 }
 
 /// How long each phase of a connection may take (the connection's part of
@@ -88,6 +99,9 @@ pub(crate) struct PhaseTimeouts {
     pub head: Duration,
     /// The longest silence while reading a body.
     pub body_idle: Duration,
+    /// How long an HTTP/2 connection with no stream stays open (the
+    /// pool's idle timeout: the pool does not hold shared connections).
+    pub idle: Duration,
 }
 
 /// What a connection needs to know from the configuration.
@@ -139,6 +153,13 @@ pub(crate) struct Conn<S> {
     /// Through a proxy: the handshake (HTTP CONNECT or SOCKS5) to go
     /// through once TCP is up.
     tunnel: Option<Box<tunnel::Tunnel>>,
+    /// `Multiplexed` (HTTP/2): the session and its streams.
+    h2: Option<Box<Session>>,
+    /// The response limits (a stream's reader is made with them).
+    #[cfg_attr(not(feature = "http2"), allow(dead_code))]
+    limits: Limits,
+    /// Keep the current request's exchange as it went over the wire.
+    keep_wire: bool,
 }
 
 impl<S: io::Read + io::Write> Conn<S> {
@@ -177,6 +198,9 @@ impl<S: io::Read + io::Write> Conn<S> {
             transitions: options.observed.then(std::collections::VecDeque::new),
             attempts: options.observed.then(std::collections::VecDeque::new),
             tunnel: None,
+            h2: None,
+            limits: options.limits,
+            keep_wire: false,
         }
     }
 
@@ -255,6 +279,7 @@ impl<S: io::Read + io::Write> Conn<S> {
             }
             ConnState::Sending | ConnState::ReadingHead => Some(self.send_since + t.head),
             ConnState::ReadingBody => Some(self.last_read + t.body_idle),
+            ConnState::Multiplexed => self.multiplexed_timeout(t),
             ConnState::Idle | ConnState::Closed => None,
         }
     }
@@ -275,6 +300,9 @@ impl<S: io::Read + io::Write> Conn<S> {
         if self.state == ConnState::Connecting {
             return self.connect_timeout(net, t, now);
         }
+        if self.state == ConnState::Multiplexed {
+            return self.handle_multiplexed_timeout(net, t, now);
+        }
         let what = match self.state {
             ConnState::Connecting => "connect",
             ConnState::Tunneling => "proxy tunnel",
@@ -293,6 +321,12 @@ impl<S: io::Read + io::Write> Conn<S> {
     /// The request bytes buffer (emptied), to be filled by the caller before
     /// [`begin_request`](Self::begin_request).
     pub fn request_buffer(&mut self) -> &mut Vec<u8> {
+        if let Some(session) = &mut self.h2 {
+            // HTTP/2: `out` holds frames still to send; the request waits
+            // beside it until `open_stream`.
+            session.request.clear();
+            return &mut session.request;
+        }
         self.io.out.clear();
         self.io.out_pos = 0;
         &mut self.io.out
@@ -317,6 +351,7 @@ impl<S: io::Read + io::Write> Conn<S> {
     /// ([`Response::wire`]); the request bytes are added by
     /// [`sent_request`](Self::sent_request)'s caller.
     pub fn set_keep_wire(&mut self, keep: bool) {
+        self.keep_wire = keep;
         self.reader.set_keep_wire(keep);
     }
 
@@ -408,6 +443,7 @@ impl<S: io::Read + io::Write> Conn<S> {
             ConnState::Sending => self.step_sending(net, now),
             ConnState::ReadingHead | ConnState::ReadingBody => self.step_reading(net, now),
             ConnState::Idle => self.step_idle(net, now),
+            ConnState::Multiplexed => self.step_multiplexed(net, now),
             // Nothing to drive: DNS has not answered, or the stream is gone.
             ConnState::Resolving | ConnState::Closed => ConnEvent::Pending,
         }
@@ -419,7 +455,14 @@ impl<S: io::Read + io::Write> Conn<S> {
                 let resumed = self.io.tls.as_ref().and_then(|t| t.handshake_kind())
                     == Some(rustls::HandshakeKind::Resumed);
                 let took = now.saturating_duration_since(self.connected_at.unwrap_or(now));
-                self.set_state(ConnState::Sending, now);
+                let h2 = self.io.tls.as_ref().and_then(|t| t.alpn_protocol()) == Some(b"h2");
+                if h2 {
+                    if let Err(e) = self.start_multiplexed(now) {
+                        return self.fail(net, e, now);
+                    }
+                } else {
+                    self.set_state(ConnState::Sending, now);
+                }
                 ConnEvent::TlsEstablished { took, resumed }
             }
             Ok(false) => {

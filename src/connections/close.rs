@@ -33,6 +33,7 @@ impl Connections<'_> {
     ) -> Option<Token> {
         // A connection that never connected leaves the ramp too.
         self.connected(cslot);
+        self.unshare(cslot);
         // Usually closed already by the state machine; closing twice is harmless.
         self.with_net(cslot, |conn, net| conn.close(net, now));
         // Its descriptor, if it had one, may go to a request waiting for one.

@@ -25,6 +25,7 @@ mod close;
 mod dial;
 mod headers;
 mod route;
+mod shared;
 mod slot;
 
 use headers::MergedHeaders;
@@ -46,7 +47,7 @@ use crate::url::Url;
 use mio::net::TcpStream;
 use mio::Registry;
 use slab::Slab;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -117,6 +118,8 @@ pub(crate) struct Connections<'a> {
     slots: Slab<ConnSlot>,
     /// Request slot → the connection slot carrying it (or `NONE`).
     by_request: Vec<usize>,
+    /// Origin → its shared (HTTP/2) connection for new requests.
+    shared: HashMap<Box<str>, usize>,
     generation: u32,
     next_conn_id: u64,
     pool: Pool<Token>,
@@ -153,6 +156,7 @@ impl<'a> Connections<'a> {
             // Room grows with use: a limit of a million costs nothing up front.
             slots: Slab::with_capacity(config.concurrency.min(1024)),
             by_request: Vec::new(),
+            shared: HashMap::new(),
             generation: 0,
             next_conn_id: 0,
             pool: Pool::new(PoolConfig {
@@ -175,6 +179,7 @@ impl<'a> Connections<'a> {
                 tls_handshake: config.timeouts.tls_handshake,
                 head: config.timeouts.head,
                 body_idle: config.timeouts.body_idle,
+                idle: config.connections.idle_timeout,
             },
             stats: ConnStats::default(),
         }
@@ -240,7 +245,9 @@ impl<'a> Connections<'a> {
     fn carrier(&self, req: Token) -> Option<usize> {
         let cslot = *self.by_request.get(req.slot)?;
         let slot = self.slots.get(cslot)?;
-        (slot.carrying.map(|(t, _)| t) == Some(req)).then_some(cslot)
+        let carried =
+            slot.carrying.map(|(t, _)| t) == Some(req) || slot.streams.iter().any(|l| l.req == req);
+        carried.then_some(cslot)
     }
 
     /// What the current attempt on `cslot` measured so far.
@@ -267,6 +274,9 @@ impl<'a> Connections<'a> {
     pub fn dispatch(&mut self, req: Token, ex: Dispatch<'_>, now: Instant, ev: &mut Emitter<'_>) {
         let key = ex.url.origin();
         if !ex.fresh_only {
+            if let Some(cslot) = self.shared_with_room(key) {
+                return self.add_stream(cslot, req, ex, now, ev);
+            }
             if let Some(ct) = self.pool.checkout_idle(key) {
                 return self.reuse(ct.slot, req, ex, now, ev);
             }
@@ -372,6 +382,7 @@ impl<'a> Connections<'a> {
             conn,
             generation: self.generation,
             carrying: None,
+            streams: Vec::new(),
             timer_at: None,
             attached_at: now,
             reused: false,
@@ -612,14 +623,33 @@ impl<'a> Connections<'a> {
                     self.stats.tls_full += 1;
                 }
                 self.stats.tls_handshake.record(took);
+                if self.slots[cslot].conn.is_multiplexed() {
+                    self.became_shared(cslot);
+                }
                 true // send the request
             }
             ConnEvent::Done => {
                 self.response_done(cslot, now, ev);
                 false
             }
+            ConnEvent::Streams => {
+                self.streams_ended(cslot);
+                self.arm_timer(cslot);
+                false
+            }
+            // A shared connection's failure ends every stream on it.
+            ConnEvent::Failed(e) if self.slots[cslot].carrying.is_none() => {
+                let reason = CloseReason::Failed;
+                self.shared_closed(cslot, Some(e), reason, now, ev);
+                false
+            }
             ConnEvent::Failed(e) => {
                 self.conn_failed(cslot, e, now, ev);
+                false
+            }
+            ConnEvent::IdleClosed if self.slots[cslot].conn.is_multiplexed() => {
+                let reason = CloseReason::ServerClosed;
+                self.shared_closed(cslot, None, reason, now, ev);
                 false
             }
             ConnEvent::IdleClosed => {
@@ -717,6 +747,9 @@ impl<'a> Connections<'a> {
             self.dialer.cancel(req);
             return None;
         };
+        if let Some(link) = self.stream_of(cslot, req) {
+            return Some(self.abandon_stream(cslot, link, now, ev));
+        }
         let phase = self.slots[cslot].conn.state().phase();
         let report = self.report(cslot);
         self.drop_busy_conn(cslot, CloseReason::Aborted, now, ev);

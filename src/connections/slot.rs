@@ -15,6 +15,9 @@ pub(super) struct ConnSlot {
     pub generation: u32,
     /// The request it carries: its token, and its id (for events).
     pub carrying: Option<(Token, u64)>,
+    /// HTTP/2: the requests it carries, one per stream (`carrying` is
+    /// then `None`).
+    pub streams: Vec<super::shared::StreamLink>,
     /// A timer is armed for this instant (re-armed lazily, see `arm_timer`).
     pub timer_at: Option<(TimerId, Instant)>,
     /// The current attempt: when it started here, on a pooled connection or

@@ -186,6 +186,7 @@ impl Crawler {
             ca_file: t.ca_file.as_deref(),
             danger_accept_invalid_certs: t.danger_accept_invalid_certs,
             session_cache: t.session_cache,
+            http2: t.http2,
         })?;
         let registry = poll
             .registry()

@@ -185,6 +185,8 @@ pub struct H2Conn {
     gathering: Option<Gathering>,
     conn_recv_window: i64,
     conn_unacked: u32,
+    /// How much request body the server takes before a WINDOW_UPDATE.
+    conn_send_window: i64,
     pending_pings: usize,
     goaway: Option<u32>,
     failed: Option<H2Error>,
@@ -221,6 +223,7 @@ impl H2Conn {
             gathering: None,
             conn_recv_window: i64::from(config.conn_window.max(default_window)),
             conn_unacked: 0,
+            conn_send_window: i64::from(default_window),
             pending_pings: 0,
             goaway: None,
             failed: None,
@@ -278,6 +281,37 @@ impl H2Conn {
         );
         self.active += 1;
         Some(id)
+    }
+
+    /// Sends the whole body of `stream` (opened with `end_stream` false)
+    /// and ends it, if the server's windows take all of it now; false
+    /// otherwise (nothing is sent: oneloop's request bodies are small
+    /// forms, and waiting for windows to open is not built).
+    #[must_use]
+    pub fn send_body(&mut self, stream: u32, body: &[u8]) -> bool {
+        let fits = body.len() as i64 <= self.conn_send_window
+            && body.len() as u64 <= u64::from(self.peer.initial_window_size);
+        match self.streams.get_mut(&stream) {
+            Some(s) if fits && s.state == StreamState::Open => {
+                s.state = StreamState::HalfClosedLocal;
+            }
+            _ => return false,
+        }
+        self.conn_send_window -= body.len() as i64;
+        let max = self.peer.max_frame_size.max(1) as usize;
+        let mut chunks = body.chunks(max).peekable();
+        if chunks.peek().is_none() {
+            frame::write_data(&mut self.out, stream, b"", true);
+        }
+        while let Some(chunk) = chunks.next() {
+            frame::write_data(&mut self.out, stream, chunk, chunks.peek().is_none());
+        }
+        true
+    }
+
+    /// Streams not closed.
+    pub fn active_streams(&self) -> usize {
+        self.active
     }
 
     /// The owner took `n` body bytes of `stream`: once half a window is
@@ -444,9 +478,16 @@ impl H2Conn {
                     "PUSH_PROMISE although push is off",
                 ));
             }
-            // Send windows matter for request bodies only, which fit the
-            // initial window here; PRIORITY and unknown frames are ignored.
-            OwnedFrame::WindowUpdate | OwnedFrame::Ignored => {}
+            // Request bodies are sent whole or not at all (`send_body`):
+            // only the connection's send window is kept.
+            OwnedFrame::WindowUpdate {
+                stream: 0,
+                increment,
+            } => {
+                self.conn_send_window += i64::from(increment);
+            }
+            // PRIORITY and unknown frames are ignored.
+            OwnedFrame::WindowUpdate { .. } | OwnedFrame::Ignored => {}
         }
         Ok(())
     }
@@ -595,7 +636,10 @@ enum OwnedFrame {
         code: u32,
     },
     PushPromise,
-    WindowUpdate,
+    WindowUpdate {
+        stream: u32,
+        increment: u32,
+    },
     Ignored,
 }
 
@@ -643,7 +687,9 @@ impl From<Frame<'_>> for OwnedFrame {
                 last_stream, code, ..
             } => OwnedFrame::GoAway { last_stream, code },
             Frame::PushPromise { .. } => OwnedFrame::PushPromise,
-            Frame::WindowUpdate { .. } => OwnedFrame::WindowUpdate,
+            Frame::WindowUpdate { stream, increment } => {
+                OwnedFrame::WindowUpdate { stream, increment }
+            }
             Frame::Priority { .. } | Frame::Unknown { .. } => OwnedFrame::Ignored,
         }
     }

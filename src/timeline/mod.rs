@@ -42,7 +42,7 @@ const QUEUE_H: f64 = 48.0;
 
 /// The drawn states, in legend order, with their colours.
 /// (Their names are the library's: [`ConnState::name`].)
-const STATES: [(ConnState, &str, &str); 8] = [
+const STATES: [(ConnState, &str, &str); 9] = [
     (ConnState::Resolving, "#9467bd", "resolving (DNS)"),
     (ConnState::Connecting, "#8c564b", "connecting (TCP)"),
     (ConnState::Tunneling, "#7f7f7f", "proxy tunnel"),
@@ -55,6 +55,11 @@ const STATES: [(ConnState, &str, &str); 8] = [
     ),
     (ConnState::ReadingBody, "#17becf", "reading the body"),
     (ConnState::Idle, "#d0d0d0", "idle in the pool"),
+    (
+        ConnState::Multiplexed,
+        "#bcbd22",
+        "HTTP/2, streams in flight",
+    ),
 ];
 
 /// The index of `Idle` in [`STATES`] (drawn behind the others).

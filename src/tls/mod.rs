@@ -43,6 +43,8 @@ pub struct TlsOptions<'a> {
     pub danger_accept_invalid_certs: bool,
     /// TLS sessions kept for resumption (0 turns resumption off).
     pub session_cache: usize,
+    /// Offer `h2` before `http/1.1` (only with the `http2` feature).
+    pub http2: bool,
 }
 
 /// The most TLS sessions kept for resumption, whatever is asked for.
@@ -53,7 +55,7 @@ fn config_error(detail: String) -> Error {
 }
 
 /// Builds the one `Arc<ClientConfig>` all connections share: ALPN
-/// `http/1.1`, session resumption on (an in-memory cache of
+/// `h2` (when asked, with the `http2` feature) and `http/1.1`, session resumption on (an in-memory cache of
 /// `session_cache` sessions), SNI on.
 pub fn client_config(opts: &TlsOptions<'_>) -> Result<Arc<ClientConfig>, Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -97,6 +99,9 @@ pub fn client_config(opts: &TlsOptions<'_>) -> Result<Arc<ClientConfig>, Error> 
         builder.with_root_certificates(roots).with_no_client_auth()
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    if opts.http2 && cfg!(feature = "http2") {
+        config.alpn_protocols.insert(0, b"h2".to_vec());
+    }
     config.resumption = if opts.session_cache == 0 {
         Resumption::disabled()
     } else {
@@ -238,6 +243,15 @@ mod tests {
         };
         let c = client_config(&opts).unwrap();
         assert_eq!(c.alpn_protocols, vec![b"http/1.1".to_vec()]);
+        #[cfg(feature = "http2")]
+        {
+            let h2 = client_config(&TlsOptions {
+                http2: true,
+                ..opts.clone()
+            })
+            .unwrap();
+            assert_eq!(h2.alpn_protocols, [&b"h2"[..], b"http/1.1"]);
+        }
         let dir = std::env::temp_dir().join(format!("oneloop-ca-{}", std::process::id()));
         std::fs::write(&dir, "not a pem").unwrap();
         let opts = TlsOptions {

@@ -161,6 +161,7 @@ fn timeouts() -> PhaseTimeouts {
         tls_handshake: ms(100),
         head: ms(200),
         body_idle: ms(300),
+        idle: ms(1000),
     }
 }
 

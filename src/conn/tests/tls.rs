@@ -41,6 +41,7 @@ impl TlsPair {
             ca_file: None,
             danger_accept_invalid_certs: false,
             session_cache: 0,
+            http2: false,
         })
         .unwrap();
         let name = crate::tls::server_name("a.test").unwrap();

@@ -1,0 +1,240 @@
+//! Shared connections: HTTP/2, where one connection carries many requests,
+//! each on a stream. The table keeps at most one shared connection per
+//! origin for new requests (`Connections::shared`); a request finds it
+//! before the pool's idle connections, and streams open on it until the
+//! server's concurrent stream limit (admission's `per_host` bounds them
+//! first). The pool counts a shared connection as one busy connection
+//! from its opening to its close: it never goes idle *in the pool*; with no
+//! stream left it idles on its own and closes after the pool's idle timeout.
+
+use super::{Connections, Dispatch, Output, NONE};
+use crate::conn::StreamEnd;
+use crate::error::{Error, Phase};
+use crate::events::{CloseReason, Emitter, EventKind};
+use crate::outcome::AttemptReport;
+use crate::reactor::Token;
+use std::time::Instant;
+
+/// A request carried on a stream of a shared connection.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct StreamLink {
+    pub stream: u32,
+    pub req: Token,
+    pub attached_at: Instant,
+    /// The request did not open the connection.
+    pub reused: bool,
+}
+
+impl Connections<'_> {
+    /// The shared connection of `key` a new request may use now.
+    pub(super) fn shared_with_room(&self, key: &str) -> Option<usize> {
+        let &cslot = self.shared.get(key)?;
+        let slot = self.slots.get(cslot)?;
+        slot.conn.can_open_stream().then_some(cslot)
+    }
+
+    /// The TLS handshake chose `h2`: the request that opened the connection
+    /// is its first stream, and the connection is its origin's shared one
+    /// (unless another already is: then it only finishes its streams).
+    pub(super) fn became_shared(&mut self, cslot: usize) {
+        let slot = &mut self.slots[cslot];
+        if let Some((req, _)) = slot.carrying.take() {
+            let link = StreamLink {
+                stream: 1,
+                req,
+                attached_at: slot.attached_at,
+                reused: slot.reused,
+            };
+            slot.streams.push(link);
+        }
+        let key: Box<str> = slot.conn.key().into();
+        if self.shared_with_room(&key).is_none() {
+            self.shared.insert(key, cslot);
+        }
+    }
+
+    /// Sends request `req` on a new stream of shared connection `cslot`.
+    pub(super) fn add_stream(
+        &mut self,
+        cslot: usize,
+        req: Token,
+        ex: Dispatch<'_>,
+        now: Instant,
+        ev: &mut Emitter<'_>,
+    ) {
+        let conn = self.slots[cslot].conn.id();
+        emit!(ev, EventKind::ConnReused { conn, req: ex.id });
+        self.prepare(cslot, &ex, now, ev);
+        match self.slots[cslot].conn.open_stream(now) {
+            Ok(stream) => {
+                self.link_stream(cslot, req, stream, now);
+                self.drive(cslot, now, ev);
+            }
+            Err(error) => {
+                let report = AttemptReport {
+                    reused: true,
+                    ..AttemptReport::default()
+                };
+                self.outputs
+                    .push_back(Output::Failed { req, error, report });
+            }
+        }
+    }
+
+    fn link_stream(&mut self, cslot: usize, req: Token, stream: u32, now: Instant) {
+        if self.by_request.len() <= req.slot {
+            self.by_request.resize(req.slot + 1, NONE);
+        }
+        self.by_request[req.slot] = cslot;
+        self.slots[cslot].streams.push(StreamLink {
+            stream,
+            req,
+            attached_at: now,
+            reused: true,
+        });
+    }
+
+    /// Removes the link of `stream` (its request is no longer carried).
+    fn unlink_stream(&mut self, cslot: usize, stream: u32) -> Option<StreamLink> {
+        let streams = &mut self.slots[cslot].streams;
+        let i = streams.iter().position(|l| l.stream == stream)?;
+        let link = streams.swap_remove(i);
+        self.by_request[link.req.slot] = NONE;
+        Some(link)
+    }
+
+    /// The link of the stream carrying `req` on `cslot`.
+    pub(super) fn stream_of(&self, cslot: usize, req: Token) -> Option<StreamLink> {
+        let slot = self.slots.get(cslot)?;
+        slot.streams.iter().find(|l| l.req == req).copied()
+    }
+
+    fn stream_report(
+        &self,
+        cslot: usize,
+        link: &StreamLink,
+        got_response_bytes: bool,
+        first_byte_at: Option<Instant>,
+    ) -> AttemptReport {
+        let s = &self.slots[cslot];
+        AttemptReport {
+            reused: link.reused,
+            dns: if link.reused { None } else { s.dns },
+            connect: if link.reused { None } else { s.connect },
+            ttfb: first_byte_at.map(|t| t.saturating_duration_since(link.attached_at)),
+            got_response_bytes,
+        }
+    }
+
+    /// Streams of `cslot` ended: each one's response or failure goes to
+    /// the driver.
+    pub(super) fn streams_ended(&mut self, cslot: usize) {
+        while let Some(end) = self.slots[cslot].conn.poll_stream_end() {
+            match end {
+                StreamEnd::Done {
+                    stream,
+                    mut response,
+                    request,
+                    first_byte_at,
+                } => {
+                    let Some(link) = self.unlink_stream(cslot, stream) else {
+                        continue; // cancelled meanwhile
+                    };
+                    let report = self.stream_report(cslot, &link, true, first_byte_at);
+                    response.version = 2;
+                    if let Some(w) = &mut response.wire {
+                        w.request = request;
+                        w.peer = self.slots[cslot]
+                            .conn
+                            .stream()
+                            .filter(|_| !self.slots[cslot].via_proxy)
+                            .and_then(|s| s.peer_addr().ok())
+                            .map(|a| a.ip());
+                    }
+                    self.outputs.push_back(Output::Response {
+                        req: link.req,
+                        resp: response,
+                        report,
+                    });
+                }
+                StreamEnd::Failed {
+                    stream,
+                    error,
+                    got_response_bytes,
+                    first_byte_at,
+                } => {
+                    let Some(link) = self.unlink_stream(cslot, stream) else {
+                        continue;
+                    };
+                    let report =
+                        self.stream_report(cslot, &link, got_response_bytes, first_byte_at);
+                    self.outputs.push_back(Output::Failed {
+                        req: link.req,
+                        error,
+                        report,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The shared connection `cslot` is done (failed, or closed by the
+    /// server): what its streams finished goes out, every stream left fails
+    /// with `error`, and the connection closes.
+    pub(super) fn shared_closed(
+        &mut self,
+        cslot: usize,
+        error: Option<Error>,
+        reason: CloseReason,
+        now: Instant,
+        ev: &mut Emitter<'_>,
+    ) {
+        self.streams_ended(cslot);
+        let links = std::mem::take(&mut self.slots[cslot].streams);
+        for link in links {
+            self.by_request[link.req.slot] = NONE;
+            let mut error = error.clone().unwrap_or_else(|| {
+                Error::new(
+                    Phase::Head,
+                    crate::error::ErrorKind::UnexpectedEof,
+                    "the HTTP/2 connection closed",
+                )
+            });
+            if error.phase == Phase::Body {
+                error.phase = Phase::Head;
+            }
+            let report = self.stream_report(cslot, &link, false, None);
+            self.outputs.push_back(Output::Failed {
+                req: link.req,
+                error,
+                report,
+            });
+        }
+        self.drop_busy_conn(cslot, reason, now, ev);
+    }
+
+    /// Request `req`, on a stream of shared connection `cslot`, was ended
+    /// by the request core: its stream is cancelled, the connection stays.
+    pub(super) fn abandon_stream(
+        &mut self,
+        cslot: usize,
+        link: StreamLink,
+        now: Instant,
+        ev: &mut Emitter<'_>,
+    ) -> (Phase, AttemptReport) {
+        self.slots[cslot].conn.cancel_stream(link.stream, now);
+        self.unlink_stream(cslot, link.stream);
+        let report = self.stream_report(cslot, &link, false, None);
+        // The RST_STREAM goes out now.
+        self.drive(cslot, now, ev);
+        (Phase::Head, report)
+    }
+
+    /// Forgets `cslot` as its origin's shared connection (it is closing).
+    pub(super) fn unshare(&mut self, cslot: usize) {
+        let key = self.slots[cslot].conn.key();
+        if self.shared.get(key) == Some(&cslot) {
+            self.shared.remove(key);
+        }
+    }
+}
