@@ -110,6 +110,10 @@ struct Ramp<R, C> {
     waiting: VecDeque<(R, bool)>,
     /// On the `ready` list (at most once).
     listed: bool,
+    /// The origin's protocol is being learned (ALPN may choose HTTP/2, and
+    /// one connection would carry every request): one connect at a time
+    /// until the first one is done.
+    probing: bool,
     /// Connections opened for a request that an idle connection may take
     /// over, oldest first (those no longer dialing are skipped lazily).
     movable: VecDeque<Dialing<R, C>>,
@@ -121,6 +125,7 @@ impl<R, C> Default for Ramp<R, C> {
             connecting: 0,
             waiting: VecDeque::new(),
             listed: false,
+            probing: false,
             movable: VecDeque::new(),
         }
     }
@@ -193,7 +198,7 @@ impl<R: Copy + Eq + Hash, C: Copy + Eq + Hash> Dialer<R, C> {
         let Some(ramp) = self.ramps.get_mut(key) else {
             return Dial::Open; // (the usual case: nothing connecting there)
         };
-        if ramp.connecting < self.config.max_connecting {
+        if ramp.connecting < Self::max(&self.config, ramp) {
             return Dial::Open;
         }
         ramp.waiting.push_back((req, fresh_only));
@@ -235,6 +240,7 @@ impl<R: Copy + Eq + Hash, C: Copy + Eq + Hash> Dialer<R, C> {
             return;
         };
         ramp.connecting -= 1;
+        ramp.probing = false;
         Self::prune(ramp, &self.dialing);
         if ramp.connecting == 0 && ramp.waiting.is_empty() {
             self.ramps.remove(key);
@@ -340,7 +346,7 @@ impl<R: Copy + Eq + Hash, C: Copy + Eq + Hash> Dialer<R, C> {
         }
         while let Some(key) = self.ready.front() {
             if let Some(ramp) = self.ramps.get_mut(key) {
-                let can_connect = ramp.connecting < self.config.max_connecting;
+                let can_connect = ramp.connecting < Self::max(&self.config, ramp);
                 if let Some(&(req, fresh_only)) = ramp.waiting.front() {
                     if can_connect || (!fresh_only && pool.idle_for(key) > 0) {
                         ramp.waiting.pop_front();
@@ -356,6 +362,24 @@ impl<R: Copy + Eq + Hash, C: Copy + Eq + Hash> Dialer<R, C> {
             self.ready.pop_front();
         }
         None
+    }
+
+    /// The connection just dialing to `key` learns its origin's protocol
+    /// (TLS offering HTTP/2 to an origin with no connection): the others
+    /// wait until it is connected (see [`handle_connected`](Self::handle_connected)),
+    /// and go on the connection it became, if HTTP/2, or open their own.
+    pub fn handle_probing(&mut self, key: &str) {
+        if let Some(ramp) = self.ramps.get_mut(key) {
+            ramp.probing = true;
+        }
+    }
+
+    fn max(config: &DialerConfig, ramp: &Ramp<R, C>) -> usize {
+        if ramp.probing {
+            1
+        } else {
+            config.max_connecting
+        }
     }
 
     /// Drops the front entries of `ramp.movable` that are no longer

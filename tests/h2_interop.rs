@@ -175,3 +175,101 @@ fn interop_with_python_h2_over_prior_knowledge() {
 fn done(got: &HashMap<u32, Received>) -> usize {
     got.values().filter(|(_, _, ended)| *ended).count()
 }
+
+const TLS_SERVER: &str = r#"
+import socket, ssl, sys, threading, h2.connection, h2.config, h2.events
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+ctx.set_alpn_protocols(['h2'])
+s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(16)
+print(s.getsockname()[1], flush=True)
+def serve(c):
+    c = ctx.wrap_socket(c, server_side=True)
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    conn.initiate_connection(); c.sendall(conn.data_to_send())
+    while True:
+        data = c.recv(65536)
+        if not data: break
+        for ev in conn.receive_data(data):
+            if isinstance(ev, h2.events.RequestReceived):
+                body = b'hello ' + dict(ev.headers)[b':path']
+                conn.send_headers(ev.stream_id, [(':status', '200'), ('content-length', str(len(body)))])
+                conn.send_data(ev.stream_id, body, end_stream=True)
+        c.sendall(conn.data_to_send())
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"#;
+
+/// End to end: the crawler offers h2 by ALPN to a Python `h2` server over
+/// TLS; 200 requests, 50 at once, all on one connection, each its own body.
+#[test]
+fn a_crawl_over_http2_shares_one_connection() {
+    let has_h2 = Command::new("python3")
+        .args(["-c", "import h2"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_h2 {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED a_crawl_over_http2_shares_one_connection: python3 -m pip install h2"
+        );
+        return;
+    }
+    let ca = oneloop::tls::certs::CertificateAuthority::new("h2 test CA").unwrap();
+    let now = std::time::SystemTime::now();
+    let cert = ca
+        .issue(
+            &["127.0.0.1"],
+            now - Duration::from_secs(60),
+            now + Duration::from_secs(3600),
+        )
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("oneloop-h2-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (chain, key) = (dir.join("chain.pem"), dir.join("key.pem"));
+    std::fs::write(&chain, cert.chain_pem()).unwrap();
+    std::fs::write(&key, cert.key_pem()).unwrap();
+    let mut server = Command::new("python3")
+        .args(["-c", TLS_SERVER])
+        .arg(&chain)
+        .arg(&key)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut port)
+        .unwrap();
+    let port: u16 = port.trim().parse().unwrap();
+    let mut config = oneloop::Config::local();
+    config.tls.http2 = true;
+    config.tls.webpki_roots = false;
+    config.tls.extra_roots = vec![ca.cert().clone()];
+    config.concurrency = 50;
+    config.per_host = 50;
+    let urls: Vec<String> = (0..200)
+        .map(|i| format!("https://127.0.0.1:{port}/p{i}"))
+        .collect();
+    let mut bodies = HashMap::new();
+    let mut crawler = oneloop::Crawler::new(config).unwrap();
+    let summary = crawler
+        .run(urls, |o| {
+            let r = o.result.as_ref().expect("a response");
+            bodies.insert(
+                o.url.to_string(),
+                String::from_utf8_lossy(&r.body).into_owned(),
+            );
+        })
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(bodies.len(), 200);
+    for (url, body) in &bodies {
+        let path = url.rsplit_once(&format!("{port}")).unwrap().1;
+        assert_eq!(body, &format!("hello {path}"));
+    }
+    assert_eq!(summary.pool.opened, 1, "one connection for 200 requests");
+}

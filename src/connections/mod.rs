@@ -383,6 +383,7 @@ impl<'a> Connections<'a> {
             generation: self.generation,
             carrying: None,
             streams: Vec::new(),
+            probing: false,
             timer_at: None,
             attached_at: now,
             reused: false,
@@ -412,6 +413,15 @@ impl<'a> Connections<'a> {
         let movable = !ex.fresh_only;
         self.dialer
             .handle_dialing(ex.url.origin(), token, req, movable, now);
+        // HTTP/2 offered to an origin with no other connection: what the
+        // server chooses decides whether one connection will do.
+        let probing = self.config.tls.http2
+            && ex.url.scheme() == crate::url::Scheme::Https
+            && self.pool.open_for(ex.url.origin()) == 1;
+        if probing {
+            self.dialer.handle_probing(ex.url.origin());
+            self.slots[cslot].probing = true;
+        }
         self.prepare(cslot, &ex, now, ev);
         if known {
             self.connect(cslot, now, ev);
@@ -603,7 +613,10 @@ impl<'a> Connections<'a> {
             ConnEvent::Connected => {
                 let s = &mut self.slots[cslot];
                 s.connect = Some(now.saturating_duration_since(s.attached_at));
-                self.connected(cslot);
+                // A protocol probe stays "connecting" through its handshake.
+                if !s.probing {
+                    self.connected(cslot);
+                }
                 true // send the request (or open the tunnel)
             }
             ConnEvent::Tunneled => true, // TLS with the origin, inside
@@ -623,6 +636,7 @@ impl<'a> Connections<'a> {
                     self.stats.tls_full += 1;
                 }
                 self.stats.tls_handshake.record(took);
+                self.connected(cslot);
                 if self.slots[cslot].conn.is_multiplexed() {
                     self.became_shared(cslot);
                 }

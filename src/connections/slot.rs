@@ -18,6 +18,9 @@ pub(super) struct ConnSlot {
     /// HTTP/2: the requests it carries, one per stream (`carrying` is
     /// then `None`).
     pub streams: Vec<super::shared::StreamLink>,
+    /// It learns its origin's protocol: counted as connecting (the
+    /// origin's other requests wait) until its TLS handshake is done.
+    pub probing: bool,
     /// A timer is armed for this instant (re-armed lazily, see `arm_timer`).
     pub timer_at: Option<(TimerId, Instant)>,
     /// The current attempt: when it started here, on a pooled connection or
