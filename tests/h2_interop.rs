@@ -257,6 +257,12 @@ fn a_crawl_over_http2_shares_one_connection() {
     let summary = crawler
         .run(urls, |o| {
             let r = o.result.as_ref().expect("a response");
+            let mut line = String::new();
+            o.write_json(&mut line);
+            assert!(
+                line.contains(r#""status":200,"bytes":"#) && line.contains(r#""proto":"h2""#),
+                "{line}"
+            );
             bodies.insert(
                 o.url.to_string(),
                 String::from_utf8_lossy(&r.body).into_owned(),

@@ -4,7 +4,7 @@
 //! here, once, in one order.
 //!
 //! `{"id":…,"line":…,"url":…,` then the result — `"status","bytes"` (with
-//! `"wire_bytes","encoding"` for a decoded body, `"not_modified"` for a
+//! `"proto":"h2"` over HTTP/2, `"wire_bytes","encoding"` for a decoded body, `"not_modified"` for a
 //! 304, `"etag","last_modified"` when sent) or `"error":{"phase","kind",
 //! "detail"}` — then `"final_url","redirects"` after redirects,
 //! `"retried"` after retries, `"attempts","reused","ms":{"queued",
@@ -36,6 +36,10 @@ impl Outcome {
         match &self.result {
             Ok(r) => {
                 let _ = write!(out, ",\"status\":{},\"bytes\":{}", r.status, r.body_len);
+                // Over HTTP/2 (HTTP/1.1, the usual case, goes unsaid).
+                if r.version == 2 {
+                    out.push_str(",\"proto\":\"h2\"");
+                }
                 // A decoded body: its size as it came, and the coding undone.
                 if let Some(coding) = r.decoded {
                     let _ = write!(out, ",\"wire_bytes\":{},\"encoding\":", r.wire_len);
