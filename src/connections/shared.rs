@@ -82,10 +82,7 @@ impl Connections<'_> {
     }
 
     fn link_stream(&mut self, cslot: usize, req: Token, stream: u32, now: Instant) {
-        if self.by_request.len() <= req.slot {
-            self.by_request.resize(req.slot + 1, NONE);
-        }
-        self.by_request[req.slot] = cslot;
+        self.set_carrier(req, cslot);
         self.slots[cslot].streams.push(StreamLink {
             stream,
             req,

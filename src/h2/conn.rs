@@ -389,6 +389,28 @@ impl H2Conn {
         result
     }
 
+    /// The server's SETTINGS: applied whole (or refused whole), and acked.
+    fn handle_settings(&mut self, payload: &[u8]) -> Result<(), H2Error> {
+        let before = self.peer;
+        self.peer.apply(payload)?;
+        if self.peer.header_table_size != before.header_table_size {
+            let size = self.peer.header_table_size.min(4096) as usize;
+            self.encoder.set_max_table_size(size);
+        }
+        frame::write_settings_ack(&mut self.out);
+        Ok(())
+    }
+
+    /// A PING is answered, unless too many answers are still unsent.
+    fn handle_ping(&mut self, data: [u8; 8]) -> Result<(), H2Error> {
+        self.pending_pings += 1;
+        if self.pending_pings > self.config.max_pending_pings {
+            return Err(error(0xb, "PING flood")); // ENHANCE_YOUR_CALM
+        }
+        frame::write_ping(&mut self.out, data, true);
+        Ok(())
+    }
+
     fn handle_frame(&mut self, f: OwnedFrame) -> Result<(), H2Error> {
         if let Some(g) = &self.gathering {
             // §6.10: nothing but its CONTINUATIONs while a block is open.
@@ -401,22 +423,8 @@ impl H2Conn {
             OwnedFrame::Settings {
                 ack: false,
                 payload,
-            } => {
-                let before = self.peer;
-                self.peer.apply(&payload)?;
-                if self.peer.header_table_size != before.header_table_size {
-                    let size = self.peer.header_table_size.min(4096) as usize;
-                    self.encoder.set_max_table_size(size);
-                }
-                frame::write_settings_ack(&mut self.out);
-            }
-            OwnedFrame::Ping { ack: false, data } => {
-                self.pending_pings += 1;
-                if self.pending_pings > self.config.max_pending_pings {
-                    return Err(error(0xb, "PING flood")); // ENHANCE_YOUR_CALM
-                }
-                frame::write_ping(&mut self.out, data, true);
-            }
+            } => self.handle_settings(&payload)?,
+            OwnedFrame::Ping { ack: false, data } => self.handle_ping(data)?,
             OwnedFrame::Ping { ack: true, .. } => {}
             OwnedFrame::Headers {
                 stream,
