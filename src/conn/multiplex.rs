@@ -367,6 +367,23 @@ impl<S: io::Read + io::Write> Conn<S> {
         }
     }
 
+    /// Writes the frames of newly opened streams, without reading: the
+    /// last read drained the socket (reads stop only at WouldBlock), so the
+    /// next bytes come with a readiness event, not from a read now.
+    pub fn flush_streams(
+        &mut self,
+        net: &mut impl super::net::Net<Stream = S>,
+        now: Instant,
+    ) -> ConnEvent {
+        if self.state != ConnState::Multiplexed {
+            return ConnEvent::Pending;
+        }
+        match self.flush_session(net) {
+            Ok(()) => ConnEvent::Pending,
+            Err(e) => self.fail_multiplexed(net, e, now),
+        }
+    }
+
     fn multiplexed_io(
         &mut self,
         net: &mut impl super::net::Net<Stream = S>,

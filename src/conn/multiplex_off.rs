@@ -40,6 +40,13 @@ impl<S: io::Read + io::Write> Conn<S> {
         None
     }
     pub fn cancel_stream(&mut self, _stream: u32, _now: Instant) {}
+    pub fn flush_streams(
+        &mut self,
+        _net: &mut impl super::net::Net<Stream = S>,
+        _now: Instant,
+    ) -> ConnEvent {
+        ConnEvent::Pending
+    }
     pub(super) fn step_multiplexed(
         &mut self,
         _net: &mut impl super::net::Net<Stream = S>,

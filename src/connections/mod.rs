@@ -131,6 +131,10 @@ pub(crate) struct Connections<'a> {
     /// only the bytes of an incomplete head.
     scratch: Box<[u8]>,
     outputs: VecDeque<Output>,
+    /// HTTP/2 connections with new streams not yet written: driven once
+    /// when the caller runs out of other work (`flush_streams`), so the
+    /// HEADERS of every stream opened meanwhile share one write.
+    deferred: Vec<Token>,
     /// Emptied responses, for the next requests (no allocation per request).
     spare: Vec<Response>,
     addr_buf: Vec<IpAddr>,
@@ -171,6 +175,7 @@ impl<'a> Connections<'a> {
             timers: Timers::new(),
             scratch: vec![0; READ_BUFFER].into_boxed_slice(),
             outputs: VecDeque::new(),
+            deferred: Vec::new(),
             spare: Vec::new(),
             addr_buf: Vec::new(),
             observed,

@@ -71,6 +71,7 @@ impl Connections<'_> {
             carrying: None,
             streams: Vec::new(),
             probing: false,
+            flush_queued: false,
             timer_at: None,
             attached_at: now,
             reused: false,

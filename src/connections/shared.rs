@@ -68,7 +68,11 @@ impl Connections<'_> {
         match self.slots[cslot].conn.open_stream(now) {
             Ok(stream) => {
                 self.link_stream(cslot, req, stream, now);
-                self.drive(cslot, now, ev);
+                let slot = &mut self.slots[cslot];
+                if !slot.flush_queued {
+                    slot.flush_queued = true;
+                    self.deferred.push(slot.token(cslot));
+                }
             }
             Err(error) => {
                 let report = AttemptReport {
@@ -79,6 +83,29 @@ impl Connections<'_> {
                     .push_back(Output::Failed { req, error, report });
             }
         }
+    }
+
+    /// Writes the streams opened since the last call, one drive (and so
+    /// one write) per connection; false when there were none. The caller
+    /// calls it when it has nothing else to hand over.
+    pub fn flush_streams(&mut self, now: Instant, ev: &mut Emitter<'_>) -> bool {
+        if self.deferred.is_empty() {
+            return false;
+        }
+        while let Some(t) = self.deferred.pop() {
+            // (A connection closed meanwhile: its slot is gone or another's.)
+            match self.slots.get_mut(t.slot) {
+                Some(slot) if slot.generation == t.generation && slot.flush_queued => {
+                    slot.flush_queued = false;
+                    let event = self.with_net(t.slot, |conn, net| conn.flush_streams(net, now));
+                    if self.on_conn_event(t.slot, event, now, ev) {
+                        self.drive(t.slot, now, ev);
+                    }
+                }
+                _ => {}
+            }
+        }
+        true
     }
 
     fn link_stream(&mut self, cslot: usize, req: Token, stream: u32, now: Instant) {

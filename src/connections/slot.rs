@@ -21,6 +21,9 @@ pub(super) struct ConnSlot {
     /// It learns its origin's protocol: counted as connecting (the
     /// origin's other requests wait) until its TLS handshake is done.
     pub probing: bool,
+    /// HTTP/2: streams were opened on it and wait in `Connections::deferred`
+    /// to go out together.
+    pub flush_queued: bool,
     /// A timer is armed for this instant (re-armed lazily, see `arm_timer`).
     pub timer_at: Option<(TimerId, Instant)>,
     /// The current attempt: when it started here, on a pooled connection or

@@ -103,6 +103,7 @@ impl<I: Input> Feed<I> {
             delivery.deliver(run);
         }
         run.start(now);
+        run.flush_streams(now);
         delivery.deliver(run);
     }
 }

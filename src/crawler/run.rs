@@ -158,13 +158,9 @@ impl<'a> Run<'a> {
         }
         let admit = self.held.is_none() && !self.conns.fd_waiting();
         while let Some(start) = self.core.poll_start(now, admit) {
-            self.dispatch(start, now);
+            self.hand_over(start, now);
         }
-    }
-
-    /// Gives a request to the connection table, then settles what that did.
-    fn dispatch(&mut self, start: Start, now: Instant) {
-        self.hand_over(start, now);
+        // Once for all of them: new HTTP/2 streams share one write.
         self.settle(now);
     }
 
@@ -211,6 +207,17 @@ impl<'a> Run<'a> {
                 break;
             }
             self.core_events();
+        }
+    }
+
+    /// Writes the HTTP/2 streams opened this turn, one write per
+    /// connection for all of them, and settles what that did (a write can
+    /// fail a connection). Called once per turn, before the loop blocks:
+    /// writing each stream as it opens would cost a system call (and a TLS
+    /// record, and a read on the server) per request.
+    pub fn flush_streams(&mut self, now: Instant) {
+        while self.conns.flush_streams(now, &mut self.ev) {
+            self.settle(now);
         }
     }
 

@@ -6,6 +6,8 @@
 //! - `hyper-ct`: tokio current-thread runtime + hyper-util's pooled client;
 //! - `hyper-mt`: the same on tokio's multi-thread runtime;
 //! - `reqwest`: reqwest (rustls with ring) on the multi-thread runtime.
+//! - `hyper-h2`: tokio current-thread runtime + hyper-util's client speaking
+//!   HTTP/2 only (ALPN `h2`): one connection per origin, C streams at once.
 //!
 //! - `floor`: no HTTP client at all: what the system calls alone cost one
 //!   thread. C blocking connects, each followed by its first request, then
@@ -94,15 +96,20 @@ fn tls_config(ca: Option<&str>, alpn: bool) -> rustls::ClientConfig {
     c
 }
 
-async fn run_hyper(job: Arc<Job>, c: usize, ca: Option<String>) {
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        // hyper-rustls sets ALPN itself (http/1.1 here).
+async fn run_hyper(job: Arc<Job>, c: usize, ca: Option<String>, h2: bool) {
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
+        // hyper-rustls sets ALPN itself (http/1.1, or h2 alone).
         .with_tls_config(tls_config(ca.as_deref(), false))
-        .https_or_http()
-        .enable_http1()
-        .build();
+        .https_or_http();
+    let https = if h2 {
+        builder.enable_http2().build()
+    } else {
+        builder.enable_http1().build()
+    };
     let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(c)
+        // HTTP/2: one connection per origin carries every request.
+        .http2_only(h2)
         .build(https);
     run_workers(job, c, move |url: String| {
         let client = client.clone();
@@ -282,7 +289,7 @@ fn main() {
         return;
     }
     if args.len() < 4 {
-        eprintln!("usage: oneloop-compare hyper-ct|hyper-mt|reqwest|floor N C URL_PREFIX [CA_PEM]");
+        eprintln!("usage: oneloop-compare hyper-ct|hyper-mt|hyper-h2|reqwest|floor N C URL_PREFIX [CA_PEM]");
         std::process::exit(2);
     }
     let n: u64 = args[1].parse().expect("N");
@@ -301,12 +308,17 @@ fn main() {
             .enable_all()
             .build()
             .unwrap()
-            .block_on(run_hyper(job.clone(), c, ca)),
+            .block_on(run_hyper(job.clone(), c, ca, false)),
         "hyper-mt" => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .unwrap()
-            .block_on(run_hyper(job.clone(), c, ca)),
+            .block_on(run_hyper(job.clone(), c, ca, false)),
+        "hyper-h2" => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(run_hyper(job.clone(), c, ca, true)),
         "reqwest" => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

@@ -116,36 +116,95 @@ pub enum HuffmanError {
     BadPadding,
 }
 
-/// Appends the decoded `s` to `out`.
-pub fn decode(s: &[u8], out: &mut Vec<u8>) -> Result<(), HuffmanError> {
+/// Bits the first lookup reads: every code of up to 9 bits (all 5–9 bit
+/// codes, the everyday letters and digits) decodes with one table read.
+const LUT_BITS: u32 = 9;
+
+/// For each 9-bit prefix, its symbol and length (`len << 9 | symbol`) if a
+/// code of at most 9 bits starts it, else 0 (a longer code: see
+/// [`decode_one`]).
+const LUT: [u16; 1 << LUT_BITS] = {
     let t = &CANONICAL;
-    let mut code: u32 = 0;
-    let mut len = 0usize;
-    for &byte in s {
-        for shift in (0..8).rev() {
-            code = (code << 1) | u32::from((byte >> shift) & 1);
-            len += 1;
-            let offset = code.wrapping_sub(t.first[len]);
+    let mut lut = [0u16; 1 << LUT_BITS];
+    let mut p = 0;
+    while p < lut.len() {
+        let mut len = 1;
+        while len <= LUT_BITS as usize {
+            let offset = (p as u32 >> (LUT_BITS as usize - len)).wrapping_sub(t.first[len]);
             if offset < t.count[len] {
-                let sym = t.sorted[t.start[len] as usize + offset as usize] as usize;
-                if sym == EOS {
-                    return Err(HuffmanError::Eos);
-                }
-                out.push(sym as u8);
-                code = 0;
-                len = 0;
-            } else if len == 30 {
-                // (Every 30-bit pattern is a code or a prefix of none: the
-                // longest codes are 30 bits.)
-                return Err(HuffmanError::Eos);
+                let sym = t.sorted[t.start[len] as usize + offset as usize];
+                lut[p] = (len as u16) << 9 | sym;
+                break;
             }
+            len += 1;
+        }
+        p += 1;
+    }
+    lut
+};
+
+/// The symbol and code length that start the 30-bit `window`. The code is
+/// complete (every bit string starts with some code), so there always is
+/// one; padding ones past the input make EOS (30 ones) at worst.
+fn decode_one(window: u32) -> (usize, u32) {
+    let hit = LUT[(window >> (30 - LUT_BITS)) as usize];
+    if hit != 0 {
+        return ((hit & 0x1ff) as usize, u32::from(hit >> 9));
+    }
+    let t = &CANONICAL;
+    for len in LUT_BITS as usize + 1..=30 {
+        let offset = (window >> (30 - len)).wrapping_sub(t.first[len]);
+        if offset < t.count[len] {
+            return (
+                t.sorted[t.start[len] as usize + offset as usize] as usize,
+                len as u32,
+            );
         }
     }
-    // What is left must be padding: fewer than 8 bits, all ones.
-    if len > 7 || code != (1u32 << len) - 1 {
-        return Err(HuffmanError::BadPadding);
+    (EOS, 30)
+}
+
+/// Appends the decoded `s` to `out`.
+///
+/// Reads a 30-bit window (the longest code) from a 64-bit accumulator and
+/// decodes one symbol per step; past the input the window is filled with
+/// ones, so the tail decodes to a symbol longer than the bits left exactly
+/// when those bits are padding (§5.2: at most 7, all ones).
+pub fn decode(s: &[u8], out: &mut Vec<u8>) -> Result<(), HuffmanError> {
+    const MASK30: u64 = (1 << 30) - 1;
+    out.reserve(s.len() + s.len() / 2);
+    let mut acc: u64 = 0;
+    let mut bits: u32 = 0;
+    let mut input = s.iter();
+    loop {
+        while bits <= 56 {
+            let Some(&byte) = input.next() else { break };
+            acc = (acc << 8) | u64::from(byte);
+            bits += 8;
+        }
+        if bits == 0 {
+            return Ok(());
+        }
+        let window = if bits >= 30 {
+            (acc >> (bits - 30)) & MASK30
+        } else {
+            ((acc << (30 - bits)) | ((1 << (30 - bits)) - 1)) & MASK30
+        };
+        let (sym, len) = decode_one(window as u32);
+        if len > bits {
+            // Only at the end of the input: what is left must be padding.
+            let left = acc & ((1 << bits) - 1);
+            if bits > 7 || left != (1 << bits) - 1 {
+                return Err(HuffmanError::BadPadding);
+            }
+            return Ok(());
+        }
+        if sym == EOS {
+            return Err(HuffmanError::Eos);
+        }
+        out.push(sym as u8);
+        bits -= len;
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -199,5 +258,60 @@ mod tests {
         out.clear();
         assert_eq!(decode(&[], &mut out), Ok(()));
         assert!(out.is_empty());
+    }
+
+    /// The decoder as first written: one bit at a time, straight from the
+    /// canonical tables. The table-driven `decode` must agree with it.
+    fn decode_bit_by_bit(s: &[u8]) -> Result<Vec<u8>, HuffmanError> {
+        let t = &CANONICAL;
+        let (mut out, mut code, mut len) = (Vec::new(), 0u32, 0usize);
+        for &byte in s {
+            for shift in (0..8).rev() {
+                code = (code << 1) | u32::from((byte >> shift) & 1);
+                len += 1;
+                let offset = code.wrapping_sub(t.first[len]);
+                if offset < t.count[len] {
+                    let sym = t.sorted[t.start[len] as usize + offset as usize] as usize;
+                    if sym == EOS {
+                        return Err(HuffmanError::Eos);
+                    }
+                    out.push(sym as u8);
+                    (code, len) = (0, 0);
+                }
+            }
+        }
+        if len > 7 || code != (1u32 << len) - 1 {
+            return Err(HuffmanError::BadPadding);
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn the_table_decoder_agrees_with_the_bit_serial_one_on_any_input() {
+        // Random strings (mostly invalid) and encoded ones with a random
+        // tail: every result, value or error, the same.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..20_000 {
+            let len = (next() % 24) as usize;
+            let mut input: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if round % 2 == 0 {
+                let text: Vec<u8> = (0..len).map(|_| (next() % 128) as u8).collect();
+                input.clear();
+                encode(&text, &mut input);
+                if round % 4 == 0 && !input.is_empty() {
+                    let last = input.len() - 1;
+                    input[last] ^= 1 << (next() % 8);
+                }
+            }
+            let mut fast = Vec::new();
+            let got = decode(&input, &mut fast).map(|()| fast);
+            assert_eq!(got, decode_bit_by_bit(&input), "input {input:02x?}");
+        }
     }
 }

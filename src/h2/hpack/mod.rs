@@ -284,12 +284,20 @@ impl Encoder {
 
     fn encode_field(&mut self, name: &[u8], value: &[u8], out: &mut Vec<u8>) {
         let sensitive = matches!(name, b"authorization" | b"proxy-authorization" | b"cookie");
+        // Values that differ on every request of a crawl: indexing them
+        // would only churn the table (and the server's copy of it).
+        let unique = matches!(
+            name,
+            b":path" | b"content-length" | b"if-none-match" | b"if-modified-since"
+        );
         let (index, whole) = self.table.find(name, value);
         if whole && !sensitive {
             return write_int(out, 0x80, 7, index);
         }
         if sensitive {
             write_int(out, 0x10, 4, index);
+        } else if unique {
+            write_int(out, 0x00, 4, index);
         } else {
             write_int(out, 0x40, 6, index);
         }
@@ -297,7 +305,7 @@ impl Encoder {
             write_string(out, name, self.huffman);
         }
         write_string(out, value, self.huffman);
-        if !sensitive {
+        if !sensitive && !unique {
             self.table.insert(name, value);
         }
     }

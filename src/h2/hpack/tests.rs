@@ -318,3 +318,21 @@ fn the_encoder_indexes_repeated_fields_and_never_credentials() {
     );
     assert_eq!(dec.table_size(), 0);
 }
+
+#[test]
+fn paths_go_unindexed_so_a_crawl_does_not_churn_the_table() {
+    let mut enc = Encoder::new(4096);
+    let mut dec = Decoder::new(4096, 4096);
+    for i in 0..3 {
+        let path = format!("/page/{i}");
+        let fields: [(&[u8], &[u8]); 2] = [(b":path", path.as_bytes()), (b"accept", b"*/*")];
+        let mut block = Vec::new();
+        enc.encode(&fields, &mut block);
+        // Literal without indexing, name from static entry 4.
+        assert_eq!(block[0], 0x04, "round {i}");
+        let got = dec.decode(&block).unwrap();
+        assert_eq!(got, list(&[(":path", &path), ("accept", "*/*")]));
+        // Only `accept: */*` is in the table: 6 + 3 + 32 bytes.
+        assert_eq!(dec.table_size(), 41, "round {i}");
+    }
+}
