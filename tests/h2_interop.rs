@@ -162,8 +162,8 @@ fn interop_with_python_h2_over_prior_knowledge() {
         let field = |name: &[u8]| {
             fields
                 .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone())
+                .find(|&(n, _)| n == name)
+                .map(|(_, v)| v.to_vec())
         };
         assert_eq!(field(b":status").as_deref(), Some(&b"200"[..]));
         assert_eq!(

@@ -14,6 +14,7 @@
 //! one set of rules for both protocols (and a WARC record of an h2 exchange
 //! in the HTTP/1.1 form archives read, as wget and warcio write them).
 
+use super::hpack::HeaderList;
 use crate::error::{Error, ErrorKind, Phase};
 
 /// Fields RFC 9113 §8.2.2 forbids in HTTP/2 (they are about the
@@ -118,12 +119,12 @@ pub fn request_fields(h1: &[u8]) -> Result<RequestFields, Error> {
 /// Malformed heads (RFC 9113 §8.1.1: no or a bad `:status`, an unknown or
 /// late pseudo-header, an uppercase name, CR/LF/NUL in a value) are
 /// `head: malformed` errors.
-pub fn response_head(fields: &[(Vec<u8>, Vec<u8>)], out: &mut Vec<u8>) -> Result<(), Error> {
+pub fn response_head(fields: &HeaderList, out: &mut Vec<u8>) -> Result<(), Error> {
     let bad = |what: &str| Error::new(Phase::Head, ErrorKind::Malformed, what);
     out.clear();
     let mut status = None;
     let mut regular = false;
-    for (name, value) in fields {
+    for (name, value) in fields.iter() {
         if let Some(pseudo) = name.strip_prefix(b":") {
             if regular || pseudo != b"status" || status.is_some() {
                 return Err(bad(
@@ -222,10 +223,7 @@ mod tests {
     }
 
     fn head(fields: &[(&str, &str)]) -> Result<String, Error> {
-        let list: Vec<(Vec<u8>, Vec<u8>)> = fields
-            .iter()
-            .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
-            .collect();
+        let list: HeaderList = fields.iter().copied().collect();
         let mut out = Vec::new();
         response_head(&list, &mut out).map(|()| String::from_utf8(out).unwrap())
     }

@@ -17,7 +17,7 @@
 //! enc.encode(&[(b":method", b"GET"), (b":path", b"/"), (b"user-agent", b"oneloop")], &mut block);
 //! let mut dec = Decoder::new(4096, 16 * 1024);
 //! let headers = dec.decode(&block).unwrap();
-//! assert_eq!(headers[2], (b"user-agent".to_vec(), b"oneloop".to_vec()));
+//! assert_eq!(headers.get(2), Some((&b"user-agent"[..], &b"oneloop"[..])));
 //! ```
 
 mod huffman;
@@ -69,8 +69,76 @@ impl std::error::Error for HpackError {}
 /// Per-field overhead in table and list sizes (§4.1).
 const FIELD_OVERHEAD: usize = 32;
 
-/// A decoded header list: (name, value) pairs, in order.
-pub type HeaderList = Vec<(Vec<u8>, Vec<u8>)>;
+/// A decoded header list: (name, value) pairs, in order, in one buffer
+/// (two allocations per block, not two per field).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct HeaderList {
+    bytes: Vec<u8>,
+    /// Per field: where its name ends and its value ends in `bytes` (each
+    /// starts where the one before ended).
+    ends: Vec<(u32, u32)>,
+}
+
+impl HeaderList {
+    /// An empty list.
+    pub fn new() -> HeaderList {
+        HeaderList::default()
+    }
+
+    /// Appends a field.
+    pub fn push(&mut self, name: &[u8], value: &[u8]) {
+        self.bytes.extend_from_slice(name);
+        let name_end = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(value);
+        self.ends.push((name_end, self.bytes.len() as u32));
+    }
+
+    /// How many fields.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// No field at all.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Field `i`.
+    pub fn get(&self, i: usize) -> Option<(&[u8], &[u8])> {
+        self.iter().nth(i)
+    }
+
+    /// The fields in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        let mut start = 0;
+        self.ends.iter().map(move |&(name_end, end)| {
+            let (n, v) = (start as usize, name_end as usize);
+            start = end;
+            (&self.bytes[n..v], &self.bytes[v..end as usize])
+        })
+    }
+}
+
+impl<N: AsRef<[u8]>, V: AsRef<[u8]>> FromIterator<(N, V)> for HeaderList {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(fields: I) -> HeaderList {
+        let mut list = HeaderList::new();
+        for (n, v) in fields {
+            list.push(n.as_ref(), v.as_ref());
+        }
+        list
+    }
+}
+
+impl std::fmt::Debug for HeaderList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(
+                self.iter()
+                    .map(|(n, v)| (String::from_utf8_lossy(n), String::from_utf8_lossy(v))),
+            )
+            .finish()
+    }
+}
 
 // ---- primitives (§5) ----
 
@@ -120,6 +188,7 @@ fn read_string(
     pos: &mut usize,
     limit: usize,
     out: &mut Vec<u8>,
+    (recent, slot): (&mut huffman::Recent, usize),
 ) -> Result<(), HpackError> {
     let huffman = buf.get(*pos).ok_or(HpackError::Truncated)? & 0x80 != 0;
     let len = read_int(buf, pos, 7)?;
@@ -130,7 +199,7 @@ fn read_string(
     let raw = buf.get(*pos..end).ok_or(HpackError::Truncated)?;
     *pos = end;
     if huffman {
-        huffman::decode(raw, out).map_err(HpackError::Huffman)
+        recent.decode(slot, raw, out).map_err(HpackError::Huffman)
     } else {
         out.extend_from_slice(raw);
         Ok(())
@@ -160,6 +229,8 @@ pub struct Decoder {
     max_table_size: usize,
     /// The most a decoded header list may hold (name + value + 32 each).
     max_list_size: usize,
+    /// Huffman strings decoded lately (see [`huffman::Recent`]).
+    recent: huffman::Recent,
 }
 
 impl Decoder {
@@ -171,6 +242,7 @@ impl Decoder {
             table: Table::new(max_table_size),
             max_table_size,
             max_list_size,
+            recent: huffman::Recent::default(),
         }
     }
 
@@ -182,16 +254,22 @@ impl Decoder {
     /// Decodes one whole header block.
     pub fn decode(&mut self, block: &[u8]) -> Result<HeaderList, HpackError> {
         let mut list = HeaderList::new();
+        list.bytes.reserve(block.len() * 2);
         let mut list_size = 0usize;
         let mut pos = 0;
         let mut seen_field = false;
         while pos < block.len() {
             let b = block[pos];
-            let (name, value) = if b & 0x80 != 0 {
+            // The field goes straight into the list's buffer.
+            let start = list.bytes.len();
+            let name_end = if b & 0x80 != 0 {
                 // Indexed field (§6.1).
                 let index = read_int(block, &mut pos, 7)?;
                 let (n, v) = self.table.get(index).ok_or(HpackError::BadIndex(index))?;
-                (n.to_vec(), v.to_vec())
+                list.bytes.extend_from_slice(n);
+                let name_end = list.bytes.len();
+                list.bytes.extend_from_slice(v);
+                name_end
             } else if b & 0xe0 == 0x20 {
                 // Dynamic table size update (§6.3).
                 let size = read_int(block, &mut pos, 5)?;
@@ -210,27 +288,29 @@ impl Decoder {
                 let prefix = if indexing { 6 } else { 4 };
                 let index = read_int(block, &mut pos, prefix)?;
                 let limit = self.max_list_size.saturating_sub(list_size);
-                let mut name = Vec::new();
                 if index == 0 {
-                    read_string(block, &mut pos, limit, &mut name)?;
+                    let recent = (&mut self.recent, 2 * list.len());
+                    read_string(block, &mut pos, limit, &mut list.bytes, recent)?;
                 } else {
                     let (n, _) = self.table.get(index).ok_or(HpackError::BadIndex(index))?;
-                    name.extend_from_slice(n);
+                    list.bytes.extend_from_slice(n);
                 }
-                let mut value = Vec::new();
-                let limit = limit.saturating_sub(name.len());
-                read_string(block, &mut pos, limit, &mut value)?;
+                let name_end = list.bytes.len();
+                let limit = limit.saturating_sub(name_end - start);
+                let recent = (&mut self.recent, 2 * list.len() + 1);
+                read_string(block, &mut pos, limit, &mut list.bytes, recent)?;
                 if indexing {
-                    self.table.insert(&name, &value);
+                    let (name, value) = list.bytes[start..].split_at(name_end - start);
+                    self.table.insert(name, value);
                 }
-                (name, value)
+                name_end
             };
             seen_field = true;
-            list_size += name.len() + value.len() + FIELD_OVERHEAD;
+            list_size += list.bytes.len() - start + FIELD_OVERHEAD;
             if list_size > self.max_list_size {
                 return Err(HpackError::ListTooLarge);
             }
-            list.push((name, value));
+            list.ends.push((name_end as u32, list.bytes.len() as u32));
         }
         Ok(list)
     }
