@@ -10,6 +10,10 @@
 #   WORKLOADS="http https memory gzip" picks the workloads (default: all); N_GZ=20000
 #   sizes the gzip one: a 20 KiB HTML page that nginx gzips, fetched and decoded by
 #   oneloop and by reqwest with its gzip feature (the hyper peers do not decode).
+#   N_H2=100000 C_H2=100 size the h2 one: HTTP/2 over TLS, one connection carrying
+#   C_H2 streams at once, for oneloop (--http2), tokio + hyper's h2 client (hyper-h2)
+#   and h2load (nghttp2's benchmark client); oneloop-h1 is oneloop over HTTP/1.1 on
+#   the same listener with C_H2 connections, for reference.
 #
 # Everything runs against the same nginx on loopback (plain and TLS), serving a
 # 1 KiB page under /page/N. Peers run interleaved, round after round; the table
@@ -25,7 +29,9 @@ N_TLS=${N_TLS:-20000}
 N_MEM=${N_MEM:-1000000}
 WRK_SECS=${WRK_SECS:-10}
 N_GZ=${N_GZ:-20000}
-WORKLOADS=${WORKLOADS:-http https memory gzip}
+N_H2=${N_H2:-100000}
+C_H2=${C_H2:-100}
+WORKLOADS=${WORKLOADS:-http https memory gzip h2}
 want() { [[ " $WORKLOADS " == *" $1 "* ]]; }
 
 log() { echo "== $*" >&2; }
@@ -37,6 +43,7 @@ need=()
 command -v wrk >/dev/null || need+=(wrk)
 [ -x /usr/bin/time ] || need+=(time)
 command -v openssl >/dev/null || need+=(openssl)
+command -v h2load >/dev/null || need+=(nghttp2-client)
 if [ ${#need[@]} -gt 0 ]; then
     log "apt-get install ${need[*]}"
     $SUDO apt-get update -qq
@@ -79,6 +86,7 @@ openssl x509 -req -in "$WORK/leaf.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 P=$(port)
 PS=$(port)
+PH=$(port)
 cat >"$WORK/nginx.conf" <<EOF
 daemon on;
 worker_processes auto;
@@ -91,9 +99,11 @@ http {
     uwsgi_temp_path $WORK/tmp; scgi_temp_path $WORK/tmp;
     keepalive_requests 10000000;
     keepalive_timeout 120s;
+    http2_max_concurrent_streams 128;
     server {
         listen 127.0.0.1:$P;
         listen 127.0.0.1:$PS ssl;
+        listen 127.0.0.1:$PH ssl http2;
         ssl_certificate $WORK/leaf.pem;
         ssl_certificate_key $WORK/leaf.key;
         root $WORK/www;
@@ -115,7 +125,12 @@ if ! curl -sf "http://127.0.0.1:$P/page/1" >/dev/null ||
     curl -sv --cacert "$WORK/ca.pem" "https://127.0.0.1:$PS/page/1" 2>&1 | tail -5 >&2
     exit 1
 fi
-log "nginx on 127.0.0.1:$P (http) and :$PS (https)"
+if ! curl -sf --http2 --cacert "$WORK/ca.pem" "https://127.0.0.1:$PH/page/1" >/dev/null; then
+    echo "nginx is not serving HTTP/2:" >&2
+    cat "$WORK/logs/error.log" >&2
+    exit 1
+fi
+log "nginx on 127.0.0.1:$P (http), :$PS (https) and :$PH (https, h2 and http/1.1)"
 
 RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
@@ -125,17 +140,20 @@ RESULTS="$WORK/results.tsv"
 run() {
     local workload=$1 peer=$2 n=$3 scheme=$4
     local prefix port ca=()
+    local c=$C
     if [ "$scheme" = https ]; then port=$PS; ca=("$WORK/ca.pem"); else port=$P; fi
     prefix="$scheme://127.0.0.1:$port/page/"
+    if [ "$scheme" = h2 ]; then port=$PH; ca=("$WORK/ca.pem"); c=$C_H2; prefix="https://127.0.0.1:$PH/page/"; fi
     [ "$scheme" = gzip ] && prefix="http://127.0.0.1:$P/gz/"
     local out="$WORK/out" tf="$WORK/time"
     case $peer in
-    oneloop|oneloop-before)
+    oneloop|oneloop-before|oneloop-h1)
         local bin=$ONELOOP
         [ "$peer" = oneloop-before ] && bin=$ONELOOP_BEFORE
         local args=(crawl "$WORK/urls-$scheme-$n" --no-jsonl --no-progress --no-pacing --ignore-robots --retries 0
-            --concurrency "$C" --per-host "$C" --max-connections "$C" --no-body)
-        [ "$scheme" = https ] && args+=(--ca-file "$WORK/ca.pem" --no-webpki-roots)
+            --concurrency "$c" --per-host "$c" --max-connections "$c" --no-body)
+        [ "$scheme" != http ] && args+=(--ca-file "$WORK/ca.pem" --no-webpki-roots)
+        [ "$scheme" = h2 ] && args+=("$([ "$peer" = oneloop-h1 ] && echo --http1.1 || echo --http2)")
         /usr/bin/time -f "%e %U %S %M" -o "$tf" "$bin" "${args[@]}" >/dev/null 2>"$out"
         local ok errors
         ok=$(sed -n 's/^responses: [0-9]* (1xx [0-9]*, 2xx \([0-9]*\).*/\1/p' "$out")
@@ -145,6 +163,11 @@ run() {
         /usr/bin/time -f "%e %U %S %M" -o "$tf" $PY "$HERE/aiohttp_peer.py" "$n" "$C" "$prefix" "${ca[@]}" >"$out" 2>&1 || true
         ok=$(sed -n 's/.*ok=\([0-9]*\).*/\1/p' "$out"); errors=$(sed -n 's/.*errors=\([0-9]*\).*/\1/p' "$out")
         ;;
+    h2load)
+        /usr/bin/time -f "%e %U %S %M" -o "$tf" h2load -n "$n" -c 1 -m "$c" "${prefix}1" >"$out" 2>&1 || true
+        ok=$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' "$out")
+        errors=$(( n - ${ok:-0} ))
+        ;;
     wrk)
         /usr/bin/time -f "%e %U %S %M" -o "$tf" wrk -t1 -c"$C" -d"${WRK_SECS}s" "${prefix}1" >"$out" 2>&1
         ok=$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$out")
@@ -152,7 +175,7 @@ run() {
         n=$ok
         ;;
     *)
-        /usr/bin/time -f "%e %U %S %M" -o "$tf" "$PEER" "$peer" "$n" "$C" "$prefix" "${ca[@]}" >"$out" 2>&1 || true
+        /usr/bin/time -f "%e %U %S %M" -o "$tf" "$PEER" "$peer" "$n" "$c" "$prefix" "${ca[@]}" >"$out" 2>&1 || true
         ok=$(sed -n 's/.*ok=\([0-9]*\).*/\1/p' "$out"); errors=$(sed -n 's/.*errors=\([0-9]*\).*/\1/p' "$out")
         ;;
     esac
@@ -166,6 +189,7 @@ for scheme in http https; do
     done
 done
 seq 0 $((N_GZ - 1)) | sed "s|^|http://127.0.0.1:$P/gz/|" >"$WORK/urls-gzip-$N_GZ"
+seq 0 $((N_H2 - 1)) | sed "s|^|https://127.0.0.1:$PH/page/|" >"$WORK/urls-h2-$N_H2"
 
 BEFORE=${ONELOOP_BEFORE:+oneloop-before}
 for round in $(seq 1 "$ROUNDS"); do
@@ -180,6 +204,10 @@ for round in $(seq 1 "$ROUNDS"); do
     if want gzip; then
         log "round $round/$ROUNDS: gzip 20 KiB pages, N=$N_GZ C=$C"
         for peer in oneloop $BEFORE reqwest; do run "gzip N=$N_GZ" "$peer" "$N_GZ" gzip; done
+    fi
+    if want h2; then
+        log "round $round/$ROUNDS: HTTP/2 over TLS, one connection, N=$N_H2 streams C=$C_H2"
+        for peer in oneloop $BEFORE hyper-h2 h2load oneloop-h1; do run "h2 N=$N_H2" "$peer" "$N_H2" h2; done
     fi
 done
 if want memory; then
