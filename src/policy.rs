@@ -109,6 +109,9 @@ pub struct Attempt {
     pub retried_fresh: bool,
     /// Some byte of the response arrived.
     pub got_response_bytes: bool,
+    /// The request goes over HTTP/1.1 only (a server answered it `421`
+    /// over HTTP/2).
+    pub http1_only: bool,
 }
 
 impl Default for Attempt {
@@ -119,6 +122,7 @@ impl Default for Attempt {
             reused: false,
             retried_fresh: false,
             got_response_bytes: false,
+            http1_only: false,
         }
     }
 }
@@ -133,6 +137,10 @@ pub enum ErrorVerdict {
     /// that do not start a valid head. Once per input; it spends no retry
     /// budget, but its cause is listed like a retry's.
     RetryFresh,
+    /// Send again at once on any connection but the one that failed it:
+    /// an HTTP/2 stream the server refused, never processed. Once per
+    /// input (the same one free retry as `RetryFresh`), no budget spent.
+    RetryNow,
     /// Wait a backoff, then try again.
     Retry(RetryCause),
     /// The error is the outcome.
@@ -157,6 +165,12 @@ pub fn is_retryable_status(status: u16) -> bool {
 
 /// Decides what a failed attempt leads to.
 pub fn judge_error(e: &Error, attempt: &Attempt, policy: &RetryPolicy) -> ErrorVerdict {
+    // An HTTP/2 stream the server refused (REFUSED_STREAM, or above a
+    // GOAWAY's last stream) was never processed (RFC 9113 §8.7): safe to
+    // send again, whatever the method, as Go's and hyper's clients do.
+    if e.phase == Phase::Send && e.kind == ErrorKind::Refused && !attempt.retried_fresh {
+        return ErrorVerdict::RetryNow;
+    }
     // Bytes that are not a valid head on a reused connection were never a
     // response to this request: stale bytes, like an early close.
     let stale_bytes = e.phase == Phase::Head && e.kind == ErrorKind::Malformed;
@@ -194,6 +208,10 @@ pub enum ResponseVerdict {
     Retry(RetryCause),
     /// Follow this `Location` (not yet resolved: see [`redirect_target`]).
     Redirect(String),
+    /// `421 Misdirected Request` over HTTP/2: send it again at once over
+    /// HTTP/1.1 (RFC 9110 §15.5.20; how a site opts out of HTTP/2 for a
+    /// request, or a connection reused for a name it does not serve).
+    RetryHttp1,
 }
 
 /// Decides what a complete response leads to, and what it says about the
@@ -217,6 +235,9 @@ pub fn judge_response(
             .headers
             .get_str("retry-after")
             .and_then(|v| parse_retry_after(v, wall));
+    }
+    if status == 421 && resp.version == 2 && !attempt.http1_only {
+        return (ResponseVerdict::RetryHttp1, feedback);
     }
     if is_retryable_status(status) && retry.may_retry(attempt.method, attempt.retries) {
         return (ResponseVerdict::Retry(RetryCause::Status(status)), feedback);

@@ -182,40 +182,78 @@ fn done(got: &HashMap<u32, Received>) -> usize {
 }
 
 const TLS_SERVER: &str = r#"
-import socket, ssl, sys, threading, h2.connection, h2.config, h2.events
+import socket, ssl, sys, threading, h2.connection, h2.config, h2.events, h2.errors
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(sys.argv[1], sys.argv[2])
-ctx.set_alpn_protocols(['h2'])
-s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(16)
+mode = sys.argv[3]
+ctx.set_alpn_protocols(['h2', 'http/1.1'] if mode == '421' else ['h2'])
+s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(64)
 print(s.getsockname()[1], flush=True)
+def serve_h1(c):
+    buf = b''
+    while True:
+        while b'\r\n\r\n' not in buf:
+            data = c.recv(65536)
+            if not data: return
+            buf += data
+        head, buf = buf.split(b'\r\n\r\n', 1)
+        body = b'h1 ' + head.split(b' ')[1]
+        c.sendall(b'HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n' % len(body) + body)
 def serve(c):
     c = ctx.wrap_socket(c, server_side=True)
+    if c.selected_alpn_protocol() != 'h2':
+        return serve_h1(c)
     conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
     conn.initiate_connection(); c.sendall(conn.data_to_send())
+    served = 0
     while True:
         data = c.recv(65536)
         if not data: break
         for ev in conn.receive_data(data):
-            if isinstance(ev, h2.events.RequestReceived):
-                body = b'hello ' + dict(ev.headers)[b':path']
-                conn.send_headers(ev.stream_id, [(':status', '200'), ('content-length', str(len(body)))])
-                conn.send_data(ev.stream_id, body, end_stream=True)
+            if not isinstance(ev, h2.events.RequestReceived):
+                continue
+            served += 1
+            path = dict(ev.headers)[b':path']
+            if mode == 'refuse' and served % 5 == 0:
+                conn.reset_stream(ev.stream_id, error_code=h2.errors.ErrorCodes.REFUSED_STREAM)
+                continue
+            status = '421' if mode == '421' and path.startswith(b'/h1only') else '200'
+            body = b'hello ' + path
+            conn.send_headers(ev.stream_id, [(':status', status), ('content-length', str(len(body)))])
+            conn.send_data(ev.stream_id, body, end_stream=True)
+            if mode == 'goaway' and served == 40:
+                # A graceful shutdown: streams above this one were never
+                # processed; the client must send them again elsewhere.
+                conn.close_connection(last_stream_id=ev.stream_id)
+                c.sendall(conn.data_to_send())
+                c.close()
+                return
         c.sendall(conn.data_to_send())
 while True:
     c, _ = s.accept()
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 "#;
 
-/// End to end: the crawler offers h2 by ALPN to a Python `h2` server over
-/// TLS; 200 requests, 50 at once, all on one connection, each its own body.
-#[test]
-fn a_crawl_over_http2_shares_one_connection() {
+/// What one URL came to: its JSON line and body.
+struct Fetched {
+    line: String,
+    body: String,
+}
+
+/// Crawls `paths` (50 at once, 3 retries) through the crawler with HTTP/2
+/// offered, against the Python `h2` server over TLS in `mode`. None (and
+/// SKIPPED said) without Python's `h2`.
+fn crawl_h2(
+    test: &str,
+    mode: &str,
+    paths: &[String],
+) -> Option<(HashMap<String, Fetched>, oneloop::Summary)> {
     if !python_has_h2() {
         let _ = writeln!(
             std::io::stderr(),
-            "SKIPPED a_crawl_over_http2_shares_one_connection: python3 -m pip install h2"
+            "SKIPPED {test}: python3 -m pip install h2"
         );
-        return;
+        return None;
     }
     let ca = oneloop::tls::certs::CertificateAuthority::new("h2 test CA").unwrap();
     let now = std::time::SystemTime::now();
@@ -226,7 +264,7 @@ fn a_crawl_over_http2_shares_one_connection() {
             now + Duration::from_secs(3600),
         )
         .unwrap();
-    let dir = std::env::temp_dir().join(format!("oneloop-h2-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("oneloop-h2-{}-{test}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (chain, key) = (dir.join("chain.pem"), dir.join("key.pem"));
     std::fs::write(&chain, cert.chain_pem()).unwrap();
@@ -235,6 +273,7 @@ fn a_crawl_over_http2_shares_one_connection() {
         .args(["-c", TLS_SERVER])
         .arg(&chain)
         .arg(&key)
+        .arg(mode)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -249,33 +288,116 @@ fn a_crawl_over_http2_shares_one_connection() {
     config.tls.extra_roots = vec![ca.cert().clone()];
     config.concurrency = 50;
     config.per_host = 50;
-    let urls: Vec<String> = (0..200)
-        .map(|i| format!("https://127.0.0.1:{port}/p{i}"))
-        .collect();
-    let mut bodies = HashMap::new();
+    config.retry.max_retries = 3;
+    let prefix = format!("https://127.0.0.1:{port}");
+    let urls: Vec<String> = paths.iter().map(|p| format!("{prefix}{p}")).collect();
+    let mut fetched = HashMap::new();
     let mut crawler = oneloop::Crawler::new(config).unwrap();
     let summary = crawler
         .run(urls, |o| {
-            let r = o.result.as_ref().expect("a response");
             let mut line = String::new();
             o.write_json(&mut line);
-            assert!(
-                line.contains(r#""status":200,"bytes":"#) && line.contains(r#""proto":"h2""#),
-                "{line}"
-            );
-            bodies.insert(
-                o.url.to_string(),
-                String::from_utf8_lossy(&r.body).into_owned(),
-            );
+            let body = o
+                .result
+                .as_ref()
+                .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+                .unwrap_or_default();
+            let path = o.url.strip_prefix(&prefix).unwrap().to_string();
+            fetched.insert(path, Fetched { line, body });
         })
         .unwrap();
     let _ = server.kill();
     let _ = server.wait();
     let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(bodies.len(), 200);
-    for (url, body) in &bodies {
-        let path = url.rsplit_once(&format!("{port}")).unwrap().1;
-        assert_eq!(body, &format!("hello {path}"));
+    Some((fetched, summary))
+}
+
+fn paths(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("/p{i}")).collect()
+}
+
+/// End to end: the crawler offers h2 by ALPN to a Python `h2` server over
+/// TLS; 200 requests, 50 at once, all on one connection, each its own body.
+#[test]
+fn a_crawl_over_http2_shares_one_connection() {
+    let test = "a_crawl_over_http2_shares_one_connection";
+    let Some((fetched, summary)) = crawl_h2(test, "plain", &paths(200)) else {
+        return;
+    };
+    assert_eq!(fetched.len(), 200);
+    for (path, f) in &fetched {
+        assert!(
+            f.line.contains(r#""status":200,"bytes":"#) && f.line.contains(r#""proto":"h2""#),
+            "{}",
+            f.line
+        );
+        assert_eq!(f.body, format!("hello {path}"));
     }
     assert_eq!(summary.pool.opened, 1, "one connection for 200 requests");
+}
+
+/// The server shuts each connection down after 40 streams (GOAWAY): the
+/// streams above its last one are sent again on a new connection, and
+/// every page arrives once, right.
+#[test]
+fn streams_above_a_goaway_go_again_on_a_new_connection() {
+    let test = "streams_above_a_goaway_go_again_on_a_new_connection";
+    let Some((fetched, summary)) = crawl_h2(test, "goaway", &paths(200)) else {
+        return;
+    };
+    assert_eq!(fetched.len(), 200);
+    for (path, f) in &fetched {
+        assert!(f.line.contains(r#""status":200,"#), "{}", f.line);
+        assert_eq!(f.body, format!("hello {path}"));
+    }
+    assert!(
+        summary.pool.opened >= 5,
+        "40 streams a connection: {summary:?}"
+    );
+    assert!(summary.retries > 0, "the refused streams were sent again");
+}
+
+/// Every fifth stream is refused (RST_STREAM REFUSED_STREAM): each is sent
+/// again at once, and every page arrives.
+#[test]
+fn refused_streams_are_sent_again() {
+    let test = "refused_streams_are_sent_again";
+    let Some((fetched, summary)) = crawl_h2(test, "refuse", &paths(100)) else {
+        return;
+    };
+    assert_eq!(fetched.len(), 100);
+    for (path, f) in &fetched {
+        assert!(f.line.contains(r#""status":200,"#), "{}", f.line);
+        assert_eq!(f.body, format!("hello {path}"));
+    }
+    let refused = summary.retries_by_cause.get("send:refused").copied();
+    assert!(refused >= Some(20), "{:?}", summary.retries_by_cause);
+}
+
+/// A `421` over HTTP/2 (how a site opts a request out of h2): the request
+/// goes again over HTTP/1.1 and its answer is the HTTP/1.1 one; the other
+/// requests stay on h2.
+#[test]
+fn a_421_over_http2_is_answered_over_http1() {
+    let test = "a_421_over_http2_is_answered_over_http1";
+    let mut list = paths(40);
+    list.extend((0..10).map(|i| format!("/h1only/{i}")));
+    let Some((fetched, summary)) = crawl_h2(test, "421", &list) else {
+        return;
+    };
+    assert_eq!(fetched.len(), 50);
+    for (path, f) in &fetched {
+        assert!(f.line.contains(r#""status":200,"#), "{}", f.line);
+        if path.starts_with("/h1only") {
+            assert_eq!(f.body, format!("h1 {path}"));
+            assert!(!f.line.contains(r#""proto":"h2""#), "{}", f.line);
+        } else {
+            assert_eq!(f.body, format!("hello {path}"));
+            assert!(f.line.contains(r#""proto":"h2""#), "{}", f.line);
+        }
+    }
+    assert_eq!(
+        summary.retries_by_cause.get("status 421").copied(),
+        Some(10)
+    );
 }

@@ -76,6 +76,9 @@ pub(crate) struct Dispatch<'r> {
     /// Only a new connection will do: a retry after a pooled connection
     /// failed it (the other idle ones are suspect too).
     pub fresh_only: bool,
+    /// Over HTTP/1.1 only: not on a shared HTTP/2 connection, and a new
+    /// connection offers only `http/1.1` (after a `421` over HTTP/2).
+    pub http1_only: bool,
 }
 
 /// What the table tells the driver.
@@ -114,6 +117,8 @@ pub(crate) struct Connections<'a> {
     config: &'a Config,
     resolver: &'a Resolver,
     tls: &'a Arc<rustls::ClientConfig>,
+    /// `tls` offering only `http/1.1` (the same when it offers no `h2`).
+    tls_http1: Arc<rustls::ClientConfig>,
     registry: &'a Registry,
     slots: Slab<ConnSlot>,
     /// Request slot → the connection slot carrying it (or `NONE`).
@@ -152,10 +157,18 @@ impl<'a> Connections<'a> {
         observed: bool,
     ) -> Self {
         let per_host = config.per_host.min(config.concurrency);
+        let tls_http1 = if tls.alpn_protocols.iter().any(|p| p == b"h2") {
+            let mut http1 = (**tls).clone();
+            http1.alpn_protocols = vec![b"http/1.1".to_vec()];
+            Arc::new(http1)
+        } else {
+            tls.clone()
+        };
         Connections {
             config,
             resolver,
             tls,
+            tls_http1,
             registry,
             // Room grows with use: a limit of a million costs nothing up front.
             slots: Slab::with_capacity(config.concurrency.min(1024)),
@@ -285,7 +298,7 @@ impl<'a> Connections<'a> {
     pub fn dispatch(&mut self, req: Token, ex: Dispatch<'_>, now: Instant, ev: &mut Emitter<'_>) {
         let key = ex.url.origin();
         if !ex.fresh_only {
-            if let Some(cslot) = self.shared_with_room(key) {
+            if let Some(cslot) = self.shared_with_room(key).filter(|_| !ex.http1_only) {
                 return self.add_stream(cslot, req, ex, now, ev);
             }
             if let Some(ct) = self.pool.checkout_idle(key) {
@@ -497,6 +510,10 @@ impl<'a> Connections<'a> {
             }
             ConnEvent::Streams => {
                 self.streams_ended(cslot);
+                if self.spent(cslot) {
+                    self.drop_busy_conn(cslot, CloseReason::Done, now, ev);
+                    return false;
+                }
                 self.arm_timer(cslot);
                 false
             }

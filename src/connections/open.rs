@@ -24,7 +24,12 @@ impl Connections<'_> {
         ev: &mut Emitter<'_>,
     ) {
         let key: Box<str> = ex.url.origin().into();
-        let tls = match route::tls_session(self.tls, ex.url) {
+        let config = if ex.http1_only {
+            &self.tls_http1
+        } else {
+            self.tls
+        };
+        let tls = match route::tls_session(config, ex.url) {
             Ok(tls) => tls,
             Err(error) => return self.not_opened(req, &key, error),
         };
@@ -186,6 +191,7 @@ impl Connections<'_> {
         // HTTP/2 offered to an origin with no other connection: what the
         // server chooses decides whether one connection will do.
         let probing = self.config.tls.http2
+            && !ex.http1_only
             && ex.url.scheme() == crate::url::Scheme::Https
             && self.pool.open_for(ex.url.origin()) == 1;
         if probing {

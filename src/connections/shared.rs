@@ -202,6 +202,16 @@ impl Connections<'_> {
         }
     }
 
+    /// An HTTP/2 connection with no stream left that will take no new one
+    /// (another is its origin's shared connection, or a GOAWAY closed it
+    /// to new streams): it closes now rather than at the idle timeout, so
+    /// the pool never counts connections no request can use.
+    pub(super) fn spent(&self, cslot: usize) -> bool {
+        let slot = &self.slots[cslot];
+        slot.streams.is_empty()
+            && (self.shared.get(slot.conn.key()) != Some(&cslot) || !slot.conn.can_open_stream())
+    }
+
     /// The shared connection `cslot` is done (failed, or closed by the
     /// server): what its streams finished goes out, every stream left fails
     /// with `error`, and the connection closes.

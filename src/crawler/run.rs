@@ -182,6 +182,7 @@ impl<'a> Run<'a> {
                 headers: req.extra.as_ref().map_or(&[][..], |x| &x.headers[..]),
                 body: req.extra.as_ref().and_then(|x| x.body.as_deref()),
                 fresh_only: start.fresh_only,
+                http1_only: req.http1_only,
             };
             self.conns.dispatch(start.token, ex, now, &mut self.ev);
         }

@@ -169,6 +169,11 @@ fn errors_table() {
         (e(Phase::Body, Malformed),         reused_got_bytes, Finish),
         (e(Phase::Body, Reset),             reused,           retry(Phase::Body, Reset)),
         (e(Phase::Head, UnexpectedEof),     reused_post,      Finish),
+        // An HTTP/2 stream refused (REFUSED_STREAM, above a GOAWAY) was
+        // never processed: again at once, a POST too; then by the budget.
+        (e(Phase::Send, Refused),           post,             RetryNow),
+        (e(Phase::Send, Refused),           get(2),           RetryNow),
+        (e(Phase::Send, Refused),           reused_again,     retry(Phase::Send, Refused)),
     ];
     for (i, (error, attempt, want)) in cases.iter().enumerate() {
         assert_eq!(
@@ -278,4 +283,30 @@ fn redirects_table() {
             (got, want) => panic!("case {i}: {location}: got {got:?}, want {want:?}"),
         }
     }
+}
+
+#[test]
+fn a_421_over_http2_goes_again_over_http1_once() {
+    let (retry, redirects) = (RetryPolicy::default(), RedirectPolicy::default());
+    let judge = |version: u8, attempt: &Attempt| {
+        let resp = Response {
+            version,
+            ..response(421, &[])
+        };
+        judge_response(&resp, attempt, &retry, &redirects, WALL).0
+    };
+    assert_eq!(judge(2, &get(0)), ResponseVerdict::RetryHttp1);
+    // Any method: the server did not act on it (RFC 9110 §15.5.20).
+    let post = Attempt {
+        method: Method::Post,
+        ..get(0)
+    };
+    assert_eq!(judge(2, &post), ResponseVerdict::RetryHttp1);
+    // Over HTTP/1.1, or already sent again so: the 421 is the answer.
+    assert_eq!(judge(1, &get(0)), ResponseVerdict::Finish);
+    let h1 = Attempt {
+        http1_only: true,
+        ..get(0)
+    };
+    assert_eq!(judge(2, &h1), ResponseVerdict::Finish);
 }

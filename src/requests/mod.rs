@@ -101,8 +101,9 @@ pub(crate) struct Requests {
     deadlines: Timers<Deadline>,
     /// Jitter for backoff and pacing: one source, seeded by the config.
     rng: Rng,
-    /// Requests to send again at once on a fresh connection.
-    fresh: VecDeque<Token>,
+    /// Requests to send again at once: on a fresh connection (true), or
+    /// on any the table picks (false).
+    fresh: VecDeque<(Token, bool)>,
     /// Requests ended while active: their connections must close.
     abandoned: VecDeque<Token>,
     outcomes: VecDeque<Outcome>,
@@ -215,13 +216,10 @@ impl Requests {
     /// requests retried on a fresh connection come out either way.
     #[must_use]
     pub fn poll_start(&mut self, now: Instant, admit: bool) -> Option<Start> {
-        while let Some(token) = self.fresh.pop_front() {
+        while let Some((token, fresh_only)) = self.fresh.pop_front() {
             if self.is_active(token) {
                 self.reqs[token.slot].attempts += 1;
-                return Some(Start {
-                    token,
-                    fresh_only: true,
-                });
+                return Some(Start { token, fresh_only });
             }
         }
         if !admit || self.stopped {
@@ -372,6 +370,13 @@ impl Requests {
         match verdict {
             ResponseVerdict::Finish => return self.finish(token.slot, Ok(resp), now),
             ResponseVerdict::Retry(cause) => self.retry(token.slot, cause, now),
+            ResponseVerdict::RetryHttp1 => {
+                // At once, on a new HTTP/1.1 connection; no budget spent.
+                let req = &mut self.reqs[token.slot];
+                req.http1_only = true;
+                self.count_retry(token.slot, RetryCause::Status(421));
+                self.fresh.push_back((token, false));
+            }
             ResponseVerdict::Redirect(location) => {
                 if !self.redirect_in_scope(token.slot, &location) {
                     // Out of the crawl's scope: not fetched; the redirect
@@ -410,7 +415,15 @@ impl Requests {
                 // a cause like any other.
                 req.retried_fresh = true;
                 self.count_retry(token.slot, RetryCause::Error(e.phase, e.kind));
-                self.fresh.push_back(token);
+                self.fresh.push_back((token, true));
+            }
+            ErrorVerdict::RetryNow => {
+                // (After a GOAWAY its connection takes no new stream, so it
+                // goes to another; after a lone refusal perhaps to the same
+                // one, as Go's client does.)
+                req.retried_fresh = true;
+                self.count_retry(token.slot, RetryCause::Error(e.phase, e.kind));
+                self.fresh.push_back((token, false));
             }
             ErrorVerdict::Retry(cause) => self.retry(token.slot, cause, now),
             ErrorVerdict::Finish => {
@@ -534,6 +547,7 @@ impl Requests {
             started_at: None,
             backoff_retries: 0,
             retried_fresh: false,
+            http1_only: false,
             timer,
             report: AttemptReport::default(),
             truncate_at: robots_for.as_ref().map(|_| crate::robots::MAX_BYTES as u64),

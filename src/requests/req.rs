@@ -62,6 +62,9 @@ pub(crate) struct Req {
     pub backoff_retries: u32,
     /// The one free retry on a fresh connection was used.
     pub retried_fresh: bool,
+    /// Over HTTP/1.1 only, from now on (its server answered `421` over
+    /// HTTP/2).
+    pub http1_only: bool,
     /// The total deadline's timer.
     pub timer: TimerId,
     /// The last attempt, as the driver measured it.
@@ -145,6 +148,7 @@ impl Req {
             reused: self.report.reused,
             retried_fresh: self.retried_fresh,
             got_response_bytes: self.report.got_response_bytes,
+            http1_only: self.http1_only,
         }
     }
 }
