@@ -142,6 +142,10 @@ pub struct Summary {
     pub dns: crate::dns::DnsStats,
     /// Connection pool counters (connections opened, reused, evicted...).
     pub pool: PoolStats,
+    /// Responses that came over HTTP/2 (the rest over HTTP/1.x).
+    pub h2_responses: u64,
+    /// Connections whose server chose HTTP/2 (of `pool.opened`).
+    pub h2_connections: u64,
     /// The event loop's counters.
     pub loop_stats: LoopStats,
     /// The most requests in flight at once.
@@ -202,6 +206,9 @@ impl Summary {
         match &outcome.result {
             Ok(resp) => {
                 self.responses += 1;
+                if resp.version == 2 {
+                    self.h2_responses += 1;
+                }
                 let class = (resp.status / 100) as usize;
                 self.status_classes[if (1..=5).contains(&class) { class } else { 0 }] += 1;
                 self.body_bytes += resp.body_len;
@@ -284,6 +291,16 @@ impl Summary {
             self.retries,
             self.max_in_flight
         )?;
+        if self.h2_connections > 0 || self.h2_responses > 0 {
+            writeln!(
+                f,
+                "protocols: h2 {} responses / {} connections; http/1.1 {} responses / {} connections",
+                self.h2_responses,
+                self.h2_connections,
+                self.responses - self.h2_responses,
+                self.pool.opened.saturating_sub(self.h2_connections),
+            )?;
+        }
         Ok(())
     }
 

@@ -334,6 +334,14 @@ fn a_crawl_over_http2_shares_one_connection() {
         assert_eq!(f.body, format!("hello {path}"));
     }
     assert_eq!(summary.pool.opened, 1, "one connection for 200 requests");
+    assert_eq!((summary.h2_responses, summary.h2_connections), (200, 1));
+    let text = summary.to_string();
+    assert!(
+        text.contains(
+            "protocols: h2 200 responses / 1 connections; http/1.1 0 responses / 0 connections"
+        ),
+        "{text}"
+    );
 }
 
 /// The server shuts each connection down after 40 streams (GOAWAY): the
@@ -399,5 +407,7 @@ fn a_421_over_http2_is_answered_over_http1() {
     assert_eq!(
         summary.retries_by_cause.get("status 421").copied(),
         Some(10)
-    );
+    ); // Each 421 is sent again on an HTTP/1.1 connection (pooled after).
+    assert_eq!((summary.h2_responses, summary.responses), (40, 50));
+    assert!(summary.pool.opened > summary.h2_connections);
 }

@@ -110,6 +110,8 @@ pub(crate) struct ConnStats {
     pub tls_full: u64,
     pub tls_resumed: u64,
     pub tls_handshake: Histogram,
+    /// Connections whose server chose HTTP/2.
+    pub h2_connections: u64,
 }
 
 /// The connection table. See the [module docs](self).
@@ -500,6 +502,7 @@ impl<'a> Connections<'a> {
                 self.stats.tls_handshake.record(took);
                 self.connected(cslot);
                 if self.slots[cslot].conn.is_multiplexed() {
+                    self.stats.h2_connections += 1;
                     self.became_shared(cslot);
                 }
                 true // send the request

@@ -386,6 +386,7 @@ impl<'a> Run<'a> {
         s.tls_full = conns.tls_full;
         s.tls_resumed = conns.tls_resumed;
         s.tls_handshake = conns.tls_handshake;
+        s.h2_connections = conns.h2_connections;
         s.descriptor_waits = dialer.descriptor_waits;
         s.connect_waits = dialer.ramp_waits;
         s.requests_moved = dialer.requests_moved;
