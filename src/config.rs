@@ -252,8 +252,8 @@ pub struct TlsConfig {
     pub session_cache: usize,
     /// Offer HTTP/2 in ALPN (`h2`, then `http/1.1`): a server that picks
     /// it gets one connection carrying up to `per_host` requests at once.
-    /// Off by default while the shared connection is new (issue 31): it
-    /// is tested end to end against one server so far.
+    /// On by default with the `http2` feature (as curl, Go and browsers
+    /// do); false offers only `http/1.1`.
     pub http2: bool,
 }
 
@@ -333,7 +333,7 @@ impl Default for TlsConfig {
             ca_file: None,
             danger_accept_invalid_certs: false,
             session_cache: 1024,
-            http2: false,
+            http2: cfg!(feature = "http2"),
         }
     }
 }

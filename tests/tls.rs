@@ -214,10 +214,16 @@ fn insecure_mode_accepts_an_untrusted_certificate_and_http_never_shares_https_co
     assert_eq!(summary.pool.opened, 2);
 }
 
-/// Interop with nginx (installed by `.ci/run`). Skips with a message when
-/// nginx is absent, unless ONELOOP_REQUIRE_NGINX=1 (set in CI).
-#[test]
-fn interop_with_nginx_over_https_with_keep_alive() {
+/// nginx (installed by `.ci/run`) serving `www` over TLS on a port of its
+/// own, `listen` with `listen_options` (`ssl`, or `ssl http2`): runs `f`
+/// with its port and CA, then stops it. Skips with a message when nginx is
+/// absent, unless ONELOOP_REQUIRE_NGINX=1 (set in CI).
+fn with_nginx(
+    test: &str,
+    listen_options: &str,
+    www: &[(String, Vec<u8>)],
+    f: impl FnOnce(u16, &CertificateAuthority),
+) {
     let nginx = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists());
@@ -227,19 +233,22 @@ fn interop_with_nginx_over_https_with_keep_alive() {
         }
         // Past the test harness's capture: a skip must show in `cargo test`.
         use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), "SKIPPED interop_with_nginx_over_https_with_keep_alive: nginx is not installed (apt-get install nginx-light)");
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {test}: nginx is not installed (apt-get install nginx-light)"
+        );
         return;
     };
     let ca = CertificateAuthority::new("nginx test CA").unwrap();
     let cert = valid_cert(&ca, &["127.0.0.1", "localhost"]);
-    let dir = std::env::temp_dir().join(format!("oneloop-nginx-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("oneloop-nginx-{}-{test}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("www")).unwrap();
     std::fs::create_dir_all(dir.join("logs")).unwrap();
     std::fs::write(dir.join("cert.pem"), cert.chain_pem()).unwrap();
     std::fs::write(dir.join("key.pem"), cert.key_pem()).unwrap();
-    for i in 0..20 {
-        std::fs::write(dir.join(format!("www/p{i}.html")), format!("page {i}\n")).unwrap();
+    for (name, body) in www {
+        std::fs::write(dir.join("www").join(name), body).unwrap();
     }
     let port = {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -249,7 +258,7 @@ fn interop_with_nginx_over_https_with_keep_alive() {
         "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log;\n\
          events {{ worker_connections 256; }}\n\
          http {{\n  access_log {d}/logs/access.log;\n  client_body_temp_path {d}/tmp;\n  proxy_temp_path {d}/tmp;\n  fastcgi_temp_path {d}/tmp;\n  uwsgi_temp_path {d}/tmp;\n  scgi_temp_path {d}/tmp;\n  keepalive_requests 10000;\n\
-         server {{\n    listen 127.0.0.1:{port} ssl;\n    ssl_certificate {d}/cert.pem;\n    ssl_certificate_key {d}/key.pem;\n    root {d}/www;\n  }}\n}}\n",
+         server {{\n    listen 127.0.0.1:{port} {listen_options};\n    ssl_certificate {d}/cert.pem;\n    ssl_certificate_key {d}/key.pem;\n    root {d}/www;\n  }}\n}}\n",
         d = dir.display()
     );
     std::fs::write(dir.join("nginx.conf"), conf).unwrap();
@@ -276,29 +285,97 @@ fn interop_with_nginx_over_https_with_keep_alive() {
         let _ = child.stderr.take().unwrap().read_to_string(&mut err);
         panic!("nginx did not start: {err}");
     }
-    let urls: Vec<String> = (0..400)
-        .map(|i| format!("https://127.0.0.1:{port}/p{}.html", i % 20))
-        .collect();
-    let mut crawler = Crawler::new(Config {
-        concurrency: 8,
-        per_host: 4,
-        ..trusting(&ca)
-    })
-    .unwrap();
-    let mut bad = Vec::new();
-    let summary = crawler
-        .run(urls, |o| match &o.result {
-            Ok(r) if r.status == 200 && r.body.starts_with(b"page ") => {}
-            other => bad.push(format!("{}: {:?}", o.url, other.as_ref().map(|r| r.status))),
+    // Stops nginx however `f` ends.
+    struct Stop(std::process::Child, std::path::PathBuf);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+            let _ = std::fs::remove_dir_all(&self.1);
+        }
+    }
+    let _stop = Stop(child, dir);
+    f(port, &ca);
+}
+
+fn pages() -> Vec<(String, Vec<u8>)> {
+    (0..20)
+        .map(|i| (format!("p{i}.html"), format!("page {i}\n").into_bytes()))
+        .collect()
+}
+
+#[test]
+fn interop_with_nginx_over_https_with_keep_alive() {
+    let test = "interop_with_nginx_over_https_with_keep_alive";
+    with_nginx(test, "ssl", &pages(), |port, ca| {
+        let urls: Vec<String> = (0..400)
+            .map(|i| format!("https://127.0.0.1:{port}/p{}.html", i % 20))
+            .collect();
+        let mut crawler = Crawler::new(Config {
+            concurrency: 8,
+            per_host: 4,
+            ..trusting(ca)
         })
         .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(bad.is_empty(), "{bad:?}");
-    assert_eq!(summary.responses, 400);
-    assert!(summary.pool.opened <= 4, "keep-alive reuse: {summary}");
-    assert!(summary.reused_requests >= 396);
+        let mut bad = Vec::new();
+        let summary = crawler
+            .run(urls, |o| match &o.result {
+                Ok(r) if r.status == 200 && r.body.starts_with(b"page ") => {}
+                other => bad.push(format!("{}: {:?}", o.url, other.as_ref().map(|r| r.status))),
+            })
+            .unwrap();
+        assert!(bad.is_empty(), "{bad:?}");
+        assert_eq!(summary.responses, 400);
+        assert!(summary.pool.opened <= 4, "keep-alive reuse: {summary}");
+        assert!(summary.reused_requests >= 396);
+    });
+}
+
+/// HTTP/2 against nginx (`listen … ssl http2`): 400 small pages and 8
+/// bodies of 300 KiB (past the 64 KiB windows, so WINDOW_UPDATEs must flow
+/// both ways), 50 at once, every byte right, on one connection.
+#[test]
+fn interop_with_nginx_over_http2() {
+    let test = "interop_with_nginx_over_http2";
+    let big: Vec<u8> = (0..300 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let mut www = pages();
+    www.push(("big.bin".to_string(), big.clone()));
+    with_nginx(test, "ssl http2", &www, |port, ca| {
+        let mut urls: Vec<String> = (0..400)
+            .map(|i| format!("https://127.0.0.1:{port}/p{}.html?{i}", i % 20))
+            .collect();
+        urls.extend((0..8).map(|i| format!("https://127.0.0.1:{port}/big.bin?{i}")));
+        let mut config = Config {
+            concurrency: 50,
+            per_host: 50,
+            ..trusting(ca)
+        };
+        config.tls.http2 = true;
+        let mut crawler = Crawler::new(config).unwrap();
+        let mut bad = Vec::new();
+        let summary = crawler
+            .run(urls, |o| match &o.result {
+                Ok(r) if r.status == 200 && o.url.contains("/big.bin") && r.body == big => {}
+                Ok(r) if r.status == 200 && r.body.starts_with(b"page ") => {}
+                other => bad.push(format!(
+                    "{}: {:?}",
+                    o.url,
+                    other.as_ref().map(|r| (r.status, r.body.len()))
+                )),
+            })
+            .unwrap();
+        assert!(bad.is_empty(), "{bad:?}");
+        assert_eq!(
+            (summary.responses, summary.h2_responses),
+            (408, 408),
+            "{summary}"
+        );
+        assert_eq!(
+            (summary.pool.opened, summary.h2_connections),
+            (1, 1),
+            "{summary}"
+        );
+    });
 }
 
 #[test]

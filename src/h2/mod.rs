@@ -9,8 +9,8 @@
 //! response's header list into an HTTP/1.1 head, so one response reader
 //! serves both protocols. All plain data: no sockets, no clock.
 //!
-//! On the loop: TLS offers `h2` by ALPN when `TlsConfig::http2` is on
-//! (`--http2`); a connection whose server picks it is `Multiplexed`
+//! On the loop: TLS offers `h2` by ALPN unless `TlsConfig::http2` is off
+//! (`--http1.1`); a connection whose server picks it is `Multiplexed`
 //! (`conn/multiplex.rs`), its origin's one shared connection in the table
 //! (`connections/shared.rs`).
 

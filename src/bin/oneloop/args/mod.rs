@@ -340,8 +340,8 @@ const FLAGS: &[Flag] = &[
 
     flag("--ca-file", Some("PEM"), Tls, "also trust the root certificates in this PEM file", |o, v| { o.config.tls.ca_file = Some(v.into()); Ok(()) }),
     flag("--no-webpki-roots", NONE, Tls, "trust only --ca-file roots", |o, _| { o.config.tls.webpki_roots = false; Ok(()) }),
-    flag("--http2", NONE, Tls, "offer HTTP/2 (ALPN h2): one connection per origin carries the requests as streams (new: off by default)", |o, _| { o.config.tls.http2 = true; Ok(()) }),
-    flag("--http1.1", NONE, Tls, "offer only HTTP/1.1 (the default for now)", |o, _| { o.config.tls.http2 = false; Ok(()) }),
+    flag("--http2", NONE, Tls, "offer HTTP/2 (ALPN h2, then http/1.1; the default): an origin that picks it gets one connection carrying the requests as streams", |o, _| { o.config.tls.http2 = true; Ok(()) }),
+    flag("--http1.1", NONE, Tls, "offer only HTTP/1.1 (ALPN http/1.1): one request per connection at a time, as before HTTP/2", |o, _| { o.config.tls.http2 = false; Ok(()) }),
     flag("--insecure", NONE, Tls, "DANGER: accept any TLS certificate (prints a warning)", |o, _| { o.config.tls.danger_accept_invalid_certs = true; Ok(()) }),
     flag("--tls-session-cache", N, Tls, "TLS sessions kept for resumption, 0 = off (default 1024, at most 65536)", |o, v| { o.config.tls.session_cache = num(v, 0, 65_536)? as usize; Ok(()) }),
 
