@@ -99,6 +99,30 @@ pub enum EventKind<'a> {
         /// The request it carries now.
         req: u64,
     },
+    /// HTTP/2: a request opened a stream on a shared connection (RFC 9113
+    /// §5.1: the stream goes from idle to open, or half-closed (local) once
+    /// its request is sent whole).
+    StreamOpened {
+        /// The connection.
+        conn: u64,
+        /// The request the stream carries.
+        req: u64,
+        /// The stream's id (odd: the client's).
+        stream: u32,
+    },
+    /// HTTP/2: a stream closed (RFC 9113 §5.1 `closed`); the connection
+    /// carries on.
+    StreamClosed {
+        /// The connection.
+        conn: u64,
+        /// The request it carried.
+        req: u64,
+        /// The stream's id.
+        stream: u32,
+        /// `done` (the response ended), `failed` (reset, refused, or the
+        /// connection went), or `cancelled` (its request ended first).
+        end: &'static str,
+    },
     /// A connection's state machine moved.
     ConnState {
         /// The connection.
@@ -237,6 +261,8 @@ impl EventKind<'_> {
             EventKind::Finished { .. } => "finished",
             EventKind::ConnOpened { .. } => "conn_opened",
             EventKind::ConnReused { .. } => "conn_reused",
+            EventKind::StreamOpened { .. } => "stream_opened",
+            EventKind::StreamClosed { .. } => "stream_closed",
             EventKind::ConnectWait { .. } => "connect_wait",
             EventKind::RequestMoved { .. } => "request_moved",
             EventKind::ConnectAttempt { .. } => "connect_attempt",
@@ -364,6 +390,22 @@ impl EventKind<'_> {
             EventKind::ConnReused { conn, req } => {
                 field_u64(out, "conn", *conn);
                 field_u64(out, "req", *req);
+            }
+            EventKind::StreamOpened { conn, req, stream } => {
+                field_u64(out, "conn", *conn);
+                field_u64(out, "req", *req);
+                field_u64(out, "stream", u64::from(*stream));
+            }
+            EventKind::StreamClosed {
+                conn,
+                req,
+                stream,
+                end,
+            } => {
+                field_u64(out, "conn", *conn);
+                field_u64(out, "req", *req);
+                field_u64(out, "stream", u64::from(*stream));
+                field_str(out, "end", end);
             }
             EventKind::ConnectAttempt { conn, addr } => {
                 field_u64(out, "conn", *conn);

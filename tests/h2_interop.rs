@@ -240,6 +240,16 @@ struct Fetched {
     body: String,
 }
 
+/// A stream event: opened (`end` empty) or closed, on (conn, stream), for
+/// request `req`.
+#[derive(Debug)]
+struct StreamEvent {
+    conn: u64,
+    stream: u32,
+    req: u64,
+    end: &'static str,
+}
+
 /// Crawls `paths` (50 at once, 3 retries) through the crawler with HTTP/2
 /// offered, against the Python `h2` server over TLS in `mode`. None (and
 /// SKIPPED said) without Python's `h2`.
@@ -247,7 +257,7 @@ fn crawl_h2(
     test: &str,
     mode: &str,
     paths: &[String],
-) -> Option<(HashMap<String, Fetched>, oneloop::Summary)> {
+) -> Option<(HashMap<String, Fetched>, oneloop::Summary, Vec<StreamEvent>)> {
     if !python_has_h2() {
         let _ = writeln!(
             std::io::stderr(),
@@ -293,6 +303,31 @@ fn crawl_h2(
     let urls: Vec<String> = paths.iter().map(|p| format!("{prefix}{p}")).collect();
     let mut fetched = HashMap::new();
     let mut crawler = oneloop::Crawler::new(config).unwrap();
+    let streams = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = streams.clone();
+    crawler.set_observer(move |e: &oneloop::events::Event<'_>| {
+        let event = match e.kind {
+            oneloop::events::EventKind::StreamOpened { conn, req, stream } => StreamEvent {
+                conn,
+                stream,
+                req,
+                end: "",
+            },
+            oneloop::events::EventKind::StreamClosed {
+                conn,
+                req,
+                stream,
+                end,
+            } => StreamEvent {
+                conn,
+                stream,
+                req,
+                end,
+            },
+            _ => return,
+        };
+        seen.lock().unwrap().push(event);
+    });
     let summary = crawler
         .run(urls, |o| {
             let mut line = String::new();
@@ -309,7 +344,9 @@ fn crawl_h2(
     let _ = server.kill();
     let _ = server.wait();
     let _ = std::fs::remove_dir_all(&dir);
-    Some((fetched, summary))
+    drop(crawler);
+    let streams = std::mem::take(&mut *streams.lock().unwrap());
+    Some((fetched, summary, streams))
 }
 
 fn paths(n: usize) -> Vec<String> {
@@ -321,7 +358,7 @@ fn paths(n: usize) -> Vec<String> {
 #[test]
 fn a_crawl_over_http2_shares_one_connection() {
     let test = "a_crawl_over_http2_shares_one_connection";
-    let Some((fetched, summary)) = crawl_h2(test, "plain", &paths(200)) else {
+    let Some((fetched, summary, streams)) = crawl_h2(test, "plain", &paths(200)) else {
         return;
     };
     assert_eq!(fetched.len(), 200);
@@ -335,6 +372,25 @@ fn a_crawl_over_http2_shares_one_connection() {
     }
     assert_eq!(summary.pool.opened, 1, "one connection for 200 requests");
     assert_eq!((summary.h2_responses, summary.h2_connections), (200, 1));
+    // The events show the multiplexing: 200 streams on the one
+    // connection, ids 1, 3, 5… each opened once and closed once, done.
+    let opened: Vec<&StreamEvent> = streams.iter().filter(|e| e.end.is_empty()).collect();
+    let mut ids: Vec<u32> = opened.iter().map(|e| e.stream).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..200).map(|i| 2 * i + 1).collect::<Vec<u32>>());
+    assert!(streams.iter().all(|e| e.conn == opened[0].conn));
+    let mut done: Vec<(u32, u64)> = streams
+        .iter()
+        .filter(|e| e.end == "done")
+        .map(|e| (e.stream, e.req))
+        .collect();
+    let mut want: Vec<(u32, u64)> = opened.iter().map(|e| (e.stream, e.req)).collect();
+    done.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(
+        done, want,
+        "each stream closed once, done, for its own request"
+    );
     let text = summary.to_string();
     assert!(
         text.contains(
@@ -350,7 +406,7 @@ fn a_crawl_over_http2_shares_one_connection() {
 #[test]
 fn streams_above_a_goaway_go_again_on_a_new_connection() {
     let test = "streams_above_a_goaway_go_again_on_a_new_connection";
-    let Some((fetched, summary)) = crawl_h2(test, "goaway", &paths(200)) else {
+    let Some((fetched, summary, streams)) = crawl_h2(test, "goaway", &paths(200)) else {
         return;
     };
     assert_eq!(fetched.len(), 200);
@@ -363,6 +419,16 @@ fn streams_above_a_goaway_go_again_on_a_new_connection() {
         "40 streams a connection: {summary:?}"
     );
     assert!(summary.retries > 0, "the refused streams were sent again");
+    // Streams above each GOAWAY closed failed, and their requests were
+    // done later on another connection.
+    let failed: Vec<&StreamEvent> = streams.iter().filter(|e| e.end == "failed").collect();
+    assert!(!failed.is_empty());
+    for f in failed {
+        let again = streams
+            .iter()
+            .any(|e| e.req == f.req && e.end == "done" && e.conn != f.conn);
+        assert!(again, "{f:?}");
+    }
 }
 
 /// Every fifth stream is refused (RST_STREAM REFUSED_STREAM): each is sent
@@ -370,7 +436,7 @@ fn streams_above_a_goaway_go_again_on_a_new_connection() {
 #[test]
 fn refused_streams_are_sent_again() {
     let test = "refused_streams_are_sent_again";
-    let Some((fetched, summary)) = crawl_h2(test, "refuse", &paths(100)) else {
+    let Some((fetched, summary, streams)) = crawl_h2(test, "refuse", &paths(100)) else {
         return;
     };
     assert_eq!(fetched.len(), 100);
@@ -380,6 +446,12 @@ fn refused_streams_are_sent_again() {
     }
     let refused = summary.retries_by_cause.get("send:refused").copied();
     assert!(refused >= Some(20), "{:?}", summary.retries_by_cause);
+    let failed = streams.iter().filter(|e| e.end == "failed").count();
+    assert_eq!(
+        Some(failed as u64),
+        refused,
+        "one failed stream per refusal"
+    );
 }
 
 /// A `421` over HTTP/2 (how a site opts a request out of h2): the request
@@ -390,7 +462,7 @@ fn a_421_over_http2_is_answered_over_http1() {
     let test = "a_421_over_http2_is_answered_over_http1";
     let mut list = paths(40);
     list.extend((0..10).map(|i| format!("/h1only/{i}")));
-    let Some((fetched, summary)) = crawl_h2(test, "421", &list) else {
+    let Some((fetched, summary, _)) = crawl_h2(test, "421", &list) else {
         return;
     };
     assert_eq!(fetched.len(), 50);

@@ -503,7 +503,7 @@ impl<'a> Connections<'a> {
                 self.connected(cslot);
                 if self.slots[cslot].conn.is_multiplexed() {
                     self.stats.h2_connections += 1;
-                    self.became_shared(cslot);
+                    self.became_shared(cslot, ev);
                 }
                 true // send the request
             }
@@ -512,7 +512,7 @@ impl<'a> Connections<'a> {
                 false
             }
             ConnEvent::Streams => {
-                self.streams_ended(cslot);
+                self.streams_ended(cslot, ev);
                 if self.spent(cslot) {
                     self.drop_busy_conn(cslot, CloseReason::Done, now, ev);
                     return false;

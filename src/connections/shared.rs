@@ -20,6 +20,8 @@ use std::time::Instant;
 pub(super) struct StreamLink {
     pub stream: u32,
     pub req: Token,
+    /// The request's id (events name requests by it).
+    pub id: u64,
     pub attached_at: Instant,
     /// The request did not open the connection.
     pub reused: bool,
@@ -36,16 +38,26 @@ impl Connections<'_> {
     /// The TLS handshake chose `h2`: the request that opened the connection
     /// is its first stream, and the connection is its origin's shared one
     /// (unless another already is: then it only finishes its streams).
-    pub(super) fn became_shared(&mut self, cslot: usize) {
+    pub(super) fn became_shared(&mut self, cslot: usize, ev: &mut Emitter<'_>) {
         let slot = &mut self.slots[cslot];
-        if let Some((req, _)) = slot.carrying.take() {
+        if let Some((req, id)) = slot.carrying.take() {
             let link = StreamLink {
                 stream: 1,
                 req,
+                id,
                 attached_at: slot.attached_at,
                 reused: slot.reused,
             };
             slot.streams.push(link);
+            let conn = slot.conn.id();
+            emit!(
+                ev,
+                EventKind::StreamOpened {
+                    conn,
+                    req: id,
+                    stream: 1
+                }
+            );
         }
         let key: Box<str> = slot.conn.key().into();
         if self.shared_with_room(&key).is_none() {
@@ -63,11 +75,18 @@ impl Connections<'_> {
         ev: &mut Emitter<'_>,
     ) {
         let conn = self.slots[cslot].conn.id();
-        emit!(ev, EventKind::ConnReused { conn, req: ex.id });
         self.prepare(cslot, &ex, now, ev);
         match self.slots[cslot].conn.open_stream(now) {
             Ok(stream) => {
-                self.link_stream(cslot, req, stream, now);
+                emit!(
+                    ev,
+                    EventKind::StreamOpened {
+                        conn,
+                        req: ex.id,
+                        stream
+                    }
+                );
+                self.link_stream(cslot, req, ex.id, stream, now);
                 let slot = &mut self.slots[cslot];
                 if !slot.flush_queued {
                     slot.flush_queued = true;
@@ -108,11 +127,12 @@ impl Connections<'_> {
         true
     }
 
-    fn link_stream(&mut self, cslot: usize, req: Token, stream: u32, now: Instant) {
+    fn link_stream(&mut self, cslot: usize, req: Token, id: u64, stream: u32, now: Instant) {
         self.set_carrier(req, cslot);
         self.slots[cslot].streams.push(StreamLink {
             stream,
             req,
+            id,
             attached_at: now,
             reused: true,
         });
@@ -152,7 +172,14 @@ impl Connections<'_> {
 
     /// Streams of `cslot` ended: each one's response or failure goes to
     /// the driver.
-    pub(super) fn streams_ended(&mut self, cslot: usize) {
+    pub(super) fn streams_ended(&mut self, cslot: usize, ev: &mut Emitter<'_>) {
+        let conn = self.slots[cslot].conn.id();
+        let closed = |link: &StreamLink, end| EventKind::StreamClosed {
+            conn,
+            req: link.id,
+            stream: link.stream,
+            end,
+        };
         while let Some(end) = self.slots[cslot].conn.poll_stream_end() {
             match end {
                 StreamEnd::Done {
@@ -164,6 +191,7 @@ impl Connections<'_> {
                     let Some(link) = self.unlink_stream(cslot, stream) else {
                         continue; // cancelled meanwhile
                     };
+                    emit!(ev, closed(&link, "done"));
                     let report = self.stream_report(cslot, &link, true, first_byte_at);
                     response.version = 2;
                     if let Some(w) = &mut response.wire {
@@ -190,6 +218,7 @@ impl Connections<'_> {
                     let Some(link) = self.unlink_stream(cslot, stream) else {
                         continue;
                     };
+                    emit!(ev, closed(&link, "failed"));
                     let report =
                         self.stream_report(cslot, &link, got_response_bytes, first_byte_at);
                     self.outputs.push_back(Output::Failed {
@@ -223,10 +252,22 @@ impl Connections<'_> {
         now: Instant,
         ev: &mut Emitter<'_>,
     ) {
-        self.streams_ended(cslot);
+        self.streams_ended(cslot, ev);
+        let conn = self.slots[cslot].conn.id();
         let links = std::mem::take(&mut self.slots[cslot].streams);
         for link in links {
             self.by_request[link.req.slot] = NONE;
+            let (req, stream) = (link.id, link.stream);
+            let end = "failed";
+            emit!(
+                ev,
+                EventKind::StreamClosed {
+                    conn,
+                    req,
+                    stream,
+                    end
+                }
+            );
             let mut error = error.clone().unwrap_or_else(|| {
                 Error::new(
                     Phase::Head,
@@ -258,6 +299,17 @@ impl Connections<'_> {
     ) -> (Phase, AttemptReport) {
         self.slots[cslot].conn.cancel_stream(link.stream, now);
         self.unlink_stream(cslot, link.stream);
+        let (conn, req, stream) = (self.slots[cslot].conn.id(), link.id, link.stream);
+        let end = "cancelled";
+        emit!(
+            ev,
+            EventKind::StreamClosed {
+                conn,
+                req,
+                stream,
+                end
+            }
+        );
         let report = self.stream_report(cslot, &link, false, None);
         // The RST_STREAM goes out now.
         self.drive(cslot, now, ev);

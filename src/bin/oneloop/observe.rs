@@ -189,6 +189,23 @@ fn conn_line(out: &mut String, kind: &EventKind<'_>) -> std::fmt::Result {
         EventKind::ConnReused { conn, req } => {
             write!(out, "conn#{conn} {} reused", req_label(*req))
         }
+        EventKind::StreamOpened { conn, req, stream } => {
+            write!(
+                out,
+                "conn#{conn} {} on stream {stream} (h2)",
+                req_label(*req)
+            )
+        }
+        EventKind::StreamClosed {
+            conn,
+            req,
+            stream,
+            end,
+        } => write!(
+            out,
+            "conn#{conn} {} stream {stream} closed: {end}",
+            req_label(*req)
+        ),
         EventKind::ConnectAttempt { conn, addr } => {
             write!(out, "conn#{conn} connect attempt to {addr}")
         }
