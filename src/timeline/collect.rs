@@ -177,6 +177,16 @@ struct Open {
     req: Option<u64>,
 }
 
+/// An HTTP/2 stream's life on its connection's lane (exact pictures only).
+pub(super) struct StreamMark {
+    pub lane: usize,
+    pub stream: u64,
+    pub req: u64,
+    pub start: f64,
+    pub end: f64,
+    pub done: bool,
+}
+
 pub(super) struct Segment {
     pub lane: usize,
     pub conn: u64,
@@ -189,6 +199,9 @@ pub(super) struct Segment {
 /// Pass 2: segments (or per-column state time), loop use, queues, stalls.
 pub(super) struct Collected {
     pub exact_segments: Vec<Segment>,
+    /// HTTP/2 streams, by lane then start (exact pictures, up to
+    /// `EXACT_SEGMENTS`).
+    pub streams: Vec<StreamMark>,
     /// Per lane and column, the time spent in each state (not exact).
     pub by_column: Vec<Vec<[f32; STATES.len()]>>,
     /// Per column, the time all drawn connections spent in each state
@@ -209,6 +222,7 @@ impl Collected {
     pub fn collect(events: &str, span: &Span) -> io::Result<Collected> {
         let mut c = Collected {
             exact_segments: Vec::new(),
+            streams: Vec::new(),
             by_column: if span.exact {
                 Vec::new()
             } else {
@@ -223,6 +237,8 @@ impl Collected {
         };
         let mut lanes = Lanes::new(span.mode);
         let mut open: HashMap<u64, Open> = HashMap::new();
+        // Streams open now: (conn, stream) → (lane, start).
+        let mut open_streams: HashMap<(u64, u64), (usize, f64)> = HashMap::new();
         read_events(events, |e| {
             match e.kind.as_str() {
                 "conn_opened" => {
@@ -232,6 +248,27 @@ impl Collected {
                 "state" => {
                     if let Some(lane) = lanes.lane_of(conn_of(&e)) {
                         c.enter(span, &mut open, conn_of(&e), lane, e.str("to"), &e);
+                    }
+                }
+                "stream_opened" if span.exact => {
+                    if let Some(lane) = lanes.lane_of(conn_of(&e)).filter(|&l| l < span.lanes) {
+                        let stream = e.num("stream").unwrap_or(0.0) as u64;
+                        open_streams.insert((conn_of(&e), stream), (lane, e.t));
+                    }
+                }
+                "stream_closed" => {
+                    let stream = e.num("stream").unwrap_or(0.0) as u64;
+                    if let Some((lane, start)) = open_streams.remove(&(conn_of(&e), stream)) {
+                        if c.streams.len() < EXACT_SEGMENTS {
+                            c.streams.push(StreamMark {
+                                lane,
+                                stream,
+                                req: e.num("req").unwrap_or(0.0) as u64,
+                                start,
+                                end: e.t,
+                                done: e.str("end") == Some("done"),
+                            });
+                        }
                     }
                 }
                 "turn" => c.turn(span, &e),
@@ -255,6 +292,8 @@ impl Collected {
             c.close(span, conn, o, span.t_max);
         }
         c.exact_segments
+            .sort_by(|a, b| (a.lane, a.start).partial_cmp(&(b.lane, b.start)).unwrap());
+        c.streams
             .sort_by(|a, b| (a.lane, a.start).partial_cmp(&(b.lane, b.start)).unwrap());
         Ok(c)
     }

@@ -22,7 +22,7 @@ mod collect;
 mod read;
 
 use crate::ConnState;
-use collect::{Collected, LaneMode, Segment, Span};
+use collect::{Collected, LaneMode, Segment, Span, StreamMark};
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, Write};
@@ -155,7 +155,7 @@ fn draw_header(s: &mut String, span: &Span, c: &Collected, l: &Layout) {
         let name = state.name();
         let _ = write!(s, ".{name}{{fill:{colour}}}");
     }
-    s.push_str(".blocked{fill:#eeeeee}.protocol{fill:#4c78a8}.callbacks{fill:#f58518}.stall{fill:#d62728}.lbl{fill:#333}.axis{stroke:#999}.q0{fill:#2ca02c}.q1{fill:#bcbd22}.q2{fill:#9467bd}</style>\n");
+    s.push_str(".blocked{fill:#eeeeee}.protocol{fill:#4c78a8}.callbacks{fill:#f58518}.stall{fill:#d62728}.lbl{fill:#333}.axis{stroke:#999}.q0{fill:#2ca02c}.q1{fill:#bcbd22}.q2{fill:#9467bd}.stream{fill:#222}.stream-failed{fill:#d62728}</style>\n");
     s.push_str("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
     let _ = writeln!(
         s,
@@ -187,7 +187,7 @@ fn draw_header(s: &mut String, span: &Span, c: &Collected, l: &Layout) {
         lx += 14.0 + label.len() as f64 * 6.0 + 12.0;
     }
     let mut lx = 10.0;
-    for (class, label) in [
+    let keys = [
         ("blocked", "loop blocked in poll"),
         ("protocol", "loop doing protocol work"),
         ("callbacks", "loop in your callback"),
@@ -195,13 +195,20 @@ fn draw_header(s: &mut String, span: &Span, c: &Collected, l: &Layout) {
         ("q0", "requests in flight"),
         ("q1", "queued (limits, pacing)"),
         ("q2", "waiting for robots.txt"),
-    ] {
+    ];
+    for (class, label) in keys {
         let _ = writeln!(
             s,
             r#"<rect x="{lx}" y="48" width="10" height="10" class="{class}"/><text x="{}" y="57" class="lbl">{label}</text>"#,
             lx + 13.0
         );
         lx += 14.0 + label.len() as f64 * 6.0 + 12.0;
+    }
+    if !c.streams.is_empty() {
+        let _ = writeln!(
+            s,
+            r#"<rect x="10" y="64" width="10" height="10" class="stream"/><text x="23" y="73" class="lbl">HTTP/2 streams open on the connection (dark height: how many, its lane's most = full)</text><rect x="520" y="64" width="2" height="10" class="stream-failed"/><text x="527" y="73" class="lbl">a stream that failed (reset, refused, cancelled)</text>"#
+        );
     }
 }
 
@@ -294,6 +301,7 @@ fn draw_lanes(s: &mut String, span: &Span, c: &Collected, l: &Layout) -> usize {
     );
     let mut drawn = 0;
     let mut segments = c.exact_segments.iter().peekable();
+    let mut streams = c.streams.iter().peekable();
     for lane in 0..span.lanes {
         let y = lane as f64 * (LANE_H + LANE_GAP);
         let what = match span.mode {
@@ -312,6 +320,11 @@ fn draw_lanes(s: &mut String, span: &Span, c: &Collected, l: &Layout) -> usize {
                 draw_segment(s, seg, l);
                 drawn += 1;
             }
+            let mut lane_streams = Vec::new();
+            while let Some(mark) = streams.next_if(|m| m.lane == lane) {
+                lane_streams.push(mark);
+            }
+            draw_streams(s, &lane_streams, l);
         } else {
             drawn += draw_column_lane(s, &c.by_column[lane], span.column_span());
         }
@@ -327,6 +340,58 @@ fn draw_lanes(s: &mut String, span: &Span, c: &Collected, l: &Layout) -> usize {
         );
     }
     drawn
+}
+
+/// A lane's HTTP/2 streams as a dark step area over its `h2` segment: its
+/// height is how many streams were open at each instant (the lane's most =
+/// full height), so multiplexing shows as a level, not as one bar. Streams
+/// that failed or were cancelled are red ticks at their end.
+fn draw_streams(s: &mut String, marks: &[&StreamMark], l: &Layout) {
+    if marks.is_empty() {
+        return;
+    }
+    let mut steps: Vec<(f64, i32)> = Vec::with_capacity(marks.len() * 2);
+    for m in marks {
+        steps.push((m.start, 1));
+        steps.push((m.end, -1));
+    }
+    // Ends before starts at the same instant: a stream replaced at once
+    // does not count twice.
+    steps.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let most = steps
+        .iter()
+        .scan(0, |open, &(_, d)| {
+            *open += d;
+            Some(*open)
+        })
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let _ = write!(
+        s,
+        r#"<path class="stream" fill-opacity="0.8" d="M{:.2},{LANE_H}"#,
+        l.x_of(steps[0].0)
+    );
+    let mut open = 0;
+    for (t, d) in steps {
+        open += d;
+        let y = LANE_H - LANE_H * f64::from(open) / f64::from(most);
+        let _ = write!(s, " H{:.2} V{y:.2}", l.x_of(t));
+    }
+    let _ = write!(
+        s,
+        r#" Z"><title>HTTP/2: {} streams, up to {most} at once on this connection</title></path>"#,
+        marks.len()
+    );
+    for m in marks.iter().filter(|m| !m.done) {
+        let _ = write!(
+            s,
+            r#"<rect x="{:.2}" width="1" height="{LANE_H}" class="stream-failed"><title>stream {} {} failed</title></rect>"#,
+            l.x_of(m.end),
+            m.stream,
+            crate::events::req_label(m.req)
+        );
+    }
 }
 
 fn draw_segment(s: &mut String, seg: &Segment, l: &Layout) {
@@ -522,5 +587,35 @@ mod tests {
         assert_eq!(nice_step(7_000.0), 10_000.0);
         assert_eq!(fmt_us(1500.0), "1.5 ms");
         assert_eq!(fmt_us(2_500_000.0), "2.50 s");
+    }
+
+    #[test]
+    fn http2_streams_draw_as_a_level_in_their_connections_lane() {
+        // One h2 connection: streams 1 and 3 overlap, then 5 alone; 3 fails.
+        let events = [
+            r#"{"t":0,"type":"conn_opened","conn":0,"req":1,"state":"connecting","origin":"https://a"}"#,
+            r#"{"t":100,"type":"state","conn":0,"req":1,"from":"tls","to":"h2"}"#,
+            r#"{"t":110,"type":"stream_opened","conn":0,"req":1,"stream":1}"#,
+            r#"{"t":120,"type":"stream_opened","conn":0,"req":2,"stream":3}"#,
+            r#"{"t":200,"type":"stream_closed","conn":0,"req":2,"stream":3,"end":"failed"}"#,
+            r#"{"t":300,"type":"stream_closed","conn":0,"req":1,"stream":1,"end":"done"}"#,
+            r#"{"t":310,"type":"stream_opened","conn":0,"req":3,"stream":5}"#,
+            r#"{"t":400,"type":"stream_closed","conn":0,"req":3,"stream":5,"end":"done"}"#,
+            r#"{"t":500,"type":"conn_closed","conn":0,"reason":"end"}"#,
+        ];
+        let dir = std::env::temp_dir().join(format!("oneloop-tl-h2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (ev, svg) = (dir.join("ev.jsonl"), dir.join("tl.svg"));
+        std::fs::write(&ev, events.join("\n") + "\n").unwrap();
+        render(ev.to_str().unwrap(), svg.to_str().unwrap()).unwrap();
+        let out = std::fs::read_to_string(&svg).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(out.contains("HTTP/2: 3 streams, up to 2 at once"), "{out}");
+        assert_eq!(
+            out.matches(r#"class="stream-failed"><title>stream 3"#)
+                .count(),
+            1
+        );
+        assert!(out.contains("HTTP/2 streams open on the connection"));
     }
 }
