@@ -365,28 +365,65 @@ impl H2Conn {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        self.recv_buf.extend_from_slice(data);
-        let mut at = 0;
-        let result = loop {
-            let parsed = frame::parse(&self.recv_buf[at..], self.config.max_frame_size);
-            let (f, used) = match parsed {
-                Ok(Some(x)) => x,
-                Ok(None) => break Ok(()),
-                Err(e) => break Err(H2Error::from(e)),
-            };
-            // (The frame borrows the buffer; what it says is copied out.)
-            let owned = OwnedFrame::from(f);
-            at += used;
-            if let Err(e) = self.handle_frame(owned) {
-                break Err(e);
+        let result = if self.recv_buf.is_empty() {
+            // The usual case: whole frames straight from the input; only a
+            // frame cut at its end is kept.
+            let (used, result) = self.handle_frames(data);
+            self.recv_buf.extend_from_slice(&data[used..]);
+            result
+        } else {
+            // A kept partial frame first, then the rest, from one buffer.
+            let mut buf = std::mem::take(&mut self.recv_buf);
+            buf.extend_from_slice(data);
+            let (used, result) = self.handle_frames(&buf);
+            buf.drain(..used);
+            if !buf.is_empty() {
+                self.recv_buf = buf; // (else its memory goes back)
             }
+            result
         };
-        self.recv_buf.drain(..at);
         if let Err(e) = &result {
             frame::write_goaway(&mut self.out, e.code);
             self.failed = Some(e.clone());
         }
         result
+    }
+
+    /// Handles the whole frames at the start of `input`: how many bytes
+    /// they took, and how it went.
+    fn handle_frames(&mut self, input: &[u8]) -> (usize, Result<(), H2Error>) {
+        let mut at = 0;
+        loop {
+            let (f, used) = match frame::parse(&input[at..], self.config.max_frame_size) {
+                Ok(Some(x)) => x,
+                Ok(None) => return (at, Ok(())),
+                Err(e) => return (at, Err(H2Error::from(e))),
+            };
+            // (The frame borrows the input; what it says is copied out.)
+            let owned = OwnedFrame::from(f);
+            at += used;
+            if let Err(e) = self.handle_frame(owned) {
+                return (at, Err(e));
+            }
+        }
+    }
+
+    /// Gives back what an idle connection holds beyond its state: the
+    /// buffers and tables a burst of streams grew (a crawl may keep a
+    /// thousand idle connections).
+    pub fn release_memory(&mut self) {
+        if self.recv_buf.is_empty() {
+            self.recv_buf = Vec::new();
+        }
+        if self.out.is_empty() {
+            self.out = Vec::new();
+        }
+        if self.streams.is_empty() {
+            self.streams = HashMap::new();
+        }
+        if self.events.is_empty() {
+            self.events = VecDeque::new();
+        }
     }
 
     /// The server's SETTINGS: applied whole (or refused whole), and acked.

@@ -131,6 +131,32 @@ fn a_get_goes_half_closed_local_then_closed_with_its_response() {
 }
 
 #[test]
+fn input_cut_at_every_point_gives_the_same_events() {
+    // Two responses, four frames, in two pieces cut anywhere: whole frames
+    // come straight from the input, a cut one waits for its rest.
+    let mut server = Server::new();
+    let mut wire = server.headers(1, "200", false);
+    frame::write_data(&mut wire, 1, &[b'a'; 300], true);
+    wire.extend(server.headers(3, "404", false));
+    frame::write_data(&mut wire, 3, b"gone", true);
+    let run = |pieces: &[&[u8]]| {
+        let mut conn = H2Conn::new(H2Config::default());
+        sent(&mut conn);
+        get(&mut conn, "/a").unwrap();
+        get(&mut conn, "/b").unwrap();
+        for p in pieces {
+            conn.handle_bytes(p).unwrap();
+        }
+        events(&mut conn)
+    };
+    let whole = run(&[&wire]);
+    assert_eq!(whole.len(), 4);
+    for cut in 0..=wire.len() {
+        assert_eq!(run(&[&wire[..cut], &wire[cut..]]), whole, "cut at {cut}");
+    }
+}
+
+#[test]
 fn the_servers_max_concurrent_streams_is_honoured() {
     let (mut conn, mut server) = (H2Conn::new(H2Config::default()), Server::new());
     conn.handle_bytes(&settings(&[(3, 2)])).unwrap();
