@@ -141,6 +141,9 @@ pub enum ErrorVerdict {
     /// an HTTP/2 stream the server refused, never processed. Once per
     /// input (the same one free retry as `RetryFresh`), no budget spent.
     RetryNow,
+    /// Send again at once over HTTP/1.1 (a body too large for the HTTP/2
+    /// windows); no budget spent.
+    RetryHttp1,
     /// Wait a backoff, then try again.
     Retry(RetryCause),
     /// The error is the outcome.
@@ -170,6 +173,11 @@ pub fn judge_error(e: &Error, attempt: &Attempt, policy: &RetryPolicy) -> ErrorV
     // send again, whatever the method, as Go's and hyper's clients do.
     if e.phase == Phase::Send && e.kind == ErrorKind::Refused && !attempt.retried_fresh {
         return ErrorVerdict::RetryNow;
+    }
+    // A request body larger than the HTTP/2 windows allow now (oneloop does
+    // not wait for them to open): never sent; HTTP/1.1 has no windows.
+    if e.phase == Phase::Send && e.kind == ErrorKind::TooLarge && !attempt.http1_only {
+        return ErrorVerdict::RetryHttp1;
     }
     // Bytes that are not a valid head on a reused connection were never a
     // response to this request: stale bytes, like an early close.

@@ -197,7 +197,14 @@ def serve_h1(c):
             if not data: return
             buf += data
         head, buf = buf.split(b'\r\n\r\n', 1)
-        body = b'h1 ' + head.split(b' ')[1]
+        n = 0
+        for line in head.split(b'\r\n')[1:]:
+            k, _, v = line.partition(b':')
+            if k.strip().lower() == b'content-length': n = int(v)
+        while len(buf) < n:
+            buf += c.recv(65536)
+        got, buf = buf[:n], buf[n:]
+        body = b'h1 ' + head.split(b' ')[1] + (b' %d' % len(got) if n else b'')
         c.sendall(b'HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n' % len(body) + body)
 def serve(c):
     c = ctx.wrap_socket(c, server_side=True)
@@ -300,7 +307,19 @@ fn crawl_h2(
     config.per_host = 50;
     config.retry.max_retries = 3;
     let prefix = format!("https://127.0.0.1:{port}");
-    let urls: Vec<String> = paths.iter().map(|p| format!("{prefix}{p}")).collect();
+    // "POST /x": a POST with a 100 KB body, more than h2's first windows.
+    let urls: Vec<oneloop::Request> = paths
+        .iter()
+        .map(|p| match p.strip_prefix("POST ") {
+            Some(p) => oneloop::Request {
+                url: format!("{prefix}{p}"),
+                method: Some(oneloop::http::Method::Post),
+                body: Some(vec![b'z'; 100_000]),
+                ..Default::default()
+            },
+            None => oneloop::Request::from(format!("{prefix}{p}")),
+        })
+        .collect();
     let mut fetched = HashMap::new();
     let mut crawler = oneloop::Crawler::new(config).unwrap();
     let streams = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -482,4 +501,25 @@ fn a_421_over_http2_is_answered_over_http1() {
     ); // Each 421 is sent again on an HTTP/1.1 connection (pooled after).
     assert_eq!((summary.h2_responses, summary.responses), (40, 50));
     assert!(summary.pool.opened > summary.h2_connections);
+}
+
+/// A POST body larger than the server's HTTP/2 windows (100 KB against
+/// 64 KiB): sent again over HTTP/1.1, whole, not failed.
+#[test]
+fn a_body_too_large_for_the_h2_windows_goes_over_http1() {
+    let test = "a_body_too_large_for_the_h2_windows_goes_over_http1";
+    let list = vec!["/small".to_string(), "POST /upload".to_string()];
+    let Some((fetched, summary, _)) = crawl_h2(test, "421", &list) else {
+        return;
+    };
+    assert_eq!(fetched["/small"].body, "hello /small");
+    assert_eq!(
+        fetched["/upload"].body, "h1 /upload 100000",
+        "{}",
+        fetched["/upload"].line
+    );
+    assert_eq!(
+        summary.retries_by_cause.get("send:too_large").copied(),
+        Some(1)
+    );
 }

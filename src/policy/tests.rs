@@ -174,6 +174,9 @@ fn errors_table() {
         (e(Phase::Send, Refused),           post,             RetryNow),
         (e(Phase::Send, Refused),           get(2),           RetryNow),
         (e(Phase::Send, Refused),           reused_again,     retry(Phase::Send, Refused)),
+        // A body too large for the HTTP/2 windows: over HTTP/1.1, once.
+        (e(Phase::Send, TooLarge),          post,             RetryHttp1),
+        (e(Phase::Send, TooLarge),          Attempt { http1_only: true, ..post }, Finish),
     ];
     for (i, (error, attempt, want)) in cases.iter().enumerate() {
         assert_eq!(

@@ -425,6 +425,11 @@ impl Requests {
                 self.count_retry(token.slot, RetryCause::Error(e.phase, e.kind));
                 self.fresh.push_back((token, false));
             }
+            ErrorVerdict::RetryHttp1 => {
+                req.http1_only = true;
+                self.count_retry(token.slot, RetryCause::Error(e.phase, e.kind));
+                self.fresh.push_back((token, false));
+            }
             ErrorVerdict::Retry(cause) => self.retry(token.slot, cause, now),
             ErrorVerdict::Finish => {
                 let _ = self.finish(token.slot, Err(e), now);
