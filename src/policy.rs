@@ -182,8 +182,11 @@ pub fn judge_error(e: &Error, attempt: &Attempt, policy: &RetryPolicy) -> ErrorV
     // Bytes that are not a valid head on a reused connection were never a
     // response to this request: stale bytes, like an early close.
     let stale_bytes = e.phase == Phase::Head && e.kind == ErrorKind::Malformed;
+    // (Not a timeout: that says the server is slow, not that it closed the
+    // connection; an HTTP/2 stream that times out has a live connection.)
     if attempt.reused
         && !attempt.retried_fresh
+        && e.kind != ErrorKind::Timeout
         && (!attempt.got_response_bytes || stale_bytes)
         && attempt.method.is_idempotent()
         && matches!(e.phase, Phase::Send | Phase::Head)

@@ -221,6 +221,8 @@ def serve(c):
                 continue
             served += 1
             path = dict(ev.headers)[b':path']
+            if mode == 'silent' and path.startswith(b'/silent'):
+                continue  # never answered
             if mode == 'refuse' and served % 5 == 0:
                 conn.reset_stream(ev.stream_id, error_code=h2.errors.ErrorCodes.REFUSED_STREAM)
                 continue
@@ -264,6 +266,7 @@ fn crawl_h2(
     test: &str,
     mode: &str,
     paths: &[String],
+    tweak: impl FnOnce(&mut oneloop::Config),
 ) -> Option<(HashMap<String, Fetched>, oneloop::Summary, Vec<StreamEvent>)> {
     if !python_has_h2() {
         let _ = writeln!(
@@ -306,6 +309,7 @@ fn crawl_h2(
     config.concurrency = 50;
     config.per_host = 50;
     config.retry.max_retries = 3;
+    tweak(&mut config);
     let prefix = format!("https://127.0.0.1:{port}");
     // "POST /x": a POST with a 100 KB body, more than h2's first windows.
     let urls: Vec<oneloop::Request> = paths
@@ -377,7 +381,7 @@ fn paths(n: usize) -> Vec<String> {
 #[test]
 fn a_crawl_over_http2_shares_one_connection() {
     let test = "a_crawl_over_http2_shares_one_connection";
-    let Some((fetched, summary, streams)) = crawl_h2(test, "plain", &paths(200)) else {
+    let Some((fetched, summary, streams)) = crawl_h2(test, "plain", &paths(200), |_| {}) else {
         return;
     };
     assert_eq!(fetched.len(), 200);
@@ -425,7 +429,7 @@ fn a_crawl_over_http2_shares_one_connection() {
 #[test]
 fn streams_above_a_goaway_go_again_on_a_new_connection() {
     let test = "streams_above_a_goaway_go_again_on_a_new_connection";
-    let Some((fetched, summary, streams)) = crawl_h2(test, "goaway", &paths(200)) else {
+    let Some((fetched, summary, streams)) = crawl_h2(test, "goaway", &paths(200), |_| {}) else {
         return;
     };
     assert_eq!(fetched.len(), 200);
@@ -455,7 +459,7 @@ fn streams_above_a_goaway_go_again_on_a_new_connection() {
 #[test]
 fn refused_streams_are_sent_again() {
     let test = "refused_streams_are_sent_again";
-    let Some((fetched, summary, streams)) = crawl_h2(test, "refuse", &paths(100)) else {
+    let Some((fetched, summary, streams)) = crawl_h2(test, "refuse", &paths(100), |_| {}) else {
         return;
     };
     assert_eq!(fetched.len(), 100);
@@ -481,7 +485,7 @@ fn a_421_over_http2_is_answered_over_http1() {
     let test = "a_421_over_http2_is_answered_over_http1";
     let mut list = paths(40);
     list.extend((0..10).map(|i| format!("/h1only/{i}")));
-    let Some((fetched, summary, _)) = crawl_h2(test, "421", &list) else {
+    let Some((fetched, summary, _)) = crawl_h2(test, "421", &list, |_| {}) else {
         return;
     };
     assert_eq!(fetched.len(), 50);
@@ -509,7 +513,7 @@ fn a_421_over_http2_is_answered_over_http1() {
 fn a_body_too_large_for_the_h2_windows_goes_over_http1() {
     let test = "a_body_too_large_for_the_h2_windows_goes_over_http1";
     let list = vec!["/small".to_string(), "POST /upload".to_string()];
-    let Some((fetched, summary, _)) = crawl_h2(test, "421", &list) else {
+    let Some((fetched, summary, _)) = crawl_h2(test, "421", &list, |_| {}) else {
         return;
     };
     assert_eq!(fetched["/small"].body, "hello /small");
@@ -522,4 +526,41 @@ fn a_body_too_large_for_the_h2_windows_goes_over_http1() {
         summary.retries_by_cause.get("send:too_large").copied(),
         Some(1)
     );
+}
+
+/// A stream the server never answers: the request's head timeout fires
+/// (its stream is reset), and the connection carries the other requests.
+#[test]
+fn a_stream_never_answered_times_out_alone() {
+    let test = "a_stream_never_answered_times_out_alone";
+    let mut list = paths(20);
+    list.extend(["/silent/1".to_string(), "/silent/2".to_string()]);
+    let Some((fetched, summary, streams)) = crawl_h2(test, "silent", &list, |c| {
+        c.timeouts.head = Duration::from_millis(300);
+        c.retry.max_retries = 0;
+    }) else {
+        return;
+    };
+    for (path, f) in &fetched {
+        if path.starts_with("/silent") {
+            assert!(
+                f.line
+                    .contains(r#""error":{"phase":"head","kind":"timeout""#),
+                "{}",
+                f.line
+            );
+        } else {
+            assert_eq!(f.body, format!("hello {path}"));
+        }
+    }
+    assert_eq!(
+        (summary.pool.opened, summary.h2_responses),
+        (1, 20),
+        "{summary}"
+    );
+    let cancelled = streams
+        .iter()
+        .filter(|e| e.end != "done" && !e.end.is_empty())
+        .count();
+    assert_eq!(cancelled, 2, "{streams:?}");
 }

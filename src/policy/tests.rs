@@ -169,6 +169,9 @@ fn errors_table() {
         (e(Phase::Body, Malformed),         reused_got_bytes, Finish),
         (e(Phase::Body, Reset),             reused,           retry(Phase::Body, Reset)),
         (e(Phase::Head, UnexpectedEof),     reused_post,      Finish),
+        // A timeout on a reused connection: a slow server, not a closed
+        // connection; by the budget.
+        (e(Phase::Head, Timeout),           reused,           retry(Phase::Head, Timeout)),
         // An HTTP/2 stream refused (REFUSED_STREAM, above a GOAWAY) was
         // never processed: again at once, a POST too; then by the budget.
         (e(Phase::Send, Refused),           post,             RetryNow),

@@ -392,3 +392,48 @@ fn a_header_list_bomb_is_refused() {
         code::PROTOCOL_ERROR
     );
 }
+
+#[test]
+fn a_window_of_zero_forever_sends_no_body_and_says_so_at_once() {
+    // The server's windows never open: the body is not sent, and the
+    // owner hears so now (it goes over HTTP/1.1), rather than waiting.
+    let mut conn = H2Conn::new(H2Config::default());
+    conn.handle_bytes(&settings(&[(0x4, 0)])).unwrap();
+    sent(&mut conn);
+    let post: [(&[u8], &[u8]); 4] = [
+        (b":method", b"POST"),
+        (b":scheme", b"https"),
+        (b":authority", b"h0.demo.test"),
+        (b":path", b"/form"),
+    ];
+    let id = conn.open_stream(&post, false).unwrap();
+    assert!(!conn.send_body(id, b"q=1"));
+    let out = sent(&mut conn);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(out[0].starts_with("Headers"), "{out:?}");
+    // An empty body fits any window.
+    let id = conn.open_stream(&post, false).unwrap();
+    assert!(conn.send_body(id, b""));
+}
+
+#[test]
+fn a_reset_on_every_stream_ends_each_and_the_connection_carries_on() {
+    let mut conn = H2Conn::new(H2Config::default());
+    let ids: Vec<u32> = (0..10)
+        .map(|i| get(&mut conn, &format!("/{i}")).unwrap())
+        .collect();
+    assert_eq!(conn.active_streams(), 10);
+    let mut rst = Vec::new();
+    for (i, &id) in ids.iter().enumerate() {
+        let c = [code::REFUSED_STREAM, code::CANCEL, code::PROTOCOL_ERROR][i % 3];
+        frame::write_rst_stream(&mut rst, id, c);
+    }
+    conn.handle_bytes(&rst).unwrap();
+    let ev = events(&mut conn);
+    assert_eq!(ev.len(), 10);
+    assert!(ev.iter().all(|e| matches!(e, H2Event::Reset { .. })));
+    assert_eq!(conn.active_streams(), 0);
+    // Not a connection error: new streams open, and no GOAWAY went out.
+    assert_eq!(get(&mut conn, "/after"), Some(21));
+    assert!(!sent(&mut conn).iter().any(|f| f.contains("GoAway")));
+}
