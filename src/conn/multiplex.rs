@@ -145,10 +145,23 @@ impl Session {
                 // Trailers (a second head after the final one) are read and
                 // dropped, as the HTTP/1.1 reader drops chunked trailers.
                 if !s.reader.head_done() {
-                    let fed = bridge::response_head(&fields, &mut self.head).and_then(|()| {
-                        let s = &mut self.streams[i];
-                        s.reader.handle_bytes(&self.head, &mut s.response)
-                    });
+                    let fed = if s.reader.keeps_wire() {
+                        // Archived: the head as HTTP/1.1 bytes, for the record.
+                        bridge::response_head(&fields, &mut self.head).and_then(|()| {
+                            let s = &mut self.streams[i];
+                            s.reader
+                                .handle_bytes(&self.head, &mut s.response)
+                                .map(|_| ())
+                        })
+                    } else {
+                        bridge::check_response_head(&fields).and_then(|status| {
+                            let regular = bridge::regular_fields(&fields);
+                            let r = s
+                                .reader
+                                .handle_head_fields(status, regular, &mut s.response);
+                            r.map(|_| ())
+                        })
+                    };
                     if let Err(e) = fed {
                         return self.fail(i, e);
                     }

@@ -114,14 +114,12 @@ pub fn request_fields(h1: &[u8]) -> Result<RequestFields, Error> {
     Ok(out)
 }
 
-/// Writes the HTTP/1.1 head of an HTTP/2 response head `fields` into
-/// `out` (emptied first): the status line, then every regular field.
-/// Malformed heads (RFC 9113 §8.1.1: no or a bad `:status`, an unknown or
-/// late pseudo-header, an uppercase name, CR/LF/NUL in a value) are
+/// Checks an HTTP/2 response head (RFC 9113 §8.1.1: one `:status` of three
+/// digits, first; no other or late pseudo-header; lowercase names; no
+/// CR/LF/NUL in a value) and returns its status. Malformed heads are
 /// `head: malformed` errors.
-pub fn response_head(fields: &HeaderList, out: &mut Vec<u8>) -> Result<(), Error> {
+pub fn check_response_head(fields: &HeaderList) -> Result<u16, Error> {
     let bad = |what: &str| Error::new(Phase::Head, ErrorKind::Malformed, what);
-    out.clear();
     let mut status = None;
     let mut regular = false;
     for (name, value) in fields.iter() {
@@ -135,10 +133,7 @@ pub fn response_head(fields: &HeaderList, out: &mut Vec<u8>) -> Result<(), Error
             if !ok {
                 return Err(bad("h2 response head: :status is not three digits"));
             }
-            status = Some(value);
-            out.extend_from_slice(b"HTTP/1.1 ");
-            out.extend_from_slice(value);
-            out.extend_from_slice(b" \r\n");
+            status = Some(value.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0')));
             continue;
         }
         regular = true;
@@ -153,18 +148,34 @@ pub fn response_head(fields: &HeaderList, out: &mut Vec<u8>) -> Result<(), Error
         if !name_ok || !value_ok {
             return Err(bad("h2 response head: a malformed field"));
         }
-        // Connection-specific fields mean nothing here (§8.2.2); the
-        // stream's end, not a coding, frames the body.
-        if name == b"transfer-encoding" || name == b"connection" {
-            continue;
-        }
-        out.extend_from_slice(name);
+    }
+    status.ok_or_else(|| bad("h2 response head: no :status"))
+}
+
+/// The regular fields of a head [`check_response_head`] accepted, as
+/// HTTP/1.1 would carry them: connection-specific fields mean nothing here
+/// (§8.2.2) and the stream's end, not a coding, frames the body.
+pub fn regular_fields(fields: &HeaderList) -> impl Iterator<Item = (&str, &[u8])> {
+    fields.iter().filter_map(|(name, value)| {
+        let skip = name.starts_with(b":") || name == b"transfer-encoding" || name == b"connection";
+        // (Checked: ASCII graphic, so UTF-8.)
+        let name = std::str::from_utf8(name).ok().filter(|_| !skip)?;
+        Some((name, value))
+    })
+}
+
+/// Writes the HTTP/1.1 head of an HTTP/2 response head `fields` into
+/// `out` (emptied first): the status line, then every regular field, for
+/// an archive's record. Errors as [`check_response_head`].
+pub fn response_head(fields: &HeaderList, out: &mut Vec<u8>) -> Result<(), Error> {
+    let status = check_response_head(fields)?;
+    out.clear();
+    out.extend_from_slice(format!("HTTP/1.1 {status:03} \r\n").as_bytes());
+    for (name, value) in regular_fields(fields) {
+        out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
-    }
-    if status.is_none() {
-        return Err(bad("h2 response head: no :status"));
     }
     out.extend_from_slice(b"\r\n");
     Ok(())
@@ -261,6 +272,75 @@ mod tests {
                 (Phase::Head, ErrorKind::Malformed),
                 "{case:?}"
             );
+        }
+    }
+
+    /// A head through the fields path and through the HTTP/1.1 text path:
+    /// the same response (status, fields, decoding), state and error.
+    fn both_paths(fields: &[(&str, &str)]) -> [String; 2] {
+        use crate::http::{Limits, Method, ReadProgress, Response, ResponseReader};
+        let list: HeaderList = fields.iter().copied().collect();
+        let limits = Limits {
+            max_headers: 4,
+            ..Limits::default()
+        };
+        let show = |r: Result<ReadProgress, Error>, resp: &Response| match r {
+            Ok(p) => format!(
+                "{p:?} {} {:?} {:?}",
+                resp.status,
+                resp.headers.iter().collect::<Vec<_>>(),
+                resp.decoded
+            ),
+            Err(e) => e.to_string(),
+        };
+        let mut fast = ResponseReader::new(limits, Method::Get, true);
+        let mut resp = Response::default();
+        let r = check_response_head(&list)
+            .and_then(|status| fast.handle_head_fields(status, regular_fields(&list), &mut resp));
+        let a = show(r, &resp);
+        let mut text = ResponseReader::new(limits, Method::Get, true);
+        let mut resp = Response::default();
+        let mut out = Vec::new();
+        let r = response_head(&list, &mut out)
+            .and_then(|()| text.handle_bytes(&out, &mut resp).map(|(_, p)| p));
+        [a, show(r, &resp)]
+    }
+
+    #[test]
+    fn the_fields_path_reads_a_head_as_the_text_path_does() {
+        let cases: &[&[(&str, &str)]] = &[
+            &[
+                (":status", "200"),
+                ("content-length", "10"),
+                ("server", "nginx"),
+            ],
+            &[(":status", "204"), ("x-a", "1")],
+            &[
+                (":status", "200"),
+                ("content-encoding", "gzip"),
+                ("transfer-encoding", "chunked"),
+            ],
+            &[(":status", "103"), ("link", "</a>")],
+            &[(":status", "200"), ("content-length", "1, 2")],
+            &[
+                (":status", "200"),
+                ("a", "1"),
+                ("b", "2"),
+                ("c", "3"),
+                ("d", "4"),
+                ("e", "5"),
+            ],
+            &[
+                (":status", "200"),
+                ("connection", "close"),
+                ("content-length", "0"),
+            ],
+            &[("x", "1")],
+            &[(":status", "2x0")],
+        ];
+        for fields in cases {
+            let [fast, text] = both_paths(fields);
+            assert_eq!(fast, text, "{fields:?}");
         }
     }
 }

@@ -310,6 +310,70 @@ impl ResponseReader {
         Ok(framing)
     }
 
+    /// Whether responses keep their wire bytes (for archives).
+    pub fn keeps_wire(&self) -> bool {
+        self.keep_wire
+    }
+
+    /// A head that came as fields, not bytes (an HTTP/2 response head,
+    /// checked by `h2::bridge`): the same limits, framing and decoding as a
+    /// parsed HTTP/1.1 head, without writing it out and parsing it again.
+    /// An interim (1xx) head is skipped. The body then comes through
+    /// [`handle_bytes`](Self::handle_bytes).
+    pub fn handle_head_fields<'a>(
+        &mut self,
+        status: u16,
+        fields: impl Iterator<Item = (&'a str, &'a [u8])>,
+        resp: &mut Response,
+    ) -> Result<ReadProgress, Error> {
+        if (100..200).contains(&status) && status != 101 {
+            return Ok(ReadProgress::NeedMore);
+        }
+        let max_headers = self.limits.max_headers.min(MAX_HEADERS_CAP);
+        resp.status = status;
+        resp.version = 1;
+        resp.headers.clear();
+        let mut f = FramingFields::default();
+        for (n, (name, value)) in fields.enumerate() {
+            if n == max_headers {
+                return Err(head_error(
+                    ErrorKind::TooLarge,
+                    format!("more than {max_headers} header fields"),
+                ));
+            }
+            resp.headers.push(name, value);
+            f.read_field(name, value)?;
+        }
+        self.accept_head(status, 1, &f, resp)?;
+        Ok(if self.is_done() {
+            ReadProgress::Done
+        } else {
+            ReadProgress::NeedMore
+        })
+    }
+
+    /// A final head was read: its framing, decoder and next state.
+    fn accept_head(
+        &mut self,
+        code: u16,
+        version: u8,
+        fields: &FramingFields,
+        resp: &mut Response,
+    ) -> Result<(), Error> {
+        let framing = self.choose_framing(code, version, fields)?;
+        #[cfg(feature = "decode")]
+        {
+            resp.decoded = self.decoder.as_ref().map(|d| d.coding().as_str());
+        }
+        #[cfg(not(feature = "decode"))]
+        let _ = resp;
+        self.state = match framing {
+            Framing::Length(0) => State::Done,
+            f => State::Body(f),
+        };
+        Ok(())
+    }
+
     /// Tries to parse a head from `input`. `Ok(None)`: incomplete.
     fn parse_head(&mut self, input: &[u8], resp: &mut Response) -> Result<Option<usize>, Error> {
         let max_headers = self.limits.max_headers.min(MAX_HEADERS_CAP);
@@ -365,15 +429,7 @@ impl ResponseReader {
             w.head.extend_from_slice(&input[..n]);
         }
         let fields = FramingFields::read(parsed.headers, resp)?;
-        let framing = self.choose_framing(code, version, &fields)?;
-        #[cfg(feature = "decode")]
-        {
-            resp.decoded = self.decoder.as_ref().map(|d| d.coding().as_str());
-        }
-        self.state = match framing {
-            Framing::Length(0) => State::Done,
-            f => State::Body(f),
-        };
+        self.accept_head(code, version, &fields, resp)?;
         Ok(Some(n))
     }
 }
