@@ -336,3 +336,23 @@ fn paths_go_unindexed_so_a_crawl_does_not_churn_the_table() {
         assert_eq!(dec.table_size(), 41, "round {i}");
     }
 }
+
+#[test]
+fn rfc_7541_c_2_field_representations_decode() {
+    // Appendix C.2.1–C.2.4, each on a fresh decoder: (hex, field, table
+    // size after).
+    #[rustfmt::skip]
+    let cases = [
+        ("C.2.1", "400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572",
+         ("custom-key", "custom-header"), 55),
+        ("C.2.2", "040c 2f73 616d 706c 652f 7061 7468", (":path", "/sample/path"), 0),
+        ("C.2.3", "1008 7061 7373 776f 7264 0673 6563 7265 74", ("password", "secret"), 0),
+        ("C.2.4", "82", (":method", "GET"), 0),
+    ];
+    for (section, h, field, size) in cases {
+        let mut dec = Decoder::new(4096, 16 * 1024);
+        let got = dec.decode(&hex(h)).unwrap();
+        assert_eq!(got, list(&[field]), "{section}");
+        assert_eq!(dec.table_size(), size, "{section}");
+    }
+}
