@@ -243,10 +243,12 @@ while True:
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 "#;
 
-/// What one URL came to: its JSON line and body.
+/// What one URL came to: its JSON line and body, and with `keep_wire` the
+/// exchange as archived (request, head).
 struct Fetched {
     line: String,
     body: String,
+    wire: Option<(String, String)>,
 }
 
 /// A stream event: opened (`end` empty) or closed, on (conn, stream), for
@@ -361,7 +363,16 @@ fn crawl_h2(
                 .map(|r| String::from_utf8_lossy(&r.body).into_owned())
                 .unwrap_or_default();
             let path = o.url.strip_prefix(&prefix).unwrap().to_string();
-            fetched.insert(path, Fetched { line, body });
+            let wire = o
+                .result
+                .as_ref()
+                .ok()
+                .and_then(|r| r.wire.as_ref())
+                .map(|w| {
+                    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                    (text(&w.request), text(&w.head))
+                });
+            fetched.insert(path, Fetched { line, body, wire });
         })
         .unwrap();
     let _ = server.kill();
@@ -563,4 +574,32 @@ fn a_stream_never_answered_times_out_alone() {
         .filter(|e| e.end != "done" && !e.end.is_empty())
         .count();
     assert_eq!(cancelled, 2, "{streams:?}");
+}
+
+/// Archiving over HTTP/2: the exchange is kept in HTTP/1.1 form (WARC has
+/// no other), the request as sent and the head as received, with the
+/// body, and the peer's address.
+#[test]
+fn an_h2_exchange_is_kept_for_the_archive_in_http1_form() {
+    let test = "an_h2_exchange_is_kept_for_the_archive_in_http1_form";
+    let Some((fetched, summary, _)) =
+        crawl_h2(test, "plain", &paths(3), |c| c.request.keep_wire = true)
+    else {
+        return;
+    };
+    assert_eq!(summary.h2_responses, 3);
+    for (path, f) in &fetched {
+        let (request, head) = f.wire.as_ref().expect("kept");
+        assert!(
+            request.starts_with(&format!("GET {path} HTTP/1.1\r\n")),
+            "{request}"
+        );
+        assert!(request.contains("\r\nHost: 127.0.0.1:"), "{request}");
+        let len = format!("hello {path}").len();
+        assert_eq!(
+            head,
+            &format!("HTTP/1.1 200 \r\ncontent-length: {len}\r\n\r\n")
+        );
+        assert_eq!(f.body, format!("hello {path}"));
+    }
 }
