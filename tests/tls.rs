@@ -215,7 +215,8 @@ fn insecure_mode_accepts_an_untrusted_certificate_and_http_never_shares_https_co
 }
 
 /// nginx (installed by `.ci/run`) serving `www` over TLS on a port of its
-/// own, `listen` with `listen_options` (`ssl`, or `ssl http2`): runs `f`
+/// own, `listen` with `listen_options` (`ssl`, or `ssl http2`, then more
+/// of the server's directives after a `;` if need be): runs `f`
 /// with its port and CA, then stops it. Skips with a message when nginx is
 /// absent, unless ONELOOP_REQUIRE_NGINX=1 (set in CI).
 fn with_nginx(
@@ -510,4 +511,39 @@ fn a_self_signed_certificate_not_in_the_ca_file_is_an_unknown_issuer() {
         "{e}"
     );
     assert!(e.detail.contains("self-signed"), "{e}");
+}
+
+/// A server that allows fewer streams than `per_host` (nginx's
+/// `http2_max_concurrent_streams 10`, 30 requests at once): the origin gets
+/// the few connections it needs, each opened by a probe that the others
+/// wait for (not one connection per request that found no room).
+#[test]
+fn fewer_streams_than_per_host_open_a_few_connections_not_one_each() {
+    let test = "fewer_streams_than_per_host_open_a_few_connections_not_one_each";
+    let options = "ssl http2; http2_max_concurrent_streams 10";
+    with_nginx(test, options, &pages(), |port, ca| {
+        let urls: Vec<String> = (0..600)
+            .map(|i| format!("https://127.0.0.1:{port}/p{}.html?{i}", i % 20))
+            .collect();
+        let mut config = Config {
+            concurrency: 30,
+            per_host: 30,
+            ..trusting(ca)
+        };
+        config.tls.http2 = true;
+        let mut crawler = Crawler::new(config).unwrap();
+        let mut ok = 0;
+        let summary = crawler
+            .run(urls, |o| {
+                ok += usize::from(o.result.as_ref().is_ok_and(|r| r.status == 200))
+            })
+            .unwrap();
+        assert_eq!(ok, 600, "{summary}");
+        assert_eq!(summary.h2_responses, 600, "{summary}");
+        let opened = summary.pool.opened;
+        assert!(
+            (3..=4).contains(&opened),
+            "30 at once, 10 a connection: {summary}"
+        );
+    });
 }

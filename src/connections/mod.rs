@@ -125,8 +125,10 @@ pub(crate) struct Connections<'a> {
     slots: Slab<ConnSlot>,
     /// Request slot → the connection slot carrying it (or `NONE`).
     by_request: Vec<usize>,
-    /// Origin → its shared (HTTP/2) connection for new requests.
-    shared: HashMap<Box<str>, usize>,
+    /// Origin → its HTTP/2 connections, oldest first: new requests open
+    /// streams on the first with room (more than one only while the
+    /// server's MAX_CONCURRENT_STREAMS is below `per_host`).
+    shared: HashMap<Box<str>, Vec<usize>>,
     generation: u32,
     next_conn_id: u64,
     pool: Pool<Token>,

@@ -190,10 +190,11 @@ impl Connections<'_> {
             .handle_dialing(ex.url.origin(), token, req, movable, now);
         // HTTP/2 offered to an origin with no other connection: what the
         // server chooses decides whether one connection will do.
+        let origin = ex.url.origin();
         let probing = self.config.tls.http2
             && !ex.http1_only
             && ex.url.scheme() == crate::url::Scheme::Https
-            && self.pool.open_for(ex.url.origin()) == 1;
+            && (self.pool.open_for(origin) == 1 || self.is_shared_origin(origin));
         if probing {
             self.dialer.handle_probing(ex.url.origin());
             self.slots[cslot].probing = true;

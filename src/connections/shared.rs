@@ -28,16 +28,27 @@ pub(super) struct StreamLink {
 }
 
 impl Connections<'_> {
-    /// The shared connection of `key` a new request may use now.
+    /// The shared connection of `key` a new request may use now: the
+    /// oldest with room, so that extra ones drain and idle out.
     pub(super) fn shared_with_room(&self, key: &str) -> Option<usize> {
-        let &cslot = self.shared.get(key)?;
-        let slot = self.slots.get(cslot)?;
-        slot.conn.can_open_stream().then_some(cslot)
+        let list = self.shared.get(key)?;
+        list.iter().copied().find(|&cslot| {
+            self.slots
+                .get(cslot)
+                .is_some_and(|s| s.conn.can_open_stream())
+        })
+    }
+
+    /// Whether `key` speaks HTTP/2 here (it has a shared connection): a new
+    /// connection to it is a protocol probe too, so requests that found
+    /// every stream taken wait for one new connection, not one each.
+    pub(super) fn is_shared_origin(&self, key: &str) -> bool {
+        self.shared.contains_key(key)
     }
 
     /// The TLS handshake chose `h2`: the request that opened the connection
-    /// is its first stream, and the connection is its origin's shared one
-    /// (unless another already is: then it only finishes its streams).
+    /// is its first stream, and the connection joins its origin's shared
+    /// ones.
     pub(super) fn became_shared(&mut self, cslot: usize, ev: &mut Emitter<'_>) {
         let slot = &mut self.slots[cslot];
         if let Some((req, id)) = slot.carrying.take() {
@@ -60,9 +71,7 @@ impl Connections<'_> {
             );
         }
         let key: Box<str> = slot.conn.key().into();
-        if self.shared_with_room(&key).is_none() {
-            self.shared.insert(key, cslot);
-        }
+        self.shared.entry(key).or_default().push(cslot);
     }
 
     /// Sends request `req` on a new stream of shared connection `cslot`.
@@ -232,13 +241,12 @@ impl Connections<'_> {
     }
 
     /// An HTTP/2 connection with no stream left that will take no new one
-    /// (another is its origin's shared connection, or a GOAWAY closed it
-    /// to new streams): it closes now rather than at the idle timeout, so
-    /// the pool never counts connections no request can use.
+    /// (a GOAWAY closed it to new streams): it closes now rather than at
+    /// the idle timeout, so the pool never counts connections no request
+    /// can use.
     pub(super) fn spent(&self, cslot: usize) -> bool {
         let slot = &self.slots[cslot];
-        slot.streams.is_empty()
-            && (self.shared.get(slot.conn.key()) != Some(&cslot) || !slot.conn.can_open_stream())
+        slot.streams.is_empty() && !slot.conn.can_open_stream()
     }
 
     /// The shared connection `cslot` is done (failed, or closed by the
@@ -319,8 +327,11 @@ impl Connections<'_> {
     /// Forgets `cslot` as its origin's shared connection (it is closing).
     pub(super) fn unshare(&mut self, cslot: usize) {
         let key = self.slots[cslot].conn.key();
-        if self.shared.get(key) == Some(&cslot) {
-            self.shared.remove(key);
+        if let Some(list) = self.shared.get_mut(key) {
+            list.retain(|&c| c != cslot);
+            if list.is_empty() {
+                self.shared.remove(key);
+            }
         }
     }
 }
