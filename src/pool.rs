@@ -256,6 +256,14 @@ impl<H: Copy + PartialEq> Pool<H> {
         self.forget_one(key);
     }
 
+    /// A busy connection was closed to make room (an idle HTTP/2
+    /// connection, which the table holds rather than the pool): counted as
+    /// an eviction.
+    pub fn handle_evicted(&mut self, key: &str) {
+        self.stats.evicted += 1;
+        self.forget_one(key);
+    }
+
     /// A connection counted by a checkout could not even get a socket (the
     /// process is out of file descriptors): it leaves the count, and the
     /// `opened` statistic, as if it had never been asked for.

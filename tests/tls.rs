@@ -547,3 +547,37 @@ fn fewer_streams_than_per_host_open_a_few_connections_not_one_each() {
         );
     });
 }
+
+/// At the connection limit, an idle HTTP/2 connection of another origin is
+/// evicted to make room, as an idle HTTP/1.1 one is (the pool does not hold
+/// shared connections among its idle ones): two origins taking turns, one
+/// connection allowed, every request answered.
+#[test]
+fn an_idle_h2_connection_is_evicted_at_the_connection_limit() {
+    let test = "an_idle_h2_connection_is_evicted_at_the_connection_limit";
+    with_nginx(test, "ssl http2", &pages(), |port, ca| {
+        let urls: Vec<String> = (0..20)
+            .map(|i| {
+                let host = if i % 2 == 0 { "127.0.0.1" } else { "localhost" };
+                format!("https://{host}:{port}/p{}.html", i % 20)
+            })
+            .collect();
+        let mut config = Config {
+            concurrency: 1,
+            per_host: 1,
+            ..trusting(ca)
+        };
+        config.tls.http2 = true;
+        config.connections.max_total = 1;
+        let mut crawler = Crawler::new(config).unwrap();
+        let mut ok = 0;
+        let summary = crawler
+            .run(urls, |o| {
+                ok += usize::from(o.result.as_ref().is_ok_and(|r| r.status == 200))
+            })
+            .unwrap();
+        assert_eq!(ok, 20, "{summary}");
+        assert_eq!(summary.h2_responses, 20, "{summary}");
+        assert_eq!(summary.pool.evicted, 19, "{summary}");
+    });
+}

@@ -327,6 +327,12 @@ impl<S: io::Read + io::Write> Conn<S> {
         self.h2.as_ref().map_or(0, |s| s.streams.len())
     }
 
+    /// HTTP/2 with no stream in flight: since when (else `None`).
+    pub fn idle_since(&self) -> Option<Instant> {
+        let s = self.h2.as_ref()?;
+        s.streams.is_empty().then_some(s.idle_since)
+    }
+
     /// Starts the request prepared in the request buffer as a new stream
     /// (after [`begin_request`](Self::begin_request) and the per-request
     /// settings): the connection's reader and response go with it. Drive

@@ -40,6 +40,9 @@ impl<S: io::Read + io::Write> Conn<S> {
         None
     }
     pub fn cancel_stream(&mut self, _stream: u32, _now: Instant) {}
+    pub fn idle_since(&self) -> Option<Instant> {
+        None
+    }
     pub fn flush_streams(
         &mut self,
         _net: &mut impl super::net::Net<Stream = S>,

@@ -319,11 +319,24 @@ impl<'a> Connections<'a> {
             );
             return;
         }
-        let checkout = if ex.fresh_only {
+        let mut checkout = if ex.fresh_only {
             self.pool.checkout_fresh(key)
         } else {
             self.pool.checkout(key)
         };
+        if checkout == Checkout::Full {
+            // The pool's idle connections are all gone; an idle HTTP/2 one
+            // (not in the pool's idle list) makes room instead.
+            if let Some(idle) = self.idlest_shared() {
+                self.pool.handle_evicted(self.slots[idle].conn.key());
+                self.drop_conn(idle, CloseReason::Evicted, now, ev);
+                checkout = if ex.fresh_only {
+                    self.pool.checkout_fresh(key)
+                } else {
+                    self.pool.checkout(key)
+                };
+            }
+        }
         match checkout {
             // (Not after `checkout_idle` found none.)
             Checkout::Reuse(ct) => self.reuse(ct.slot, req, ex, now, ev),

@@ -39,6 +39,16 @@ impl Connections<'_> {
         })
     }
 
+    /// The HTTP/2 connection idle longest (no stream in flight), of any
+    /// origin: the pool does not hold it among its idle connections (it is
+    /// shared, not checked in), so at the total limit the table evicts it.
+    pub(super) fn idlest_shared(&self) -> Option<usize> {
+        let all = self.shared.values().flatten().copied();
+        all.filter_map(|c| Some((self.slots.get(c)?.conn.idle_since()?, c)))
+            .min()
+            .map(|(_, c)| c)
+    }
+
     /// Whether `key` speaks HTTP/2 here (it has a shared connection): a new
     /// connection to it is a protocol probe too, so requests that found
     /// every stream taken wait for one new connection, not one each.
