@@ -221,6 +221,9 @@ def serve(c):
                 continue
             served += 1
             path = dict(ev.headers)[b':path']
+            if mode == 'kill' and served == 30:
+                c.close()  # no GOAWAY: the streams in flight just die
+                return
             if mode == 'silent' and path.startswith(b'/silent'):
                 continue  # never answered
             if mode == 'refuse' and served % 5 == 0:
@@ -602,4 +605,22 @@ fn an_h2_exchange_is_kept_for_the_archive_in_http1_form() {
         );
         assert_eq!(f.body, format!("hello {path}"));
     }
+}
+
+/// The server drops the connection (no GOAWAY) after 30 streams, with more
+/// in flight: each request left goes again, and they share the next
+/// connection instead of opening one each.
+#[test]
+fn requests_on_a_dropped_h2_connection_share_the_next_one() {
+    let test = "requests_on_a_dropped_h2_connection_share_the_next_one";
+    let Some((fetched, summary, _)) = crawl_h2(test, "kill", &paths(200), |_| {}) else {
+        return;
+    };
+    for (path, f) in &fetched {
+        assert_eq!(f.body, format!("hello {path}"), "{}", f.line);
+    }
+    assert_eq!(fetched.len(), 200);
+    // Each connection answers 29 of its 50 streams: 7 at the least, about
+    // 15 with the retries' turns; one per retried request was 69.
+    assert!(summary.pool.opened <= 20, "{summary}");
 }

@@ -290,6 +290,7 @@ impl<'a> Connections<'a> {
                 .first_byte_at()
                 .map(|t| t.saturating_duration_since(s.attached_at)),
             got_response_bytes: s.conn.got_response_bytes(),
+            multiplexed: false,
         }
     }
 

@@ -115,6 +115,7 @@ impl Connections<'_> {
             Err(error) => {
                 let report = AttemptReport {
                     reused: true,
+                    multiplexed: true,
                     ..AttemptReport::default()
                 };
                 self.outputs
@@ -186,6 +187,7 @@ impl Connections<'_> {
             connect: if link.reused { None } else { s.connect },
             ttfb: first_byte_at.map(|t| t.saturating_duration_since(link.attached_at)),
             got_response_bytes,
+            multiplexed: true,
         }
     }
 

@@ -185,6 +185,10 @@ pub(crate) struct AttemptReport {
     pub ttfb: Option<Duration>,
     /// Some byte of a response arrived.
     pub got_response_bytes: bool,
+    /// It ran on an HTTP/2 stream (a retry "on a fresh connection" may
+    /// then take any: the failed connection is gone, or only its stream
+    /// failed, and one new shared connection serves every such retry).
+    pub multiplexed: bool,
 }
 
 /// The result of one input item. Every item yields exactly one.

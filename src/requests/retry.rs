@@ -23,8 +23,11 @@ impl Requests {
                 // Not a backoff retry (no budget spent), but an attempt with
                 // a cause like any other.
                 req.retried_fresh = true;
+                // (After an HTTP/2 stream, any connection: see
+                // `AttemptReport::multiplexed`.)
+                let fresh_only = !req.report.multiplexed;
                 self.count_retry(token.slot, RetryCause::Error(e.phase, e.kind));
-                self.fresh.push_back((token, true));
+                self.fresh.push_back((token, fresh_only));
             }
             ErrorVerdict::RetryNow => {
                 // (After a GOAWAY its connection takes no new stream, so it

@@ -72,6 +72,7 @@ const FRESH: AttemptReport = AttemptReport {
     connect: None,
     ttfb: None,
     got_response_bytes: true,
+    multiplexed: false,
 };
 
 fn answer(core: &mut Requests, s: Start, resp: Response, now: Instant) {
@@ -274,6 +275,26 @@ fn a_stale_reused_connection_is_retried_at_once_on_a_fresh_one() {
     // No backoff, no admission: even with admission held it comes out.
     let again = core.poll_start(now, false).expect("a fresh retry");
     assert_eq!((again.token, again.fresh_only), (s.token, true));
+}
+
+#[test]
+fn after_an_http2_stream_the_free_retry_takes_any_connection() {
+    // Its connection is gone (or only the stream failed): one new shared
+    // connection serves every such retry, so none insists on its own.
+    let now = Instant::now();
+    let mut core = Requests::new(&config(), false);
+    input(&mut core, "https://a.test/", now);
+    let s = start(&mut core, now);
+    let report = AttemptReport {
+        reused: true,
+        got_response_bytes: false,
+        multiplexed: true,
+        ..FRESH
+    };
+    let e = Error::new(Phase::Head, ErrorKind::UnexpectedEof, "");
+    core.handle_failure(s.token, e, report, now);
+    let again = core.poll_start(now, false).expect("a retry at once");
+    assert_eq!((again.token, again.fresh_only), (s.token, false));
 }
 
 // ---- deadlines, stop, abort ----
