@@ -51,6 +51,18 @@ pub struct PoolConfig {
     pub idle_timeout: Duration,
 }
 
+/// Why an idle connection the pool counts as busy went (see
+/// [`Pool::handle_gone`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gone {
+    /// Closed to make room at the total limit.
+    Evicted,
+    /// Idle past the idle timeout.
+    Expired,
+    /// The server closed it.
+    ClosedByPeer,
+}
+
 /// The pool's answer to "I need a connection to this origin".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Checkout<H> {
@@ -256,11 +268,15 @@ impl<H: Copy + PartialEq> Pool<H> {
         self.forget_one(key);
     }
 
-    /// A busy connection was closed to make room (an idle HTTP/2
-    /// connection, which the table holds rather than the pool): counted as
-    /// an eviction.
-    pub fn handle_evicted(&mut self, key: &str) {
-        self.stats.evicted += 1;
+    /// A connection the pool counts as busy but that sat idle elsewhere
+    /// (an HTTP/2 connection with no stream: the table holds it, not the
+    /// pool's idle list) is gone: counted as `why` says.
+    pub fn handle_gone(&mut self, key: &str, why: Gone) {
+        match why {
+            Gone::Evicted => self.stats.evicted += 1,
+            Gone::Expired => self.stats.expired += 1,
+            Gone::ClosedByPeer => self.stats.closed_by_peer += 1,
+        }
         self.forget_one(key);
     }
 

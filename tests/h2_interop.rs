@@ -284,7 +284,7 @@ fn crawl_h2(
     let now = std::time::SystemTime::now();
     let cert = ca
         .issue(
-            &["127.0.0.1"],
+            &["127.0.0.1", "localhost"],
             now - Duration::from_secs(60),
             now + Duration::from_secs(3600),
         )
@@ -316,10 +316,15 @@ fn crawl_h2(
     config.retry.max_retries = 3;
     tweak(&mut config);
     let prefix = format!("https://127.0.0.1:{port}");
-    // "POST /x": a POST with a 100 KB body, more than h2's first windows.
+    let other = format!("https://localhost:{port}");
+    // "POST /x": a POST with a 100 KB body, more than h2's first windows;
+    // "localhost/x": the same server as another origin.
     let urls: Vec<oneloop::Request> = paths
         .iter()
         .map(|p| match p.strip_prefix("POST ") {
+            _ if p.starts_with("localhost/") => {
+                oneloop::Request::from(format!("{other}{}", &p["localhost".len()..]))
+            }
             Some(p) => oneloop::Request {
                 url: format!("{prefix}{p}"),
                 method: Some(oneloop::http::Method::Post),
@@ -365,7 +370,10 @@ fn crawl_h2(
                 .as_ref()
                 .map(|r| String::from_utf8_lossy(&r.body).into_owned())
                 .unwrap_or_default();
-            let path = o.url.strip_prefix(&prefix).unwrap().to_string();
+            let path = match o.url.strip_prefix(&prefix) {
+                Some(path) => path.to_string(),
+                None => format!("localhost{}", o.url.strip_prefix(&other).unwrap()),
+            };
             let wire = o
                 .result
                 .as_ref()
@@ -623,4 +631,30 @@ fn requests_on_a_dropped_h2_connection_share_the_next_one() {
     // Each connection answers 29 of its 50 streams: 7 at the least, about
     // 15 with the retries' turns; one per retried request was 69.
     assert!(summary.pool.opened <= 20, "{summary}");
+}
+
+/// An h2 connection with no stream closes at the idle timeout, counted as
+/// idle-expired like a pooled HTTP/1.1 one: one origin's page is done at
+/// once, while another origin's never-answered request keeps the crawl
+/// going past the timeout.
+#[test]
+fn an_idle_h2_connection_expires_and_is_counted() {
+    let test = "an_idle_h2_connection_expires_and_is_counted";
+    let list = vec!["/p0".to_string(), "localhost/silent/1".to_string()];
+    let Some((fetched, summary, _)) = crawl_h2(test, "silent", &list, |c| {
+        c.timeouts.head = Duration::from_millis(700);
+        c.connections.idle_timeout = Duration::from_millis(150);
+        c.retry.max_retries = 0;
+    }) else {
+        return;
+    };
+    assert_eq!(fetched["/p0"].body, "hello /p0");
+    assert!(fetched["localhost/silent/1"]
+        .line
+        .contains(r#""kind":"timeout""#));
+    assert_eq!(
+        (summary.pool.opened, summary.pool.expired),
+        (2, 1),
+        "{summary}"
+    );
 }

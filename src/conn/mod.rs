@@ -82,6 +82,10 @@ pub(crate) enum ConnEvent {
     Failed(Error),
     /// The connection was idle and the server closed it (or sent junk).
     IdleClosed,
+    /// HTTP/2: the connection sat with no stream past the idle timeout and
+    /// closed (an HTTP/1.1 one idles in the pool, which expires it).
+    #[cfg_attr(not(feature = "http2"), allow(dead_code))]
+    IdleExpired,
     /// HTTP/2: streams ended; take them with [`Conn::poll_stream_end`].
     #[cfg_attr(not(feature = "http2"), allow(dead_code))]
     Streams,

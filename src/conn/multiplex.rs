@@ -516,7 +516,7 @@ impl<S: io::Read + io::Write> Conn<S> {
         if s.streams.is_empty() {
             if s.idle_since + t.idle <= now {
                 self.close(net, now);
-                return ConnEvent::IdleClosed;
+                return ConnEvent::IdleExpired;
             }
             return ConnEvent::Pending;
         }

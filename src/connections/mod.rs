@@ -40,7 +40,7 @@ use crate::error::{Error, ErrorKind, Phase};
 use crate::events::{CloseReason, Emitter, EventKind};
 use crate::http::{Method, Response};
 use crate::outcome::AttemptReport;
-use crate::pool::{Checkout, Pool, PoolConfig, PoolStats};
+use crate::pool::{Checkout, Gone, Pool, PoolConfig, PoolStats};
 use crate::reactor::{Timers, Token};
 use crate::summary::Histogram;
 use crate::url::Url;
@@ -329,7 +329,8 @@ impl<'a> Connections<'a> {
             // The pool's idle connections are all gone; an idle HTTP/2 one
             // (not in the pool's idle list) makes room instead.
             if let Some(idle) = self.idlest_shared() {
-                self.pool.handle_evicted(self.slots[idle].conn.key());
+                self.pool
+                    .handle_gone(self.slots[idle].conn.key(), Gone::Evicted);
                 self.drop_conn(idle, CloseReason::Evicted, now, ev);
                 checkout = if ex.fresh_only {
                     self.pool.checkout_fresh(key)
@@ -546,9 +547,13 @@ impl<'a> Connections<'a> {
                 self.conn_failed(cslot, e, now, ev);
                 false
             }
+            // An idle HTTP/2 connection (the pool counts it as busy).
             ConnEvent::IdleClosed if self.slots[cslot].conn.is_multiplexed() => {
-                let reason = CloseReason::ServerClosed;
-                self.shared_closed(cslot, None, reason, now, ev);
+                self.idle_shared_gone(cslot, Gone::ClosedByPeer, now, ev);
+                false
+            }
+            ConnEvent::IdleExpired => {
+                self.idle_shared_gone(cslot, Gone::Expired, now, ev);
                 false
             }
             ConnEvent::IdleClosed => {

@@ -261,6 +261,29 @@ impl Connections<'_> {
         slot.streams.is_empty() && !slot.conn.can_open_stream()
     }
 
+    /// Shared connection `cslot`, with no stream in flight, closed: the
+    /// server closed it, or it idled past the timeout. Streams that ended
+    /// in its last read still go out first.
+    pub(super) fn idle_shared_gone(
+        &mut self,
+        cslot: usize,
+        why: crate::pool::Gone,
+        now: Instant,
+        ev: &mut Emitter<'_>,
+    ) {
+        self.streams_ended(cslot, ev);
+        if !self.slots[cslot].streams.is_empty() {
+            // (Not idle after all: each stream left fails with it.)
+            return self.shared_closed(cslot, None, CloseReason::ServerClosed, now, ev);
+        }
+        let reason = match why {
+            crate::pool::Gone::Expired => CloseReason::IdleExpired,
+            _ => CloseReason::ServerClosed,
+        };
+        self.pool.handle_gone(self.slots[cslot].conn.key(), why);
+        self.drop_conn(cslot, reason, now, ev);
+    }
+
     /// The shared connection `cslot` is done (failed, or closed by the
     /// server): what its streams finished goes out, every stream left fails
     /// with `error`, and the connection closes.
