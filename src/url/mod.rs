@@ -534,6 +534,11 @@ fn dot_segment(seg: &str) -> Option<u8> {
 fn ipv4_host(host: &str) -> Result<Option<std::net::Ipv4Addr>, Error> {
     let h = host.strip_suffix('.').unwrap_or(host);
     let last = h.rsplit('.').next().unwrap_or("");
+    // Names end in a label that starts with a letter: the everyday case,
+    // decided by one byte.
+    if !last.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        return Ok(None);
+    }
     // A number even when too big for one (`0xFFFF...`): then the host is a
     // bad address, never a name.
     let hex = last
@@ -608,6 +613,10 @@ fn ipv4_number(part: &str) -> Option<u64> {
 /// Does the path part of `tail` (before any `?`) have a dot segment?
 fn has_dot_segment(tail: &str) -> bool {
     let path = tail.split('?').next().unwrap_or("");
+    // No `.` and no `%` (of `%2e`): no segment to look at, the usual case.
+    if !path.bytes().any(|b| b == b'.' || b == b'%') {
+        return false;
+    }
     path.split('/').any(|seg| dot_segment(seg).is_some())
 }
 
