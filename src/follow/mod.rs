@@ -390,29 +390,26 @@ impl Follow {
                 ..seed
             }
         } else {
-            let d = self.frontier.poll_next()?;
+            // (The URL stays a string: the request core parses it.)
+            let (depth, from, line, kind, url) = self.frontier.poll_next_unparsed()?;
             // Every redirect hop passes the scope as a link would; a seed's
             // are the one exception (they widen the scope instead: an
             // `example.com` seed that lands on `www.example.com`).
-            let seed = d.from.is_none() && d.kind == UrlKind::Page;
+            let seed = from.is_none() && kind == UrlKind::Page;
             let redirect_scope = if seed {
                 None
             } else {
                 self.frontier.redirect_scope()
             };
             Request {
-                url: d.url.into_string(),
+                url,
                 id: Some(id),
-                line: d.line,
-                tag: Some(CrawlTag {
-                    depth: d.depth,
-                    from: d.from,
-                    kind: d.kind,
-                }),
+                line,
+                tag: Some(CrawlTag { depth, from, kind }),
                 redirect_scope,
                 // A sitemap may be 50 MiB (sitemaps.org), whatever the
                 // page limit.
-                max_body: (d.kind == UrlKind::Sitemap).then_some(crate::sitemap::MAX_BYTES as u64),
+                max_body: (kind == UrlKind::Sitemap).then_some(crate::sitemap::MAX_BYTES as u64),
                 ..Request::default()
             }
         };

@@ -388,6 +388,13 @@ impl Frontier {
         self.pending.pop()
     }
 
+    /// [`poll_next`](Self::poll_next) with the URL left as the canonical
+    /// string it was queued as (depth, from, line, kind, URL): for the
+    /// follow core, whose request core parses it anyway.
+    pub(crate) fn poll_next_unparsed(&mut self) -> Option<pending::Entry> {
+        self.pending.pop_entry()
+    }
+
     /// A batch of queued URLs to keep outside memory (its id and opaque
     /// bytes): the driver writes it somewhere and gives it back when
     /// [`poll_load`](Self::poll_load) asks.

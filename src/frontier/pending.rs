@@ -200,6 +200,20 @@ impl Pending {
     }
 
     pub fn pop(&mut self) -> Option<Discovered> {
+        let (depth, from, line, kind, whole) = self.pop_entry()?;
+        // It was a canonical URL: it parses back to itself, in place.
+        let url = Url::parse_owned(whole).ok()?;
+        Some(Discovered {
+            url,
+            depth,
+            from,
+            line,
+            kind,
+        })
+    }
+
+    /// The next entry, its URL as the canonical string it was queued as.
+    pub(crate) fn pop_entry(&mut self) -> Option<Entry> {
         loop {
             let id = self.ring.pop_front()?;
             let q = &mut self.queues[id as usize];
@@ -222,22 +236,13 @@ impl Pending {
                 self.ring.push_back(id);
             }
             self.len -= 1;
-            let (depth, from, line, kind, whole) = entry;
-            // It was a canonical URL: it parses back to itself, in place.
-            let url = Url::parse_owned(whole).ok()?;
-            return Some(Discovered {
-                url,
-                depth,
-                from,
-                line,
-                kind,
-            });
+            return Some(entry);
         }
     }
 }
 
 /// Depth, from, line, kind, and the whole URL (origin and path).
-type Entry = (u32, Option<u64>, Option<u64>, UrlKind, String);
+pub(crate) type Entry = (u32, Option<u64>, Option<u64>, UrlKind, String);
 
 enum Popped {
     /// An entry, and the bytes of chunks freed by taking it.
