@@ -29,15 +29,10 @@ WORK=$(mktemp -d /tmp/oneloop-h2o.XXXXXX)
 trap 'kill $(cat "$WORK/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/www" "$WORK/logs" "$WORK/tmp"
 head -c 1024 /dev/zero | tr '\0' 'x' >"$WORK/www/page.html"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-    -subj "/CN=oneloop bench CA" -keyout "$WORK/ca.key" -out "$WORK/ca.pem" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=bench.test" \
-    -keyout "$WORK/leaf.key" -out "$WORK/leaf.csr" 2>/dev/null
-printf "subjectAltName=DNS:*.bench.test\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n" >"$WORK/ext.cnf"
-openssl x509 -req -in "$WORK/leaf.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" -CAcreateserial \
-    -days 2 -extfile "$WORK/ext.cnf" -out "$WORK/leaf.pem" 2>/dev/null
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# shellcheck source=certs.sh
+source "$ROOT/benches/certs.sh"
+make_certs "$WORK" bench.test "DNS:*.bench.test"
+PORT=$(free_port)
 cat >"$WORK/nginx.conf" <<CONF
 daemon on;
 worker_processes 1;

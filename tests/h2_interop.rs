@@ -394,6 +394,15 @@ fn crawl_h2(
     Some((fetched, summary, streams))
 }
 
+/// Every one of the `n` pages came back 200 with its own body.
+fn every_page_right(fetched: &HashMap<String, Fetched>, n: usize) {
+    assert_eq!(fetched.len(), n);
+    for (path, f) in fetched {
+        assert!(f.line.contains(r#""status":200,"#), "{}", f.line);
+        assert_eq!(f.body, format!("hello {path}"));
+    }
+}
+
 fn paths(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("/p{i}")).collect()
 }
@@ -454,11 +463,7 @@ fn streams_above_a_goaway_go_again_on_a_new_connection() {
     let Some((fetched, summary, streams)) = crawl_h2(test, "goaway", &paths(200), |_| {}) else {
         return;
     };
-    assert_eq!(fetched.len(), 200);
-    for (path, f) in &fetched {
-        assert!(f.line.contains(r#""status":200,"#), "{}", f.line);
-        assert_eq!(f.body, format!("hello {path}"));
-    }
+    every_page_right(&fetched, 200);
     assert!(
         summary.pool.opened >= 5,
         "40 streams a connection: {summary:?}"
@@ -484,11 +489,7 @@ fn refused_streams_are_sent_again() {
     let Some((fetched, summary, streams)) = crawl_h2(test, "refuse", &paths(100), |_| {}) else {
         return;
     };
-    assert_eq!(fetched.len(), 100);
-    for (path, f) in &fetched {
-        assert!(f.line.contains(r#""status":200,"#), "{}", f.line);
-        assert_eq!(f.body, format!("hello {path}"));
-    }
+    every_page_right(&fetched, 100);
     let refused = summary.retries_by_cause.get("send:refused").copied();
     assert!(refused >= Some(20), "{:?}", summary.retries_by_cause);
     let failed = streams.iter().filter(|e| e.end == "failed").count();
@@ -624,10 +625,7 @@ fn requests_on_a_dropped_h2_connection_share_the_next_one() {
     let Some((fetched, summary, _)) = crawl_h2(test, "kill", &paths(200), |_| {}) else {
         return;
     };
-    for (path, f) in &fetched {
-        assert_eq!(f.body, format!("hello {path}"), "{}", f.line);
-    }
-    assert_eq!(fetched.len(), 200);
+    every_page_right(&fetched, 200);
     // Each connection answers 29 of its 50 streams: 7 at the least, about
     // 15 with the retries' turns; one per retried request was 69.
     assert!(summary.pool.opened <= 20, "{summary}");

@@ -525,19 +525,7 @@ fn fewer_streams_than_per_host_open_a_few_connections_not_one_each() {
         let urls: Vec<String> = (0..600)
             .map(|i| format!("https://127.0.0.1:{port}/p{}.html?{i}", i % 20))
             .collect();
-        let mut config = Config {
-            concurrency: 30,
-            per_host: 30,
-            ..trusting(ca)
-        };
-        config.tls.http2 = true;
-        let mut crawler = Crawler::new(config).unwrap();
-        let mut ok = 0;
-        let summary = crawler
-            .run(urls, |o| {
-                ok += usize::from(o.result.as_ref().is_ok_and(|r| r.status == 200))
-            })
-            .unwrap();
+        let (ok, summary) = h2_crawl(ca, urls, 30, |_| {});
         assert_eq!(ok, 600, "{summary}");
         assert_eq!(summary.h2_responses, 600, "{summary}");
         let opened = summary.pool.opened;
@@ -562,22 +550,34 @@ fn an_idle_h2_connection_is_evicted_at_the_connection_limit() {
                 format!("https://{host}:{port}/p{}.html", i % 20)
             })
             .collect();
-        let mut config = Config {
-            concurrency: 1,
-            per_host: 1,
-            ..trusting(ca)
-        };
-        config.tls.http2 = true;
-        config.connections.max_total = 1;
-        let mut crawler = Crawler::new(config).unwrap();
-        let mut ok = 0;
-        let summary = crawler
-            .run(urls, |o| {
-                ok += usize::from(o.result.as_ref().is_ok_and(|r| r.status == 200))
-            })
-            .unwrap();
+        let (ok, summary) = h2_crawl(ca, urls, 1, |c| c.connections.max_total = 1);
         assert_eq!(ok, 20, "{summary}");
         assert_eq!(summary.h2_responses, 20, "{summary}");
         assert_eq!(summary.pool.evicted, 19, "{summary}");
     });
+}
+
+/// Crawls `urls` with HTTP/2 offered, `at_once` requests at once (and per
+/// host), `tweak` applied: how many came back 200, and the summary.
+fn h2_crawl(
+    ca: &CertificateAuthority,
+    urls: Vec<String>,
+    at_once: usize,
+    tweak: impl FnOnce(&mut Config),
+) -> (usize, oneloop::Summary) {
+    let mut config = Config {
+        concurrency: at_once,
+        per_host: at_once,
+        ..trusting(ca)
+    };
+    config.tls.http2 = true;
+    tweak(&mut config);
+    let mut crawler = Crawler::new(config).unwrap();
+    let mut ok = 0;
+    let summary = crawler
+        .run(urls, |o| {
+            ok += usize::from(o.result.as_ref().is_ok_and(|r| r.status == 200))
+        })
+        .unwrap();
+    (ok, summary)
 }

@@ -75,18 +75,12 @@ out = ["<html><body>"]
 while sum(map(len, out)) < 20 * 1024:
     out.append("<p>" + " ".join(random.choice(words) for _ in range(12)) + "</p>")
 print("\n".join(out)[: 20 * 1024])' >"$WORK/www/page20k.html"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-    -subj "/CN=oneloop bench CA" -keyout "$WORK/ca.key" -out "$WORK/ca.pem" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
-    -keyout "$WORK/leaf.key" -out "$WORK/leaf.csr" 2>/dev/null
-printf "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n" >"$WORK/ext.cnf"
-openssl x509 -req -in "$WORK/leaf.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" -CAcreateserial \
-    -days 2 -extfile "$WORK/ext.cnf" -out "$WORK/leaf.pem" 2>/dev/null
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-P=$(port)
-PS=$(port)
-PH=$(port)
+# shellcheck source=../certs.sh
+source "$HERE/../certs.sh"
+make_certs "$WORK" 127.0.0.1 "IP:127.0.0.1,DNS:localhost"
+P=$(free_port)
+PS=$(free_port)
+PH=$(free_port)
 cat >"$WORK/nginx.conf" <<EOF
 daemon on;
 worker_processes auto;

@@ -1,8 +1,9 @@
 //! The `Multiplexed` state: an HTTP/2 connection carrying many requests,
 //! each a stream. The connection's part ([`Session`]) holds the sans-IO
 //! [`H2Conn`] and, per stream, the same [`ResponseReader`] an HTTP/1.1
-//! exchange uses, fed through the [`bridge`](crate::h2::bridge): a head
-//! written as HTTP/1.1, the DATA bytes, END_STREAM as the end of input.
+//! exchange uses, fed through the [`bridge`](crate::h2::bridge): the head
+//! as checked fields (written as HTTP/1.1 only for an archive), the DATA
+//! bytes, END_STREAM as the end of input.
 //!
 //! Streams end one by one ([`StreamEnd`], drained by the connection
 //! table); a connection error ends every stream left, each with an error
@@ -37,8 +38,6 @@ pub(crate) struct Session {
     ends: VecDeque<StreamEnd>,
     /// The next request's HTTP/1.1 bytes (the table's request buffer).
     pub request: Vec<u8>,
-    /// Scratch for a response head in HTTP/1.1 form.
-    head: Vec<u8>,
     /// When the last stream ended (the connection idles from then on).
     idle_since: Instant,
 }
@@ -54,7 +53,6 @@ impl Session {
             streams: Vec::new(),
             ends: VecDeque::new(),
             request: Vec::new(),
-            head: Vec::new(),
             idle_since: now,
         }
     }
@@ -66,7 +64,6 @@ impl Session {
         self.idle_since = now;
         self.streams = Vec::new();
         self.request = Vec::new();
-        self.head = Vec::new();
         self.h2.release_memory();
     }
 
@@ -75,12 +72,12 @@ impl Session {
     }
 
     /// Opens a stream for the request in `self.request`, read by `reader`
-    /// into `response`.
+    /// into `response` (the request kept too when the reader keeps the
+    /// wire, for an archive).
     fn open(
         &mut self,
         reader: ResponseReader,
         response: Response,
-        keep_wire: bool,
         now: Instant,
     ) -> Result<u32, Error> {
         let fields = bridge::request_fields(&self.request)?;
@@ -105,15 +102,15 @@ impl Session {
                 "request body larger than the server's HTTP/2 window",
             ));
         }
+        let request = match reader.keeps_wire() {
+            true => self.request.clone(),
+            false => Vec::new(),
+        };
         self.streams.push(StreamIo {
             id,
             reader,
             response,
-            request: if keep_wire {
-                self.request.clone()
-            } else {
-                Vec::new()
-            },
+            request,
             sent_at: now,
             last_read: now,
             first_byte_at: None,
@@ -145,25 +142,18 @@ impl Session {
                 // Trailers (a second head after the final one) are read and
                 // dropped, as the HTTP/1.1 reader drops chunked trailers.
                 if !s.reader.head_done() {
-                    let fed = if s.reader.keeps_wire() {
-                        // Archived: the head as HTTP/1.1 bytes, for the record.
-                        bridge::response_head(&fields, &mut self.head).and_then(|()| {
-                            let s = &mut self.streams[i];
-                            s.reader
-                                .handle_bytes(&self.head, &mut s.response)
-                                .map(|_| ())
-                        })
-                    } else {
-                        bridge::check_response_head(&fields).and_then(|status| {
-                            let regular = bridge::regular_fields(&fields);
-                            let r = s
-                                .reader
-                                .handle_head_fields(status, regular, &mut s.response);
-                            r.map(|_| ())
-                        })
-                    };
+                    let fed = bridge::check_response_head(&fields).and_then(|status| {
+                        let regular = bridge::regular_fields(&fields);
+                        s.reader
+                            .handle_head_fields(status, regular, &mut s.response)
+                    });
                     if let Err(e) = fed {
                         return self.fail(i, e);
+                    }
+                    if s.reader.keeps_wire() && s.reader.head_done() {
+                        // Archived: the final head as HTTP/1.1, for the record.
+                        let head = &mut s.response.wire_mut().head;
+                        let _ = bridge::response_head(&fields, head);
                     }
                 }
                 if end_stream {
@@ -350,7 +340,7 @@ impl<S: io::Read + io::Write> Conn<S> {
             ResponseReader::new(self.limits, Method::Get, true),
         );
         let response = std::mem::take(&mut self.response);
-        session.open(reader, response, self.keep_wire, now)
+        session.open(reader, response, now)
     }
 
     /// The next stream that ended, if any (drain after every `drive`).

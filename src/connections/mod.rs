@@ -320,26 +320,22 @@ impl<'a> Connections<'a> {
             );
             return;
         }
-        let mut checkout = if ex.fresh_only {
-            self.pool.checkout_fresh(key)
-        } else {
-            self.pool.checkout(key)
+        let checkout = |pool: &mut Pool<Token>| match ex.fresh_only {
+            true => pool.checkout_fresh(key),
+            false => pool.checkout(key),
         };
-        if checkout == Checkout::Full {
+        let mut got = checkout(&mut self.pool);
+        if got == Checkout::Full {
             // The pool's idle connections are all gone; an idle HTTP/2 one
             // (not in the pool's idle list) makes room instead.
             if let Some(idle) = self.idlest_shared() {
                 self.pool
                     .handle_gone(self.slots[idle].conn.key(), Gone::Evicted);
                 self.drop_conn(idle, CloseReason::Evicted, now, ev);
-                checkout = if ex.fresh_only {
-                    self.pool.checkout_fresh(key)
-                } else {
-                    self.pool.checkout(key)
-                };
+                got = checkout(&mut self.pool);
             }
         }
-        match checkout {
+        match got {
             // (Not after `checkout_idle` found none.)
             Checkout::Reuse(ct) => self.reuse(ct.slot, req, ex, now, ev),
             Checkout::Open => self.open(req, ex, now, ev),

@@ -24,12 +24,7 @@ impl Connections<'_> {
         ev: &mut Emitter<'_>,
     ) {
         let key: Box<str> = ex.url.origin().into();
-        let config = if ex.http1_only {
-            &self.tls_http1
-        } else {
-            self.tls
-        };
-        let tls = match route::tls_session(config, ex.url) {
+        let tls = match self.tls_session(&ex) {
             Ok(tls) => tls,
             Err(error) => return self.not_opened(req, &key, error),
         };
@@ -102,20 +97,30 @@ impl Connections<'_> {
         self.attach(cslot, req, ex.id, false, now);
         self.start_dialing(cslot, req, &ex, now);
         self.prepare(cslot, &ex, now, ev);
-        if known {
-            self.connect(cslot, now, ev);
-        } else {
-            emit!(
-                ev,
-                EventKind::DnsLookup {
-                    conn: id,
-                    name: host
-                }
-            );
-            let conn = self.slots[cslot].token(cslot);
-            let host = host.into();
-            self.outputs.push_back(Output::Resolve { conn, host });
+        match known {
+            true => self.connect(cslot, now, ev),
+            false => self.resolve(cslot, host, ev),
         }
+    }
+
+    /// The TLS session for `ex` (none for http): offering h2 unless the
+    /// request goes over HTTP/1.1 only.
+    fn tls_session(&self, ex: &Dispatch<'_>) -> Result<Option<rustls::ClientConnection>, Error> {
+        let config = match ex.http1_only {
+            true => &self.tls_http1,
+            false => self.tls,
+        };
+        route::tls_session(config, ex.url)
+    }
+
+    /// New connection `cslot` asks DNS for `host` (the answer comes back
+    /// through `handle_resolved`).
+    fn resolve(&mut self, cslot: usize, host: &str, ev: &mut Emitter<'_>) {
+        let conn = self.slots[cslot].conn.id();
+        emit!(ev, EventKind::DnsLookup { conn, name: host });
+        let conn = self.slots[cslot].token(cslot);
+        let host = host.into();
+        self.outputs.push_back(Output::Resolve { conn, host });
     }
 
     /// `req`'s connection could not even start (no TLS session, an address

@@ -191,16 +191,30 @@ impl Connections<'_> {
         }
     }
 
+    /// The `stream_closed` event of `link` on `cslot`, ended as `end`.
+    fn stream_closed(
+        &self,
+        cslot: usize,
+        link: &StreamLink,
+        end: &'static str,
+        ev: &mut Emitter<'_>,
+    ) {
+        let conn = self.slots[cslot].conn.id();
+        let (req, stream) = (link.id, link.stream);
+        emit!(
+            ev,
+            EventKind::StreamClosed {
+                conn,
+                req,
+                stream,
+                end
+            }
+        );
+    }
+
     /// Streams of `cslot` ended: each one's response or failure goes to
     /// the driver.
     pub(super) fn streams_ended(&mut self, cslot: usize, ev: &mut Emitter<'_>) {
-        let conn = self.slots[cslot].conn.id();
-        let closed = |link: &StreamLink, end| EventKind::StreamClosed {
-            conn,
-            req: link.id,
-            stream: link.stream,
-            end,
-        };
         while let Some(end) = self.slots[cslot].conn.poll_stream_end() {
             match end {
                 StreamEnd::Done {
@@ -212,7 +226,7 @@ impl Connections<'_> {
                     let Some(link) = self.unlink_stream(cslot, stream) else {
                         continue; // cancelled meanwhile
                     };
-                    emit!(ev, closed(&link, "done"));
+                    self.stream_closed(cslot, &link, "done", ev);
                     let report = self.stream_report(cslot, &link, true, first_byte_at);
                     response.version = 2;
                     if let Some(w) = &mut response.wire {
@@ -239,7 +253,7 @@ impl Connections<'_> {
                     let Some(link) = self.unlink_stream(cslot, stream) else {
                         continue;
                     };
-                    emit!(ev, closed(&link, "failed"));
+                    self.stream_closed(cslot, &link, "failed", ev);
                     let report =
                         self.stream_report(cslot, &link, got_response_bytes, first_byte_at);
                     self.outputs.push_back(Output::Failed {
@@ -296,21 +310,10 @@ impl Connections<'_> {
         ev: &mut Emitter<'_>,
     ) {
         self.streams_ended(cslot, ev);
-        let conn = self.slots[cslot].conn.id();
         let links = std::mem::take(&mut self.slots[cslot].streams);
         for link in links {
             self.by_request[link.req.slot] = NONE;
-            let (req, stream) = (link.id, link.stream);
-            let end = "failed";
-            emit!(
-                ev,
-                EventKind::StreamClosed {
-                    conn,
-                    req,
-                    stream,
-                    end
-                }
-            );
+            self.stream_closed(cslot, &link, "failed", ev);
             let mut error = error.clone().unwrap_or_else(|| {
                 Error::new(
                     Phase::Head,
@@ -342,17 +345,7 @@ impl Connections<'_> {
     ) -> (Phase, AttemptReport) {
         self.slots[cslot].conn.cancel_stream(link.stream, now);
         self.unlink_stream(cslot, link.stream);
-        let (conn, req, stream) = (self.slots[cslot].conn.id(), link.id, link.stream);
-        let end = "cancelled";
-        emit!(
-            ev,
-            EventKind::StreamClosed {
-                conn,
-                req,
-                stream,
-                end
-            }
-        );
+        self.stream_closed(cslot, &link, "cancelled", ev);
         let report = self.stream_report(cslot, &link, false, None);
         // The RST_STREAM goes out now.
         self.drive(cslot, now, ev);
