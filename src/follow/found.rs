@@ -11,43 +11,49 @@ use crate::url::Url;
 /// panics finds nothing (the page is still done: a crawl whose page stayed
 /// "in progress" would never end).
 pub fn found_in(o: &Outcome) -> Found {
-    let Ok(r) = &o.result else {
-        return Found::default();
-    };
-    if !(200..300).contains(&r.status) {
-        return Found::default();
-    }
-    let kind = o.tag.map_or(UrlKind::Page, |t| t.kind);
-    let parse = std::panic::AssertUnwindSafe(|| find(o, r, kind));
-    std::panic::catch_unwind(parse).unwrap_or_default()
+    let mut found = Found::default();
+    find_into(o, &mut found);
+    found
 }
 
-/// No URLs.
-const NONE: &[&str] = &[];
+/// [`found_in`], into `found` (emptied first): a crawl hands its workers
+/// the buffers of pages already taken, so what the loop's thread lets go
+/// of is not freed there (see [`Candidates`](crate::frontier::Candidates)).
+pub fn find_into(o: &Outcome, found: &mut Found) {
+    found.clear();
+    let Ok(r) = &o.result else {
+        return;
+    };
+    if !(200..300).contains(&r.status) {
+        return;
+    }
+    let kind = o.tag.map_or(UrlKind::Page, |t| t.kind);
+    let parse = std::panic::AssertUnwindSafe(|| find(o, r, kind, &mut *found));
+    if std::panic::catch_unwind(parse).is_err() {
+        found.clear();
+    }
+}
 
-fn find(o: &Outcome, r: &crate::http::Response, kind: UrlKind) -> Found {
+fn find(o: &Outcome, r: &crate::http::Response, kind: UrlKind, found: &mut Found) {
     match kind {
         UrlKind::Page => {
             let content_type = r.headers.get_str("content-type");
             let html = crate::links::is_html(content_type);
             let base = Url::parse(o.final_url()).ok();
-            match (html, base) {
-                (true, Some(base)) => {
-                    let (links, charset) =
-                        crate::links::extract_document(&base, &r.body, content_type);
-                    let mut found = Found::of(&links.urls, NONE);
-                    found.charset = charset;
-                    found
-                }
-                _ => Found::default(),
+            if let (true, Some(base)) = (html, base) {
+                let (links, charset) = crate::links::extract_document(&base, &r.body, content_type);
+                found.pages.extend(&links.urls);
+                found.charset = charset;
             }
         }
-        UrlKind::Robots => Found::of(NONE, &crate::sitemap::robots_sitemaps(&r.body)),
+        UrlKind::Robots => found
+            .sitemaps
+            .extend(&crate::sitemap::robots_sitemaps(&r.body)),
         UrlKind::Sitemap => {
             let s = crate::sitemap::parse(&r.body);
             match s.kind {
-                crate::sitemap::Kind::Pages => Found::of(&s.urls, NONE),
-                crate::sitemap::Kind::Sitemaps => Found::of(NONE, &s.urls),
+                crate::sitemap::Kind::Pages => found.pages.extend(&s.urls),
+                crate::sitemap::Kind::Sitemaps => found.sitemaps.extend(&s.urls),
             }
         }
     }

@@ -43,11 +43,11 @@
 //!
 //! // The page came back (its links extracted on a worker).
 //! let found = Found::of(&["http://a.test/b", "http://b.test/"], &[] as &[&str]);
-//! let queued = core.handle_page(Fetched::of(&seed, &[], found));
+//! let queued = core.handle_page(Fetched::of(&seed, &[], &found));
 //! assert_eq!(queued, 1); // b.test is out of scope
 //! let next = core.poll_request().unwrap();
 //! assert_eq!((next.url.as_str(), next.tag.unwrap().depth, next.tag.unwrap().from), ("http://a.test/b", 1, seed.id));
-//! core.handle_page(Fetched::of(&next, &[], Found::default()));
+//! core.handle_page(Fetched::of(&next, &[], &Found::default()));
 //! assert!(core.is_done());
 //! ```
 
@@ -59,9 +59,9 @@ pub mod spill;
 mod tests;
 
 #[cfg(feature = "follow")]
-pub use found::found_in;
+pub use found::{find_into, found_in};
 
-use crate::frontier::{Admit, Candidate, Frontier, FrontierConfig};
+use crate::frontier::{Admit, Candidate, Candidates, Frontier, FrontierConfig};
 pub use crate::outcome::{CrawlTag, UrlKind};
 use crate::outcome::{Outcome, Request};
 use std::collections::VecDeque;
@@ -102,14 +102,14 @@ impl Default for FollowConfig {
 
 /// What a fetched page, robots.txt or sitemap points to: found on a
 /// worker ([`found_in`]), made canonical and fingerprinted there
-/// ([`Candidate`]), handed to the core on the loop's thread.
+/// ([`Candidates`]), handed to the core on the loop's thread.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Found {
     /// Pages: the links of a page, the URLs of a sitemap's `urlset`.
-    pub pages: Vec<Candidate>,
+    pub pages: Candidates,
     /// Sitemaps: a robots.txt's `Sitemap:` lines, a sitemap index's
     /// entries.
-    pub sitemaps: Vec<Candidate>,
+    pub sitemaps: Candidates,
     /// The page's encoding, when it is not UTF-8 (`Shift_JIS`,
     /// `windows-1252`...).
     pub charset: Option<&'static str>,
@@ -119,16 +119,22 @@ impl Found {
     /// From absolute URLs (what is not an http(s) URL is left out).
     pub fn of<P: AsRef<str>, S: AsRef<str>>(pages: &[P], sitemaps: &[S]) -> Found {
         Found {
-            pages: pages
-                .iter()
-                .filter_map(|p| Candidate::new(p.as_ref()))
-                .collect(),
-            sitemaps: sitemaps
-                .iter()
-                .filter_map(|s| Candidate::new(s.as_ref()))
-                .collect(),
+            pages: Candidates::of(pages),
+            sitemaps: Candidates::of(sitemaps),
             charset: None,
         }
+    }
+
+    /// Empty again, its buffers kept (to be filled by another page).
+    pub fn clear(&mut self) {
+        self.pages.clear();
+        self.sitemaps.clear();
+        self.charset = None;
+    }
+
+    /// Bytes its buffers hold, filled or not.
+    pub fn capacity_bytes(&self) -> usize {
+        self.pages.capacity_bytes() + self.sitemaps.capacity_bytes()
     }
 }
 
@@ -145,8 +151,9 @@ pub struct Fetched<'a> {
     /// seen.
     pub redirects: &'a [String],
     /// What it points to (nothing for an error or a non-2xx answer): the
-    /// core takes it.
-    pub found: Found,
+    /// core reads it (and copies what it queues), so the caller may fill
+    /// it again for another page.
+    pub found: &'a Found,
     /// It was cut short by a stop: not finished, fetched again on resume.
     pub cancelled: bool,
 }
@@ -154,7 +161,7 @@ pub struct Fetched<'a> {
 impl<'a> Fetched<'a> {
     /// A request that came back with no redirects, not cancelled (for
     /// tests and examples).
-    pub fn of(req: &'a Request, redirects: &'a [String], found: Found) -> Fetched<'a> {
+    pub fn of(req: &'a Request, redirects: &'a [String], found: &'a Found) -> Fetched<'a> {
         Fetched {
             id: req.id.unwrap_or(0),
             url: &req.url,
@@ -166,7 +173,7 @@ impl<'a> Fetched<'a> {
     }
 
     /// From an outcome and what was found in it.
-    pub fn from_outcome(o: &'a Outcome, found: Found) -> Fetched<'a> {
+    pub fn from_outcome(o: &'a Outcome, found: &'a Found) -> Fetched<'a> {
         Fetched {
             id: o.id,
             url: &o.url,
@@ -440,12 +447,13 @@ impl Follow {
         }
         let depth = page.tag.map_or(0, |t| t.depth);
         // Their seen-set slots first, all at once (see `Frontier::prefetch`).
-        for c in page.found.pages.iter().chain(&page.found.sitemaps) {
-            self.frontier.prefetch(c.print);
+        let found = page.found.pages.iter().chain(page.found.sitemaps.iter());
+        for c in found {
+            self.frontier.prefetch(c.print());
         }
         let mut queued = 0;
-        for link in page.found.pages {
-            let url = self.admission_text(&link);
+        for link in page.found.pages.iter() {
+            let url = self.admission_text(link);
             let admit = self.frontier.handle_candidate(link, depth, page.id);
             let tag = CrawlTag {
                 depth: depth + 1,
@@ -460,12 +468,12 @@ impl Follow {
         let sitemap_depth = depth + u32::from(nested);
         let too_deep = sitemap_depth > self.max_sitemap_depth
             || sitemap_depth > self.frontier.config().max_depth;
-        for sitemap in page.found.sitemaps {
+        for sitemap in page.found.sitemaps.iter() {
             if too_deep {
                 break;
             }
             let kind = UrlKind::Sitemap;
-            let url = self.admission_text(&sitemap);
+            let url = self.admission_text(sitemap);
             let from = Some(page.id);
             let admit = self
                 .frontier
@@ -495,8 +503,8 @@ impl Follow {
 
     /// The URL's text for a record, kept only when there is a checkpoint
     /// (the candidate itself moves into the frontier).
-    fn admission_text(&self, c: &Candidate) -> Option<String> {
-        self.checkpoint.then(|| c.url.as_str().to_string())
+    fn admission_text(&self, c: Candidate<'_>) -> Option<String> {
+        self.checkpoint.then(|| c.as_str().to_string())
     }
 
     /// What the frontier said of a URL, into the records; 1 if queued.

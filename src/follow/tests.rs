@@ -32,7 +32,7 @@ fn crawl(core: &mut Follow, g: &Graph, redirects: &HashMap<&str, Vec<String>>) -
         let none = Found::default();
         let found = g.get(req.url.as_str()).unwrap_or(&none);
         let hops = redirects.get(req.url.as_str()).map_or(&[][..], |v| &v[..]);
-        core.handle_page(Fetched::of(&req, hops, found.clone()));
+        core.handle_page(Fetched::of(&req, hops, found));
     }
     assert!(core.is_done(), "nothing left, nothing in progress");
     out
@@ -200,7 +200,7 @@ fn a_seed_that_is_not_a_url_is_handed_out_as_it_is() {
     assert!(!core.is_done());
     let good = core.poll_request().unwrap();
     assert_eq!((good.url.as_str(), good.id), ("http://a.test/", Some(2)));
-    core.handle_page(Fetched::of(&bad, &[], Found::default()));
+    core.handle_page(Fetched::of(&bad, &[], &Found::default()));
     core.handle_lost(2); // its page's work died: no longer in progress
     assert!(core.is_done());
 }
@@ -304,7 +304,7 @@ fn records_replayed_into_a_fresh_core_give_the_same_remaining_crawl() {
         let req = first.poll_request().unwrap();
         let none = Found::default();
         let found = g.get(req.url.as_str()).unwrap_or(&none);
-        first.handle_page(Fetched::of(&req, &[], found.clone()));
+        first.handle_page(Fetched::of(&req, &[], found));
         done.push(req.url);
     }
     let in_flight = first.poll_request().unwrap().url;
@@ -373,7 +373,7 @@ fn a_resumed_crawls_pages_keep_their_links_before_its_seeds_come_back() {
     let seed = first.poll_request().unwrap();
     let hops = ["http://www.a.test/".to_string()];
     let found = g["http://www.a.test/"].clone();
-    first.handle_page(Fetched::of(&seed, &hops, found));
+    first.handle_page(Fetched::of(&seed, &hops, &found));
     assert_eq!(first.seed_redirects(), 1);
     while let Some(r) = first.poll_record() {
         log.record(&r);
@@ -401,7 +401,7 @@ fn a_resumed_crawls_pages_keep_their_links_before_its_seeds_come_back() {
         fetched.push(req.url.clone());
         let none = Found::default();
         let found = g.get(req.url.as_str()).unwrap_or(&none);
-        second.handle_page(Fetched::of(&req, &[], found.clone()));
+        second.handle_page(Fetched::of(&req, &[], found));
     }
     second.handle_seed(Request::from("http://a.test/"));
     second.handle_seeds_done();
@@ -460,7 +460,7 @@ fn a_small_memory_bound_spills_through_the_store_and_loses_nothing() {
         } else {
             &Found::default()
         };
-        core.handle_page(Fetched::of(&req, &[], links.clone()));
+        core.handle_page(Fetched::of(&req, &[], links));
     }
     assert!(store.stored > 0, "it did spill");
     assert_eq!(fetched.len(), 3 + 3000);
@@ -482,7 +482,7 @@ fn redirects_of_links_pass_the_scope_and_a_seeds_widen_it() {
         &["http://www.a.test/next", "http://other.test/"],
         &[] as &[&str],
     );
-    assert_eq!(core.handle_page(Fetched::of(&seed, &hops, found)), 1);
+    assert_eq!(core.handle_page(Fetched::of(&seed, &hops, &found)), 1);
     assert_eq!(core.seed_redirects(), 1);
     let link = core.poll_request().unwrap();
     assert_eq!(link.url, "http://www.a.test/next");
@@ -494,7 +494,7 @@ fn redirects_of_links_pass_the_scope_and_a_seeds_widen_it() {
     assert!(!scope.allows(&url("http://evil.test/landed")));
     // A link that redirected does not widen anything.
     let hops = ["http://evil.test/landed".to_string()];
-    core.handle_page(Fetched::of(&link, &hops, Found::default()));
+    core.handle_page(Fetched::of(&link, &hops, &Found::default()));
     assert_eq!(core.seed_redirects(), 1);
     assert!(!scope.allows(&url("http://evil.test/")));
     assert!(core.is_done());
@@ -520,7 +520,7 @@ fn sitemap_indexes_nest_a_step_deeper_each_and_only_so_far() {
         if tag.kind == UrlKind::Sitemap {
             sitemaps.push((req.url.clone(), tag.depth));
         }
-        core.handle_page(Fetched::of(&req, &[], found));
+        core.handle_page(Fetched::of(&req, &[], &found));
     }
     assert!(core.is_done());
     let want: Vec<(String, u32)> = [
@@ -592,7 +592,7 @@ fn every_in_scope_origins_robots_txt_gives_its_sitemaps() {
         "http://a.test:8080/sitemap.xml",
     ];
     assert_eq!(got, want.map(|u| (u.to_string(), UrlKind::Sitemap)));
-    core.handle_page(Fetched::of(&seed, &[], Found::default()));
+    core.handle_page(Fetched::of(&seed, &[], &Found::default()));
 }
 
 /// `--max-pages` counts pages: a seed origin's robots.txt and sitemap are

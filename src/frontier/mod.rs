@@ -32,14 +32,18 @@
 //! assert_eq!(next, ["http://a.test/", "http://a.test/b"]);
 //! ```
 
+mod candidates;
 mod pending;
 mod seen;
 #[cfg(test)]
 mod tests;
 
+pub use candidates::{Candidate, Candidates};
 pub use seen::SeenSet;
 
-use crate::url::Url;
+use candidates::Shape;
+
+use crate::url::{Url, UrlRef};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
@@ -134,27 +138,6 @@ pub struct Discovered {
     pub kind: UrlKind,
 }
 
-/// A URL in canonical form with its fingerprint: what a page's links
-/// become on the worker that found them, so the loop's thread neither
-/// parses nor hashes them again (a link is parsed once).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Candidate {
-    /// The canonical URL ([`canonical`]).
-    pub url: Url,
-    /// Its [`fingerprint`].
-    pub print: u64,
-}
-
-impl Candidate {
-    /// `url` made canonical and fingerprinted; `None` if it is not an
-    /// http(s) URL.
-    pub fn new(url: &str) -> Option<Candidate> {
-        let url = canonical(url)?;
-        let print = fingerprint(url.as_str());
-        Some(Candidate { url, print })
-    }
-}
-
 /// The frontier: scope, budgets, the seen-set and the pending queue.
 pub struct Frontier {
     config: FrontierConfig,
@@ -227,7 +210,7 @@ impl Frontier {
         let scope = self.redirect_scope.get_or_insert_with(|| {
             let keys = keys.clone();
             crate::outcome::RedirectScope::new(move |url: &Url| {
-                let key = scope_key(kind, url);
+                let key = scope_key(kind, url.view());
                 keys.read().is_ok_and(|k| k.contains(key))
             })
         });
@@ -235,37 +218,38 @@ impl Frontier {
     }
 
     /// Is this canonical URL's host (or domain) in scope?
-    fn is_in_scope(&self, url: &Url) -> bool {
-        self.config.scope == Scope::Any || self.scope.contains(self.scope_key(url))
+    fn is_in_scope(&self, url: UrlRef<'_>) -> bool {
+        self.config.scope == Scope::Any || self.scope.contains(scope_key(self.config.scope, url))
     }
 
     /// A link found on page `from` (at `from_depth`); `url` is absolute
     /// (resolved against the page's URL and `<base>` by the extractor).
     pub fn handle_discovered(&mut self, url: &str, from_depth: u32, from: u64) -> Admit {
-        match Candidate::new(url) {
+        let one = Candidates::of(&[url]);
+        let admit = match one.iter().next() {
             Some(c) => self.handle_candidate(c, from_depth, from),
             None => Admit::Invalid,
-        }
+        };
+        admit
     }
 
     /// A link found on page `from` (at `from_depth`), made canonical
-    /// already ([`Candidate::new`], on the worker that found it).
-    pub fn handle_candidate(&mut self, c: Candidate, from_depth: u32, from: u64) -> Admit {
-        if !self.is_in_scope(&c.url) {
+    /// already ([`Candidates::push`], on the worker that found it).
+    pub fn handle_candidate(&mut self, c: Candidate<'_>, from_depth: u32, from: u64) -> Admit {
+        if !self.is_in_scope(c.url) {
             return Admit::OutOfScope;
         }
         let depth = from_depth.saturating_add(1);
         if depth > self.config.max_depth {
             return Admit::TooDeep;
         }
-        let d = Discovered {
-            url: c.url,
+        let why = Why {
             depth,
             from: Some(from),
             line: None,
             kind: UrlKind::Page,
         };
-        self.offer_printed(d, c.print)
+        self.offer_candidate(c, why)
     }
 
     /// Starts loading the seen-set's slot for `print` into the cache: a
@@ -277,7 +261,7 @@ impl Frontier {
     }
 
     /// Another shard's URL: diverted the first time, seen after.
-    fn divert_printed(&mut self, url: &Url, print: u64) -> Option<Admit> {
+    fn divert_printed(&mut self, url: UrlRef<'_>, print: u64) -> Option<Admit> {
         let (me, n) = self.config.shard?;
         let owner = url.shard(n);
         if owner == me {
@@ -299,7 +283,7 @@ impl Frontier {
     /// `url`'s host (or domain) joins the scope; true if it was not in it.
     pub fn add_scope_of(&mut self, url: &str) -> bool {
         match canonical(url) {
-            Some(url) if !self.is_in_scope(&url) => {
+            Some(url) if !self.is_in_scope(url.view()) => {
                 self.widen_scope(&url);
                 true
             }
@@ -318,32 +302,33 @@ impl Frontier {
         from: Option<u64>,
         kind: UrlKind,
     ) -> Admit {
-        match Candidate::new(url) {
+        let one = Candidates::of(&[url]);
+        let admit = match one.iter().next() {
             Some(c) => self.handle_source_candidate(c, depth, from, kind),
             None => Admit::Invalid,
-        }
+        };
+        admit
     }
 
     /// [`handle_source`](Self::handle_source) for a URL made canonical
     /// already.
     pub fn handle_source_candidate(
         &mut self,
-        c: Candidate,
+        c: Candidate<'_>,
         depth: u32,
         from: Option<u64>,
         kind: UrlKind,
     ) -> Admit {
-        if !self.is_in_scope(&c.url) {
+        if !self.is_in_scope(c.url) {
             return Admit::OutOfScope;
         }
-        let d = Discovered {
-            url: c.url,
+        let why = Why {
             depth,
             from,
             line: None,
             kind,
         };
-        self.offer_printed(d, c.print)
+        self.offer_candidate(c, why)
     }
 
     /// Marks a URL seen without queueing it (a resumed crawl's finished
@@ -370,13 +355,13 @@ impl Frontier {
         if !self.seen.insert(fingerprint(url.as_str())) {
             return false;
         }
-        self.enqueue(Discovered {
-            url,
+        let why = Why {
             depth,
             from,
             line,
             kind,
-        });
+        };
+        self.enqueue(url.view(), why);
         true
     }
 
@@ -447,30 +432,41 @@ impl Frontier {
     }
 
     fn scope_key<'u>(&self, url: &'u Url) -> &'u str {
-        scope_key(self.config.scope, url)
+        scope_key(self.config.scope, url.view())
     }
 
     /// Trap guards, another shard's, seen, budgets; then queued.
     fn offer(&mut self, d: Discovered) -> Admit {
-        let print = fingerprint(d.url.as_str());
-        self.offer_printed(d, print)
+        let c = Candidate {
+            url: d.url.view(),
+            print: fingerprint(d.url.as_str()),
+            shape: Shape::of(d.url.path_and_query()),
+        };
+        let why = Why {
+            depth: d.depth,
+            from: d.from,
+            line: d.line,
+            kind: d.kind,
+        };
+        self.offer_candidate(c, why)
     }
 
-    /// [`offer`](Self::offer) with the fingerprint known.
-    fn offer_printed(&mut self, d: Discovered, print: u64) -> Admit {
-        let url = &d.url;
-        if is_trap(url, &self.config) {
+    /// [`offer`](Self::offer) for a URL made canonical, fingerprinted and
+    /// measured already: nothing is allocated unless it is queued.
+    fn offer_candidate(&mut self, c: Candidate<'_>, why: Why) -> Admit {
+        let url = c.url;
+        if is_trap(c, &self.config) {
             return Admit::Trap;
         }
-        if let Some(admit) = self.divert_printed(url, print) {
+        if let Some(admit) = self.divert_printed(url, c.print) {
             return admit;
         }
-        if self.seen.contains(print) {
+        if self.seen.contains(c.print) {
             return Admit::Seen;
         }
         // The budgets count pages: a robots.txt or a sitemap read for its
         // links is not one of the pages asked for.
-        if d.kind == UrlKind::Page {
+        if why.kind == UrlKind::Page {
             if self.config.max_pages.is_some_and(|m| self.queued >= m) {
                 return Admit::OverBudget;
             }
@@ -483,31 +479,39 @@ impl Frontier {
                 return Admit::OverBudget;
             }
         }
-        self.seen.insert(print);
-        self.enqueue(d);
+        self.seen.insert(c.print);
+        self.enqueue(url, why);
         Admit::Queued
     }
 
     /// Into the queue, counted against the budgets (already seen).
-    fn enqueue(&mut self, d: Discovered) {
-        if d.kind != UrlKind::Page {
-            self.pending.push(d);
-            return;
+    fn enqueue(&mut self, url: UrlRef<'_>, why: Why) {
+        if why.kind == UrlKind::Page {
+            self.queued += 1;
+            if self.config.max_pages_per_host.is_some() {
+                *self
+                    .per_host
+                    .entry(url.host_bare().to_string())
+                    .or_insert(0) += 1;
+            }
         }
-        self.queued += 1;
-        if self.config.max_pages_per_host.is_some() {
-            *self
-                .per_host
-                .entry(d.url.host_bare().to_string())
-                .or_insert(0) += 1;
-        }
-        self.pending.push(d);
+        self.pending.push_parts(url, why);
     }
+}
+
+/// Why a URL is queued: what rides with it to its request ([`Discovered`]
+/// without the URL).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Why {
+    depth: u32,
+    from: Option<u64>,
+    line: Option<u64>,
+    kind: UrlKind,
 }
 
 /// What scope `kind` compares of a URL: its host, or its registrable
 /// domain.
-fn scope_key(kind: Scope, url: &Url) -> &str {
+fn scope_key(kind: Scope, url: UrlRef<'_>) -> &str {
     match kind {
         Scope::Domain => registrable_domain(url.host_bare()),
         Scope::Host | Scope::Any => url.host_bare(),
@@ -551,29 +555,14 @@ pub fn fingerprint(canonical_url: &str) -> u64 {
     u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
 }
 
-fn is_trap(url: &Url, c: &FrontierConfig) -> bool {
-    if url.as_str().len() > c.max_url_len {
-        return true;
-    }
-    let pq = url.path_and_query();
-    let path = &pq[..pq.find('?').unwrap_or(pq.len())];
-    // On the loop's thread for every link: no allocation. The segments
-    // seen so far are compared in place (at most `max_path_segments`).
-    for (i, s) in path.split('/').filter(|s| !s.is_empty()).enumerate() {
-        if i >= c.max_path_segments {
-            return true;
-        }
-        let earlier = path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .take(i)
-            .filter(|e| *e == s)
-            .count();
-        if earlier + 1 > c.max_segment_repeats {
-            return true;
-        }
-    }
-    false
+/// The trap guards: too long, too deep, a segment repeated too often.
+fn is_trap(c: Candidate<'_>, config: &FrontierConfig) -> bool {
+    c.url.as_str().len() > config.max_url_len
+        || c.shape.is_trap(
+            c.url.path_and_query(),
+            config.max_path_segments,
+            config.max_segment_repeats,
+        )
 }
 
 /// The registrable domain of a host name: its last two labels, or three

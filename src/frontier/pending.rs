@@ -7,7 +7,7 @@
 //! under its memory budget. Chunks are freed as they are consumed.
 
 use super::{Discovered, UrlKind};
-use crate::url::Url;
+use crate::url::{Url, UrlRef};
 use std::collections::{HashMap, VecDeque};
 
 const CHUNK: usize = 64 * 1024;
@@ -74,12 +74,15 @@ struct HostQueue {
     loading: bool,
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+/// A LEB128 varint into `buf` at `at` (which it moves past).
+fn put_varint_at(buf: &mut [u8], at: &mut usize, mut v: u64) {
     while v >= 0x80 {
-        out.push((v as u8) | 0x80);
+        buf[*at] = (v as u8) | 0x80;
+        *at += 1;
         v >>= 7;
     }
-    out.push(v as u8);
+    buf[*at] = v as u8;
+    *at += 1;
 }
 
 fn get_varint(bytes: &[u8], at: &mut usize) -> u64 {
@@ -123,8 +126,22 @@ impl Pending {
         self.mem_bytes
     }
 
+    /// `d` queued (as the frontier queues a URL: [`push_parts`](Self::push_parts)).
+    #[cfg(test)]
     pub fn push(&mut self, d: Discovered) {
-        let origin = d.url.origin();
+        let why = super::Why {
+            depth: d.depth,
+            from: d.from,
+            line: d.line,
+            kind: d.kind,
+        };
+        self.push_parts(d.url.view(), why);
+    }
+
+    /// A canonical URL queued with what rides with it: copied into its
+    /// origin's chunk (the URL's own string, if any, stays the caller's).
+    pub fn push_parts(&mut self, url: UrlRef<'_>, why: super::Why) {
+        let origin = url.origin();
         let id = match self.origin_ids.get(origin) {
             Some(&id) => id,
             None => {
@@ -135,19 +152,24 @@ impl Pending {
                 id
             }
         };
-        let path = d.url.path_and_query().as_bytes();
-        let mut entry = Vec::with_capacity(path.len() + 24);
-        put_varint(&mut entry, u64::from(d.depth));
-        put_varint(&mut entry, d.from.map_or(0, |f| f.saturating_add(1)));
-        put_varint(&mut entry, d.line.map_or(0, |l| l.saturating_add(1)));
-        put_varint(&mut entry, d.kind as u64);
-        put_varint(&mut entry, path.len() as u64);
-        entry.extend_from_slice(path);
+        let path = url.path_and_query().as_bytes();
+        // Five varints of at most 10 bytes each: on the stack.
+        let mut head = [0u8; 50];
+        let mut n = 0;
+        for v in [
+            u64::from(why.depth),
+            why.from.map_or(0, |f| f.saturating_add(1)),
+            why.line.map_or(0, |l| l.saturating_add(1)),
+            why.kind as u64,
+            path.len() as u64,
+        ] {
+            put_varint_at(&mut head, &mut n, v);
+        }
         let q = &mut self.queues[id as usize];
         if q.len == 0 {
             self.ring.push_back(id);
         }
-        self.mem_bytes += q.push(&entry);
+        self.mem_bytes += q.push(&head[..n], path);
         self.len += 1;
         if self.mem_bytes > self.bound.max(self.retry_above) {
             self.spill();
@@ -255,21 +277,25 @@ enum Popped {
 
 impl HostQueue {
     /// Appends an entry; returns the bytes of a new chunk, if one was made.
-    fn push(&mut self, entry: &[u8]) -> usize {
+    /// An entry (its head and path) at the back; the bytes of a chunk
+    /// newly made for it.
+    fn push(&mut self, head: &[u8], path: &[u8]) -> usize {
+        let len = head.len() + path.len();
         // An entry never spans chunks.
         let room = match self.segs.back() {
-            Some(Segment::Mem(c)) => c.len() + entry.len() <= c.capacity(),
+            Some(Segment::Mem(c)) => c.len() + len <= c.capacity(),
             _ => false,
         };
         let mut grown = 0;
         if !room {
-            let size = self.next_chunk.clamp(256, CHUNK).max(entry.len());
+            let size = self.next_chunk.clamp(256, CHUNK).max(len);
             self.next_chunk = (size * 2).min(CHUNK);
             self.segs.push_back(Segment::Mem(Vec::with_capacity(size)));
             grown = size;
         }
         if let Some(Segment::Mem(c)) = self.segs.back_mut() {
-            c.extend_from_slice(entry);
+            c.extend_from_slice(head);
+            c.extend_from_slice(path);
         }
         self.len += 1;
         grown

@@ -55,11 +55,59 @@ impl Scheme {
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Url {
     s: String,
+    at: Layout,
+}
+
+/// Where a normalized URL's parts lie in its string (what a [`Url`] keeps
+/// besides its text): a URL packed into a shared buffer (the frontier's
+/// candidates) is read, and made a `Url` again, without parsing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Layout {
     scheme: Scheme,
     host_start: u16,
     host_end: u16,
     path_start: u32,
     port: u16,
+}
+
+/// A normalized URL borrowed from somewhere else than a [`Url`]: its text
+/// and its [`Layout`]. The accessors live here once; `Url`'s forward.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct UrlRef<'a> {
+    s: &'a str,
+    at: Layout,
+}
+
+impl<'a> UrlRef<'a> {
+    /// `s` laid out as `at` says: `s` must be the text of the `Url` whose
+    /// [`Url::layout`] `at` is (its parts are sliced by those offsets).
+    pub(crate) fn new(s: &'a str, at: Layout) -> UrlRef<'a> {
+        UrlRef { s, at }
+    }
+    pub(crate) fn as_str(self) -> &'a str {
+        self.s
+    }
+    pub(crate) fn host(self) -> &'a str {
+        &self.s[self.at.host_start as usize..self.at.host_end as usize]
+    }
+    pub(crate) fn host_bare(self) -> &'a str {
+        let h = self.host();
+        h.strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(h)
+    }
+    pub(crate) fn authority(self) -> &'a str {
+        &self.s[self.at.host_start as usize..self.at.path_start as usize]
+    }
+    pub(crate) fn path_and_query(self) -> &'a str {
+        &self.s[self.at.path_start as usize..]
+    }
+    pub(crate) fn origin(self) -> &'a str {
+        &self.s[..self.at.path_start as usize]
+    }
+    pub(crate) fn shard(self, n: u64) -> u64 {
+        crate::text::fnv1a(self.origin().as_bytes()) % n.max(1)
+    }
 }
 
 fn invalid(detail: impl Into<String>) -> Error {
@@ -363,14 +411,14 @@ impl Url {
                 input.len(),
             )
         };
-        Ok(Url {
-            s,
+        let at = Layout {
             scheme,
             host_start: host_start as u16,
             host_end: host_end as u16,
             path_start: path_start as u32,
             port,
-        })
+        };
+        Ok(Url { s, at })
     }
 
     /// Parses and normalizes `input`.
@@ -388,44 +436,49 @@ impl Url {
     pub fn into_string(self) -> String {
         self.s
     }
+    /// Where its parts lie in [`as_str`](Self::as_str).
+    pub(crate) fn layout(&self) -> Layout {
+        self.at
+    }
+    /// Borrowed: what the accessors read.
+    pub(crate) fn view(&self) -> UrlRef<'_> {
+        UrlRef::new(&self.s, self.at)
+    }
     /// It has credentials (`user:pass@`): the parser keeps them as the
     /// standard does; a fetch refuses them (`url: invalid_url`), as their
     /// use would print or archive a password.
     pub fn has_credentials(&self) -> bool {
-        self.host_start as usize > self.scheme.as_str().len() + 3
+        self.at.host_start as usize > self.at.scheme.as_str().len() + 3
     }
 
     /// `http` or `https`.
     pub fn scheme(&self) -> Scheme {
-        self.scheme
+        self.at.scheme
     }
     /// The host, lowercase; IPv6 literals keep their brackets.
     pub fn host(&self) -> &str {
-        &self.s[self.host_start as usize..self.host_end as usize]
+        self.view().host()
     }
     /// The host without IPv6 brackets: what DNS and the TLS server name use.
     pub fn host_bare(&self) -> &str {
-        let h = self.host();
-        h.strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(h)
+        self.view().host_bare()
     }
     /// The port, explicit or default.
     pub fn port(&self) -> u16 {
-        self.port
+        self.at.port
     }
     /// `host[:port]`, as the `Host` header wants it (port only when not default).
     pub fn authority(&self) -> &str {
-        &self.s[self.host_start as usize..self.path_start as usize]
+        self.view().authority()
     }
     /// The request target: path and query, never empty.
     pub fn path_and_query(&self) -> &str {
-        &self.s[self.path_start as usize..]
+        self.view().path_and_query()
     }
     /// The origin key `scheme://host[:port]`, a prefix of [`Url::as_str`]. Two
     /// URLs have the same origin exactly when these strings are equal.
     pub fn origin(&self) -> &str {
-        &self.s[..self.path_start as usize]
+        self.view().origin()
     }
 
     /// Which of `n` shards this URL's origin belongs to: FNV-1a (64-bit) of
@@ -439,7 +492,7 @@ impl Url {
     /// assert_eq!(url.shard(7), 0xb02f_3dfa_f6bc_4234 % 7);
     /// ```
     pub fn shard(&self, n: u64) -> u64 {
-        crate::text::fnv1a(self.origin().as_bytes()) % n.max(1)
+        self.view().shard(n)
     }
 
     /// Resolves a reference (e.g. a `Location` header) against this URL, per
@@ -469,7 +522,7 @@ impl Url {
             // `http:foo` and `http:/foo` against an http base are relative
             // (the standard's special relative state); another scheme, or
             // `http://`, is absolute.
-            if !name.eq_ignore_ascii_case(self.scheme.as_str()) || rest.starts_with("//") {
+            if !name.eq_ignore_ascii_case(self.at.scheme.as_str()) || rest.starts_with("//") {
                 return Url::parse(r);
             }
             r = rest;
@@ -480,7 +533,7 @@ impl Url {
         };
         if let Some(rest) = r.strip_prefix("//") {
             // Scheme-relative; more slashes are the authority's too.
-            return Url::parse(&format!("{}://{}", self.scheme.as_str(), rest));
+            return Url::parse(&format!("{}://{}", self.at.scheme.as_str(), rest));
         }
         let base_pq = self.path_and_query();
         let (base_path, base_query) = match base_pq.find('?') {
