@@ -113,6 +113,7 @@ pub struct Page<R> {
 /// What a worker hands back for one page.
 struct Back<R> {
     found: Found,
+    /// The URL requested, when a checkpoint records it (else empty).
     url: String,
     redirects: Vec<String>,
     tag: Option<CrawlTag>,
@@ -166,7 +167,11 @@ impl Crawler {
         };
         let bin = Arc::new(FoundBin::default());
         let worker_bin = bin.clone();
-        let on_worker = move |o: &mut Outcome| Back::of(o, &work, &worker_bin);
+        // The URL rides back only for a checkpoint's `Done` record: a
+        // string made on a worker is freed on the loop's thread, in the
+        // worker's malloc arena (see `FoundBin`).
+        let keep_url = core.borrow().records();
+        let on_worker = move |o: &mut Outcome| Back::of(o, &work, &worker_bin, keep_url);
         let on_result = |done: Done<Back<R>>| {
             let mut core = core.borrow_mut();
             let page = page_back(&mut core, done, &bin);
@@ -190,11 +195,21 @@ impl Crawler {
 impl<R> Back<R> {
     /// On a worker: what the page points to, found before `work` runs (it
     /// may take the body); a panic in `work` keeps the page's links.
-    fn of<W: Fn(&mut Outcome) -> R>(o: &mut Outcome, work: &W, bin: &FoundBin) -> Back<R> {
+    fn of<W: Fn(&mut Outcome) -> R>(
+        o: &mut Outcome,
+        work: &W,
+        bin: &FoundBin,
+        keep_url: bool,
+    ) -> Back<R> {
         let mut found = bin.take();
         find_into(o, &mut found);
         let cancelled = crate::follow::is_cancelled(o);
-        let (url, redirects, tag) = (o.url.clone(), o.redirects.clone(), o.tag);
+        let url = if keep_url {
+            o.url.clone()
+        } else {
+            String::new()
+        };
+        let (redirects, tag) = (o.redirects.clone(), o.tag);
         let mine = std::panic::AssertUnwindSafe(|| work(o));
         let user = std::panic::catch_unwind(mine).map_err(|p| crate::workers::panic_message(&*p));
         Back {

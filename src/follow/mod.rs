@@ -273,6 +273,12 @@ impl Follow {
         }
     }
 
+    /// It emits checkpoint records ([`FollowConfig::checkpoint`]): a
+    /// page's URL must come back with it for its `Done` record.
+    pub fn records(&self) -> bool {
+        self.checkpoint
+    }
+
     /// The frontier, for restoring a checkpoint and for its counters.
     pub fn frontier(&self) -> &Frontier {
         &self.frontier

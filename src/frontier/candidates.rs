@@ -2,13 +2,16 @@
 //! and measured for the trap guards on the worker that found them, packed
 //! into one text buffer and one table.
 //!
-//! Why packed: the links are made on a worker and let go on the loop's
-//! thread (most of them are seen already). A `String` per link meant a
-//! free per link into another thread's malloc arena, under that arena's
-//! lock, while the worker allocated in it: 7 % of the loop thread's time in
-//! a crawl of a million pages went to freeing links. Packed, a page's links
-//! are two allocations however many they are, and a queued one is copied
-//! into the frontier's own queue.
+//! Why packed: the links are made on a worker and read on the loop's
+//! thread, where most of them turn out to be seen already. A `String` per
+//! link meant a free per link into another thread's malloc arena, under
+//! that arena's lock, while the worker allocated in it: 7 % of the loop
+//! thread's time in a crawl of a million pages went to freeing links.
+//! Packed, a page's links are three buffers however many they are (and a
+//! crawl recycles them), and a queued one is copied into the frontier's
+//! own queue. The fingerprints are a table of their own: the loop asks the
+//! seen-set first, and for a link seen before reads nothing else (each
+//! cache line read there was written on another core).
 
 use super::{canonical, fingerprint};
 use crate::url::{Layout, UrlRef};
@@ -27,16 +30,18 @@ use crate::url::{Layout, UrlRef};
 pub struct Candidates {
     /// The URLs, back to back.
     text: String,
+    /// Their fingerprints.
+    prints: Vec<u64>,
+    /// The rest of what is known of them.
     links: Vec<Packed>,
 }
 
-/// One URL of [`Candidates`]: where its text ends, its layout, its
-/// fingerprint and its trap shape.
+/// One URL of [`Candidates`] besides its fingerprint: where its text
+/// ends, its layout and its trap shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Packed {
-    end: usize,
+    end: u32,
     at: Layout,
-    print: u64,
     shape: Shape,
 }
 
@@ -47,11 +52,14 @@ impl Candidates {
         let Some(url) = canonical(url) else {
             return false;
         };
+        let Ok(end) = u32::try_from(self.text.len() + url.as_str().len()) else {
+            return false;
+        };
         self.text.push_str(url.as_str());
+        self.prints.push(fingerprint(url.as_str()));
         self.links.push(Packed {
-            end: self.text.len(),
+            end,
             at: url.layout(),
-            print: fingerprint(url.as_str()),
             shape: Shape::of(url.path_and_query()),
         });
         true
@@ -74,12 +82,15 @@ impl Candidates {
     /// Empty again, its buffers kept.
     pub fn clear(&mut self) {
         self.text.clear();
+        self.prints.clear();
         self.links.clear();
     }
 
     /// Bytes its buffers hold, filled or not.
     pub fn capacity_bytes(&self) -> usize {
-        self.text.capacity() + self.links.capacity() * std::mem::size_of::<Packed>()
+        self.text.capacity()
+            + self.prints.capacity() * 8
+            + self.links.capacity() * std::mem::size_of::<Packed>()
     }
 
     /// URLs held.
@@ -94,34 +105,42 @@ impl Candidates {
 
     /// The URLs, in the order pushed.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Candidate<'_>> + '_ {
-        self.links.iter().enumerate().map(|(i, p)| {
-            let start = if i == 0 { 0 } else { self.links[i - 1].end };
-            Candidate {
-                url: UrlRef::new(&self.text[start..p.end], p.at),
-                print: p.print,
-                shape: p.shape,
-            }
-        })
+        (0..self.len()).map(|i| Candidate { all: self, i })
     }
 }
 
-/// One URL of [`Candidates`], borrowed.
+/// One URL of [`Candidates`], borrowed: read only as far as it is asked.
 #[derive(Clone, Copy, Debug)]
 pub struct Candidate<'a> {
-    pub(super) url: UrlRef<'a>,
-    pub(super) print: u64,
-    pub(super) shape: Shape,
+    all: &'a Candidates,
+    i: usize,
 }
 
 impl<'a> Candidate<'a> {
     /// The canonical URL.
     pub fn as_str(&self) -> &'a str {
-        self.url.as_str()
+        self.url().as_str()
     }
 
     /// Its [`fingerprint`].
     pub fn print(&self) -> u64 {
-        self.print
+        self.all.prints[self.i]
+    }
+
+    /// The URL and its parts.
+    pub(super) fn url(&self) -> UrlRef<'a> {
+        let links = &self.all.links;
+        let start = match self.i {
+            0 => 0,
+            i => links[i - 1].end as usize,
+        };
+        let p = links[self.i];
+        UrlRef::new(&self.all.text[start..p.end as usize], p.at)
+    }
+
+    /// Its path's trap shape.
+    pub(super) fn shape(&self) -> Shape {
+        self.all.links[self.i].shape
     }
 }
 
@@ -134,23 +153,24 @@ const SHAPED: usize = 64;
 /// often its most repeated one appears (`/a/b/a/b/a` has 5 and 3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Shape {
-    pub(super) segments: usize,
+    /// (At most `u16::MAX`: more is a trap at any setting that makes sense.)
+    pub(super) segments: u16,
     /// Over the first [`SHAPED`] segments.
-    pub(super) repeats: usize,
+    pub(super) repeats: u16,
 }
 
 impl Shape {
     /// The shape of a path and query (the query is not measured).
     pub(super) fn of(path_and_query: &str) -> Shape {
         let path = path_segments(path_and_query);
-        let segments = path.clone().count();
+        let segments = path.clone().count().min(usize::from(u16::MAX)) as u16;
         let repeats = path
             .clone()
             .take(SHAPED)
             .enumerate()
             .map(|(i, s)| path.clone().take(i).filter(|e| *e == s).count() + 1)
             .max()
-            .unwrap_or(0);
+            .unwrap_or(0) as u16;
         Shape { segments, repeats }
     }
 
@@ -163,13 +183,11 @@ impl Shape {
         max_segments: usize,
         max_repeats: usize,
     ) -> bool {
-        if self.segments > max_segments {
+        let (segments, repeats) = (usize::from(self.segments), usize::from(self.repeats));
+        if segments > max_segments || repeats > max_repeats {
             return true;
         }
-        if self.repeats > max_repeats {
-            return true;
-        }
-        if self.segments <= SHAPED {
+        if segments <= SHAPED {
             return false;
         }
         // Longer than measured and within the depth guard: measure it all.
@@ -208,7 +226,8 @@ mod tests {
         let mut path: String = (0..SHAPED).map(|i| format!("/s{i}")).collect();
         path.push_str("/s1/s1/s1");
         let shape = Shape::of(&path);
-        assert_eq!((shape.segments, shape.repeats), (SHAPED + 3, 1));
+        assert_eq!(usize::from(shape.segments), SHAPED + 3);
+        assert_eq!(shape.repeats, 1);
         // Within a generous depth guard, the repeats past the first 64
         // count: s1 appears 4 times.
         assert!(shape.is_trap(&path, 100, 3));
@@ -225,9 +244,9 @@ mod tests {
             .map(|c| {
                 (
                     c.as_str(),
-                    c.url.host_bare(),
-                    c.url.origin(),
-                    c.url.path_and_query(),
+                    c.url().host_bare(),
+                    c.url().origin(),
+                    c.url().path_and_query(),
                 )
             })
             .collect();

@@ -21,6 +21,11 @@
 //!    there silently drops a page. At a million URLs a 64-bit collision has
 //!    odds of about 3 in 100 million.
 //!
+//! A link made a candidate on a worker ([`Candidates`]) is asked "seen?"
+//! before everything else: most links of a crawl were, and then the loop's
+//! thread reads nothing more of it. A URL seen before is [`Admit::Seen`]
+//! whatever the other rules would say of it.
+//!
 //! ```
 //! use oneloop::frontier::{Admit, Frontier, FrontierConfig};
 //! let mut f = Frontier::new(FrontierConfig::default());
@@ -236,7 +241,12 @@ impl Frontier {
     /// A link found on page `from` (at `from_depth`), made canonical
     /// already ([`Candidates::push`], on the worker that found it).
     pub fn handle_candidate(&mut self, c: Candidate<'_>, from_depth: u32, from: u64) -> Admit {
-        if !self.is_in_scope(c.url) {
+        // Most links of a crawl were seen before: asked first, they cost
+        // one probe and their text is never read.
+        if self.seen.contains(c.print()) {
+            return Admit::Seen;
+        }
+        if !self.is_in_scope(c.url()) {
             return Admit::OutOfScope;
         }
         let depth = from_depth.saturating_add(1);
@@ -319,7 +329,10 @@ impl Frontier {
         from: Option<u64>,
         kind: UrlKind,
     ) -> Admit {
-        if !self.is_in_scope(c.url) {
+        if self.seen.contains(c.print()) {
+            return Admit::Seen;
+        }
+        if !self.is_in_scope(c.url()) {
             return Admit::OutOfScope;
         }
         let why = Why {
@@ -437,31 +450,33 @@ impl Frontier {
 
     /// Trap guards, another shard's, seen, budgets; then queued.
     fn offer(&mut self, d: Discovered) -> Admit {
-        let c = Candidate {
-            url: d.url.view(),
-            print: fingerprint(d.url.as_str()),
-            shape: Shape::of(d.url.path_and_query()),
-        };
         let why = Why {
             depth: d.depth,
             from: d.from,
             line: d.line,
             kind: d.kind,
         };
-        self.offer_candidate(c, why)
+        let print = fingerprint(d.url.as_str());
+        let shape = Shape::of(d.url.path_and_query());
+        self.offer_printed(d.url.view(), print, shape, why)
     }
 
-    /// [`offer`](Self::offer) for a URL made canonical, fingerprinted and
-    /// measured already: nothing is allocated unless it is queued.
+    /// [`offer`](Self::offer) for a candidate (made canonical,
+    /// fingerprinted and measured on a worker).
     fn offer_candidate(&mut self, c: Candidate<'_>, why: Why) -> Admit {
-        let url = c.url;
-        if is_trap(c, &self.config) {
+        self.offer_printed(c.url(), c.print(), c.shape(), why)
+    }
+
+    /// [`offer`](Self::offer) with the fingerprint and trap shape known:
+    /// nothing is allocated unless it is queued.
+    fn offer_printed(&mut self, url: UrlRef<'_>, print: u64, shape: Shape, why: Why) -> Admit {
+        if is_trap(url, shape, &self.config) {
             return Admit::Trap;
         }
-        if let Some(admit) = self.divert_printed(url, c.print) {
+        if let Some(admit) = self.divert_printed(url, print) {
             return admit;
         }
-        if self.seen.contains(c.print) {
+        if self.seen.contains(print) {
             return Admit::Seen;
         }
         // The budgets count pages: a robots.txt or a sitemap read for its
@@ -479,7 +494,7 @@ impl Frontier {
                 return Admit::OverBudget;
             }
         }
-        self.seen.insert(c.print);
+        self.seen.insert(print);
         self.enqueue(url, why);
         Admit::Queued
     }
@@ -556,10 +571,10 @@ pub fn fingerprint(canonical_url: &str) -> u64 {
 }
 
 /// The trap guards: too long, too deep, a segment repeated too often.
-fn is_trap(c: Candidate<'_>, config: &FrontierConfig) -> bool {
-    c.url.as_str().len() > config.max_url_len
-        || c.shape.is_trap(
-            c.url.path_and_query(),
+fn is_trap(url: UrlRef<'_>, shape: Shape, config: &FrontierConfig) -> bool {
+    url.as_str().len() > config.max_url_len
+        || shape.is_trap(
+            url.path_and_query(),
             config.max_path_segments,
             config.max_segment_repeats,
         )
