@@ -21,10 +21,10 @@
 //!    there silently drops a page. At a million URLs a 64-bit collision has
 //!    odds of about 3 in 100 million.
 //!
-//! A link made a candidate on a worker ([`Candidates`]) is asked "seen?"
-//! before everything else: most links of a crawl were, and then the loop's
-//! thread reads nothing more of it. A URL seen before is [`Admit::Seen`]
-//! whatever the other rules would say of it.
+//! The seen-set is asked first, though: most links of a crawl were seen
+//! before, and then a link made a candidate on a worker ([`Candidates`])
+//! costs the loop's thread one probe, its text never read. A URL seen
+//! before is [`Admit::Seen`] whatever the other rules would say of it.
 //!
 //! ```
 //! use oneloop::frontier::{Admit, Frontier, FrontierConfig};
@@ -448,7 +448,7 @@ impl Frontier {
         scope_key(self.config.scope, url.view())
     }
 
-    /// Trap guards, another shard's, seen, budgets; then queued.
+    /// Seen, trap guards, another shard's, budgets; then queued.
     fn offer(&mut self, d: Discovered) -> Admit {
         let why = Why {
             depth: d.depth,
@@ -462,22 +462,28 @@ impl Frontier {
     }
 
     /// [`offer`](Self::offer) for a candidate (made canonical,
-    /// fingerprinted and measured on a worker).
+    /// fingerprinted and measured on a worker) not seen before.
     fn offer_candidate(&mut self, c: Candidate<'_>, why: Why) -> Admit {
-        self.offer_printed(c.url(), c.print(), c.shape(), why)
+        self.offer_unseen(c.url(), c.print(), c.shape(), why)
     }
 
     /// [`offer`](Self::offer) with the fingerprint and trap shape known:
     /// nothing is allocated unless it is queued.
     fn offer_printed(&mut self, url: UrlRef<'_>, print: u64, shape: Shape, why: Why) -> Admit {
+        if self.seen.contains(print) {
+            return Admit::Seen;
+        }
+        self.offer_unseen(url, print, shape, why)
+    }
+
+    /// [`offer_printed`](Self::offer_printed) for a URL known not to be
+    /// seen: trap guards, another shard's, budgets; then queued.
+    fn offer_unseen(&mut self, url: UrlRef<'_>, print: u64, shape: Shape, why: Why) -> Admit {
         if is_trap(url, shape, &self.config) {
             return Admit::Trap;
         }
         if let Some(admit) = self.divert_printed(url, print) {
             return admit;
-        }
-        if self.seen.contains(print) {
-            return Admit::Seen;
         }
         // The budgets count pages: a robots.txt or a sitemap read for its
         // links is not one of the pages asked for.
