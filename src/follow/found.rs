@@ -42,7 +42,10 @@ fn find(o: &Outcome, r: &crate::http::Response, kind: UrlKind, found: &mut Found
             let base = Url::parse(o.final_url()).ok();
             if let (true, Some(base)) = (html, base) {
                 let (links, charset) = crate::links::extract_document(&base, &r.body, content_type);
-                found.pages.extend(&links.urls);
+                // Links to the page itself are seen: left out here.
+                let itself = crate::frontier::canonical(o.final_url());
+                let except = itself.as_ref().map(|u| u.as_str());
+                found.pages.extend_except(&links.urls, except.as_slice());
                 found.charset = charset;
             }
         }

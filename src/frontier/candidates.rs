@@ -49,9 +49,18 @@ impl Candidates {
     /// `url` made canonical and fingerprinted, added; false (and nothing
     /// added) if it is not an http(s) URL.
     pub fn push(&mut self, url: &str) -> bool {
+        self.push_except(url, &[])
+    }
+
+    /// [`push`](Self::push), unless its canonical form is one of `except`
+    /// (false then too).
+    fn push_except(&mut self, url: &str, except: &[&str]) -> bool {
         let Some(url) = canonical(url) else {
             return false;
         };
+        if except.contains(&url.as_str()) {
+            return false;
+        }
         let Ok(end) = u32::try_from(self.text.len() + url.as_str().len()) else {
             return false;
         };
@@ -74,8 +83,17 @@ impl Candidates {
 
     /// [`push`](Self::push) each of `urls`.
     pub fn extend<U: AsRef<str>>(&mut self, urls: &[U]) {
+        self.extend_except(urls, &[]);
+    }
+
+    /// [`extend`](Self::extend), leaving out the URLs whose canonical form
+    /// is one of `except` (canonical already): a page's links to itself
+    /// (`#top`, the logo on a home page) are seen by definition, and the
+    /// loop's thread need not ask (a probe of a large seen-set misses the
+    /// cache).
+    pub fn extend_except<U: AsRef<str>>(&mut self, urls: &[U], except: &[&str]) {
         for u in urls {
-            self.push(u.as_ref());
+            self.push_except(u.as_ref(), except);
         }
     }
 
@@ -264,5 +282,12 @@ mod tests {
         );
         let first = c.iter().next().map(|c| c.print());
         assert_eq!(first, Some(fingerprint("http://a.test/x")));
+        let mut c = Candidates::default();
+        c.extend_except(
+            &["http://a.test/x#top", "http://a.test/y"],
+            &["http://a.test/x"],
+        );
+        let urls: Vec<&str> = c.iter().map(|c| c.as_str()).collect();
+        assert_eq!(urls, ["http://a.test/y"]);
     }
 }
