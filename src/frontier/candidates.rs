@@ -1,6 +1,6 @@
 //! A page's links as the frontier takes them: canonical, fingerprinted
 //! and measured for the trap guards on the worker that found them, packed
-//! into one text buffer and one table.
+//! into three buffers (text, fingerprints, layouts).
 //!
 //! Why packed: the links are made on a worker and read on the loop's
 //! thread, where most of them turn out to be seen already. A `String` per
