@@ -213,6 +213,33 @@ mod tests {
     }
 
     #[test]
+    fn agrees_with_a_hash_set_on_mixed_keys() {
+        // Uniform keys, keys piled at the top and at the bottom, 0 and 1
+        // (stored as the same key), inserted and asked in a random order.
+        let mut s = SeenSet::default();
+        let mut model = std::collections::HashSet::new();
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        for step in 0..60_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let key = match x % 5 {
+                0 => u64::MAX - (x >> 52),
+                1 => x >> 52,
+                2 => x & 1,
+                _ => x,
+            };
+            if step % 3 == 0 {
+                assert_eq!(s.contains(key), model.contains(&key.max(1)), "{key:#x}");
+            } else {
+                assert_eq!(s.insert(key), model.insert(key.max(1)), "{key:#x}");
+            }
+        }
+        let keys: Vec<u64> = model.iter().copied().collect();
+        check(&s, &keys, &[]);
+    }
+
+    #[test]
     fn keys_piled_at_the_top_run_off_the_end_and_survive_growth() {
         // Fingerprints with the same top bits share the last home slots:
         // their run passes the end, which grows a run-off, not the table.
