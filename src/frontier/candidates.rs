@@ -186,7 +186,7 @@ impl Shape {
             .clone()
             .take(SHAPED)
             .enumerate()
-            .map(|(i, s)| path.clone().take(i).filter(|e| *e == s).count() + 1)
+            .map(|(i, s)| times_so_far(path.clone(), i, s))
             .max()
             .unwrap_or(0) as u16;
         Shape { segments, repeats }
@@ -212,8 +212,14 @@ impl Shape {
         let path = path_segments(path_and_query);
         path.clone()
             .enumerate()
-            .any(|(i, s)| path.clone().take(i).filter(|e| *e == s).count() + 1 > max_repeats)
+            .any(|(i, s)| times_so_far(path.clone(), i, s) > max_repeats)
     }
+}
+
+/// How often segment `i` of `path`, `s`, has appeared up to and including
+/// itself (compared in place: no allocation).
+fn times_so_far<'p>(path: impl Iterator<Item = &'p str>, i: usize, s: &str) -> usize {
+    path.take(i).filter(|e| *e == s).count() + 1
 }
 
 /// The non-empty segments of a path and query's path.

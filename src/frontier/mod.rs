@@ -230,12 +230,12 @@ impl Frontier {
     /// A link found on page `from` (at `from_depth`); `url` is absolute
     /// (resolved against the page's URL and `<base>` by the extractor).
     pub fn handle_discovered(&mut self, url: &str, from_depth: u32, from: u64) -> Admit {
-        let one = Candidates::of(&[url]);
-        let admit = match one.iter().next() {
-            Some(c) => self.handle_candidate(c, from_depth, from),
-            None => Admit::Invalid,
-        };
-        admit
+        Candidates::of(&[url])
+            .iter()
+            .next()
+            .map_or(Admit::Invalid, |c| {
+                self.handle_candidate(c, from_depth, from)
+            })
     }
 
     /// A link found on page `from` (at `from_depth`), made canonical
@@ -312,12 +312,12 @@ impl Frontier {
         from: Option<u64>,
         kind: UrlKind,
     ) -> Admit {
-        let one = Candidates::of(&[url]);
-        let admit = match one.iter().next() {
-            Some(c) => self.handle_source_candidate(c, depth, from, kind),
-            None => Admit::Invalid,
-        };
-        admit
+        Candidates::of(&[url])
+            .iter()
+            .next()
+            .map_or(Admit::Invalid, |c| {
+                self.handle_source_candidate(c, depth, from, kind)
+            })
     }
 
     /// [`handle_source`](Self::handle_source) for a URL made canonical
@@ -450,12 +450,7 @@ impl Frontier {
 
     /// Seen, trap guards, another shard's, budgets; then queued.
     fn offer(&mut self, d: Discovered) -> Admit {
-        let why = Why {
-            depth: d.depth,
-            from: d.from,
-            line: d.line,
-            kind: d.kind,
-        };
+        let why = Why::of(&d);
         let print = fingerprint(d.url.as_str());
         let shape = Shape::of(d.url.path_and_query());
         self.offer_printed(d.url.view(), print, shape, why)
@@ -528,6 +523,18 @@ struct Why {
     from: Option<u64>,
     line: Option<u64>,
     kind: UrlKind,
+}
+
+impl Why {
+    /// What rides with `d`.
+    fn of(d: &Discovered) -> Why {
+        Why {
+            depth: d.depth,
+            from: d.from,
+            line: d.line,
+            kind: d.kind,
+        }
+    }
 }
 
 /// What scope `kind` compares of a URL: its host, or its registrable

@@ -129,13 +129,7 @@ impl Pending {
     /// `d` queued (as the frontier queues a URL: [`push_parts`](Self::push_parts)).
     #[cfg(test)]
     pub fn push(&mut self, d: Discovered) {
-        let why = super::Why {
-            depth: d.depth,
-            from: d.from,
-            line: d.line,
-            kind: d.kind,
-        };
-        self.push_parts(d.url.view(), why);
+        self.push_parts(d.url.view(), super::Why::of(&d));
     }
 
     /// A canonical URL queued with what rides with it: copied into its

@@ -60,7 +60,7 @@ pub struct Url {
 
 /// Where a normalized URL's parts lie in its string (what a [`Url`] keeps
 /// besides its text): a URL packed into a shared buffer (the frontier's
-/// candidates) is read, and made a `Url` again, without parsing.
+/// candidates) is read without parsing it again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Layout {
     scheme: Scheme,
